@@ -1,0 +1,120 @@
+//! The command line: argument definitions, config discovery, logging set-up,
+//! and dispatch to one file per command. Exit codes are decided here.
+
+mod check;
+mod poll;
+mod sources;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Exit code: everything worked.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a fatal error (bad config, database unusable).
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code: bad command-line usage (clap's own).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the cycle ran, but some sources failed.
+pub const EXIT_SOURCES_FAILED: u8 = 3;
+
+/// polyfeed: one feed per story, in your language.
+///
+/// Polls the feeds listed in feeds.toml, stores every entry in SQLite, and
+/// recognises one post published in several languages.
+#[derive(Debug, Parser)]
+#[command(name = "polyfeed", version, about, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  polyfeed check\n  polyfeed poll\n  polyfeed --config examples/feeds.toml poll --all\n  polyfeed sources --json"
+)]
+pub struct Cli {
+    /// The config file [default: $POLYFEED_CONFIG, else ./feeds.toml]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "POLYFEED_CONFIG",
+        value_name = "PATH"
+    )]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors (and the summary line of `poll`)
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll the sources that are due, store their entries, then exit (for cron)
+    #[command(
+        after_help = "Exit status: 0 when every polled source was fine, 3 when some failed \
+(the others were stored), 1 on a fatal error.\n\nExample crontab line:\n  */15 * * * * polyfeed --config /etc/polyfeed/feeds.toml poll -q"
+    )]
+    Poll(poll::Args),
+    /// Show every source with its state: last status, entries, errors, next due time
+    Sources(sources::Args),
+    /// Validate the config and print what it contains, without polling
+    Check(check::Args),
+}
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("polyfeed: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let config_path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("feeds.toml"));
+    match cli.command {
+        Command::Poll(args) => poll::run(&load(&config_path)?, &args, cli.quiet),
+        Command::Sources(args) => sources::run(&load(&config_path)?, &args),
+        Command::Check(args) => check::run(&config_path, &args),
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+/// Logs go to stderr; RUST_LOG wins over -v/-q.
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("polyfeed={default},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// A current-thread-free runtime for the async commands.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

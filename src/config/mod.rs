@@ -1,0 +1,357 @@
+//! feeds.toml: read the user's file ([`raw`]), validate it, and derive the
+//! ready-to-use [`Config`]. Every error names the file, line and column.
+
+pub mod raw;
+mod values;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use raw::{RawConfig, RawSettings, RawSource};
+use toml::Spanned;
+use url::Url;
+
+pub use crate::lang::normalise_tag as normalise_lang;
+pub use values::{parse_duration, parse_size};
+
+/// A configuration error located in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// A syntax, type or value error at a place in the file.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Fetch limits and politeness settings.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    /// Whole-request timeout (headers and body).
+    pub timeout: Duration,
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Cap on the bytes read from the network for one response.
+    pub max_body_size: u64,
+    /// Cap on the bytes after decompression.
+    pub max_decompressed_size: u64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Requests in flight at once to one host.
+    pub per_host_concurrency: usize,
+    /// Contact URL for the User-Agent.
+    pub contact: Option<String>,
+}
+
+/// Where a source is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An http or https URL.
+    Http(Url),
+    /// A local file (offline use, fixtures).
+    File(PathBuf),
+}
+
+/// One validated `[[source]]`.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// The stable key of the source in the store: the URL as configured
+    /// (a `file://` URL for local files).
+    pub key: String,
+    /// Where to read it.
+    pub location: Location,
+    /// Display name, if configured.
+    pub name: Option<String>,
+    /// Declared language, normalised BCP 47.
+    pub lang: Option<String>,
+    /// Tags given to every entry of this source.
+    pub tags: Vec<String>,
+    /// Publisher group: sources of one publisher in different languages.
+    pub group: Option<String>,
+    /// Poll interval for this source (the default when not configured).
+    pub interval: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// SQLite database.
+    pub database: PathBuf,
+    /// Where published files go.
+    pub output_dir: PathBuf,
+    /// Language preference, most preferred first.
+    pub languages: Vec<String>,
+    /// Default poll interval.
+    pub interval: Duration,
+    /// No source is polled more often than this.
+    pub min_interval: Duration,
+    /// Fetch settings.
+    pub fetch: FetchSettings,
+    /// The sources, in file order.
+    pub sources: Vec<SourceConfig>,
+}
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(3600);
+const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates config text as if read from `path` (relative paths in it are
+    /// taken relative to the directory of `path`).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let ctx = Ctx { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            ctx.error(e.span().unwrap_or(0..0), message)
+        })?;
+        ctx.validate(raw)
+    }
+}
+
+/// Validation context: turns spans into located errors.
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        let (line, column) = line_col(self.text, span.start);
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn duration(&self, value: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        parse_duration(value.get_ref())
+            .map_err(|e| self.error(value.span(), format!("invalid {key}: {e}")))
+    }
+
+    fn opt_duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        value
+            .as_ref()
+            .map_or(Ok(default), |v| self.duration(v, key))
+    }
+
+    fn size(&self, value: &Option<Spanned<raw::SizeValue>>, key: &str) -> Result<u64, ConfigError> {
+        let Some(v) = value else {
+            return Ok(DEFAULT_MAX_BODY);
+        };
+        parse_size(v.get_ref()).map_err(|e| self.error(v.span(), format!("invalid {key}: {e}")))
+    }
+
+    fn count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some(v) = value else { return Ok(default) };
+        match usize::try_from(*v.get_ref()) {
+            Ok(n) if (1..=1024).contains(&n) => Ok(n),
+            _ => Err(self.error(
+                v.span(),
+                format!("invalid {key}: expected a number from 1 to 1024"),
+            )),
+        }
+    }
+
+    fn lang(&self, value: &Spanned<String>) -> Result<String, ConfigError> {
+        normalise_lang(value.get_ref()).ok_or_else(|| {
+            self.error(
+                value.span(),
+                format!(
+                    "invalid language tag {:?}: expected BCP 47, e.g. \"fi\" or \"en-GB\"",
+                    value.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let s = &raw.settings;
+        let base = self.base_dir();
+        let interval = self.opt_duration(&s.interval, "interval", DEFAULT_INTERVAL)?;
+        let min_interval =
+            self.opt_duration(&s.min_interval, "min_interval", DEFAULT_MIN_INTERVAL)?;
+        let languages = s
+            .languages
+            .iter()
+            .flatten()
+            .map(|l| self.lang(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fetch = self.fetch_settings(s)?;
+        let mut sources = Vec::with_capacity(raw.source.len());
+        for src in &raw.source {
+            let source = self.source(src.get_ref(), &base, interval)?;
+            if sources.iter().any(|o: &SourceConfig| o.key == source.key) {
+                return Err(self.error(
+                    src.get_ref().url.span(),
+                    format!("duplicate source url {}", source.key),
+                ));
+            }
+            sources.push(source);
+        }
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            database: base.join(s.database.as_deref().unwrap_or("polyfeed.db")),
+            output_dir: base.join(s.output_dir.as_deref().unwrap_or("public")),
+            languages,
+            interval,
+            min_interval,
+            fetch,
+            sources,
+        })
+    }
+
+    fn fetch_settings(&self, s: &RawSettings) -> Result<FetchSettings, ConfigError> {
+        let contact = match &s.contact {
+            None => None,
+            Some(c) => match Url::parse(c.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https" | "mailto") => Some(u.to_string()),
+                _ => {
+                    return Err(self.error(
+                        c.span(),
+                        "invalid contact: expected an http(s) or mailto URL",
+                    ));
+                }
+            },
+        };
+        Ok(FetchSettings {
+            timeout: self.opt_duration(&s.timeout, "timeout", Duration::from_secs(30))?,
+            connect_timeout: self.opt_duration(
+                &s.connect_timeout,
+                "connect_timeout",
+                Duration::from_secs(10),
+            )?,
+            max_body_size: self.size(&s.max_body_size, "max_body_size")?,
+            max_decompressed_size: self.size(&s.max_decompressed_size, "max_decompressed_size")?,
+            concurrency: self.count(&s.concurrency, "concurrency", 16)?,
+            per_host_concurrency: self.count(&s.per_host_concurrency, "per_host_concurrency", 2)?,
+            contact,
+        })
+    }
+
+    fn source(
+        &self,
+        raw: &RawSource,
+        base: &Path,
+        default_interval: Duration,
+    ) -> Result<SourceConfig, ConfigError> {
+        let location = self.location(&raw.url, base)?;
+        let key = match &location {
+            Location::Http(u) => u.to_string(),
+            Location::File(p) => Url::from_file_path(p)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| p.display().to_string()),
+        };
+        let lang = raw.lang.as_ref().map(|l| self.lang(l)).transpose()?;
+        let tags = raw
+            .tags
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Ok(SourceConfig {
+            key,
+            location,
+            name: raw.name.clone().filter(|n| !n.trim().is_empty()),
+            lang,
+            tags,
+            group: raw.group.clone().filter(|g| !g.trim().is_empty()),
+            interval: self.opt_duration(&raw.interval, "interval", default_interval)?,
+        })
+    }
+
+    fn location(&self, url: &Spanned<String>, base: &Path) -> Result<Location, ConfigError> {
+        let text = url.get_ref().trim();
+        if text.is_empty() {
+            return Err(self.error(url.span(), "empty url"));
+        }
+        match Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(Location::Http(u))
+            }
+            Ok(u) if u.scheme() == "file" => u
+                .to_file_path()
+                .map(Location::File)
+                .map_err(|_| self.error(url.span(), "invalid file URL")),
+            Ok(u) if u.scheme().len() > 1 => Err(self.error(
+                url.span(),
+                format!(
+                    "unsupported URL scheme {:?}: use http, https or a file path",
+                    u.scheme()
+                ),
+            )),
+            // No scheme (or a Windows drive letter): a local path.
+            _ => {
+                let p = Path::new(text);
+                let abs = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    absolute(&base.join(p))
+                };
+                Ok(Location::File(abs))
+            }
+        }
+    }
+}
+
+/// Makes a path absolute without touching the filesystem beyond the cwd.
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests;

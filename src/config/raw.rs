@@ -1,0 +1,59 @@
+//! The configuration as the user typed it: serde structs that mirror feeds.toml
+#![allow(missing_docs)] // field meanings are documented in the README feeds.toml reference
+//! one to one, strict about unknown keys, with spans kept for error messages.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[settings]`.
+    #[serde(default)]
+    pub settings: RawSettings,
+    /// `[[source]]` tables.
+    #[serde(default)]
+    pub source: Vec<Spanned<RawSource>>,
+}
+
+/// `[settings]`: every key optional.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub database: Option<String>,
+    pub output_dir: Option<String>,
+    pub languages: Option<Vec<Spanned<String>>>,
+    pub contact: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub min_interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub max_body_size: Option<Spanned<SizeValue>>,
+    pub max_decompressed_size: Option<Spanned<SizeValue>>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub per_host_concurrency: Option<Spanned<i64>>,
+}
+
+/// A size given as a number of bytes or as a string such as `"10 MiB"`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum SizeValue {
+    /// Bytes.
+    Bytes(i64),
+    /// `"512 KiB"`, `"10MiB"`, `"1 GB"`.
+    Text(String),
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub url: Spanned<String>,
+    pub name: Option<String>,
+    pub lang: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub group: Option<String>,
+    pub interval: Option<Spanned<String>>,
+}

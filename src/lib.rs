@@ -1,0 +1,28 @@
+//! polyfeed: a feed aggregator that recognises one post published in several
+//! languages and republishes it once, in the reader's language.
+//!
+//! The components, in pipeline order:
+//!
+//! - [`config`]: feeds.toml, read strictly and validated, with file:line:column errors.
+//! - [`fetch`]: the one HTTP client; conditional GET, redirects, bounded bodies, local files.
+//! - [`parse`]: bytes to [`model::RawFeed`]: encodings, feed-rs behind guards, rss fallback.
+//! - [`normalise`]: raw entries to [`model::Entry`]: ids, URLs, language, dates, sanitised HTML.
+//! - [`store`]: the only module with SQL: SQLite, migrations, sources, entries.
+//! - [`schedule`]: when each source is due next, and why.
+//! - [`pipeline`]: one poll cycle, readable top to bottom.
+//! - [`cli`]: the command line.
+//!
+//! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
+//! do no IO and read no clock.
+
+pub mod cli;
+pub mod config;
+pub mod fetch;
+pub mod lang;
+pub mod markup;
+pub mod model;
+pub mod normalise;
+pub mod parse;
+pub mod pipeline;
+pub mod schedule;
+pub mod store;

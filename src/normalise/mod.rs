@@ -1,0 +1,153 @@
+//! [`RawFeed`] to [`Entry`]: identity, absolute URLs, language, dates, plain
+//! text titles and sanitised HTML. Pure: time comes in as a value, and it
+//! never fails; problems come back as warnings.
+
+mod identity;
+mod sanitise;
+mod text;
+mod urls;
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::lang;
+use crate::model::{Entry, LangOrigin, Link, RawEntry, RawFeed};
+
+pub use sanitise::sanitise_html;
+pub use text::plain_text;
+pub use urls::canonical_url;
+
+/// What normalisation needs to know besides the document.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The URL the document came from (resolves relative links).
+    pub base_url: Option<&'a str>,
+    /// The source's configured language.
+    pub source_lang: Option<&'a str>,
+    /// The time of this poll: first-seen time, and the limit for future dates.
+    pub now: DateTime<Utc>,
+}
+
+/// Dates further in the future than this are clamped to `now`.
+const FUTURE_SLACK: Duration = Duration::minutes(10);
+
+/// Normalises every entry of a feed. Entry keys are unique in the result.
+pub fn feed(feed: &RawFeed, ctx: &Context<'_>) -> (Vec<Entry>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut keys = identity::KeySet::default();
+    let feed_lang = feed.language.as_deref().and_then(lang::normalise_tag);
+    let entries = feed
+        .entries
+        .iter()
+        .map(|raw| {
+            let mut e = entry(raw, feed_lang.as_deref(), ctx);
+            if let Some(w) = keys.make_unique(&mut e) {
+                warnings.push(w);
+            }
+            e
+        })
+        .collect();
+    (entries, warnings)
+}
+
+/// Normalises one entry (its key is not yet made unique within the feed).
+pub fn entry(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entry {
+    let base = raw.base.as_deref().or(ctx.base_url);
+    let links: Vec<Link> = urls::links(&raw.links, base);
+    let title = raw.title.as_ref().map(text::title).unwrap_or_default();
+    let summary_html = raw
+        .summary
+        .as_ref()
+        .map(|t| sanitise::text_to_html(t, base))
+        .filter(|s| !s.is_empty());
+    let content_html = raw
+        .content
+        .as_ref()
+        .map(|t| sanitise::text_to_html(t, base))
+        .filter(|s| !s.is_empty());
+    let (lang, lang_origin) = language(
+        raw,
+        feed_lang,
+        ctx.source_lang,
+        &title,
+        summary_html.as_deref().or(content_html.as_deref()),
+    );
+    let url = urls::entry_url(&links, raw.guid.as_deref(), lang.as_deref());
+    let (published, updated, date_given) = dates(raw, ctx.now);
+    let mut e = Entry {
+        key: String::new(),
+        guid: raw.guid.clone(),
+        url,
+        title,
+        summary_html,
+        content_html,
+        authors: text::authors(&raw.authors),
+        published,
+        updated,
+        date_given,
+        lang,
+        lang_origin,
+        categories: text::categories(&raw.categories),
+        enclosures: urls::enclosures(&raw.enclosures, base),
+        images: urls::images(&raw.images, base),
+        links,
+        content_hash: String::new(),
+    };
+    e.key = identity::key(&e);
+    e.content_hash = content_hash(&e, raw);
+    e
+}
+
+fn language(
+    raw: &RawEntry,
+    feed_lang: Option<&str>,
+    source_lang: Option<&str>,
+    title: &str,
+    body_html: Option<&str>,
+) -> (Option<String>, LangOrigin) {
+    if let Some(l) = raw.language.as_deref().and_then(lang::normalise_tag) {
+        return (Some(l), LangOrigin::Entry);
+    }
+    if let Some(l) = feed_lang {
+        return (Some(l.to_string()), LangOrigin::Feed);
+    }
+    if let Some(l) = source_lang {
+        return (Some(l.to_string()), LangOrigin::Config);
+    }
+    let sample = format!(
+        "{title}. {}",
+        body_html.map(text::plain_text).unwrap_or_default()
+    );
+    let sample: String = sample.chars().take(2000).collect();
+    match lang::detect(&sample) {
+        Some(l) => (Some(l), LangOrigin::Detected),
+        None => (None, LangOrigin::Unknown),
+    }
+}
+
+/// (published, updated, whether `published` came from the feed).
+fn dates(raw: &RawEntry, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>, bool) {
+    let valid = |d: &DateTime<Utc>| *d <= now + FUTURE_SLACK;
+    let given = raw.published.or(raw.updated).filter(valid);
+    let published = given.unwrap_or(now);
+    let updated = raw
+        .updated
+        .filter(valid)
+        .unwrap_or(published)
+        .max(published);
+    (published, updated, given.is_some())
+}
+
+/// A hash of what the feed said about the entry, to tell a real update from
+/// a re-send. Based on the raw entry so that fallback values (first-seen
+/// dates) do not make every poll look like a change.
+fn content_hash(e: &Entry, raw: &RawEntry) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(raw).unwrap_or_default());
+    h.update(e.key.as_bytes());
+    let digest = h.finalize();
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! Bytes to UTF-8 text: BOMs, UTF-16, the XML prolog, the HTTP charset, and
+//! windows-1252 bytes mislabelled as UTF-8. The parsers then always see UTF-8
+//! with a prolog that says so.
+
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+/// The decoded document and how the encoding was chosen.
+#[derive(Debug)]
+pub struct Decoded {
+    /// UTF-8 text, prolog rewritten to `encoding="UTF-8"`, XML-invalid
+    /// control characters removed.
+    pub text: String,
+    /// The encoding used, and from which evidence.
+    pub encoding: String,
+    /// Problems repaired along the way.
+    pub warnings: Vec<String>,
+}
+
+/// Decodes a document.
+///
+/// Precedence: a byte-order mark, then UTF-16 detected from the first bytes,
+/// then the XML prolog's `encoding`, then the HTTP `charset`, then UTF-8. The
+/// prolog outranks the HTTP charset on purpose: servers commonly send a
+/// blanket `charset` for every file, while the prolog travels with the
+/// document. Text declared UTF-8 that is not valid UTF-8 is decoded as
+/// windows-1252 byte by byte where it is invalid (mixed files exist).
+pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
+    let mut warnings = Vec::new();
+    let (enc, why, body) = choose(bytes, http_charset, &mut warnings);
+    let mut text = if enc == UTF_8 {
+        utf8_lossy_1252(body, &mut warnings)
+    } else {
+        let (cow, had_errors) = enc.decode_without_bom_handling(body);
+        if had_errors {
+            warnings.push(format!("invalid {} bytes replaced", enc.name()));
+        }
+        cow.into_owned()
+    };
+    strip_invalid_chars(&mut text, &mut warnings);
+    let text = rewrite_prolog(text);
+    Decoded {
+        text,
+        encoding: format!("{} ({why})", enc.name()),
+        warnings,
+    }
+}
+
+fn choose<'a>(
+    bytes: &'a [u8],
+    http_charset: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> (&'static Encoding, &'static str, &'a [u8]) {
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        return (enc, "byte-order mark", &bytes[bom_len..]);
+    }
+    match bytes {
+        [0, b'<', 0, _, ..] => return (UTF_16BE, "UTF-16 detected", bytes),
+        [b'<', 0, _, 0, ..] => return (UTF_16LE, "UTF-16 detected", bytes),
+        _ => {}
+    }
+    let from_label = |label: &str| Encoding::for_label(label.trim().as_bytes());
+    let prolog = prolog_encoding(bytes);
+    if let Some(label) = prolog {
+        match from_label(label) {
+            // A UTF-16 label on bytes that are not UTF-16 (checked above) is a lie.
+            Some(enc) if enc == UTF_16BE || enc == UTF_16LE => {
+                return (UTF_8, "prolog said UTF-16 without it", bytes);
+            }
+            Some(enc) => {
+                if let Some(http) = http_charset.and_then(from_label).filter(|h| *h != enc) {
+                    warnings.push(format!(
+                        "HTTP charset {} disagrees with the prolog's {}; used the prolog",
+                        http.name(),
+                        enc.name()
+                    ));
+                }
+                return (enc, "XML prolog", bytes);
+            }
+            None => warnings.push(format!("unknown encoding {label:?} in the prolog")),
+        }
+    }
+    match http_charset.and_then(from_label) {
+        Some(enc) if enc != UTF_16BE && enc != UTF_16LE => (enc, "HTTP charset", bytes),
+        _ => (UTF_8, "default", bytes),
+    }
+}
+
+/// The `encoding` pseudo-attribute of an XML declaration, if any.
+fn prolog_encoding(bytes: &[u8]) -> Option<&str> {
+    let head = &bytes[..bytes.len().min(512)];
+    let start = head.windows(5).position(|w| w == b"<?xml")?;
+    let end = start + head[start..].windows(2).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[start..end]).ok()?;
+    attr_value(decl, "encoding")
+}
+
+/// Value of `name="..."` or `name='...'` in a tag's text.
+fn attr_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let pos = tag.find(name)?;
+    let rest = tag[pos + name.len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let rest = &rest[1..];
+    Some(&rest[..rest.find(quote)?])
+}
+
+/// UTF-8 where valid, windows-1252 for each invalid byte.
+fn utf8_lossy_1252(bytes: &[u8], warnings: &mut Vec<String>) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    warnings.push("bytes that are not UTF-8 decoded as windows-1252".into());
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        let (s, _) = WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
+        out.push_str(&s);
+    }
+    out
+}
+
+/// Removes characters XML 1.0 forbids (C0 controls but tab, newline and
+/// carriage return; U+FFFE, U+FFFF).
+fn strip_invalid_chars(text: &mut String, warnings: &mut Vec<String>) {
+    let bad = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    };
+    if text.contains(bad) {
+        text.retain(|c| !bad(c));
+        warnings.push("control characters invalid in XML removed".into());
+    }
+}
+
+/// Makes the XML declaration say UTF-8, since the text now is.
+fn rewrite_prolog(text: String) -> String {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with("<?xml") {
+        return text;
+    }
+    let offset = text.len() - trimmed.len();
+    let Some(end) = trimmed.find("?>") else {
+        return text;
+    };
+    let decl = &trimmed[..end];
+    let Some(value) = attr_value(decl, "encoding") else {
+        return text;
+    };
+    if value.eq_ignore_ascii_case("utf-8") {
+        return text;
+    }
+    let vstart = offset + (value.as_ptr() as usize - decl.as_ptr() as usize);
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..vstart]);
+    out.push_str("UTF-8");
+    out.push_str(&text[vstart + value.len()..]);
+    out
+}
+
+/// The `charset` parameter of a Content-Type header.
+pub fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cp1252_labelled_utf8_is_repaired() {
+        let bytes =
+            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>P\xe4iv\xe4 \x96 \x93x\x94 \xc3\xa4</t>";
+        let d = decode(bytes, None);
+        assert!(d.text.contains("Päivä – “x” ä"), "{}", d.text);
+        assert!(!d.warnings.is_empty());
+    }
+
+    #[test]
+    fn prolog_latin1_and_rewrite() {
+        let d = decode(
+            b"<?xml version='1.0' encoding='ISO-8859-1'?><t>\xe5</t>",
+            Some("utf-8"),
+        );
+        assert_eq!(d.text, "<?xml version='1.0' encoding='UTF-8'?><t>å</t>");
+        assert!(d.encoding.contains("prolog"));
+    }
+
+    #[test]
+    fn utf16_with_and_without_bom() {
+        let s = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><t>ö</t>";
+        let mut be = vec![0xfe, 0xff];
+        let mut le = vec![];
+        for u in s.encode_utf16() {
+            be.extend_from_slice(&u.to_be_bytes());
+            le.extend_from_slice(&u.to_le_bytes());
+        }
+        assert!(decode(&be, None).text.ends_with("<t>ö</t>"));
+        assert!(decode(&le, None).text.contains("encoding=\"UTF-8\""));
+    }
+
+    #[test]
+    fn control_chars_removed_and_charset_parsed() {
+        let d = decode(b"<t>a\x01b\x0bc</t>", None);
+        assert_eq!(d.text, "<t>abc</t>");
+        assert_eq!(
+            charset_of("text/xml; Charset=\"ISO-8859-1\""),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(charset_of("text/xml"), None);
+    }
+}

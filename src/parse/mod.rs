@@ -1,0 +1,195 @@
+//! Bytes to [`RawFeed`]: encoding repair, feed-rs behind a panic guard, the
+//! `<rss>`-without-version retry, and a second pass with the rss crate to
+//! recover item-level `atom:link`s that feed-rs drops. No other module sees
+//! the feed crates' types.
+
+mod convert;
+pub mod encoding;
+mod html;
+mod rss_links;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::model::RawFeed;
+
+/// Most entries kept from one document; the rest are dropped with a warning.
+pub const MAX_ENTRIES: usize = 5_000;
+
+/// Why a document could not be parsed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    /// An HTML page, not a feed; `advertised` lists the feeds it links to.
+    #[error("not a feed: an HTML page{}", advertised_hint(.advertised))]
+    HtmlPage {
+        /// Feed URLs from `<link rel="alternate">` in the page.
+        advertised: Vec<String>,
+    },
+    /// The parser rejected the document.
+    #[error("cannot parse feed: {0}")]
+    Invalid(String),
+    /// The parser panicked on this input (a bug in it, contained).
+    #[error("feed parser crashed on this document: {0}")]
+    Crashed(String),
+    /// Nothing but whitespace.
+    #[error("empty response")]
+    Empty,
+}
+
+fn advertised_hint(urls: &[String]) -> String {
+    match urls.first() {
+        Some(u) => format!("; it advertises a feed at {u}"),
+        None => String::new(),
+    }
+}
+
+/// A parsed document with what was repaired on the way.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The feed.
+    pub feed: RawFeed,
+    /// Encoding decision, e.g. `windows-1252 (XML prolog)`.
+    pub encoding: String,
+    /// Repairs and losses worth recording on the source.
+    pub warnings: Vec<String>,
+}
+
+/// Parses a fetched document. `base_url` resolves relative links (the URL the
+/// document was fetched from); `content_type` supplies the HTTP charset.
+pub fn parse(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<Parsed, ParseError> {
+    let decoded = encoding::decode(bytes, content_type.and_then(encoding::charset_of));
+    let text = decoded.text.trim_start();
+    if text.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if html::looks_like_html(text) {
+        return Err(ParseError::HtmlPage {
+            advertised: html::advertised_feeds(text, base_url),
+        });
+    }
+    let mut warnings = decoded.warnings;
+    let mut feed = parse_text(text, base_url)?;
+    if feed.format.starts_with("rss") && text.contains("http://www.w3.org/2005/Atom") {
+        let recovered = guarded(|| rss_links::recover_item_links(text, &mut feed, base_url));
+        if let Err(e) = recovered.map_err(|e| e.to_string()).and_then(|r| r) {
+            warnings.push(format!("item atom:link pass failed: {e}"));
+        }
+    }
+    if feed.entries.len() > MAX_ENTRIES {
+        warnings.push(format!(
+            "{} entries; kept the first {MAX_ENTRIES}",
+            feed.entries.len()
+        ));
+        feed.entries.truncate(MAX_ENTRIES);
+    }
+    Ok(Parsed {
+        feed,
+        encoding: decoded.encoding,
+        warnings,
+    })
+}
+
+fn parse_text(text: &str, base_url: Option<&str>) -> Result<RawFeed, ParseError> {
+    match feed_rs_parse(text, base_url) {
+        Err(ParseError::Invalid(e)) if e.contains("no root") || e.contains("NoFeedRoot") => {
+            match rss_with_version(text) {
+                Some(fixed) => feed_rs_parse(&fixed, base_url),
+                None => Err(ParseError::Invalid(e)),
+            }
+        }
+        other => other,
+    }
+}
+
+fn feed_rs_parse(text: &str, base_url: Option<&str>) -> Result<RawFeed, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(base_url)
+        // Ids we derive ourselves (normalise::identity); never a random one.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    match guarded(|| parser.parse(text.as_bytes())) {
+        Ok(Ok(feed)) => Ok(convert::feed(feed)),
+        Ok(Err(e)) => Err(ParseError::Invalid(describe(&e))),
+        Err(e) => Err(e),
+    }
+}
+
+fn describe(e: &feed_rs::parser::ParseFeedError) -> String {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    match e {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
+            "no root element of a known feed format".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Runs parser code so that a panic in it becomes an error.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, ParseError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        ParseError::Crashed(msg)
+    })
+}
+
+/// feed-rs knows `<rss>` only with version 2.0, 0.91 or 0.92; the rest of the
+/// 0.9x/2.x family parses as 2.0. Returns the text with `version="2.0"`.
+fn rss_with_version(text: &str) -> Option<String> {
+    let start = text.find("<rss")?;
+    let after = &text[start + 4..];
+    if !after.starts_with(|c: char| c.is_whitespace() || c == '>') {
+        return None;
+    }
+    let end = start + 4 + after.find('>')?;
+    let tag = &text[start..end];
+    let new_tag = match tag.find("version") {
+        Some(v) => {
+            let rest = &tag[v..];
+            let q1 = rest.find(['"', '\''])?;
+            let quote = rest.as_bytes()[q1] as char;
+            let q2 = q1 + 1 + rest[q1 + 1..].find(quote)?;
+            format!("{}version=\"2.0\"{}", &tag[..v], &rest[q2 + 1..])
+        }
+        None => format!("<rss version=\"2.0\"{}", &tag[4..]),
+    };
+    Some(format!("{}{}{}", &text[..start], new_tag, &text[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_version_is_forced() {
+        assert_eq!(
+            rss_with_version("<rss><channel/></rss>").unwrap(),
+            "<rss version=\"2.0\"><channel/></rss>"
+        );
+        assert_eq!(
+            rss_with_version("<rss version='0.94' x='1'>").unwrap(),
+            "<rss version=\"2.0\" x='1'>"
+        );
+        assert!(rss_with_version("<rsss>").is_none());
+    }
+
+    #[test]
+    fn html_page_is_not_a_feed() {
+        let page = br#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head></html>"#;
+        let err = parse(page, None, Some("http://example.org/blog/")).unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::HtmlPage {
+                advertised: vec!["http://example.org/feed.xml".into()]
+            }
+        );
+        assert!(err.to_string().contains("http://example.org/feed.xml"));
+    }
+}

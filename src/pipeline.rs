@@ -1,0 +1,406 @@
+//! One poll cycle, top to bottom: sync sources from the config, claim the
+//! due ones, fetch them concurrently (bounded globally and per host), then
+//! parse, normalise and store each in one transaction. A source's failure is
+//! recorded on it and never stops the others.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tracing::{Instrument, info_span, warn};
+
+use crate::config::{Config, Location, SourceConfig};
+use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
+use crate::model::RawEntry;
+use crate::schedule::{self, DueInputs};
+use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
+use crate::{normalise, parse};
+
+/// Options of one cycle.
+#[derive(Debug, Clone, Default)]
+pub struct PollOptions {
+    /// Poll every source, due or not (requests stay conditional).
+    pub all: bool,
+}
+
+/// What happened to one source in a cycle.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// The configured URL.
+    pub url: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Entries new and updated.
+    pub stats: SaveStats,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The result of a cycle.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Per source, in completion order.
+    pub sources: Vec<SourceReport>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+impl Summary {
+    fn count(&self, o: Outcome) -> usize {
+        self.sources.iter().filter(|s| s.outcome == o).count()
+    }
+
+    /// Sources that failed.
+    pub fn failed(&self) -> usize {
+        self.count(Outcome::Failed)
+    }
+
+    /// Entries stored for the first time.
+    pub fn new_entries(&self) -> u64 {
+        self.sources.iter().map(|s| s.stats.new).sum()
+    }
+
+    /// Entries whose content changed.
+    pub fn updated_entries(&self) -> u64 {
+        self.sources.iter().map(|s| s.stats.updated).sum()
+    }
+
+    /// The one line `poll` prints.
+    pub fn line(&self) -> String {
+        format!(
+            "polled {} source{}: {} ok, {} not modified, {} failed; {} new entries, {} updated ({:.2} s)",
+            self.sources.len(),
+            if self.sources.len() == 1 { "" } else { "s" },
+            self.count(Outcome::Ok),
+            self.count(Outcome::NotModified),
+            self.failed(),
+            self.new_entries(),
+            self.updated_entries(),
+            self.seconds
+        )
+    }
+}
+
+/// Errors that stop a whole cycle (a single source's problems never do).
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// The database could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A worker thread died.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+type SharedStore = Arc<Mutex<Store>>;
+
+/// Runs one cycle over the due sources.
+pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollError> {
+    let started = Instant::now();
+    let store = open_store(config).await?;
+    let now = Utc::now();
+    let lease = now
+        + chrono::Duration::from_std(config.fetch.timeout * 2).unwrap_or_default()
+        + chrono::Duration::seconds(60);
+    let token = format!(
+        "{}-{}",
+        std::process::id(),
+        now.timestamp_nanos_opt().unwrap_or_default()
+    );
+    let claimed = {
+        let (store, token, all) = (store.clone(), token.clone(), opts.all);
+        blocking(move || lock(&store).claim_due(now, all, lease, &token)).await??
+    };
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let by_key: HashMap<&str, &SourceConfig> =
+        config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
+    let global = Arc::new(Semaphore::new(config.fetch.concurrency));
+    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in claimed {
+        let Some(src) = by_key.get(c.key.as_str()).map(|s| (*s).clone()) else {
+            continue;
+        };
+        let host = host_of(&c.url);
+        let per_host = hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host_concurrency)))
+            .clone();
+        let job = Job {
+            src,
+            claimed: c,
+            config: Arc::new(config.clone()),
+            fetcher: fetcher.clone(),
+            store: store.clone(),
+        };
+        let global = global.clone();
+        let span = info_span!("source", url = %job.claimed.url, name = job.src.name.as_deref().unwrap_or(""));
+        tasks.spawn(
+            async move {
+                let _host = per_host.acquire_owned().await;
+                let _slot = global.acquire_owned().await;
+                job.run().await
+            }
+            .instrument(span),
+        );
+    }
+    let mut summary = Summary::default();
+    while let Some(r) = tasks.join_next().await {
+        summary
+            .sources
+            .push(r.map_err(|e| PollError::Internal(e.to_string()))?);
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Opens the store and makes its sources match the config.
+pub async fn open_store(config: &Config) -> Result<SharedStore, PollError> {
+    let path = config.database.clone();
+    let sources = config.sources.clone();
+    let store = blocking(move || {
+        let mut s = Store::open(&path)?;
+        s.sync_sources(&sources, Utc::now())?;
+        Ok::<_, StoreError>(s)
+    })
+    .await??;
+    Ok(Arc::new(Mutex::new(store)))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PollError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PollError::Internal(e.to_string()))
+}
+
+fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One source's fetch-parse-store.
+struct Job {
+    src: SourceConfig,
+    claimed: Claimed,
+    config: Arc<Config>,
+    fetcher: Fetcher,
+    store: SharedStore,
+}
+
+impl Job {
+    async fn run(self) -> SourceReport {
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        let location = match (&self.src.location, url::Url::parse(&self.claimed.url)) {
+            (Location::Http(_), Ok(moved)) => Location::Http(moved),
+            (loc, _) => loc.clone(),
+        };
+        let validators = Validators {
+            etag: self.claimed.etag.clone(),
+            last_modified: self.claimed.last_modified.clone(),
+        };
+        let fetched = self.fetcher.fetch(&location, &validators).await;
+        let duration_ms = t0.elapsed().as_millis() as u64;
+        let url = self.claimed.url.clone();
+        let name = self.src.name.clone();
+        let report = blocking(move || self.process(fetched, started_at, duration_ms)).await;
+        let report = report.unwrap_or_else(|e| SourceReport {
+            url: url.clone(),
+            name,
+            outcome: Outcome::Failed,
+            status: None,
+            stats: SaveStats::default(),
+            error: Some(e.to_string()),
+        });
+        if report.outcome == Outcome::Failed {
+            warn!(
+                error = report.error.as_deref().unwrap_or(""),
+                "source failed"
+            );
+        }
+        report
+    }
+
+    fn process(
+        self,
+        fetched: Result<Fetched, FetchError>,
+        started_at: DateTime<Utc>,
+        duration_ms: u64,
+    ) -> SourceReport {
+        let now = Utc::now();
+        let mut rec = FetchRecord {
+            started_at,
+            duration_ms,
+            url: self.claimed.url.clone(),
+            status: None,
+            outcome: Outcome::Failed,
+            error: None,
+            validators: None,
+            moved_to: None,
+            gone: false,
+            next_due: (now, String::new()),
+            bytes: 0,
+            feed: None,
+            warnings: Vec::new(),
+        };
+        let mut due = DueInputs {
+            key: &self.src.key,
+            interval: self.src.interval,
+            min_interval: self.config.min_interval,
+            errors: 0,
+            has_validators: self.claimed.etag.is_some() || self.claimed.last_modified.is_some(),
+            ..DueInputs::default()
+        };
+        let mut entries = Vec::new();
+        match fetched {
+            Ok(Fetched::NotModified(meta)) => {
+                self.apply_meta(&mut rec, &mut due, &meta, true);
+                rec.outcome = Outcome::NotModified;
+            }
+            Ok(Fetched::Body(body, meta)) => {
+                self.apply_meta(&mut rec, &mut due, &meta, false);
+                match parse::parse(&body, meta.content_type.as_deref(), Some(&meta.final_url)) {
+                    Ok(parsed) => {
+                        due.ttl_minutes = parsed.feed.ttl_minutes;
+                        entries = self.normalise(&parsed, &meta.final_url, now, &mut rec.warnings);
+                        rec.feed = Some((
+                            parsed.feed.title.clone(),
+                            parsed.feed.language.clone(),
+                            parsed.feed.format.clone(),
+                        ));
+                        rec.warnings.extend(parsed.warnings);
+                        rec.outcome = Outcome::Ok;
+                    }
+                    Err(e) => {
+                        // Keep the old validators, so the next poll fetches the body again.
+                        rec.validators = None;
+                        rec.error = Some(e.to_string());
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(meta) = e.meta() {
+                    rec.status = Some(meta.status);
+                    due.retry_after = meta.hints.retry_after;
+                }
+                rec.gone = e.status() == Some(410);
+                rec.error = Some(e.to_string());
+            }
+        }
+        if rec.outcome == Outcome::Failed {
+            due.errors = self.claimed.error_count.saturating_add(1);
+        }
+        rec.next_due = if rec.gone {
+            (
+                now + chrono::Duration::days(3650),
+                "410 Gone: no longer polled; remove it from feeds.toml".into(),
+            )
+        } else {
+            schedule::next_due(now, &due)
+        };
+        let saved = lock(&self.store).save_fetch(self.claimed.id, &rec, &entries, now);
+        let (stats, error) = match saved {
+            Ok(stats) => (stats, rec.error),
+            Err(e) => {
+                let _ = lock(&self.store).release(self.claimed.id);
+                rec.outcome = Outcome::Failed;
+                (
+                    SaveStats::default(),
+                    Some(format!(
+                        "storing failed, nothing of this fetch was kept: {e}"
+                    )),
+                )
+            }
+        };
+        SourceReport {
+            url: self.src.key.clone(),
+            name: self.src.name.clone(),
+            outcome: rec.outcome,
+            status: rec.status,
+            stats,
+            error,
+        }
+    }
+
+    fn apply_meta(
+        &self,
+        rec: &mut FetchRecord,
+        due: &mut DueInputs<'_>,
+        meta: &ResponseMeta,
+        not_modified: bool,
+    ) {
+        rec.status = Some(meta.status);
+        rec.bytes = meta.wire_bytes;
+        rec.moved_to = meta.moved_to.clone();
+        let v = &meta.validators;
+        // A 304 may omit unchanged validators: keep the stored ones then.
+        let (etag, lm) = if not_modified {
+            (
+                v.etag.clone().or(self.claimed.etag.clone()),
+                v.last_modified
+                    .clone()
+                    .or(self.claimed.last_modified.clone()),
+            )
+        } else {
+            (v.etag.clone(), v.last_modified.clone())
+        };
+        due.has_validators = etag.is_some() || lm.is_some();
+        rec.validators = Some((etag, lm));
+        due.max_age = meta.hints.max_age;
+        due.expires_in = meta.hints.expires_in;
+    }
+
+    fn normalise(
+        &self,
+        parsed: &parse::Parsed,
+        base: &str,
+        now: DateTime<Utc>,
+        warnings: &mut Vec<String>,
+    ) -> Vec<(crate::model::Entry, String)> {
+        let ctx = normalise::Context {
+            base_url: Some(base),
+            source_lang: self.src.lang.as_deref(),
+            now,
+        };
+        let (entries, w) = normalise::feed(&parsed.feed, &ctx);
+        warnings.extend(w);
+        entries
+            .into_iter()
+            .zip(&parsed.feed.entries)
+            .map(|(e, raw)| {
+                let raw = RawRecord {
+                    entry: raw,
+                    base_url: base,
+                    feed_lang: parsed.feed.language.as_deref(),
+                };
+                (e, serde_json::to_string(&raw).unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+/// What is stored beside each entry so that it can be normalised again.
+#[derive(Serialize)]
+struct RawRecord<'a> {
+    entry: &'a RawEntry,
+    base_url: &'a str,
+    feed_lang: Option<&'a str>,
+}

@@ -1,0 +1,191 @@
+//! When each source is due next, and why. Pure: the caller passes the time
+//! and what the last response said; the answer comes with a reason that
+//! `polyfeed sources` shows.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// Longest wait we derive from server hints or back-off.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// What the last fetch told us.
+#[derive(Debug, Clone, Default)]
+pub struct DueInputs<'a> {
+    /// The source's key (seeds the jitter, so it is stable per source).
+    pub key: &'a str,
+    /// The configured interval.
+    pub interval: Duration,
+    /// The global floor.
+    pub min_interval: Duration,
+    /// Consecutive failures including this fetch (0 after a success).
+    pub errors: u32,
+    /// `Retry-After` seconds.
+    pub retry_after: Option<u64>,
+    /// `Cache-Control: max-age` seconds.
+    pub max_age: Option<u64>,
+    /// `Expires` seconds from now.
+    pub expires_in: Option<u64>,
+    /// RSS `<ttl>` minutes.
+    pub ttl_minutes: Option<u32>,
+    /// Whether the server gave ETag or Last-Modified.
+    pub has_validators: bool,
+}
+
+/// The next due time and a human-readable reason.
+pub fn next_due(now: DateTime<Utc>, i: &DueInputs<'_>) -> (DateTime<Utc>, String) {
+    let (wait, reason) = wait(i);
+    let jitter = jitter(i.key, now, wait);
+    let at = now + chrono::Duration::from_std(wait + jitter).unwrap_or(chrono::Duration::days(1));
+    (at, reason)
+}
+
+fn wait(i: &DueInputs<'_>) -> (Duration, String) {
+    let base = i.interval.max(i.min_interval);
+    let mut reason = if i.interval < i.min_interval {
+        format!(
+            "interval {} raised to the {} floor",
+            fmt(i.interval),
+            fmt(i.min_interval)
+        )
+    } else {
+        format!("interval {}", fmt(base))
+    };
+    if i.errors > 0 {
+        let factor = 1u32 << (i.errors - 1).min(10);
+        let backoff = base.saturating_mul(factor).min(MAX_WAIT).max(base);
+        let mut w = (
+            backoff,
+            format!(
+                "backoff after {} error{}",
+                i.errors,
+                if i.errors == 1 { "" } else { "s" }
+            ),
+        );
+        if let Some(ra) = i
+            .retry_after
+            .map(Duration::from_secs)
+            .filter(|ra| *ra > w.0)
+        {
+            w = (ra, format!("Retry-After {}", fmt(ra)));
+        }
+        return w;
+    }
+    let mut wait = base;
+    let hints = [
+        (i.max_age, "max-age"),
+        (i.expires_in, "Expires"),
+        (i.ttl_minutes.map(|m| u64::from(m) * 60), "ttl"),
+    ];
+    for (secs, name) in hints {
+        if let Some(d) = secs
+            .map(Duration::from_secs)
+            .map(|d| d.min(MAX_WAIT))
+            .filter(|d| *d > wait)
+        {
+            wait = d;
+            reason = format!("{name} {}", fmt(d));
+        }
+    }
+    if !i.has_validators && wait < base.saturating_mul(4).min(MAX_WAIT) {
+        wait = base.saturating_mul(4).min(MAX_WAIT).max(base);
+        reason = format!("no ETag or Last-Modified: every {}", fmt(wait));
+    }
+    (wait, reason)
+}
+
+/// Up to a tenth of the wait (at most 10 minutes), derived from the source
+/// and the time so that sources polled together spread out.
+fn jitter(key: &str, now: DateTime<Utc>, wait: Duration) -> Duration {
+    let span = (wait.as_secs() / 10).min(600);
+    if span == 0 {
+        return Duration::ZERO;
+    }
+    let h = Sha256::digest(format!("{key}|{}", now.timestamp()));
+    let n = u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8]));
+    Duration::from_secs(n % span)
+}
+
+/// `3600s` -> `1h`, `5400s` -> `1h 30m`.
+pub fn fmt(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> DueInputs<'static> {
+        DueInputs {
+            key: "k",
+            interval: Duration::from_secs(3600),
+            min_interval: Duration::from_secs(3600),
+            has_validators: true,
+            ..DueInputs::default()
+        }
+    }
+
+    #[test]
+    fn interval_floor_backoff_and_hints() {
+        assert_eq!(
+            wait(&inputs()),
+            (Duration::from_secs(3600), "interval 1h".into())
+        );
+        let fast = DueInputs {
+            interval: Duration::from_secs(60),
+            ..inputs()
+        };
+        assert_eq!(wait(&fast).0, Duration::from_secs(3600));
+        assert!(wait(&fast).1.contains("floor"));
+        let failing = DueInputs {
+            errors: 3,
+            ..inputs()
+        };
+        assert_eq!(
+            wait(&failing),
+            (
+                Duration::from_secs(4 * 3600),
+                "backoff after 3 errors".into()
+            )
+        );
+        let many = DueInputs {
+            errors: 30,
+            ..inputs()
+        };
+        assert_eq!(wait(&many).0, MAX_WAIT);
+        let limited = DueInputs {
+            errors: 1,
+            retry_after: Some(7200),
+            ..inputs()
+        };
+        assert_eq!(
+            wait(&limited),
+            (Duration::from_secs(7200), "Retry-After 2h".into())
+        );
+        let cached = DueInputs {
+            max_age: Some(3 * 3600),
+            ttl_minutes: Some(90),
+            ..inputs()
+        };
+        assert_eq!(
+            wait(&cached),
+            (Duration::from_secs(3 * 3600), "max-age 3h".into())
+        );
+        let bare = DueInputs {
+            has_validators: false,
+            ..inputs()
+        };
+        assert_eq!(wait(&bare).0, Duration::from_secs(4 * 3600));
+    }
+
+    #[test]
+    fn jitter_is_bounded_and_stable() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (a, _) = next_due(now, &inputs());
+        let (b, _) = next_due(now, &inputs());
+        assert_eq!(a, b);
+        let delta = (a - now).num_seconds();
+        assert!((3600..3600 + 360).contains(&delta), "{delta}");
+    }
+}

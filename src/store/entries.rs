@@ -1,0 +1,311 @@
+//! Entries: the upsert by (source, key) that keeps first-seen times and
+//! earlier revisions, and read access for later stages and tests.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::sources::{FetchRecord, record};
+use super::{Context, Store, StoreError, ts};
+use crate::model::{Entry, LangOrigin};
+
+/// What one save changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SaveStats {
+    /// Entries stored for the first time.
+    pub new: u64,
+    /// Stored entries whose content changed.
+    pub updated: u64,
+}
+
+/// An entry as stored (for `explain`, tests and later stages).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryRow {
+    /// Row id.
+    pub id: i64,
+    /// Source row id.
+    pub source_id: i64,
+    /// The entry.
+    pub entry: Entry,
+    /// When it was first stored.
+    pub first_seen_at: String,
+}
+
+impl Store {
+    /// Records one fetch and upserts its entries, in one transaction: either
+    /// all of it is stored or nothing is. `raw` holds, per entry, the JSON
+    /// that lets `normalise` run again later.
+    pub fn save_fetch(
+        &mut self,
+        source_id: i64,
+        fetch: &FetchRecord,
+        entries: &[(Entry, String)],
+        now: DateTime<Utc>,
+    ) -> Result<SaveStats, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx("cannot start saving")?;
+        let mut stats = SaveStats::default();
+        for (e, raw) in entries {
+            match upsert(&tx, source_id, e, raw, now)? {
+                Upsert::New => stats.new += 1,
+                Upsert::Updated => stats.updated += 1,
+                Upsert::Same => {}
+            }
+        }
+        record(&tx, source_id, fetch, stats.new, stats.updated)?;
+        tx.commit().ctx("cannot commit entries")?;
+        Ok(stats)
+    }
+
+    /// All entries of a source, newest first.
+    pub fn entries_of(&self, source_id: i64) -> Result<Vec<EntryRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
+                        published_at, updated_at, date_given, first_seen_at, authors, enclosures, images, content_hash
+                 FROM entries WHERE source_id = ?1 ORDER BY published_at DESC, id DESC",
+            )
+            .ctx("cannot read entries")?;
+        let rows: Vec<(EntryRow, [String; 4])> = stmt
+            .query_map([source_id], |r| {
+                let json: [String; 4] = [r.get(9)?, r.get(14)?, r.get(15)?, r.get(16)?];
+                let published: String = r.get(10)?;
+                let updated: String = r.get(11)?;
+                Ok((
+                    EntryRow {
+                        id: r.get(0)?,
+                        source_id: r.get(1)?,
+                        first_seen_at: r.get(13)?,
+                        entry: Entry {
+                            key: r.get(2)?,
+                            guid: r.get(3)?,
+                            url: r.get(4)?,
+                            title: r.get(5)?,
+                            summary_html: r.get(6)?,
+                            content_html: r.get(7)?,
+                            lang: r.get(8)?,
+                            lang_origin: LangOrigin::Unknown,
+                            published: super::parse_ts(&published).unwrap_or_default(),
+                            updated: super::parse_ts(&updated).unwrap_or_default(),
+                            date_given: r.get(12)?,
+                            authors: Vec::new(),
+                            categories: Vec::new(),
+                            enclosures: Vec::new(),
+                            images: Vec::new(),
+                            links: Vec::new(),
+                            content_hash: r.get(17)?,
+                        },
+                    },
+                    json,
+                ))
+            })
+            .ctx("cannot read entries")?
+            .collect::<Result<_, _>>()
+            .ctx("cannot read entries")?;
+        rows.into_iter()
+            .map(|(row, json)| self.complete(row, &json))
+            .collect()
+    }
+
+    /// Fills the JSON columns and the link and category tables into a row.
+    fn complete(&self, mut row: EntryRow, json: &[String; 4]) -> Result<EntryRow, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("entry {} {what}", row.id));
+        let e = &mut row.entry;
+        e.lang_origin =
+            serde_json::from_str(&format!("\"{}\"", json[0])).map_err(|_| bad("lang_origin"))?;
+        e.authors = serde_json::from_str(&json[1]).map_err(|_| bad("authors"))?;
+        e.enclosures = serde_json::from_str(&json[2]).map_err(|_| bad("enclosures"))?;
+        e.images = serde_json::from_str(&json[3]).map_err(|_| bad("images"))?;
+        let mut links = self
+            .conn
+            .prepare_cached("SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid")
+            .ctx("cannot read links")?;
+        e.links = links
+            .query_map([row.id], |r| {
+                Ok(crate::model::Link {
+                    href: r.get(0)?,
+                    rel: r.get(1)?,
+                    hreflang: r.get(2)?,
+                    mime: r.get(3)?,
+                    title: r.get(4)?,
+                    length: None,
+                })
+            })
+            .ctx("cannot read links")?
+            .collect::<Result<_, _>>()
+            .ctx("cannot read links")?;
+        let mut cats = self
+            .conn
+            .prepare_cached("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY rowid")
+            .ctx("cannot read categories")?;
+        e.categories = cats
+            .query_map([row.id], |r| r.get(0))
+            .ctx("cannot read categories")?
+            .collect::<Result<_, _>>()
+            .ctx("cannot read categories")?;
+        Ok(row)
+    }
+
+    /// Number of entries stored for a source.
+    pub fn entry_count(&self, source_id: i64) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM entries WHERE source_id = ?1",
+                [source_id],
+                |r| r.get(0),
+            )
+            .ctx("cannot count entries")
+    }
+
+    /// Number of stored revisions (earlier versions of updated entries).
+    pub fn revision_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM entry_revisions", [], |r| r.get(0))
+            .ctx("cannot count revisions")
+    }
+}
+
+enum Upsert {
+    New,
+    Updated,
+    Same,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn lang_origin(o: LangOrigin) -> String {
+    json(&o).trim_matches('"').to_string()
+}
+
+fn upsert(
+    tx: &rusqlite::Transaction<'_>,
+    source_id: i64,
+    e: &Entry,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Result<Upsert, StoreError> {
+    let existing: Option<(i64, String, String)> = tx
+        .prepare_cached(
+            "SELECT id, content_hash, raw FROM entries WHERE source_id = ?1 AND key = ?2",
+        )
+        .ctx("cannot look up entry")?
+        .query_row(params![source_id, e.key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .ctx("cannot look up entry")?;
+    let Some((id, hash, old_raw)) = existing else {
+        insert(tx, source_id, e, raw, now)?;
+        return Ok(Upsert::New);
+    };
+    if hash == e.content_hash {
+        tx.prepare_cached("UPDATE entries SET last_seen_at = ?2 WHERE id = ?1")
+            .ctx("cannot touch entry")?
+            .execute(params![id, ts(now)])
+            .ctx("cannot touch entry")?;
+        return Ok(Upsert::Same);
+    }
+    tx.prepare_cached("INSERT INTO entry_revisions (entry_id, replaced_at, content_hash, raw) VALUES (?1, ?2, ?3, ?4)")
+        .ctx("cannot keep revision")?
+        .execute(params![id, ts(now), hash, old_raw])
+        .ctx("cannot keep revision")?;
+    tx.prepare_cached(
+        "UPDATE entries SET guid = ?2, url = ?3, title = ?4, summary_html = ?5, content_html = ?6, lang = ?7, lang_origin = ?8,
+            published_at = CASE WHEN ?11 THEN ?9 ELSE published_at END,
+            updated_at = CASE WHEN ?11 THEN ?10 ELSE MAX(published_at, ?10) END,
+            date_given = ?11, last_seen_at = ?12, authors = ?13, enclosures = ?14, images = ?15, content_hash = ?16, raw = ?17
+         WHERE id = ?1",
+    )
+    .ctx("cannot update entry")?
+    .execute(params![
+        id,
+        e.guid,
+        e.url,
+        e.title,
+        e.summary_html,
+        e.content_html,
+        e.lang,
+        lang_origin(e.lang_origin),
+        ts(e.published),
+        ts(e.updated),
+        e.date_given,
+        ts(now),
+        json(&e.authors),
+        json(&e.enclosures),
+        json(&e.images),
+        e.content_hash,
+        raw
+    ])
+    .ctx("cannot update entry")?;
+    replace_children(tx, id, e)?;
+    Ok(Upsert::Updated)
+}
+
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    source_id: i64,
+    e: &Entry,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO entries (source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
+            published_at, updated_at, date_given, first_seen_at, last_seen_at, authors, enclosures, images, content_hash, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )
+    .ctx("cannot insert entry")?
+    .execute(params![
+        source_id,
+        e.key,
+        e.guid,
+        e.url,
+        e.title,
+        e.summary_html,
+        e.content_html,
+        e.lang,
+        lang_origin(e.lang_origin),
+        ts(e.published),
+        ts(e.updated),
+        e.date_given,
+        ts(now),
+        json(&e.authors),
+        json(&e.enclosures),
+        json(&e.images),
+        e.content_hash,
+        raw
+    ])
+    .ctx("cannot insert entry")?;
+    let id = tx.last_insert_rowid();
+    replace_children(tx, id, e)
+}
+
+fn replace_children(tx: &rusqlite::Transaction<'_>, id: i64, e: &Entry) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM entry_links WHERE entry_id = ?1")
+        .ctx("cannot replace links")?
+        .execute([id])
+        .ctx("cannot replace links")?;
+    tx.prepare_cached("DELETE FROM entry_categories WHERE entry_id = ?1")
+        .ctx("cannot replace categories")?
+        .execute([id])
+        .ctx("cannot replace categories")?;
+    let mut links = tx
+        .prepare_cached("INSERT INTO entry_links (entry_id, href, rel, hreflang, mime, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .ctx("cannot store links")?;
+    for l in &e.links {
+        links
+            .execute(params![id, l.href, l.rel, l.hreflang, l.mime, l.title])
+            .ctx("cannot store link")?;
+    }
+    let mut cats = tx
+        .prepare_cached("INSERT OR IGNORE INTO entry_categories (entry_id, term) VALUES (?1, ?2)")
+        .ctx("cannot store categories")?;
+    for c in &e.categories {
+        cats.execute(params![id, c]).ctx("cannot store category")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The only module with SQL. SQLite in WAL mode, ordered migrations, one
+//! transaction per source. The interface is narrow (plain types in, plain
+//! types out) so that another backend can implement it later.
+
+mod entries;
+mod schema;
+mod sources;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags};
+
+pub use entries::{EntryRow, SaveStats};
+pub use sources::{Claimed, FetchRecord, Outcome, SourceRow};
+
+/// A store error, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused.
+    #[error("{context}: {source}")]
+    Sqlite {
+        /// What we were doing.
+        context: String,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer polyfeed.
+    #[error(
+        "database schema version {found} is newer than this polyfeed knows ({known}); upgrade polyfeed"
+    )]
+    TooNew {
+        /// Version in the file.
+        found: usize,
+        /// Newest version we know.
+        known: usize,
+    },
+    /// Stored JSON could not be read back.
+    #[error("corrupt stored value in {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(e, _), .. } if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
+/// Adds context to rusqlite results.
+trait Context<T> {
+    fn ctx(self, what: &str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, rusqlite::Error> {
+    fn ctx(self, what: &str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sqlite {
+            context: what.to_string(),
+            source,
+        })
+    }
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text, so that text
+/// order is time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// The database.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .ctx(&format!("cannot open database {}", path.display()))?;
+        let mut store = Store { conn };
+        store
+            .configure()
+            .ctx(&format!("cannot set up database {}", path.display()))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(30))?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx("cannot start migration")?;
+        let version: usize = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .ctx("cannot read schema version")?;
+        if version > schema::MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema::MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql)
+                .ctx(&format!("migration {} failed", i + 1))?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .ctx("cannot bump schema version")?;
+        }
+        tx.commit().ctx("cannot commit migration")
+    }
+
+    /// `PRAGMA integrity_check`: `ok` or the problems found.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .ctx("integrity check failed")
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> Result<usize, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .ctx("cannot read schema version")
+    }
+}

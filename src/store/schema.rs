@@ -1,0 +1,107 @@
+//! Ordered migrations. Each runs once, in a transaction, and bumps
+//! `PRAGMA user_version`; never edit one that has shipped, add a new one.
+
+/// The migrations, oldest first. `user_version` = number applied.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: sources, fetch log, entries with links, categories and revisions.
+    r#"
+CREATE TABLE sources (
+    id              INTEGER PRIMARY KEY,
+    key             TEXT NOT NULL UNIQUE,      -- the URL as configured
+    url             TEXT NOT NULL,             -- where we fetch now (after 301/308)
+    name            TEXT,
+    lang            TEXT,
+    grp             TEXT,
+    tags            TEXT NOT NULL DEFAULT '[]',
+    in_config       INTEGER NOT NULL DEFAULT 1,
+    feed_title      TEXT,
+    feed_lang       TEXT,
+    feed_format     TEXT,
+    etag            TEXT,
+    last_modified   TEXT,
+    last_status     INTEGER,
+    last_outcome    TEXT,                      -- ok | not_modified | failed
+    last_fetch_at   TEXT,
+    last_ok_at      TEXT,
+    error_count     INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    warnings        TEXT NOT NULL DEFAULT '[]',
+    moved_to        TEXT,
+    gone            INTEGER NOT NULL DEFAULT 0,
+    next_due_at     TEXT,
+    due_reason      TEXT,
+    claimed_until   TEXT,
+    claim_token     TEXT,
+    created_at      TEXT NOT NULL
+);
+
+CREATE TABLE fetches (
+    id              INTEGER PRIMARY KEY,
+    source_id       INTEGER NOT NULL REFERENCES sources(id),
+    started_at      TEXT NOT NULL,
+    duration_ms     INTEGER NOT NULL,
+    url             TEXT NOT NULL,
+    status          INTEGER,
+    outcome         TEXT NOT NULL,
+    bytes           INTEGER NOT NULL DEFAULT 0,
+    entries_new     INTEGER NOT NULL DEFAULT 0,
+    entries_updated INTEGER NOT NULL DEFAULT 0,
+    error           TEXT,
+    etag            TEXT,
+    last_modified   TEXT
+);
+CREATE INDEX fetches_by_source ON fetches(source_id, id);
+
+CREATE TABLE entries (
+    id              INTEGER PRIMARY KEY,
+    source_id       INTEGER NOT NULL REFERENCES sources(id),
+    key             TEXT NOT NULL,
+    guid            TEXT,
+    url             TEXT,
+    title           TEXT NOT NULL,
+    summary_html    TEXT,
+    content_html    TEXT,
+    lang            TEXT,
+    lang_origin     TEXT NOT NULL,
+    published_at    TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    date_given      INTEGER NOT NULL,
+    first_seen_at   TEXT NOT NULL,
+    last_seen_at    TEXT NOT NULL,
+    authors         TEXT NOT NULL,             -- JSON array of persons
+    enclosures      TEXT NOT NULL,             -- JSON array
+    images          TEXT NOT NULL,             -- JSON array
+    content_hash    TEXT NOT NULL,
+    raw             TEXT NOT NULL,             -- JSON: what normalise needs to run again
+    UNIQUE (source_id, key)
+);
+CREATE INDEX entries_by_published ON entries(published_at);
+CREATE INDEX entries_by_url ON entries(url);
+
+CREATE TABLE entry_links (
+    entry_id        INTEGER NOT NULL REFERENCES entries(id),
+    href            TEXT NOT NULL,
+    rel             TEXT,
+    hreflang        TEXT,
+    mime            TEXT,
+    title           TEXT
+);
+CREATE INDEX entry_links_by_entry ON entry_links(entry_id);
+CREATE INDEX entry_links_by_href ON entry_links(href);
+
+CREATE TABLE entry_categories (
+    entry_id        INTEGER NOT NULL REFERENCES entries(id),
+    term            TEXT NOT NULL,
+    PRIMARY KEY (entry_id, term)
+) WITHOUT ROWID;
+
+CREATE TABLE entry_revisions (
+    id              INTEGER PRIMARY KEY,
+    entry_id        INTEGER NOT NULL REFERENCES entries(id),
+    replaced_at     TEXT NOT NULL,
+    content_hash    TEXT NOT NULL,
+    raw             TEXT NOT NULL
+);
+CREATE INDEX entry_revisions_by_entry ON entry_revisions(entry_id);
+"#,
+];

@@ -1,0 +1,324 @@
+//! Sources and their fetch state: syncing from the config, claiming due
+//! sources (so two processes never poll one source at once), recording each
+//! fetch, and the rows `polyfeed sources` shows.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Context, Store, StoreError, parse_ts, ts};
+use crate::config::SourceConfig;
+
+/// A source claimed for one fetch.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// Row id.
+    pub id: i64,
+    /// The configured URL (key).
+    pub key: String,
+    /// Where to fetch now (differs from `key` after a permanent redirect).
+    pub url: String,
+    /// Stored `ETag`.
+    pub etag: Option<String>,
+    /// Stored `Last-Modified`.
+    pub last_modified: Option<String>,
+    /// Consecutive failures so far.
+    pub error_count: u32,
+}
+
+/// How a fetch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A body was fetched and parsed.
+    Ok,
+    /// 304, or a body identical to the last one.
+    NotModified,
+    /// Network, HTTP or parse failure.
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotModified => "not_modified",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Everything learned from one fetch of one source.
+#[derive(Debug, Clone)]
+pub struct FetchRecord {
+    /// When the request started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The URL requested.
+    pub url: String,
+    /// Final HTTP status, if a response came.
+    pub status: Option<u16>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The error, when failed.
+    pub error: Option<String>,
+    /// New validators (`None`: keep the stored ones).
+    pub validators: Option<(Option<String>, Option<String>)>,
+    /// Set after a permanent redirect: fetch here from now on.
+    pub moved_to: Option<String>,
+    /// 410 Gone: stop polling.
+    pub gone: bool,
+    /// When to poll next, and why.
+    pub next_due: (DateTime<Utc>, String),
+    /// Bytes read from the network.
+    pub bytes: u64,
+    /// Feed title, language and format, when parsed.
+    pub feed: Option<(Option<String>, Option<String>, String)>,
+    /// Repairs made while reading it.
+    pub warnings: Vec<String>,
+}
+
+/// One row of `polyfeed sources`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRow {
+    /// Row id.
+    pub id: i64,
+    /// Display name (configured, else the feed's title).
+    pub name: Option<String>,
+    /// The configured URL.
+    pub url: String,
+    /// Where it is fetched now, when a permanent redirect moved it.
+    pub moved_to: Option<String>,
+    /// Configured language, else the feed's.
+    pub lang: Option<String>,
+    /// Publisher group.
+    pub group: Option<String>,
+    /// Feed format seen last (`rss2`, `atom`, `json`, ...).
+    pub format: Option<String>,
+    /// Last HTTP status.
+    pub last_status: Option<u16>,
+    /// Last outcome: `ok`, `not_modified`, `failed`.
+    pub last_outcome: Option<String>,
+    /// When it was last fetched.
+    pub last_fetch_at: Option<String>,
+    /// When it last succeeded.
+    pub last_ok_at: Option<String>,
+    /// Entries stored.
+    pub entries: u64,
+    /// Consecutive failures.
+    pub error_count: u32,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// Repairs made on the last successful read.
+    pub warnings: Vec<String>,
+    /// Next due time (`null`: due now).
+    pub next_due_at: Option<String>,
+    /// Why it is due then.
+    pub due_reason: Option<String>,
+    /// 410 Gone: no longer polled.
+    pub gone: bool,
+    /// Still listed in feeds.toml.
+    pub in_config: bool,
+}
+
+impl Store {
+    /// Makes the sources table match the config: adds new sources, updates
+    /// names, languages, groups and tags, and marks removed ones (their
+    /// entries stay).
+    pub fn sync_sources(
+        &mut self,
+        sources: &[SourceConfig],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().ctx("cannot start source sync")?;
+        tx.execute("UPDATE sources SET in_config = 0", [])
+            .ctx("cannot sync sources")?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO sources (key, url, name, lang, grp, tags, in_config, created_at)
+                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, 1, ?6)
+                     ON CONFLICT (key) DO UPDATE SET name = ?2, lang = ?3, grp = ?4, tags = ?5, in_config = 1",
+                )
+                .ctx("cannot sync sources")?;
+            for s in sources {
+                let tags = serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into());
+                stmt.execute(params![s.key, s.name, s.lang, s.group, tags, ts(now)])
+                    .ctx(&format!("cannot store source {}", s.key))?;
+            }
+        }
+        tx.commit().ctx("cannot commit source sync")
+    }
+
+    /// Claims the sources that are due (all of them with `all`), so that a
+    /// concurrent poll skips them until `lease_until`. Sources that are gone
+    /// or no longer configured are never claimed.
+    pub fn claim_due(
+        &mut self,
+        now: DateTime<Utc>,
+        all: bool,
+        lease_until: DateTime<Utc>,
+        token: &str,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx("cannot claim sources")?;
+        let claimed = {
+            let mut stmt = tx
+                .prepare(
+                    "UPDATE sources SET claimed_until = ?2, claim_token = ?3
+                     WHERE in_config = 1 AND gone = 0
+                       AND (claimed_until IS NULL OR claimed_until <= ?1)
+                       AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
+                     RETURNING id, key, url, etag, last_modified, error_count",
+                )
+                .ctx("cannot claim sources")?;
+            let rows = stmt
+                .query_map(params![ts(now), ts(lease_until), token, all], |r| {
+                    Ok(Claimed {
+                        id: r.get(0)?,
+                        key: r.get(1)?,
+                        url: r.get(2)?,
+                        etag: r.get(3)?,
+                        last_modified: r.get(4)?,
+                        error_count: r.get(5)?,
+                    })
+                })
+                .ctx("cannot claim sources")?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .ctx("cannot claim sources")?
+        };
+        tx.commit().ctx("cannot commit claims")?;
+        Ok(claimed)
+    }
+
+    /// Releases a claim without recording anything (e.g. on shutdown).
+    pub fn release(&mut self, source_id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1",
+                params![source_id],
+            )
+            .ctx("cannot release claim")
+            .map(|_| ())
+    }
+
+    /// Every source, in configuration order of first appearance.
+    pub fn source_rows(&self) -> Result<Vec<SourceRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.id, COALESCE(s.name, s.feed_title), s.key, s.moved_to, COALESCE(s.lang, s.feed_lang), s.grp,
+                        s.feed_format, s.last_status, s.last_outcome, s.last_fetch_at, s.last_ok_at,
+                        (SELECT COUNT(*) FROM entries e WHERE e.source_id = s.id),
+                        s.error_count, s.last_error, s.warnings, s.next_due_at, s.due_reason, s.gone, s.in_config
+                 FROM sources s ORDER BY s.in_config DESC, s.id",
+            )
+            .ctx("cannot list sources")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let warnings: String = r.get(14)?;
+                Ok(SourceRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    url: r.get(2)?,
+                    moved_to: r.get(3)?,
+                    lang: r.get(4)?,
+                    group: r.get(5)?,
+                    format: r.get(6)?,
+                    last_status: r.get(7)?,
+                    last_outcome: r.get(8)?,
+                    last_fetch_at: r.get(9)?,
+                    last_ok_at: r.get(10)?,
+                    entries: r.get(11)?,
+                    error_count: r.get(12)?,
+                    last_error: r.get(13)?,
+                    warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+                    next_due_at: r.get(15)?,
+                    due_reason: r.get(16)?,
+                    gone: r.get(17)?,
+                    in_config: r.get(18)?,
+                })
+            })
+            .ctx("cannot list sources")?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .ctx("cannot list sources")
+    }
+
+    /// The next due time over all pollable sources (`None` if none is scheduled).
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let s: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MIN(next_due_at) FROM sources WHERE in_config = 1 AND gone = 0",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("cannot read due times")?
+            .flatten();
+        Ok(s.as_deref().and_then(parse_ts))
+    }
+}
+
+/// Writes a fetch's effect on its source row and the fetch log, inside the
+/// caller's transaction, and releases the claim.
+pub(super) fn record(
+    tx: &rusqlite::Transaction<'_>,
+    source_id: i64,
+    f: &FetchRecord,
+    new: u64,
+    updated: u64,
+) -> Result<(), StoreError> {
+    let failed = f.outcome == Outcome::Failed;
+    let (etag, lm, keep) = match &f.validators {
+        Some((e, l)) => (e.clone(), l.clone(), false),
+        None => (None, None, true),
+    };
+    tx.execute(
+        "UPDATE sources SET
+            last_status = ?2, last_outcome = ?3, last_fetch_at = ?4,
+            last_ok_at = CASE WHEN ?5 THEN last_ok_at ELSE ?4 END,
+            error_count = CASE WHEN ?5 THEN error_count + 1 ELSE 0 END,
+            last_error = CASE WHEN ?5 THEN ?6 ELSE NULL END,
+            etag = CASE WHEN ?7 THEN etag ELSE ?8 END,
+            last_modified = CASE WHEN ?7 THEN last_modified ELSE ?9 END,
+            moved_to = COALESCE(?10, moved_to),
+            url = COALESCE(?10, url),
+            gone = ?11,
+            next_due_at = ?12, due_reason = ?13,
+            feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format),
+            warnings = CASE WHEN ?17 IS NULL THEN warnings ELSE ?17 END,
+            claimed_until = NULL, claim_token = NULL
+         WHERE id = ?1",
+        params![
+            source_id,
+            f.status,
+            f.outcome.as_str(),
+            ts(f.started_at),
+            failed,
+            f.error,
+            keep,
+            etag,
+            lm,
+            f.moved_to,
+            f.gone,
+            ts(f.next_due.0),
+            f.next_due.1,
+            f.feed.as_ref().and_then(|x| x.0.clone()),
+            f.feed.as_ref().and_then(|x| x.1.clone()),
+            f.feed.as_ref().map(|x| x.2.clone()),
+            (f.outcome == Outcome::Ok).then(|| serde_json::to_string(&f.warnings).unwrap_or_default()),
+        ],
+    )
+    .ctx("cannot update source state")?;
+    tx.execute(
+        "INSERT INTO fetches (source_id, started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![source_id, ts(f.started_at), f.duration_ms, f.url, f.status, f.outcome.as_str(), f.bytes, new, updated, f.error, etag, lm],
+    )
+    .ctx("cannot log fetch")?;
+    Ok(())
+}
