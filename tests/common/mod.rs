@@ -1,0 +1,286 @@
+//! Test support: a real HTTP/1.1 server on 127.0.0.1 port 0 whose routes
+//! tests program (status, headers, body, slow drip), which records every
+//! request; and helpers to write a config and run the real binary.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: HashMap<String, String>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// What a route answers.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Send the body in chunks of this many bytes with this pause between them.
+    pub drip: Option<(usize, Duration)>,
+}
+
+impl Response {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Response {
+        Response { status: 200, body: body.into(), ..Response::default() }
+    }
+    pub fn status(status: u16) -> Response {
+        Response { status, ..Response::default() }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Response {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn redirect(status: u16, to: &str) -> Response {
+        Response::status(status).header("Location", to)
+    }
+}
+
+type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// The server. Routes can be changed while it runs.
+#[derive(Clone)]
+pub struct Server {
+    pub addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Handler>>>,
+    log: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let server = Server {
+            addr: listener.local_addr().unwrap(),
+            routes: Arc::default(),
+            log: Arc::default(),
+        };
+        let s = server.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let s = s.clone();
+                std::thread::spawn(move || s.serve(stream));
+            }
+        });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sets the handler of a path.
+    pub fn route(&self, path: &str, f: impl Fn(&Request) -> Response + Send + Sync + 'static) {
+        self.routes.lock().unwrap().insert(path.to_string(), Arc::new(f));
+    }
+
+    /// Serves a fixed feed with an ETag and Last-Modified, answering 304 to
+    /// a request that echoes either exactly.
+    pub fn feed(&self, path: &str, body: impl Into<Vec<u8>>, etag: &str, last_modified: &str) {
+        let body = body.into();
+        let (etag, lm) = (etag.to_string(), last_modified.to_string());
+        self.route(path, move |req| {
+            let hit = req.header("if-none-match") == Some(etag.as_str()) || req.header("if-modified-since") == Some(lm.as_str());
+            let r = if hit { Response::status(304) } else { Response::ok(body.clone()) };
+            r.header("ETag", &etag).header("Last-Modified", &lm).header("Content-Type", "application/rss+xml; charset=utf-8")
+        });
+    }
+
+    /// Every request so far to a path.
+    pub fn requests(&self, path: &str) -> Vec<Request> {
+        self.log.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    pub fn all_requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        loop {
+            let Some(req) = read_request(&mut reader) else { return };
+            self.log.lock().unwrap().push(req.clone());
+            let handler = self.routes.lock().unwrap().get(&req.path).cloned();
+            let resp = handler.map_or_else(|| Response::status(404), |h| h(&req));
+            if write_response(&stream, &resp).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let path = line.split_whitespace().nth(1)?.to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    Some(Request { path, headers })
+}
+
+fn write_response(mut stream: &TcpStream, r: &Response) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {} X\r\n", r.status);
+    for (k, v) in &r.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if r.status != 304 {
+        head.push_str(&format!("Content-Length: {}\r\n", r.body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    match r.drip {
+        None => stream.write_all(&r.body)?,
+        Some((n, pause)) => {
+            for chunk in r.body.chunks(n.max(1)) {
+                stream.write_all(chunk)?;
+                stream.flush()?;
+                std::thread::sleep(pause);
+            }
+        }
+    }
+    stream.flush()
+}
+
+/// gzip-compresses bytes.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// brotli-compresses bytes.
+pub fn brotli(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(data).unwrap();
+    }
+    out
+}
+
+/// An RSS 2.0 document with `n` items (guid `{prefix}-{i}`).
+pub fn rss(title: &str, prefix: &str, n: usize) -> String {
+    let items: String = (0..n)
+        .map(|i| {
+            format!(
+                "<item><guid>{prefix}-{i}</guid><title>{title} {i}</title><link>https://example.org/{prefix}/{i}</link>\
+                 <description>&lt;p&gt;Body {i}&lt;/p&gt;</description><pubDate>Mon, 02 Nov 2026 0{}:00:00 GMT</pubDate></item>",
+                i % 10
+            )
+        })
+        .collect();
+    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><language>en</language><link>https://example.org/</link>{items}</channel></rss>")
+}
+
+/// A temporary directory with a feeds.toml.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// `settings` is TOML for the [settings] table body; `sources` are
+    /// (url, extra TOML lines) pairs.
+    pub fn new(settings: &str, sources: &[(&str, &str)]) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let timeout = if settings.contains("timeout =") { "" } else { "timeout = \"5s\"\n" };
+        let mut toml = format!("[settings]\ncontact = \"https://example.org/ops\"\n{timeout}{settings}\n");
+        for (url, extra) in sources {
+            toml.push_str(&format!("\n[[source]]\nurl = \"{url}\"\n{extra}\n"));
+        }
+        std::fs::write(dir.path().join("feeds.toml"), toml).unwrap();
+        Env { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("feeds.toml")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("polyfeed.db")
+    }
+
+    /// Runs the real binary with `--config` and the given arguments.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_in(self.dir.path(), &self.config(), args)
+    }
+
+    /// `polyfeed sources --json`, parsed.
+    pub fn sources(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["sources", "--json"]);
+        assert!(out.status.success(), "sources failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The sources row for a URL.
+    pub fn source(&self, url: &str) -> serde_json::Value {
+        self.sources().into_iter().find(|s| s["url"] == url).unwrap_or_else(|| panic!("no source {url}"))
+    }
+
+    /// A query returning one integer against the database.
+    pub fn count(&self, sql: &str) -> i64 {
+        let c = rusqlite::Connection::open(self.db()).unwrap();
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    pub fn integrity_ok(&self) {
+        let c = rusqlite::Connection::open(self.db()).unwrap();
+        let r: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(r, "ok");
+    }
+}
+
+pub fn run_in(cwd: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .current_dir(cwd)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("POLYFEED_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run polyfeed")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Reads a whole fixture file from tests/fixtures/feeds.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds").join(name);
+    let mut f = std::fs::File::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
