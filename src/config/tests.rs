@@ -1,1 +1,101 @@
+//! Config validation: good files, and errors that name file, line and column.
 
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/polyfeed/feeds.toml"), text)
+}
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn full_config_is_read() {
+    let c = parse(
+        r#"
+[settings]
+database = "state/p.db"
+output_dir = "/srv/feeds"
+languages = ["FI", "sv", "en_gb"]
+contact = "https://example.org/ops"
+interval = "2h"
+min_interval = "30m"
+max_body_size = "5 MiB"
+max_decompressed_size = 20971520
+concurrency = 4
+
+[[source]]
+url = "https://example.org/fi.xml"
+name = "Esimerkki"
+lang = "fi"
+tags = ["a", " b "]
+group = "example"
+interval = "90m"
+
+[[source]]
+url = "local/en.xml"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.database, Path::new("/etc/polyfeed/state/p.db"));
+    assert_eq!(c.output_dir, Path::new("/srv/feeds"));
+    assert_eq!(c.languages, ["fi", "sv", "en-GB"]);
+    assert_eq!(c.interval, Duration::from_secs(7200));
+    assert_eq!(c.min_interval, Duration::from_secs(1800));
+    assert_eq!(c.fetch.max_body_size, 5 * 1024 * 1024);
+    assert_eq!(c.fetch.max_decompressed_size, 20 * 1024 * 1024);
+    assert_eq!(c.fetch.concurrency, 4);
+    assert_eq!(c.sources[0].tags, ["a", "b"]);
+    assert_eq!(c.sources[0].interval, Duration::from_secs(5400));
+    assert_eq!(c.sources[1].interval, Duration::from_secs(7200), "the default interval applies");
+    assert_eq!(c.sources[1].location, Location::File(PathBuf::from("/etc/polyfeed/local/en.xml")));
+    assert_eq!(c.sources[1].key, "file:///etc/polyfeed/local/en.xml");
+}
+
+#[test]
+fn defaults() {
+    let c = parse("").unwrap();
+    assert_eq!(c.database, Path::new("/etc/polyfeed/polyfeed.db"));
+    assert_eq!(c.fetch.max_body_size, 10 * 1024 * 1024);
+    assert_eq!(c.interval, Duration::from_secs(3600));
+    assert!(c.sources.is_empty());
+}
+
+#[test]
+fn unknown_keys_are_located() {
+    let e = err("[settings]\ninterval = \"1h\"\nintervall = \"2h\"\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:3:1: unknown field `intervall`"), "{e}");
+    let e = err("[[source]]\nurl = \"https://a.example/\"\nlanguage = \"fi\"\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:3:1: unknown field `language`"), "{e}");
+}
+
+#[test]
+fn wrong_types_are_located() {
+    let e = err("[[source]]\nurl = \"https://a.example/\"\ntags = \"news\"\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:3:8: invalid type"), "{e}");
+    let e = err("[settings]\nconcurrency = \"many\"\n");
+    assert!(e.contains(":2:15: invalid type"), "{e}");
+}
+
+#[test]
+fn bad_values_are_located() {
+    let e = err("[[source]]\nurl = \"https://a.example/\"\nlang = \"finnish language\"\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:3:8: invalid language tag"), "{e}");
+    let e = err("[settings]\ninterval = \"soon\"\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:2:12: invalid interval"), "{e}");
+    let e = err("[[source]]\nurl = \"gopher://a.example/\"\n");
+    assert!(e.contains(":2:7: unsupported URL scheme \"gopher\""), "{e}");
+    let e = err("[[source]]\nurl = \"https://a.example/\"\n[[source]]\nurl = \"https://a.example/\"\n");
+    assert!(e.contains(":4:7: duplicate source url"), "{e}");
+    let e = err("[settings]\nmax_body_size = \"10 parsecs\"\n");
+    assert!(e.contains(":2:17: invalid max_body_size"), "{e}");
+    let e = err("[[source]]\nname = \"no url\"\n");
+    assert!(e.contains("missing field `url`"), "{e}");
+}
+
+#[test]
+fn syntax_errors_are_located() {
+    let e = err("[settings\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:1:"), "{e}");
+}
