@@ -210,7 +210,10 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT s.id, COALESCE(s.name, s.feed_title), s.key, s.moved_to, COALESCE(s.lang, s.feed_lang), s.grp,
+                "SELECT s.id, COALESCE(s.name, s.feed_title), s.key, s.moved_to,
+                        COALESCE(s.lang, s.feed_lang, (SELECT e.lang FROM entries e WHERE e.source_id = s.id AND e.lang IS NOT NULL
+                                                       GROUP BY e.lang ORDER BY COUNT(*) DESC, e.lang LIMIT 1)),
+                        s.grp,
                         s.feed_format, s.last_status, s.last_outcome, s.last_fetch_at, s.last_ok_at,
                         (SELECT COUNT(*) FROM entries e WHERE e.source_id = s.id),
                         s.error_count, s.last_error, s.warnings, s.next_due_at, s.due_reason, s.gone, s.in_config

@@ -1,0 +1,61 @@
+//! The README's main command on the bundled offline example: a copy of
+//! `examples/` is polled by the real binary and the database is checked.
+
+mod common;
+
+use std::path::Path;
+
+use common::{run_in, stdout};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if p.is_dir() && name != "public" {
+            copy_dir(&p, &to.join(&*name));
+        } else if p.is_file() && !name.starts_with("polyfeed.db") {
+            std::fs::copy(&p, to.join(&*name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn offline_example_is_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), dir.path());
+    let config = dir.path().join("feeds.toml");
+
+    let check = run_in(dir.path(), &config, &["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(!stdout(&check).contains("file not found"), "{}", stdout(&check));
+
+    let out = run_in(dir.path(), &config, &["poll"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("polled 5 sources: 5 ok, 0 not modified, 0 failed; 22 new entries"), "{}", stdout(&out));
+
+    let db = rusqlite::Connection::open(dir.path().join("polyfeed.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    // One publisher in three languages.
+    assert_eq!(count("SELECT COUNT(DISTINCT lang) FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.grp = 'porvoo'"), 3);
+    // hreflang alternates survive, RSS item-level atom:link included.
+    assert!(count("SELECT COUNT(*) FROM entry_links WHERE hreflang IS NOT NULL") >= 4);
+    let rss_alternates = "SELECT COUNT(*) FROM entry_links l JOIN entries e ON e.id = l.entry_id JOIN sources s ON s.id = e.source_id
+                          WHERE s.name = 'Porvoon kaupunki' AND l.hreflang = 'sv'";
+    assert!(count(rss_alternates) >= 2, "item-level atom:link recovered from RSS");
+    // The library feed has no language: detected from the text.
+    let lib_lang: String = db
+        .query_row("SELECT DISTINCT e.lang FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.name LIKE 'Kirjasto%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(lib_lang, "fi");
+    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE lang_origin = 'detected'"), 3);
+    // No guids there: keys come from the links, never random.
+    assert_eq!(count("SELECT COUNT(*) FROM entries WHERE key LIKE 'https://%' AND guid IS NULL"), 3);
+
+    let again = run_in(dir.path(), &config, &["poll"]);
+    assert!(stdout(&again).contains("polled 0 sources"), "{}", stdout(&again));
+    let all = run_in(dir.path(), &config, &["poll", "--all"]);
+    assert!(stdout(&all).contains("0 ok, 5 not modified, 0 failed; 0 new entries, 0 updated"), "{}", stdout(&all));
+    assert_eq!(count("SELECT COUNT(*) FROM entries"), 22);
+}
