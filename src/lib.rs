@@ -16,6 +16,7 @@
 //! do no IO and read no clock.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod fetch;
 pub mod lang;

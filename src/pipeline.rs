@@ -108,7 +108,7 @@ type SharedStore = Arc<Mutex<Store>>;
 pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollError> {
     let started = Instant::now();
     let store = open_store(config).await?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let lease = now
         + chrono::Duration::from_std(config.fetch.timeout * 2).unwrap_or_default()
         + chrono::Duration::seconds(60);
@@ -122,32 +122,25 @@ pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollEr
         blocking(move || lock(&store).claim_due(now, all, lease, &token)).await??
     };
     let fetcher = Fetcher::new(&config.fetch)?;
-    let by_key: HashMap<&str, &SourceConfig> =
-        config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
+    let shared = Arc::new(config.clone());
+    let by_key: HashMap<&str, &SourceConfig> = config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
     let global = Arc::new(Semaphore::new(config.fetch.concurrency));
-    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut hosts: HashMap<String, Arc<HostGate>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     for c in claimed {
         let Some(src) = by_key.get(c.key.as_str()).map(|s| (*s).clone()) else {
             continue;
         };
-        let host = host_of(&c.url);
-        let per_host = hosts
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host_concurrency)))
-            .clone();
-        let job = Job {
-            src,
-            claimed: c,
-            config: Arc::new(config.clone()),
-            fetcher: fetcher.clone(),
-            store: store.clone(),
-        };
+        let gate = host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
+        let span = info_span!("source", url = %c.url, name = src.name.as_deref().unwrap_or(""));
+        let job = Job { src, claimed: c, config: shared.clone(), fetcher: fetcher.clone(), store: store.clone() };
         let global = global.clone();
-        let span = info_span!("source", url = %job.claimed.url, name = job.src.name.as_deref().unwrap_or(""));
         tasks.spawn(
             async move {
-                let _host = per_host.acquire_owned().await;
+                let _host = match &gate {
+                    Some(g) => g.enter().await,
+                    None => None,
+                };
                 let _slot = global.acquire_owned().await;
                 job.run().await
             }
@@ -170,7 +163,7 @@ pub async fn open_store(config: &Config) -> Result<SharedStore, PollError> {
     let sources = config.sources.clone();
     let store = blocking(move || {
         let mut s = Store::open(&path)?;
-        s.sync_sources(&sources, Utc::now())?;
+        s.sync_sources(&sources, crate::clock::now())?;
         Ok::<_, StoreError>(s)
     })
     .await??;
@@ -189,11 +182,38 @@ fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn host_of(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default()
+/// The host of an http(s) URL; `None` for local files.
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().filter(|u| u.scheme() != "file").and_then(|u| u.host_str().map(str::to_string))
+}
+
+/// Politeness towards one host: at most `per_host_concurrency` requests at
+/// once, and request starts spaced by `per_host_delay` (no burst at start-up).
+struct HostGate {
+    slots: Arc<Semaphore>,
+    delay: std::time::Duration,
+    next_start: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl HostGate {
+    fn new(settings: &crate::config::FetchSettings) -> HostGate {
+        HostGate {
+            slots: Arc::new(Semaphore::new(settings.per_host_concurrency)),
+            delay: settings.per_host_delay,
+            next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for a slot and for this host's next start time.
+    async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let permit = self.slots.clone().acquire_owned().await.ok();
+        let mut next = self.next_start.lock().await;
+        let start = (*next).max(tokio::time::Instant::now());
+        *next = start + self.delay;
+        drop(next);
+        tokio::time::sleep_until(start).await;
+        permit
+    }
 }
 
 /// One source's fetch-parse-store.
@@ -207,7 +227,7 @@ struct Job {
 
 impl Job {
     async fn run(self) -> SourceReport {
-        let started_at = Utc::now();
+        let started_at = crate::clock::now();
         let t0 = Instant::now();
         let location = match (&self.src.location, url::Url::parse(&self.claimed.url)) {
             (Location::Http(_), Ok(moved)) => Location::Http(moved),
@@ -245,7 +265,7 @@ impl Job {
         started_at: DateTime<Utc>,
         duration_ms: u64,
     ) -> SourceReport {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut rec = FetchRecord {
             started_at,
             duration_ms,

@@ -275,3 +275,24 @@ fn local_files_work_offline_and_are_not_modified_when_unchanged() {
     let out = env.run(&["poll", "--all"]);
     assert!(stdout(&out).contains("1 not modified"), "{}", stdout(&out));
 }
+
+#[test]
+fn requests_to_one_host_are_spaced_out() {
+    let srv = Server::start();
+    let mut list = Vec::new();
+    for i in 0..5 {
+        let path = format!("/s{i}.xml");
+        srv.feed(&path, rss("S", &format!("s{i}"), 1), "\"s\"", LM);
+        list.push(srv.url(&path));
+    }
+    let sources: Vec<(&str, &str)> = list.iter().map(|u| (u.as_str(), "")).collect();
+    let env = Env::new("per_host_delay = \"300ms\"\nper_host_concurrency = 4", &sources);
+    assert_eq!(exit(&env.run(&["poll"])), 0);
+    let mut starts: Vec<_> = srv.all_requests().iter().map(|r| r.at).collect();
+    starts.sort();
+    assert_eq!(starts.len(), 5);
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(250), "requests to one host {gap:?} apart");
+    }
+}

@@ -14,7 +14,7 @@ pub struct Args {
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     let mut store = Store::open(&config.database)?;
-    store.sync_sources(&config.sources, chrono::Utc::now())?;
+    store.sync_sources(&config.sources, crate::clock::now())?;
     let rows = store.source_rows()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -55,6 +55,8 @@ pub struct FetchSettings {
     pub concurrency: usize,
     /// Requests in flight at once to one host.
     pub per_host_concurrency: usize,
+    /// Least time between the starts of two requests to one host.
+    pub per_host_delay: Duration,
     /// Contact URL for the User-Agent.
     pub contact: Option<String>,
 }
@@ -270,6 +272,11 @@ impl Ctx<'_> {
             max_decompressed_size: self.size(&s.max_decompressed_size, "max_decompressed_size")?,
             concurrency: self.count(&s.concurrency, "concurrency", 16)?,
             per_host_concurrency: self.count(&s.per_host_concurrency, "per_host_concurrency", 2)?,
+            per_host_delay: match &s.per_host_delay {
+                None => Duration::from_millis(500),
+                Some(v) => humantime::parse_duration(v.get_ref().trim())
+                    .map_err(|e| self.error(v.span(), format!("invalid per_host_delay: {e}")))?,
+            },
             contact,
         })
     }

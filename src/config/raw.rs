@@ -33,6 +33,7 @@ pub struct RawSettings {
     pub max_decompressed_size: Option<Spanned<SizeValue>>,
     pub concurrency: Option<Spanned<i64>>,
     pub per_host_concurrency: Option<Spanned<i64>>,
+    pub per_host_delay: Option<Spanned<String>>,
 }
 
 /// A size given as a number of bytes or as a string such as `"10 MiB"`.

@@ -15,6 +15,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Request {
     pub path: String,
+    /// When the request line arrived.
+    pub at: std::time::Instant,
     /// Header names lower-cased.
     pub headers: HashMap<String, String>,
 }
@@ -129,6 +131,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
     }
+    let at = std::time::Instant::now();
     let path = line.split_whitespace().nth(1)?.to_string();
     let mut headers = HashMap::new();
     loop {
@@ -142,7 +145,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    Some(Request { path, headers })
+    Some(Request { path, at, headers })
 }
 
 fn write_response(mut stream: &TcpStream, r: &Response) -> std::io::Result<()> {
@@ -209,8 +212,13 @@ impl Env {
     /// (url, extra TOML lines) pairs.
     pub fn new(settings: &str, sources: &[(&str, &str)]) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let timeout = if settings.contains("timeout =") { "" } else { "timeout = \"5s\"\n" };
-        let mut toml = format!("[settings]\ncontact = \"https://example.org/ops\"\n{timeout}{settings}\n");
+        let mut toml = format!("[settings]\ncontact = \"https://example.org/ops\"\n{settings}\n");
+        if !settings.contains("timeout =") {
+            toml.push_str("timeout = \"5s\"\n");
+        }
+        if !settings.contains("per_host_delay =") {
+            toml.push_str("per_host_delay = \"20ms\"\n");
+        }
         for (url, extra) in sources {
             toml.push_str(&format!("\n[[source]]\nurl = \"{url}\"\n{extra}\n"));
         }
