@@ -50,6 +50,8 @@ pub struct Summary {
     pub sources: Vec<SourceReport>,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// Peak resident memory of the process so far, KiB (Linux only).
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Summary {
@@ -154,6 +156,7 @@ pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollEr
             .push(r.map_err(|e| PollError::Internal(e.to_string()))?);
     }
     summary.seconds = started.elapsed().as_secs_f64();
+    summary.peak_rss_kib = peak_rss_kib();
     Ok(summary)
 }
 
@@ -423,4 +426,11 @@ struct RawRecord<'a> {
     entry: &'a RawEntry,
     base_url: &'a str,
     feed_lang: Option<&'a str>,
+}
+
+/// `VmHWM` from /proc/self/status: the peak resident set size, in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

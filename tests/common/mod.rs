@@ -35,6 +35,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Send the body in chunks of this many bytes with this pause between them.
     pub drip: Option<(usize, Duration)>,
+    /// Send header lines forever (until the client hangs up, at most 60 s).
+    pub endless_headers: bool,
 }
 
 impl Response {
@@ -149,6 +151,20 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 }
 
 fn write_response(mut stream: &TcpStream, r: &Response) -> std::io::Result<()> {
+    if r.endless_headers {
+        stream.write_all(b"HTTP/1.1 200 OK\r\n")?;
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        for i in 0u64.. {
+            if std::time::Instant::now() > until {
+                break;
+            }
+            stream.write_all(format!("X-Filler-{i}: {}\r\n", "y".repeat(100)).as_bytes())?;
+            if i % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        return Ok(());
+    }
     let mut head = format!("HTTP/1.1 {} X\r\n", r.status);
     for (k, v) in &r.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -291,4 +307,19 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let mut v = Vec::new();
     f.read_to_end(&mut v).unwrap();
     v
+}
+
+impl Env {
+    /// Runs the binary with its clock shifted to `now` (RFC 3339).
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+            .current_dir(self.dir.path())
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("POLYFEED_NOW", now)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run polyfeed")
+    }
 }
