@@ -17,9 +17,7 @@ pub fn normalise_tag(tag: &str) -> Option<String> {
         }
         out.push('-');
         match part.len() {
-            2 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
-                out.push_str(&part.to_ascii_uppercase())
-            }
+            2 if part.chars().all(|c| c.is_ascii_alphabetic()) => out.push_str(&part.to_ascii_uppercase()),
             4 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
                 out.push_str(&part[..1].to_ascii_uppercase());
                 out.push_str(&part[1..].to_ascii_lowercase());
@@ -147,8 +145,7 @@ mod tests {
     #[test]
     fn detects_finnish_swedish_english() {
         let fi = "Kaupunginvaltuusto päätti kokouksessaan, että uusi koulu rakennetaan keskustaan ensi vuonna.";
-        let sv =
-            "Stadsfullmäktige beslöt vid sitt möte att den nya skolan byggs i centrum nästa år.";
+        let sv = "Stadsfullmäktige beslöt vid sitt möte att den nya skolan byggs i centrum nästa år.";
         let en = "The city council decided at its meeting that the new school will be built downtown next year.";
         assert_eq!(detect(fi).as_deref(), Some("fi"));
         assert_eq!(detect(sv).as_deref(), Some("sv"));

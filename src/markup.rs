@@ -16,11 +16,7 @@ pub fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
         let rest = rest.trim_start();
         return match rest.chars().next()? {
             q @ ('"' | '\'') => rest[1..].find(q).map(|e| &rest[1..1 + e]),
-            _ => Some(
-                rest.split(|c: char| c.is_whitespace() || c == '/' || c == '>')
-                    .next()
-                    .unwrap_or(""),
-            ),
+            _ => Some(rest.split(|c: char| c.is_whitespace() || c == '/' || c == '>').next().unwrap_or("")),
         };
     }
     None

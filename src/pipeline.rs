@@ -111,17 +111,12 @@ pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollEr
     let started = Instant::now();
     let store = open_store(config).await?;
     let now = crate::clock::now();
-    let lease = now
-        + chrono::Duration::from_std(config.fetch.timeout * 2).unwrap_or_default()
-        + chrono::Duration::seconds(60);
-    let token = format!(
-        "{}-{}",
-        std::process::id(),
-        now.timestamp_nanos_opt().unwrap_or_default()
-    );
+    let lease =
+        now + chrono::Duration::from_std(config.fetch.timeout * 2).unwrap_or_default() + chrono::Duration::seconds(60);
+    let token = claim_token();
     let claimed = {
         let (store, token, all) = (store.clone(), token.clone(), opts.all);
-        blocking(move || lock(&store).claim_due(now, all, lease, &token)).await??
+        blocking(move || lock(&store).claim_due(now, all, lease, &token, claimer_is_dead)).await??
     };
     let fetcher = Fetcher::new(&config.fetch)?;
     let shared = Arc::new(config.clone());
@@ -133,7 +128,8 @@ pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollEr
         let Some(src) = by_key.get(c.key.as_str()).map(|s| (*s).clone()) else {
             continue;
         };
-        let gate = host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
+        let gate =
+            host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
         let span = info_span!("source", url = %c.url, name = src.name.as_deref().unwrap_or(""));
         let job = Job { src, claimed: c, config: shared.clone(), fetcher: fetcher.clone(), store: store.clone() };
         let global = global.clone();
@@ -151,9 +147,7 @@ pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollEr
     }
     let mut summary = Summary::default();
     while let Some(r) = tasks.join_next().await {
-        summary
-            .sources
-            .push(r.map_err(|e| PollError::Internal(e.to_string()))?);
+        summary.sources.push(r.map_err(|e| PollError::Internal(e.to_string()))?);
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_kib = peak_rss_kib();
@@ -173,16 +167,33 @@ pub async fn open_store(config: &Config) -> Result<SharedStore, PollError> {
     Ok(Arc::new(Mutex::new(store)))
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, PollError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PollError::Internal(e.to_string()))
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PollError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PollError::Internal(e.to_string()))
 }
 
 fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Identifies this process's claims: host name, pid and start time.
+fn claim_token() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{}:{}:{nanos}", host.trim(), std::process::id())
+}
+
+/// True when a claim was made on this host by a process that no longer
+/// runs (Linux: no /proc/PID). Claims from other hosts, or where this cannot
+/// be known, wait for their lease.
+fn claimer_is_dead(token: &str) -> bool {
+    let mut parts = token.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<u32>().ok())) else {
+        return false;
+    };
+    let me = claim_token();
+    let same_host = me.split(':').next() == Some(host);
+    let proc_fs = std::path::Path::new("/proc/self").exists();
+    same_host && proc_fs && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The host of an http(s) URL; `None` for local files.
@@ -236,10 +247,8 @@ impl Job {
             (Location::Http(_), Ok(moved)) => Location::Http(moved),
             (loc, _) => loc.clone(),
         };
-        let validators = Validators {
-            etag: self.claimed.etag.clone(),
-            last_modified: self.claimed.last_modified.clone(),
-        };
+        let validators =
+            Validators { etag: self.claimed.etag.clone(), last_modified: self.claimed.last_modified.clone() };
         let fetched = self.fetcher.fetch(&location, &validators).await;
         let duration_ms = t0.elapsed().as_millis() as u64;
         let url = self.claimed.url.clone();
@@ -254,10 +263,7 @@ impl Job {
             error: Some(e.to_string()),
         });
         if report.outcome == Outcome::Failed {
-            warn!(
-                error = report.error.as_deref().unwrap_or(""),
-                "source failed"
-            );
+            warn!(error = report.error.as_deref().unwrap_or(""), "source failed");
         }
         report
     }
@@ -304,11 +310,8 @@ impl Job {
                     Ok(parsed) => {
                         due.ttl_minutes = parsed.feed.ttl_minutes;
                         entries = self.normalise(&parsed, &meta.final_url, now, &mut rec.warnings);
-                        rec.feed = Some((
-                            parsed.feed.title.clone(),
-                            parsed.feed.language.clone(),
-                            parsed.feed.format.clone(),
-                        ));
+                        rec.feed =
+                            Some((parsed.feed.title.clone(), parsed.feed.language.clone(), parsed.feed.format.clone()));
                         rec.warnings.extend(parsed.warnings);
                         rec.outcome = Outcome::Ok;
                     }
@@ -332,10 +335,7 @@ impl Job {
             due.errors = self.claimed.error_count.saturating_add(1);
         }
         rec.next_due = if rec.gone {
-            (
-                now + chrono::Duration::days(3650),
-                "410 Gone: no longer polled; remove it from feeds.toml".into(),
-            )
+            (now + chrono::Duration::days(3650), "410 Gone: no longer polled; remove it from feeds.toml".into())
         } else {
             schedule::next_due(now, &due)
         };
@@ -345,12 +345,7 @@ impl Job {
             Err(e) => {
                 let _ = lock(&self.store).release(self.claimed.id);
                 rec.outcome = Outcome::Failed;
-                (
-                    SaveStats::default(),
-                    Some(format!(
-                        "storing failed, nothing of this fetch was kept: {e}"
-                    )),
-                )
+                (SaveStats::default(), Some(format!("storing failed, nothing of this fetch was kept: {e}")))
             }
         };
         SourceReport {
@@ -363,13 +358,7 @@ impl Job {
         }
     }
 
-    fn apply_meta(
-        &self,
-        rec: &mut FetchRecord,
-        due: &mut DueInputs<'_>,
-        meta: &ResponseMeta,
-        not_modified: bool,
-    ) {
+    fn apply_meta(&self, rec: &mut FetchRecord, due: &mut DueInputs<'_>, meta: &ResponseMeta, not_modified: bool) {
         rec.status = Some(meta.status);
         rec.bytes = meta.wire_bytes;
         rec.moved_to = meta.moved_to.clone();
@@ -378,9 +367,7 @@ impl Job {
         let (etag, lm) = if not_modified {
             (
                 v.etag.clone().or(self.claimed.etag.clone()),
-                v.last_modified
-                    .clone()
-                    .or(self.claimed.last_modified.clone()),
+                v.last_modified.clone().or(self.claimed.last_modified.clone()),
             )
         } else {
             (v.etag.clone(), v.last_modified.clone())
@@ -398,22 +385,14 @@ impl Job {
         now: DateTime<Utc>,
         warnings: &mut Vec<String>,
     ) -> Vec<(crate::model::Entry, String)> {
-        let ctx = normalise::Context {
-            base_url: Some(base),
-            source_lang: self.src.lang.as_deref(),
-            now,
-        };
+        let ctx = normalise::Context { base_url: Some(base), source_lang: self.src.lang.as_deref(), now };
         let (entries, w) = normalise::feed(&parsed.feed, &ctx);
         warnings.extend(w);
         entries
             .into_iter()
             .zip(&parsed.feed.entries)
             .map(|(e, raw)| {
-                let raw = RawRecord {
-                    entry: raw,
-                    base_url: base,
-                    feed_lang: parsed.feed.language.as_deref(),
-                };
+                let raw = RawRecord { entry: raw, base_url: base, feed_lang: parsed.feed.language.as_deref() };
                 (e, serde_json::to_string(&raw).unwrap_or_default())
             })
             .collect()

@@ -33,20 +33,32 @@ fn offline_example_is_ingested() {
 
     let out = run_in(dir.path(), &config, &["poll"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout(&out).contains("polled 5 sources: 5 ok, 0 not modified, 0 failed; 22 new entries"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("polled 5 sources: 5 ok, 0 not modified, 0 failed; 22 new entries"),
+        "{}",
+        stdout(&out)
+    );
 
     let db = rusqlite::Connection::open(dir.path().join("polyfeed.db")).unwrap();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
     // One publisher in three languages.
-    assert_eq!(count("SELECT COUNT(DISTINCT lang) FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.grp = 'porvoo'"), 3);
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT lang) FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.grp = 'porvoo'"),
+        3
+    );
     // hreflang alternates survive, RSS item-level atom:link included.
     assert!(count("SELECT COUNT(*) FROM entry_links WHERE hreflang IS NOT NULL") >= 4);
-    let rss_alternates = "SELECT COUNT(*) FROM entry_links l JOIN entries e ON e.id = l.entry_id JOIN sources s ON s.id = e.source_id
+    let rss_alternates =
+        "SELECT COUNT(*) FROM entry_links l JOIN entries e ON e.id = l.entry_id JOIN sources s ON s.id = e.source_id
                           WHERE s.name = 'Porvoon kaupunki' AND l.hreflang = 'sv'";
     assert!(count(rss_alternates) >= 2, "item-level atom:link recovered from RSS");
     // The library feed has no language: detected from the text.
     let lib_lang: String = db
-        .query_row("SELECT DISTINCT e.lang FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.name LIKE 'Kirjasto%'", [], |r| r.get(0))
+        .query_row(
+            "SELECT DISTINCT e.lang FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.name LIKE 'Kirjasto%'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(lib_lang, "fi");
     assert_eq!(count("SELECT COUNT(*) FROM entries WHERE lang_origin = 'detected'"), 3);

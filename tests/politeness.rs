@@ -18,7 +18,9 @@ fn polled(srv: &Server, path: &str) -> usize {
 fn max_age_defers_the_next_poll() {
     let srv = Server::start();
     let body = rss("M", "m", 2);
-    srv.route("/m.xml", move |_| Response::ok(body.clone()).header("Cache-Control", "public, max-age=10800").header("ETag", "\"m\""));
+    srv.route("/m.xml", move |_| {
+        Response::ok(body.clone()).header("Cache-Control", "public, max-age=10800").header("ETag", "\"m\"")
+    });
     let env = Env::new("", &[(&srv.url("/m.xml"), "")]);
     env.run_at(T0, &["poll"]);
     assert!(env.source(&srv.url("/m.xml"))["due_reason"].as_str().unwrap().contains("max-age 3h"));
@@ -31,7 +33,11 @@ fn max_age_defers_the_next_poll() {
 #[test]
 fn retry_after_and_backoff_defer_the_next_poll() {
     let srv = Server::start();
-    srv.route("/busy", |_| Response::status(503).header("Retry-After", "Mon, 02 Nov 2026 18:00:00 GMT").header("Date", "Mon, 02 Nov 2026 12:00:00 GMT"));
+    srv.route("/busy", |_| {
+        Response::status(503)
+            .header("Retry-After", "Mon, 02 Nov 2026 18:00:00 GMT")
+            .header("Date", "Mon, 02 Nov 2026 12:00:00 GMT")
+    });
     srv.route("/down", |_| Response::status(500));
     let env = Env::new("", &[(&srv.url("/busy"), ""), (&srv.url("/down"), "")]);
     env.run_at(T0, &["poll"]);

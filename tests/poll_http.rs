@@ -82,7 +82,10 @@ fn changed_entries_are_updated_and_vanished_ones_kept() {
     assert!(stdout(&out).contains("0 new entries, 2 updated"), "{}", stdout(&out));
     assert_eq!(env.count("SELECT COUNT(*) FROM entries"), 3, "a vanished entry stays stored");
     assert_eq!(env.count("SELECT COUNT(*) FROM entries WHERE title LIKE 'New %'"), 2);
-    assert_eq!(env.count("SELECT CAST(strftime('%s', first_seen_at) AS INTEGER) FROM entries WHERE key = 'c-0'"), first_seen);
+    assert_eq!(
+        env.count("SELECT CAST(strftime('%s', first_seen_at) AS INTEGER) FROM entries WHERE key = 'c-0'"),
+        first_seen
+    );
     assert_eq!(env.count("SELECT COUNT(*) FROM entry_revisions"), 2, "the replaced versions are kept");
 }
 
@@ -214,12 +217,18 @@ fn gone_and_retry_after_are_honoured() {
 fn slow_oversize_and_bomb_bodies_are_cut_off() {
     let srv = Server::start();
     let slow = rss("S", "s", 20).into_bytes();
-    srv.route("/slow", move |_| Response { drip: Some((64, Duration::from_millis(200))), ..Response::ok(slow.clone()) });
+    srv.route("/slow", move |_| Response {
+        drip: Some((64, Duration::from_millis(200))),
+        ..Response::ok(slow.clone())
+    });
     srv.route("/huge", |_| Response::ok(vec![b' '; 200 * 1024]));
     srv.route("/bomb", |_| Response::ok(common::fixture("gzip-bomb.gz")).header("Content-Encoding", "gzip"));
     srv.feed("/ok.xml", rss("OK", "ok", 1), "\"o\"", LM);
     let settings = "timeout = \"2s\"\nmax_body_size = \"100 KiB\"\nmax_decompressed_size = \"1 MiB\"";
-    let env = Env::new(settings, &[(&srv.url("/slow"), ""), (&srv.url("/huge"), ""), (&srv.url("/bomb"), ""), (&srv.url("/ok.xml"), "")]);
+    let env = Env::new(
+        settings,
+        &[(&srv.url("/slow"), ""), (&srv.url("/huge"), ""), (&srv.url("/bomb"), ""), (&srv.url("/ok.xml"), "")],
+    );
     let started = std::time::Instant::now();
     let out = env.run(&["poll"]);
     assert_eq!(exit(&out), 3, "{}{}", stdout(&out), stderr(&out));
@@ -238,7 +247,10 @@ fn concurrent_polls_never_fetch_a_source_twice() {
     for i in 0..12 {
         let path = format!("/c{i}.xml");
         let body = rss(&format!("C{i}"), &format!("c{i}"), 5).into_bytes();
-        srv.route(&path, move |_| Response { drip: Some((body.len() / 2 + 1, Duration::from_millis(50))), ..Response::ok(body.clone()) });
+        srv.route(&path, move |_| Response {
+            drip: Some((body.len() / 2 + 1, Duration::from_millis(50))),
+            ..Response::ok(body.clone())
+        });
         sources.push(srv.url(&path));
     }
     let list: Vec<(&str, &str)> = sources.iter().map(|u| (u.as_str(), "")).collect();

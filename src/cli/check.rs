@@ -15,28 +15,10 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
     println!("{}: ok", path.display());
     println!("  database:    {}", c.database.display());
     println!("  output_dir:  {}", c.output_dir.display());
-    println!(
-        "  languages:   {}",
-        if c.languages.is_empty() {
-            "(none)".into()
-        } else {
-            c.languages.join(", ")
-        }
-    );
-    println!(
-        "  interval:    {} (floor {})",
-        fmt(c.interval),
-        fmt(c.min_interval)
-    );
-    println!(
-        "  user agent:  {}",
-        crate::fetch::user_agent(c.fetch.contact.as_deref())
-    );
-    println!(
-        "  {} source{}:",
-        c.sources.len(),
-        if c.sources.len() == 1 { "" } else { "s" }
-    );
+    println!("  languages:   {}", if c.languages.is_empty() { "(none)".into() } else { c.languages.join(", ") });
+    println!("  interval:    {} (floor {})", fmt(c.interval), fmt(c.min_interval));
+    println!("  user agent:  {}", crate::fetch::user_agent(c.fetch.contact.as_deref()));
+    println!("  {} source{}:", c.sources.len(), if c.sources.len() == 1 { "" } else { "s" });
     for s in &c.sources {
         let missing = match &s.location {
             Location::File(p) if !p.exists() => "  (file not found)",

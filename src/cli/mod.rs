@@ -32,13 +32,7 @@ pub const EXIT_SOURCES_FAILED: u8 = 3;
 )]
 pub struct Cli {
     /// The config file [default: $POLYFEED_CONFIG, else ./feeds.toml]
-    #[arg(
-        long,
-        short = 'c',
-        global = true,
-        env = "POLYFEED_CONFIG",
-        value_name = "PATH"
-    )]
+    #[arg(long, short = 'c', global = true, env = "POLYFEED_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// More log output (-v info, -vv debug); RUST_LOG overrides
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
@@ -55,10 +49,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Poll the sources that are due, store their entries, then exit (for cron)
-    #[command(
-        after_help = "Exit status: 0 when every polled source was fine, 3 when some failed \
-(the others were stored), 1 on a fatal error.\n\nExample crontab line:\n  */15 * * * * polyfeed --config /etc/polyfeed/feeds.toml poll -q"
-    )]
+    #[command(after_help = "Exit status: 0 when every polled source was fine, 3 when some failed \
+(the others were stored), 1 on a fatal error.\n\nExample crontab line:\n  */15 * * * * polyfeed --config /etc/polyfeed/feeds.toml poll -q")]
     Poll(poll::Args),
     /// Show every source with its state: last status, entries, errors, next due time
     Sources(sources::Args),
@@ -80,10 +72,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let config_path = cli
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("feeds.toml"));
+    let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from("feeds.toml"));
     match cli.command {
         Command::Poll(args) => poll::run(&load(&config_path)?, &args, cli.quiet),
         Command::Sources(args) => sources::run(&load(&config_path)?, &args),
@@ -105,16 +94,11 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("polyfeed={default},warn")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// A current-thread-free runtime for the async commands.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

@@ -22,11 +22,7 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        for s in summary
-            .sources
-            .iter()
-            .filter(|s| s.outcome == Outcome::Failed)
-        {
+        for s in summary.sources.iter().filter(|s| s.outcome == Outcome::Failed) {
             eprintln!(
                 "failed: {}: {}",
                 s.name.as_deref().unwrap_or(&s.url),
@@ -36,9 +32,5 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
         let _ = quiet; // The summary line is printed even with -q: cron mails show one line per run.
         println!("{}", summary.line());
     }
-    Ok(if summary.failed() > 0 {
-        EXIT_SOURCES_FAILED
-    } else {
-        EXIT_OK
-    })
+    Ok(if summary.failed() > 0 { EXIT_SOURCES_FAILED } else { EXIT_OK })
 }

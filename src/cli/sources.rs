@@ -31,24 +31,11 @@ fn status(r: &SourceRow) -> String {
         (_, Some(o), Some(s)) => format!("{} {s}", o.replace('_', " ")),
         (_, Some(o), None) => o.replace('_', " "),
     };
-    if r.in_config {
-        base
-    } else {
-        format!("{base}, not in config")
-    }
+    if r.in_config { base } else { format!("{base}, not in config") }
 }
 
 fn table(rows: &[SourceRow]) -> String {
-    let header = [
-        "NAME",
-        "LANG",
-        "STATUS",
-        "LAST FETCH",
-        "ENTRIES",
-        "ERRORS",
-        "NEXT DUE",
-        "URL",
-    ];
+    let header = ["NAME", "LANG", "STATUS", "LAST FETCH", "ENTRIES", "ERRORS", "NEXT DUE", "URL"];
     let mut cells: Vec<[String; 8]> = vec![header.map(String::from)];
     for r in rows {
         let url = match &r.moved_to {
@@ -83,11 +70,7 @@ fn table(rows: &[SourceRow]) -> String {
     }
     let mut out = String::new();
     for row in &cells {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

@@ -118,10 +118,8 @@ const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::parse(path, &text)
     }
 
@@ -146,12 +144,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         let (line, column) = line_col(self.text, span.start);
-        ConfigError::Invalid {
-            path: self.path.to_path_buf(),
-            line,
-            column,
-            message: message.into(),
-        }
+        ConfigError::Invalid { path: self.path.to_path_buf(), line, column, message: message.into() }
     }
 
     fn base_dir(&self) -> PathBuf {
@@ -162,8 +155,7 @@ impl Ctx<'_> {
     }
 
     fn duration(&self, value: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
-        parse_duration(value.get_ref())
-            .map_err(|e| self.error(value.span(), format!("invalid {key}: {e}")))
+        parse_duration(value.get_ref()).map_err(|e| self.error(value.span(), format!("invalid {key}: {e}")))
     }
 
     fn opt_duration(
@@ -172,9 +164,7 @@ impl Ctx<'_> {
         key: &str,
         default: Duration,
     ) -> Result<Duration, ConfigError> {
-        value
-            .as_ref()
-            .map_or(Ok(default), |v| self.duration(v, key))
+        value.as_ref().map_or(Ok(default), |v| self.duration(v, key))
     }
 
     fn size(&self, value: &Option<Spanned<raw::SizeValue>>, key: &str) -> Result<u64, ConfigError> {
@@ -184,19 +174,11 @@ impl Ctx<'_> {
         parse_size(v.get_ref()).map_err(|e| self.error(v.span(), format!("invalid {key}: {e}")))
     }
 
-    fn count(
-        &self,
-        value: &Option<Spanned<i64>>,
-        key: &str,
-        default: usize,
-    ) -> Result<usize, ConfigError> {
+    fn count(&self, value: &Option<Spanned<i64>>, key: &str, default: usize) -> Result<usize, ConfigError> {
         let Some(v) = value else { return Ok(default) };
         match usize::try_from(*v.get_ref()) {
             Ok(n) if (1..=1024).contains(&n) => Ok(n),
-            _ => Err(self.error(
-                v.span(),
-                format!("invalid {key}: expected a number from 1 to 1024"),
-            )),
+            _ => Err(self.error(v.span(), format!("invalid {key}: expected a number from 1 to 1024"))),
         }
     }
 
@@ -204,10 +186,7 @@ impl Ctx<'_> {
         normalise_lang(value.get_ref()).ok_or_else(|| {
             self.error(
                 value.span(),
-                format!(
-                    "invalid language tag {:?}: expected BCP 47, e.g. \"fi\" or \"en-GB\"",
-                    value.get_ref()
-                ),
+                format!("invalid language tag {:?}: expected BCP 47, e.g. \"fi\" or \"en-GB\"", value.get_ref()),
             )
         })
     }
@@ -216,23 +195,14 @@ impl Ctx<'_> {
         let s = &raw.settings;
         let base = self.base_dir();
         let interval = self.opt_duration(&s.interval, "interval", DEFAULT_INTERVAL)?;
-        let min_interval =
-            self.opt_duration(&s.min_interval, "min_interval", DEFAULT_MIN_INTERVAL)?;
-        let languages = s
-            .languages
-            .iter()
-            .flatten()
-            .map(|l| self.lang(l))
-            .collect::<Result<Vec<_>, _>>()?;
+        let min_interval = self.opt_duration(&s.min_interval, "min_interval", DEFAULT_MIN_INTERVAL)?;
+        let languages = s.languages.iter().flatten().map(|l| self.lang(l)).collect::<Result<Vec<_>, _>>()?;
         let fetch = self.fetch_settings(s)?;
         let mut sources = Vec::with_capacity(raw.source.len());
         for src in &raw.source {
             let source = self.source(src.get_ref(), &base, interval)?;
             if sources.iter().any(|o: &SourceConfig| o.key == source.key) {
-                return Err(self.error(
-                    src.get_ref().url.span(),
-                    format!("duplicate source url {}", source.key),
-                ));
+                return Err(self.error(src.get_ref().url.span(), format!("duplicate source url {}", source.key)));
             }
             sources.push(source);
         }
@@ -254,20 +224,13 @@ impl Ctx<'_> {
             Some(c) => match Url::parse(c.get_ref()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https" | "mailto") => Some(u.to_string()),
                 _ => {
-                    return Err(self.error(
-                        c.span(),
-                        "invalid contact: expected an http(s) or mailto URL",
-                    ));
+                    return Err(self.error(c.span(), "invalid contact: expected an http(s) or mailto URL"));
                 }
             },
         };
         Ok(FetchSettings {
             timeout: self.opt_duration(&s.timeout, "timeout", Duration::from_secs(30))?,
-            connect_timeout: self.opt_duration(
-                &s.connect_timeout,
-                "connect_timeout",
-                Duration::from_secs(10),
-            )?,
+            connect_timeout: self.opt_duration(&s.connect_timeout, "connect_timeout", Duration::from_secs(10))?,
             max_body_size: self.size(&s.max_body_size, "max_body_size")?,
             max_decompressed_size: self.size(&s.max_decompressed_size, "max_decompressed_size")?,
             concurrency: self.count(&s.concurrency, "concurrency", 16)?,
@@ -281,26 +244,16 @@ impl Ctx<'_> {
         })
     }
 
-    fn source(
-        &self,
-        raw: &RawSource,
-        base: &Path,
-        default_interval: Duration,
-    ) -> Result<SourceConfig, ConfigError> {
+    fn source(&self, raw: &RawSource, base: &Path, default_interval: Duration) -> Result<SourceConfig, ConfigError> {
         let location = self.location(&raw.url, base)?;
         let key = match &location {
             Location::Http(u) => u.to_string(),
-            Location::File(p) => Url::from_file_path(p)
-                .map(|u| u.to_string())
-                .unwrap_or_else(|_| p.display().to_string()),
+            Location::File(p) => {
+                Url::from_file_path(p).map(|u| u.to_string()).unwrap_or_else(|_| p.display().to_string())
+            }
         };
         let lang = raw.lang.as_ref().map(|l| self.lang(l)).transpose()?;
-        let tags = raw
-            .tags
-            .iter()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let tags = raw.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
         Ok(SourceConfig {
             key,
             location,
@@ -318,28 +271,16 @@ impl Ctx<'_> {
             return Err(self.error(url.span(), "empty url"));
         }
         match Url::parse(text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                Ok(Location::Http(u))
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Location::Http(u)),
+            Ok(u) if u.scheme() == "file" => {
+                u.to_file_path().map(Location::File).map_err(|_| self.error(url.span(), "invalid file URL"))
             }
-            Ok(u) if u.scheme() == "file" => u
-                .to_file_path()
-                .map(Location::File)
-                .map_err(|_| self.error(url.span(), "invalid file URL")),
-            Ok(u) if u.scheme().len() > 1 => Err(self.error(
-                url.span(),
-                format!(
-                    "unsupported URL scheme {:?}: use http, https or a file path",
-                    u.scheme()
-                ),
-            )),
+            Ok(u) if u.scheme().len() > 1 => Err(self
+                .error(url.span(), format!("unsupported URL scheme {:?}: use http, https or a file path", u.scheme()))),
             // No scheme (or a Windows drive letter): a local path.
             _ => {
                 let p = Path::new(text);
-                let abs = if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    absolute(&base.join(p))
-                };
+                let abs = if p.is_absolute() { p.to_path_buf() } else { absolute(&base.join(p)) };
                 Ok(Location::File(abs))
             }
         }

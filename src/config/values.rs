@@ -5,8 +5,8 @@ use std::time::Duration;
 
 /// Parses `"90s"`, `"30m"`, `"1h 30m"`, `"2d"` (humantime syntax).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{e} (expected e.g. \"30m\", \"2h\", \"1d\")"))?;
+    let d =
+        humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (expected e.g. \"30m\", \"2h\", \"1d\")"))?;
     if d.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -29,9 +29,7 @@ fn parse_size_text(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (expected e.g. \"10 MiB\")"))?;
+    let num: u64 = num.parse().map_err(|_| format!("{text:?} is not a size (expected e.g. \"10 MiB\")"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -41,11 +39,8 @@ fn parse_size_text(text: &str) -> Result<u64, String> {
         "g" | "gb" => 1_000_000_000,
         "gib" => 1024 * 1024 * 1024,
         other => {
-            return Err(format!(
-                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
-            ));
+            return Err(format!("unknown size unit {other:?} (use B, KiB, MiB or GiB)"));
         }
     };
-    num.checked_mul(mult)
-        .ok_or_else(|| "size too large".to_string())
+    num.checked_mul(mult).ok_or_else(|| "size too large".to_string())
 }

@@ -121,11 +121,7 @@ impl FetchError {
 }
 
 fn reason(status: u16) -> String {
-    StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .map(|r| format!(" {r}"))
-        .unwrap_or_default()
+    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).map(|r| format!(" {r}")).unwrap_or_default()
 }
 
 /// Most redirect hops followed for one fetch.
@@ -162,31 +158,18 @@ impl Fetcher {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;
-        Ok(Fetcher {
-            client,
-            settings: settings.clone(),
-        })
+        Ok(Fetcher { client, settings: settings.clone() })
     }
 
     /// Fetches a source, conditionally when validators are given.
-    pub async fn fetch(
-        &self,
-        location: &Location,
-        validators: &Validators,
-    ) -> Result<Fetched, FetchError> {
+    pub async fn fetch(&self, location: &Location, validators: &Validators) -> Result<Fetched, FetchError> {
         match location {
             Location::Http(url) => self.fetch_http(url, validators).await,
-            Location::File(path) => {
-                body::read_file(path, validators, self.settings.max_decompressed_size).await
-            }
+            Location::File(path) => body::read_file(path, validators, self.settings.max_decompressed_size).await,
         }
     }
 
-    async fn fetch_http(
-        &self,
-        start: &Url,
-        validators: &Validators,
-    ) -> Result<Fetched, FetchError> {
+    async fn fetch_http(&self, start: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
         let mut url = start.clone();
         let mut visited = vec![url.to_string()];
         let mut moved_to: Option<String> = None;
@@ -200,10 +183,7 @@ impl Fetcher {
                 return self.finish(resp, meta).await;
             }
             let next = redirect_target(&resp, &url)?;
-            all_permanent &= matches!(
-                status,
-                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
-            );
+            all_permanent &= matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
             if all_permanent {
                 moved_to = Some(next.to_string());
             }
@@ -218,76 +198,40 @@ impl Fetcher {
         }
     }
 
-    async fn send(
-        &self,
-        url: &Url,
-        validators: &Validators,
-    ) -> Result<reqwest::Response, FetchError> {
+    async fn send(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        headers.insert(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_static("gzip, br"),
-        );
-        if let Some(v) = validators
-            .etag
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
+        if let Some(v) = validators.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::IF_NONE_MATCH, v);
         }
-        if let Some(v) = validators
-            .last_modified
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
+        if let Some(v) = validators.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::IF_MODIFIED_SINCE, v);
         }
-        self.client
-            .get(url.clone())
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| self.map_error(e))
+        self.client.get(url.clone()).headers(headers).send().await.map_err(|e| self.map_error(e))
     }
 
-    async fn finish(
-        &self,
-        resp: reqwest::Response,
-        mut meta: ResponseMeta,
-    ) -> Result<Fetched, FetchError> {
+    async fn finish(&self, resp: reqwest::Response, mut meta: ResponseMeta) -> Result<Fetched, FetchError> {
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified(meta));
         }
         if !status.is_success() {
-            return Err(FetchError::Status {
-                status: status.as_u16(),
-                meta: Box::new(meta),
-            });
+            return Err(FetchError::Status { status: status.as_u16(), meta: Box::new(meta) });
         }
         let encoding = resp
             .headers()
             .get(header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.trim().to_ascii_lowercase());
-        let raw =
-            body::read_capped(resp, self.settings.max_body_size, |e| self.map_error(e)).await?;
+        let raw = body::read_capped(resp, self.settings.max_body_size, |e| self.map_error(e)).await?;
         meta.wire_bytes = raw.len() as u64;
-        let body = body::decompress(
-            raw,
-            encoding.as_deref(),
-            self.settings.max_decompressed_size,
-        )?;
+        let body = body::decompress(raw, encoding.as_deref(), self.settings.max_decompressed_size)?;
         Ok(Fetched::Body(body, meta))
     }
 
     fn map_error(&self, e: reqwest::Error) -> FetchError {
-        if e.is_timeout() {
-            FetchError::Timeout(self.settings.timeout)
-        } else {
-            FetchError::Network(error_chain(&e))
-        }
+        if e.is_timeout() { FetchError::Timeout(self.settings.timeout) } else { FetchError::Network(error_chain(&e)) }
     }
 }
 
@@ -307,9 +251,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 fn meta_of(resp: &reqwest::Response, url: &Url) -> ResponseMeta {
@@ -333,16 +275,10 @@ fn redirect_target(resp: &reqwest::Response, url: &Url) -> Result<Url, FetchErro
         .headers()
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            FetchError::BadRedirect(format!("HTTP {} without Location", resp.status().as_u16()))
-        })?;
-    let next = url
-        .join(loc)
-        .map_err(|e| FetchError::BadRedirect(format!("{loc:?}: {e}")))?;
+        .ok_or_else(|| FetchError::BadRedirect(format!("HTTP {} without Location", resp.status().as_u16())))?;
+    let next = url.join(loc).map_err(|e| FetchError::BadRedirect(format!("{loc:?}: {e}")))?;
     if !matches!(next.scheme(), "http" | "https") {
-        return Err(FetchError::BadRedirect(format!(
-            "refusing to follow a redirect to {next}"
-        )));
+        return Err(FetchError::BadRedirect(format!("refusing to follow a redirect to {next}")));
     }
     Ok(next)
 }

@@ -44,46 +44,23 @@ pub fn next_due(now: DateTime<Utc>, i: &DueInputs<'_>) -> (DateTime<Utc>, String
 fn wait(i: &DueInputs<'_>) -> (Duration, String) {
     let base = i.interval.max(i.min_interval);
     let mut reason = if i.interval < i.min_interval {
-        format!(
-            "interval {} raised to the {} floor",
-            fmt(i.interval),
-            fmt(i.min_interval)
-        )
+        format!("interval {} raised to the {} floor", fmt(i.interval), fmt(i.min_interval))
     } else {
         format!("interval {}", fmt(base))
     };
     if i.errors > 0 {
         let factor = 1u32 << (i.errors - 1).min(10);
         let backoff = base.saturating_mul(factor).min(MAX_WAIT).max(base);
-        let mut w = (
-            backoff,
-            format!(
-                "backoff after {} error{}",
-                i.errors,
-                if i.errors == 1 { "" } else { "s" }
-            ),
-        );
-        if let Some(ra) = i
-            .retry_after
-            .map(Duration::from_secs)
-            .filter(|ra| *ra > w.0)
-        {
+        let mut w = (backoff, format!("backoff after {} error{}", i.errors, if i.errors == 1 { "" } else { "s" }));
+        if let Some(ra) = i.retry_after.map(Duration::from_secs).filter(|ra| *ra > w.0) {
             w = (ra, format!("Retry-After {}", fmt(ra)));
         }
         return w;
     }
     let mut wait = base;
-    let hints = [
-        (i.max_age, "max-age"),
-        (i.expires_in, "Expires"),
-        (i.ttl_minutes.map(|m| u64::from(m) * 60), "ttl"),
-    ];
+    let hints = [(i.max_age, "max-age"), (i.expires_in, "Expires"), (i.ttl_minutes.map(|m| u64::from(m) * 60), "ttl")];
     for (secs, name) in hints {
-        if let Some(d) = secs
-            .map(Duration::from_secs)
-            .map(|d| d.min(MAX_WAIT))
-            .filter(|d| *d > wait)
-        {
+        if let Some(d) = secs.map(Duration::from_secs).map(|d| d.min(MAX_WAIT)).filter(|d| *d > wait) {
             wait = d;
             reason = format!("{name} {}", fmt(d));
         }
@@ -128,54 +105,19 @@ mod tests {
 
     #[test]
     fn interval_floor_backoff_and_hints() {
-        assert_eq!(
-            wait(&inputs()),
-            (Duration::from_secs(3600), "interval 1h".into())
-        );
-        let fast = DueInputs {
-            interval: Duration::from_secs(60),
-            ..inputs()
-        };
+        assert_eq!(wait(&inputs()), (Duration::from_secs(3600), "interval 1h".into()));
+        let fast = DueInputs { interval: Duration::from_secs(60), ..inputs() };
         assert_eq!(wait(&fast).0, Duration::from_secs(3600));
         assert!(wait(&fast).1.contains("floor"));
-        let failing = DueInputs {
-            errors: 3,
-            ..inputs()
-        };
-        assert_eq!(
-            wait(&failing),
-            (
-                Duration::from_secs(4 * 3600),
-                "backoff after 3 errors".into()
-            )
-        );
-        let many = DueInputs {
-            errors: 30,
-            ..inputs()
-        };
+        let failing = DueInputs { errors: 3, ..inputs() };
+        assert_eq!(wait(&failing), (Duration::from_secs(4 * 3600), "backoff after 3 errors".into()));
+        let many = DueInputs { errors: 30, ..inputs() };
         assert_eq!(wait(&many).0, MAX_WAIT);
-        let limited = DueInputs {
-            errors: 1,
-            retry_after: Some(7200),
-            ..inputs()
-        };
-        assert_eq!(
-            wait(&limited),
-            (Duration::from_secs(7200), "Retry-After 2h".into())
-        );
-        let cached = DueInputs {
-            max_age: Some(3 * 3600),
-            ttl_minutes: Some(90),
-            ..inputs()
-        };
-        assert_eq!(
-            wait(&cached),
-            (Duration::from_secs(3 * 3600), "max-age 3h".into())
-        );
-        let bare = DueInputs {
-            has_validators: false,
-            ..inputs()
-        };
+        let limited = DueInputs { errors: 1, retry_after: Some(7200), ..inputs() };
+        assert_eq!(wait(&limited), (Duration::from_secs(7200), "Retry-After 2h".into()));
+        let cached = DueInputs { max_age: Some(3 * 3600), ttl_minutes: Some(90), ..inputs() };
+        assert_eq!(wait(&cached), (Duration::from_secs(3 * 3600), "max-age 3h".into()));
+        let bare = DueInputs { has_validators: false, ..inputs() };
         assert_eq!(wait(&bare).0, Duration::from_secs(4 * 3600));
     }
 

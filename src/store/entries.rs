@@ -42,10 +42,8 @@ impl Store {
         entries: &[(Entry, String)],
         now: DateTime<Utc>,
     ) -> Result<SaveStats, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .ctx("cannot start saving")?;
+        let tx =
+            self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start saving")?;
         let mut stats = SaveStats::default();
         for (e, raw) in entries {
             match upsert(&tx, source_id, e, raw, now)? {
@@ -105,23 +103,22 @@ impl Store {
             .ctx("cannot read entries")?
             .collect::<Result<_, _>>()
             .ctx("cannot read entries")?;
-        rows.into_iter()
-            .map(|(row, json)| self.complete(row, &json))
-            .collect()
+        rows.into_iter().map(|(row, json)| self.complete(row, &json)).collect()
     }
 
     /// Fills the JSON columns and the link and category tables into a row.
     fn complete(&self, mut row: EntryRow, json: &[String; 4]) -> Result<EntryRow, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("entry {} {what}", row.id));
         let e = &mut row.entry;
-        e.lang_origin =
-            serde_json::from_str(&format!("\"{}\"", json[0])).map_err(|_| bad("lang_origin"))?;
+        e.lang_origin = serde_json::from_str(&format!("\"{}\"", json[0])).map_err(|_| bad("lang_origin"))?;
         e.authors = serde_json::from_str(&json[1]).map_err(|_| bad("authors"))?;
         e.enclosures = serde_json::from_str(&json[2]).map_err(|_| bad("enclosures"))?;
         e.images = serde_json::from_str(&json[3]).map_err(|_| bad("images"))?;
         let mut links = self
             .conn
-            .prepare_cached("SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid")
+            .prepare_cached(
+                "SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid",
+            )
             .ctx("cannot read links")?;
         e.links = links
             .query_map([row.id], |r| {
@@ -152,19 +149,13 @@ impl Store {
     /// Number of entries stored for a source.
     pub fn entry_count(&self, source_id: i64) -> Result<u64, StoreError> {
         self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM entries WHERE source_id = ?1",
-                [source_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM entries WHERE source_id = ?1", [source_id], |r| r.get(0))
             .ctx("cannot count entries")
     }
 
     /// Number of stored revisions (earlier versions of updated entries).
     pub fn revision_count(&self) -> Result<u64, StoreError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM entry_revisions", [], |r| r.get(0))
-            .ctx("cannot count revisions")
+        self.conn.query_row("SELECT COUNT(*) FROM entry_revisions", [], |r| r.get(0)).ctx("cannot count revisions")
     }
 }
 
@@ -190,13 +181,9 @@ fn upsert(
     now: DateTime<Utc>,
 ) -> Result<Upsert, StoreError> {
     let existing: Option<(i64, String, String)> = tx
-        .prepare_cached(
-            "SELECT id, content_hash, raw FROM entries WHERE source_id = ?1 AND key = ?2",
-        )
+        .prepare_cached("SELECT id, content_hash, raw FROM entries WHERE source_id = ?1 AND key = ?2")
         .ctx("cannot look up entry")?
-        .query_row(params![source_id, e.key], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(params![source_id, e.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .ctx("cannot look up entry")?;
     let Some((id, hash, old_raw)) = existing else {
@@ -294,12 +281,12 @@ fn replace_children(tx: &rusqlite::Transaction<'_>, id: i64, e: &Entry) -> Resul
         .execute([id])
         .ctx("cannot replace categories")?;
     let mut links = tx
-        .prepare_cached("INSERT INTO entry_links (entry_id, href, rel, hreflang, mime, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .prepare_cached(
+            "INSERT INTO entry_links (entry_id, href, rel, hreflang, mime, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
         .ctx("cannot store links")?;
     for l in &e.links {
-        links
-            .execute(params![id, l.href, l.rel, l.hreflang, l.mime, l.title])
-            .ctx("cannot store link")?;
+        links.execute(params![id, l.href, l.rel, l.hreflang, l.mime, l.title]).ctx("cannot store link")?;
     }
     let mut cats = tx
         .prepare_cached("INSERT OR IGNORE INTO entry_categories (entry_id, term) VALUES (?1, ?2)")

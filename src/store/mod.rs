@@ -28,9 +28,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The database was written by a newer polyfeed.
-    #[error(
-        "database schema version {found} is newer than this polyfeed knows ({known}); upgrade polyfeed"
-    )]
+    #[error("database schema version {found} is newer than this polyfeed knows ({known}); upgrade polyfeed")]
     TooNew {
         /// Version in the file.
         found: usize,
@@ -56,10 +54,7 @@ trait Context<T> {
 
 impl<T> Context<T> for Result<T, rusqlite::Error> {
     fn ctx(self, what: &str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite {
-            context: what.to_string(),
-            source,
-        })
+        self.map_err(|source| StoreError::Sqlite { context: what.to_string(), source })
     }
 }
 
@@ -70,9 +65,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
 }
 
 /// The database.
@@ -83,15 +76,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .ctx(&format!("cannot open database {}", path.display()))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).ctx(&format!("cannot open database {}", path.display()))?;
         let mut store = Store { conn };
-        store
-            .configure()
-            .ctx(&format!("cannot set up database {}", path.display()))?;
+        store.configure().ctx(&format!("cannot set up database {}", path.display()))?;
         store.migrate()?;
         Ok(store)
     }
@@ -109,35 +97,24 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .ctx("cannot start migration")?;
-        let version: usize = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .ctx("cannot read schema version")?;
+        let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("cannot read schema version")?;
         if version > schema::MIGRATIONS.len() {
-            return Err(StoreError::TooNew {
-                found: version,
-                known: schema::MIGRATIONS.len(),
-            });
+            return Err(StoreError::TooNew { found: version, known: schema::MIGRATIONS.len() });
         }
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
-            tx.execute_batch(sql)
-                .ctx(&format!("migration {} failed", i + 1))?;
-            tx.pragma_update(None, "user_version", i + 1)
-                .ctx("cannot bump schema version")?;
+            tx.execute_batch(sql).ctx(&format!("migration {} failed", i + 1))?;
+            tx.pragma_update(None, "user_version", i + 1).ctx("cannot bump schema version")?;
         }
         tx.commit().ctx("cannot commit migration")
     }
 
     /// `PRAGMA integrity_check`: `ok` or the problems found.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        self.conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .ctx("integrity check failed")
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).ctx("integrity check failed")
     }
 
     /// The schema version.
     pub fn schema_version(&self) -> Result<usize, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .ctx("cannot read schema version")
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("cannot read schema version")
     }
 }

@@ -126,14 +126,9 @@ impl Store {
     /// Makes the sources table match the config: adds new sources, updates
     /// names, languages, groups and tags, and marks removed ones (their
     /// entries stay).
-    pub fn sync_sources(
-        &mut self,
-        sources: &[SourceConfig],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    pub fn sync_sources(&mut self, sources: &[SourceConfig], now: DateTime<Utc>) -> Result<(), StoreError> {
         let tx = self.conn.transaction().ctx("cannot start source sync")?;
-        tx.execute("UPDATE sources SET in_config = 0", [])
-            .ctx("cannot sync sources")?;
+        tx.execute("UPDATE sources SET in_config = 0", []).ctx("cannot sync sources")?;
         {
             let mut stmt = tx
                 .prepare(
@@ -153,18 +148,32 @@ impl Store {
 
     /// Claims the sources that are due (all of them with `all`), so that a
     /// concurrent poll skips them until `lease_until`. Sources that are gone
-    /// or no longer configured are never claimed.
+    /// or no longer configured are never claimed. Claims left by a process
+    /// that `is_dead` says has died are taken over at once instead of
+    /// waiting for their lease to run out.
     pub fn claim_due(
         &mut self,
         now: DateTime<Utc>,
         all: bool,
         lease_until: DateTime<Utc>,
         token: &str,
+        is_dead: impl Fn(&str) -> bool,
     ) -> Result<Vec<Claimed>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .ctx("cannot claim sources")?;
+        let holders: Vec<String> = tx
+            .prepare("SELECT DISTINCT claim_token FROM sources WHERE claim_token IS NOT NULL AND claimed_until > ?1")
+            .ctx("cannot read claims")?
+            .query_map([ts(now)], |r| r.get(0))
+            .ctx("cannot read claims")?
+            .collect::<Result<_, _>>()
+            .ctx("cannot read claims")?;
+        for dead in holders.iter().filter(|t| is_dead(t)) {
+            tx.execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE claim_token = ?1", [dead])
+                .ctx("cannot release a dead claim")?;
+        }
         let claimed = {
             let mut stmt = tx
                 .prepare(
@@ -187,8 +196,7 @@ impl Store {
                     })
                 })
                 .ctx("cannot claim sources")?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .ctx("cannot claim sources")?
+            rows.collect::<Result<Vec<_>, _>>().ctx("cannot claim sources")?
         };
         tx.commit().ctx("cannot commit claims")?;
         Ok(claimed)
@@ -197,10 +205,7 @@ impl Store {
     /// Releases a claim without recording anything (e.g. on shutdown).
     pub fn release(&mut self, source_id: i64) -> Result<(), StoreError> {
         self.conn
-            .execute(
-                "UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1",
-                params![source_id],
-            )
+            .execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1", params![source_id])
             .ctx("cannot release claim")
             .map(|_| ())
     }
@@ -246,19 +251,14 @@ impl Store {
                 })
             })
             .ctx("cannot list sources")?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .ctx("cannot list sources")
+        rows.collect::<Result<Vec<_>, _>>().ctx("cannot list sources")
     }
 
     /// The next due time over all pollable sources (`None` if none is scheduled).
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let s: Option<String> = self
             .conn
-            .query_row(
-                "SELECT MIN(next_due_at) FROM sources WHERE in_config = 1 AND gone = 0",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT MIN(next_due_at) FROM sources WHERE in_config = 1 AND gone = 0", [], |r| r.get(0))
             .optional()
             .ctx("cannot read due times")?
             .flatten();

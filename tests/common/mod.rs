@@ -68,11 +68,7 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let server = Server {
-            addr: listener.local_addr().unwrap(),
-            routes: Arc::default(),
-            log: Arc::default(),
-        };
+        let server = Server { addr: listener.local_addr().unwrap(), routes: Arc::default(), log: Arc::default() };
         let s = server.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -98,9 +94,12 @@ impl Server {
         let body = body.into();
         let (etag, lm) = (etag.to_string(), last_modified.to_string());
         self.route(path, move |req| {
-            let hit = req.header("if-none-match") == Some(etag.as_str()) || req.header("if-modified-since") == Some(lm.as_str());
+            let hit = req.header("if-none-match") == Some(etag.as_str())
+                || req.header("if-modified-since") == Some(lm.as_str());
             let r = if hit { Response::status(304) } else { Response::ok(body.clone()) };
-            r.header("ETag", &etag).header("Last-Modified", &lm).header("Content-Type", "application/rss+xml; charset=utf-8")
+            r.header("ETag", &etag)
+                .header("Last-Modified", &lm)
+                .header("Content-Type", "application/rss+xml; charset=utf-8")
         });
     }
 
@@ -215,7 +214,9 @@ pub fn rss(title: &str, prefix: &str, n: usize) -> String {
             )
         })
         .collect();
-    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><language>en</language><link>https://example.org/</link>{items}</channel></rss>")
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><language>en</language><link>https://example.org/</link>{items}</channel></rss>"
+    )
 }
 
 /// A temporary directory with a feeds.toml.
