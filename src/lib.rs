@@ -27,3 +27,5 @@ pub mod parse;
 pub mod pipeline;
 pub mod schedule;
 pub mod store;
+pub mod story;
+pub mod tags;

@@ -310,8 +310,7 @@ impl Job {
                     Ok(parsed) => {
                         due.ttl_minutes = parsed.feed.ttl_minutes;
                         entries = self.normalise(&parsed, &meta.final_url, now, &mut rec.warnings);
-                        rec.feed =
-                            Some((parsed.feed.title.clone(), parsed.feed.language.clone(), parsed.feed.format.clone()));
+                        rec.feed = Some(feed_meta(&parsed.feed));
                         rec.warnings.extend(parsed.warnings);
                         rec.outcome = Outcome::Ok;
                     }
@@ -412,4 +411,15 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The feed-level facts worth keeping on the source.
+fn feed_meta(feed: &crate::model::RawFeed) -> crate::store::FeedMeta {
+    let home = feed.links.iter().find(|l| matches!(l.rel.as_deref(), None | Some("alternate")) && !l.href.is_empty());
+    crate::store::FeedMeta {
+        title: feed.title.as_deref().map(crate::normalise::plain_text).filter(|t| !t.is_empty()),
+        lang: feed.language.as_deref().and_then(crate::lang::normalise_tag),
+        format: feed.format.clone(),
+        link: home.and_then(|l| crate::normalise::canonical_url(&l.href, None)),
+    }
 }

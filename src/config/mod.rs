@@ -90,6 +90,32 @@ pub struct SourceConfig {
     pub interval: Duration,
 }
 
+/// Publishing settings.
+#[derive(Debug, Clone)]
+pub struct PublishSettings {
+    /// Title of the aggregate (feeds, index page).
+    pub title: String,
+    /// Public URL where `output_dir` is served, for self links.
+    pub base_url: Option<Url>,
+    /// Newest stories per feed.
+    pub items: usize,
+    /// Publish feeds for categories that have no `[tags.NAME]` table.
+    pub publish_untagged: bool,
+    /// Address `serve` and `run` listen on.
+    pub listen: std::net::SocketAddr,
+}
+
+/// One declared tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagConfig {
+    /// The slug (the table name, slugified): file names and ids.
+    pub slug: String,
+    /// Category names that mean this tag (the table name included).
+    pub aliases: Vec<String>,
+    /// Title per language (`""` for the default title).
+    pub titles: std::collections::BTreeMap<String, String>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -109,6 +135,10 @@ pub struct Config {
     pub fetch: FetchSettings,
     /// The sources, in file order.
     pub sources: Vec<SourceConfig>,
+    /// Publishing settings.
+    pub publish: PublishSettings,
+    /// Declared tags, by slug.
+    pub tags: Vec<TagConfig>,
 }
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
@@ -206,7 +236,11 @@ impl Ctx<'_> {
             }
             sources.push(source);
         }
+        let publish = self.publish_settings(s)?;
+        let tags = self.tags(&raw.tags)?;
         Ok(Config {
+            publish,
+            tags,
             path: self.path.to_path_buf(),
             database: base.join(s.database.as_deref().unwrap_or("polyfeed.db")),
             output_dir: base.join(s.output_dir.as_deref().unwrap_or("public")),
@@ -216,6 +250,65 @@ impl Ctx<'_> {
             fetch,
             sources,
         })
+    }
+
+    fn publish_settings(&self, s: &RawSettings) -> Result<PublishSettings, ConfigError> {
+        let base_url = match &s.base_url {
+            None => None,
+            Some(v) => match Url::parse(v.get_ref()) {
+                Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+                    if !u.path().ends_with('/') {
+                        u.set_path(&format!("{}/", u.path()));
+                    }
+                    Some(u)
+                }
+                _ => return Err(self.error(v.span(), "invalid base_url: expected an http(s) URL")),
+            },
+        };
+        let listen = match &s.listen {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.get_ref().parse().map_err(|_| {
+                self.error(v.span(), "invalid listen: expected an address and port, e.g. \"127.0.0.1:8080\"")
+            })?,
+        };
+        Ok(PublishSettings {
+            title: s.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "polyfeed".into()),
+            base_url,
+            items: self.count(&s.items, "items", 50)?,
+            publish_untagged: s.publish_untagged.unwrap_or(true),
+            listen,
+        })
+    }
+
+    fn tags(&self, raw: &std::collections::BTreeMap<Spanned<String>, raw::RawTag>) -> Result<Vec<TagConfig>, ConfigError> {
+        let mut out: Vec<TagConfig> = Vec::new();
+        for (name, t) in raw {
+            let slug = crate::tags::slugify(name.get_ref());
+            if slug.is_empty() {
+                return Err(self.error(name.span(), "invalid tag name: it must contain a letter or digit"));
+            }
+            if out.iter().any(|o| o.slug == slug) {
+                return Err(self.error(name.span(), format!("tag {:?} is declared twice (as slug {slug:?})", name.get_ref())));
+            }
+            let mut aliases = vec![name.get_ref().clone()];
+            aliases.extend(t.aliases.iter().filter(|a| !a.trim().is_empty()).cloned());
+            let titles = match &t.title {
+                None => Default::default(),
+                Some(raw::RawTitle::One(s)) => [(String::new(), s.clone())].into(),
+                Some(raw::RawTitle::PerLanguage(m)) => {
+                    let mut titles = std::collections::BTreeMap::new();
+                    for (lang, title) in m {
+                        let lang = normalise_lang(lang).ok_or_else(|| {
+                            self.error(name.span(), format!("invalid language tag {lang:?} in the titles of tag {:?}", name.get_ref()))
+                        })?;
+                        titles.insert(lang, title.clone());
+                    }
+                    titles
+                }
+            };
+            out.push(TagConfig { slug, aliases, titles });
+        }
+        Ok(out)
     }
 
     fn fetch_settings(&self, s: &RawSettings) -> Result<FetchSettings, ConfigError> {

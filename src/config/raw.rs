@@ -1,6 +1,8 @@
 //! The configuration as the user typed it: serde structs that mirror feeds.toml
-#![allow(missing_docs)] // field meanings are documented in the README feeds.toml reference
 //! one to one, strict about unknown keys, with spans kept for error messages.
+#![allow(missing_docs)] // field meanings are documented in the README feeds.toml reference
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -15,6 +17,26 @@ pub struct RawConfig {
     /// `[[source]]` tables.
     #[serde(default)]
     pub source: Vec<Spanned<RawSource>>,
+    /// `[tags.NAME]` tables.
+    #[serde(default)]
+    pub tags: BTreeMap<Spanned<String>, RawTag>,
+}
+
+/// `[tags.NAME]`: the categories that mean this tag, and its titles.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTag {
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub title: Option<RawTitle>,
+}
+
+/// A tag title: one string, or one per language.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawTitle {
+    One(String),
+    PerLanguage(BTreeMap<String, String>),
 }
 
 /// `[settings]`: every key optional.
@@ -34,6 +56,11 @@ pub struct RawSettings {
     pub concurrency: Option<Spanned<i64>>,
     pub per_host_concurrency: Option<Spanned<i64>>,
     pub per_host_delay: Option<Spanned<String>>,
+    pub title: Option<String>,
+    pub base_url: Option<Spanned<String>>,
+    pub items: Option<Spanned<i64>>,
+    pub publish_untagged: Option<bool>,
+    pub listen: Option<Spanned<String>>,
 }
 
 /// A size given as a number of bytes or as a string such as `"10 MiB"`.

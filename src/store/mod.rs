@@ -13,7 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use entries::{EntryRow, SaveStats};
-pub use sources::{Claimed, FetchRecord, Outcome, SourceRow};
+pub use sources::{Claimed, FeedMeta, FetchRecord, Outcome, SourceRow};
 
 /// A store error, with what was being done.
 #[derive(Debug, thiserror::Error)]

@@ -104,4 +104,6 @@ CREATE TABLE entry_revisions (
 );
 CREATE INDEX entry_revisions_by_entry ON entry_revisions(entry_id);
 "#,
+    // 2: the feed's home page, for the published source links and OPML.
+    "ALTER TABLE sources ADD COLUMN feed_link TEXT;",
 ];

@@ -73,10 +73,23 @@ pub struct FetchRecord {
     pub next_due: (DateTime<Utc>, String),
     /// Bytes read from the network.
     pub bytes: u64,
-    /// Feed title, language and format, when parsed.
-    pub feed: Option<(Option<String>, Option<String>, String)>,
+    /// Feed-level facts, when parsed.
+    pub feed: Option<FeedMeta>,
     /// Repairs made while reading it.
     pub warnings: Vec<String>,
+}
+
+/// Feed-level facts of a parsed document.
+#[derive(Debug, Clone, Default)]
+pub struct FeedMeta {
+    /// The feed's title.
+    pub title: Option<String>,
+    /// The feed's language, normalised.
+    pub lang: Option<String>,
+    /// `rss0`, `rss1`, `rss2`, `atom`, `json`.
+    pub format: String,
+    /// The feed's home page.
+    pub link: Option<String>,
 }
 
 /// One row of `polyfeed sources`.
@@ -292,7 +305,7 @@ pub(super) fn record(
             url = COALESCE(?10, url),
             gone = ?11,
             next_due_at = ?12, due_reason = ?13,
-            feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format),
+            feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format), feed_link = COALESCE(?18, feed_link),
             warnings = CASE WHEN ?17 IS NULL THEN warnings ELSE ?17 END,
             claimed_until = NULL, claim_token = NULL
          WHERE id = ?1",
@@ -310,10 +323,11 @@ pub(super) fn record(
             f.gone,
             ts(f.next_due.0),
             f.next_due.1,
-            f.feed.as_ref().and_then(|x| x.0.clone()),
-            f.feed.as_ref().and_then(|x| x.1.clone()),
-            f.feed.as_ref().map(|x| x.2.clone()),
+            f.feed.as_ref().and_then(|x| x.title.clone()),
+            f.feed.as_ref().and_then(|x| x.lang.clone()),
+            f.feed.as_ref().map(|x| x.format.clone()),
             (f.outcome == Outcome::Ok).then(|| serde_json::to_string(&f.warnings).unwrap_or_default()),
+            f.feed.as_ref().and_then(|x| x.link.clone()),
         ],
     )
     .ctx("cannot update source state")?;
