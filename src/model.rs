@@ -56,6 +56,12 @@ pub struct Enclosure {
     /// Declared length in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
+    /// Human-readable title (JSON Feed attachment `title`, Media RSS title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Playing time in seconds, when declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
 }
 
 /// A body of text with its declared type (`text`, `html`, `xhtml`).
@@ -78,6 +84,10 @@ pub struct RawFeed {
     pub language: Option<String>,
     /// Feed-level links (home page, self).
     pub links: Vec<Link>,
+    /// Feed-level authors (Atom `<author>`, JSON Feed `author`/`authors`);
+    /// entries without their own already inherit them where the format says so.
+    #[serde(default)]
+    pub authors: Vec<Person>,
     /// RSS `<ttl>` in minutes.
     pub ttl_minutes: Option<u32>,
     /// The entries in document order.

@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn aliases_map_to_one_slug() {
         let t = Tagger::new(&[tag("expert-support", &["Asiantuntijatuki", "Expertstöd", "Expert support"])], true);
-        assert_eq!(t.slugs(["asiantuntijatuki", "EXPERTSTOD", "Expert Support", "Liikenne"]), ["expert-support", "liikenne"]);
+        assert_eq!(
+            t.slugs(["asiantuntijatuki", "EXPERTSTOD", "Expert Support", "Liikenne"]),
+            ["expert-support", "liikenne"]
+        );
         let strict = Tagger::new(&[tag("expert-support", &["Expertstöd"])], false);
         assert_eq!(strict.slugs(["expertstöd", "Liikenne"]), ["expert-support"]);
         assert_eq!(t.title("expert-support", &["sv".into(), "fi".into()]).as_deref(), Some("Expertstöd"));

@@ -43,7 +43,9 @@ fn offline_example_is_ingested() {
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
     // One publisher in three languages.
     assert_eq!(
-        count("SELECT COUNT(DISTINCT e.lang) FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.grp = 'porvoo'"),
+        count(
+            "SELECT COUNT(DISTINCT e.lang) FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.grp = 'porvoo'"
+        ),
         3
     );
     // hreflang alternates survive, RSS item-level atom:link included.

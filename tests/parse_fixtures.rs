@@ -63,11 +63,7 @@ fn bytes(name: &str) -> Vec<u8> {
 /// The document URL: HTML pages as the README says; feeds from a host of
 /// their own, so that a link resolved against the wrong base shows.
 fn base_for(name: &str) -> String {
-    if name.ends_with(".html") {
-        PAGE_URL.to_string()
-    } else {
-        format!("https://feeds.example.net/{name}")
-    }
+    if name.ends_with(".html") { PAGE_URL.to_string() } else { format!("https://feeds.example.net/{name}") }
 }
 
 fn content_type_for(name: &str) -> &'static str {
@@ -89,17 +85,9 @@ struct Run {
 fn try_run_with(name: &str, content_type: Option<&str>) -> Result<Run, ParseError> {
     let base = base_for(name);
     let parsed = parse::parse(&bytes(name), content_type, Some(&base))?;
-    let ctx = Context {
-        base_url: Some(&base),
-        source_lang: None,
-        now: now(),
-    };
+    let ctx = Context { base_url: Some(&base), source_lang: None, now: now() };
     let (entries, warnings) = normalise::feed(&parsed.feed, &ctx);
-    Ok(Run {
-        parsed,
-        entries,
-        warnings,
-    })
+    Ok(Run { parsed, entries, warnings })
 }
 
 fn try_run(name: &str) -> Result<Run, ParseError> {
@@ -123,11 +111,7 @@ fn keys(entries: &[Entry]) -> Vec<String> {
 }
 
 fn person(name: Option<&str>, email: Option<&str>, uri: Option<&str>) -> Person {
-    Person {
-        name: name.map(str::to_string),
-        email: email.map(str::to_string),
-        uri: uri.map(str::to_string),
-    }
+    Person { name: name.map(str::to_string), email: email.map(str::to_string), uri: uri.map(str::to_string) }
 }
 
 fn named(name: &str) -> Person {
@@ -205,21 +189,14 @@ fn atom_feed_level_facts() {
     let link = |rel: &str| f.links.iter().find(|l| l.rel.as_deref() == Some(rel)).map(|l| l.href.as_str());
     assert_eq!(link("alternate"), Some("https://blog.example.fi/index.html"));
     assert_eq!(link("self"), Some("https://blog.example.fi/feed.atom"));
-    let matti = person(
-        Some("Matti Meikäläinen"),
-        Some("matti@example.fi"),
-        Some("https://blog.example.fi/about/matti"),
-    );
+    let matti =
+        person(Some("Matti Meikäläinen"), Some("matti@example.fi"), Some("https://blog.example.fi/about/matti"));
     assert_eq!(f.authors, [matti]);
     assert!(r.parsed.warnings.is_empty(), "{:?}", r.parsed.warnings);
     assert_eq!(r.entries.len(), 3);
     assert_eq!(
         titles(&r.entries),
-        [
-            "Ensimmäinen kirjoitus: hyvää päivää",
-            "Hälsningar från Åbo",
-            "Kolmas kirjoitus ilman omaa kirjoittajaa"
-        ]
+        ["Ensimmäinen kirjoitus: hyvää päivää", "Hälsningar från Åbo", "Kolmas kirjoitus ilman omaa kirjoittajaa"]
     );
     assert_eq!(
         keys(&r.entries),
@@ -256,10 +233,7 @@ fn atom_entry_with_nested_base_and_translation() {
     let liisa = person(Some("Liisa Häkkinen"), Some("liisa@example.fi"), None);
     assert_eq!(e.authors, [liisa, named("Matti Meikäläinen")]);
     assert_eq!(e.categories, ["Uutiset", "Tekniikka"]);
-    assert_eq!(
-        e.summary_html.as_deref(),
-        Some("<p>Lyhyt yhteenveto ensimmäisestä kirjoituksesta.</p>")
-    );
+    assert_eq!(e.summary_html.as_deref(), Some("<p>Lyhyt yhteenveto ensimmäisestä kirjoituksesta.</p>"));
 }
 
 #[test]
@@ -291,26 +265,17 @@ fn atom_entry_language_and_inherited_author() {
     assert_eq!(sv.updated, utc("2025-03-04T10:15:00Z"));
     assert_eq!(sv.authors, [named("Åsa Öberg")]);
     assert_eq!(sv.categories, ["resor"]);
-    assert_eq!(
-        sv.content_html.as_deref(),
-        Some("<p>Vi åkte till Åbo och åt smörgås vid ån.</p>")
-    );
+    assert_eq!(sv.content_html.as_deref(), Some("<p>Vi åkte till Åbo och åt smörgås vid ån.</p>"));
 
     let third = &r.entries[2];
     assert_eq!(third.lang.as_deref(), Some("fi"));
     assert_eq!(third.updated, utc("2025-03-05T12:00:00Z"));
     assert_eq!(third.published, third.updated, "no <published>: updated stands in");
     assert!(third.date_given);
-    let matti = person(
-        Some("Matti Meikäläinen"),
-        Some("matti@example.fi"),
-        Some("https://blog.example.fi/about/matti"),
-    );
+    let matti =
+        person(Some("Matti Meikäläinen"), Some("matti@example.fi"), Some("https://blog.example.fi/about/matti"));
     assert_eq!(third.authors, [matti], "RFC 4287 §4.2.1: inherits the feed author");
-    assert_eq!(
-        plain(third.content_html.as_deref()),
-        "Tällä merkinnällä ei ole omaa author-elementtiä."
-    );
+    assert_eq!(plain(third.content_html.as_deref()), "Tällä merkinnällä ei ole omaa author-elementtiä.");
 }
 
 #[test]
@@ -349,13 +314,12 @@ fn rss2_cdata_title_with_html_entities() {
         url: "https://news.example.fi/media/tiedote.mp3".into(),
         mime: Some("audio/mpeg".into()),
         length: Some(123_456),
+        title: None,
+        duration_secs: None,
     };
     assert_eq!(e.enclosures, [mp3]);
     assert_eq!(e.published, utc("2025-05-12T03:30:00Z"));
-    assert_eq!(
-        e.summary_html.as_deref(),
-        Some("<p>Kahvilan kassajärjestelmä päivitetään.</p>")
-    );
+    assert_eq!(e.summary_html.as_deref(), Some("<p>Kahvilan kassajärjestelmä päivitetään.</p>"));
 }
 
 #[test]
@@ -374,10 +338,7 @@ fn rss2_permalink_guid_and_item_atom_link() {
     assert!(e.links.contains(&swedish), "{:?}", e.links);
     assert_eq!(e.categories, ["Huolto"]);
     assert_eq!(e.published, utc("2025-05-11T12:00:00Z"));
-    assert_eq!(
-        e.content_html.as_deref(),
-        Some("<p>Palvelu on poissa käytöstä <em>lauantaina</em> klo 2–4.</p>")
-    );
+    assert_eq!(e.content_html.as_deref(), Some("<p>Palvelu on poissa käytöstä <em>lauantaina</em> klo 2–4.</p>"));
 
     let e = &r.entries[2];
     assert_eq!(e.title, "Uusi versio julkaistu");
@@ -411,10 +372,7 @@ fn rss091_without_guids_or_dates() {
     assert_eq!(titles(&r.entries), ["Kesä saapuu", "Syksyn sienisato"]);
     assert_eq!(
         urls(&r.entries),
-        [
-            Some("https://old.example.fi/artikkelit/kesa"),
-            Some("https://old.example.fi/artikkelit/sienet")
-        ]
+        [Some("https://old.example.fi/artikkelit/kesa"), Some("https://old.example.fi/artikkelit/sienet")]
     );
     for e in &r.entries {
         assert_eq!(e.guid, None);
@@ -431,22 +389,12 @@ fn rss10_rdf() {
     assert_eq!(r.parsed.feed.format, "rss1");
     assert_eq!(r.parsed.feed.title.as_deref(), Some("Nyheter från Skåne"));
     assert_eq!(r.parsed.feed.language.as_deref(), Some("sv"));
-    assert_eq!(
-        titles(&r.entries),
-        ["Våren är här", "Ny färjelinje till Åland", "Öppet hus på biblioteket"]
-    );
+    assert_eq!(titles(&r.entries), ["Våren är här", "Ny färjelinje till Åland", "Öppet hus på biblioteket"]);
     let expected: Vec<String> = (1..=3).map(|i| format!("https://rdf.example.se/nyheter/{i}")).collect();
     let got: Vec<String> = r.entries.iter().map(|e| e.url.clone().unwrap()).collect();
     assert_eq!(got, expected);
     let dates: Vec<_> = r.entries.iter().map(|e| e.published).collect();
-    assert_eq!(
-        dates,
-        [
-            utc("2025-04-01T06:00:00Z"),
-            utc("2025-04-02T12:30:00Z"),
-            utc("2025-04-03T07:00:00Z")
-        ]
-    );
+    assert_eq!(dates, [utc("2025-04-01T06:00:00Z"), utc("2025-04-02T12:30:00Z"), utc("2025-04-03T07:00:00Z")]);
     let authors: Vec<Vec<Person>> = r.entries.iter().map(|e| e.authors.clone()).collect();
     assert_eq!(authors, [vec![named("Björn Åkesson")], vec![named("Märta Öst")], vec![]]);
     for e in &r.entries {
@@ -460,16 +408,13 @@ fn jsonfeed10_author_is_inherited() {
     assert_eq!(r.parsed.feed.format, "json");
     assert_eq!(r.parsed.feed.title.as_deref(), Some("JSON-syöte 1.0"));
     let pekka = person(Some("Pekka Mäkinen"), None, Some("https://json.example.fi/pekka"));
-    assert_eq!(r.parsed.feed.authors, [pekka.clone()]);
+    assert_eq!(r.parsed.feed.authors, std::slice::from_ref(&pekka));
     assert_eq!(r.entries.len(), 2);
     let (talvi, sauna) = (&r.entries[0], &r.entries[1]);
     assert_eq!(talvi.guid.as_deref(), Some("https://json.example.fi/2025/01/talvi"));
     assert_eq!(talvi.url.as_deref(), Some("https://json.example.fi/2025/01/talvi"));
     assert_eq!(talvi.title, "Talvinen järvi");
-    assert_eq!(
-        talvi.content_html.as_deref(),
-        Some("<p>Jää on paksua ja hiihtäjiä riittää.</p>")
-    );
+    assert_eq!(talvi.content_html.as_deref(), Some("<p>Jää on paksua ja hiihtäjiä riittää.</p>"));
     assert_eq!(talvi.published, utc("2025-01-15T08:00:00Z"));
     assert_eq!(talvi.updated, utc("2025-01-15T10:00:00Z"));
     assert_eq!(talvi.categories, ["talvi", "järvi"]);
@@ -480,7 +425,7 @@ fn jsonfeed10_author_is_inherited() {
     assert_eq!(plain(sauna.content_html.as_deref()), "Löylyt olivat hyvät.");
     assert_eq!(sauna.published, utc("2025-01-16T18:30:00Z"));
     for e in &r.entries {
-        assert_eq!(e.authors, [pekka.clone()]);
+        assert_eq!(e.authors, std::slice::from_ref(&pekka));
     }
 }
 
@@ -495,21 +440,13 @@ fn jsonfeed11_language_authors_and_attachment() {
     assert_eq!(f.authors, [anna.clone(), osten.clone()]);
     assert_eq!(
         titles(&r.entries),
-        [
-            "Podcast-jakso 1: Kesämökillä",
-            "Avsnitt 2: Sommarstugan på Åland",
-            "Podcast-jakso 3: Syysmyrsky"
-        ]
+        ["Podcast-jakso 1: Kesämökillä", "Avsnitt 2: Sommarstugan på Åland", "Podcast-jakso 3: Syysmyrsky"]
     );
     assert_eq!(keys(&r.entries), ["json11-1", "json11-2", "json11-3"]);
     let langs: Vec<_> = r.entries.iter().map(|e| (e.lang.as_deref(), e.lang_origin)).collect();
     assert_eq!(
         langs,
-        [
-            (Some("fi"), LangOrigin::Feed),
-            (Some("sv"), LangOrigin::Entry),
-            (Some("fi"), LangOrigin::Feed)
-        ]
+        [(Some("fi"), LangOrigin::Feed), (Some("sv"), LangOrigin::Entry), (Some("fi"), LangOrigin::Feed)]
     );
     let authors: Vec<Vec<Person>> = r.entries.iter().map(|e| e.authors.clone()).collect();
     let both = vec![anna, osten.clone()];
@@ -528,6 +465,8 @@ fn jsonfeed11_attachment_is_an_enclosure_not_a_link() {
         url: "https://json11.example.fi/media/jakso1.mp3".into(),
         mime: Some("audio/mpeg".into()),
         length: Some(2_345_678),
+        title: Some("Jakso 1".into()),
+        duration_secs: Some(1800),
     };
     assert_eq!(e.enclosures, [mp3]);
     assert!(e.links.iter().all(|l| !l.href.ends_with(".mp3")), "{:?}", e.links);
@@ -560,11 +499,7 @@ fn duplicate_guids_are_all_kept_with_distinct_keys() {
     assert!(a.entries.iter().all(|e| e.guid.as_deref() == Some("dup-guid-0001")));
     assert_eq!(
         urls(&a.entries),
-        [
-            Some("https://dup.example.fi/a"),
-            Some("https://dup.example.fi/b"),
-            Some("https://dup.example.fi/c")
-        ]
+        [Some("https://dup.example.fi/a"), Some("https://dup.example.fi/b"), Some("https://dup.example.fi/c")]
     );
     let dates: Vec<_> = a.entries.iter().map(|e| e.published).collect();
     let expected: Vec<_> = (6..=8).map(|d| utc(&format!("2025-10-0{d}T08:00:00Z"))).collect();
@@ -591,18 +526,12 @@ fn latin1_prolog() {
     assert_eq!(titles(&r.entries), ["Sää: pakkasta ja lunta", "Hälsningar från Åbo"]);
     let summaries: Vec<String> = r.entries.iter().map(|e| plain(e.summary_html.as_deref())).collect();
     assert_eq!(summaries, ["Lämpötila on -15 astetta.", "Vi ses på ön."]);
-    assert_eq!(
-        urls(&r.entries),
-        [Some("https://latin1.example.fi/1"), Some("https://latin1.example.fi/2")]
-    );
+    assert_eq!(urls(&r.entries), [Some("https://latin1.example.fi/1"), Some("https://latin1.example.fi/2")]);
 }
 
 #[test]
 fn utf16_and_utf8_boms_give_the_same_feed() {
-    let runs: Vec<Run> = ["utf16be-bom.xml", "utf16le-bom.xml", "utf8-bom.xml"]
-        .into_iter()
-        .map(run)
-        .collect();
+    let runs: Vec<Run> = ["utf16be-bom.xml", "utf16le-bom.xml", "utf8-bom.xml"].into_iter().map(run).collect();
     for r in &runs {
         let f = &r.parsed.feed;
         assert_eq!(f.title.as_deref(), Some("Koodaustesti – äöå ÄÖÅ"));
@@ -637,10 +566,7 @@ fn truncated_document_is_an_error_or_the_complete_items() {
         Err(e) => assert!(matches!(e, ParseError::Invalid(_)), "{e:?}"),
         Ok(r) => {
             assert_eq!(titles(&r.entries), ["Ensimmäinen uutinen", "Toinen uutinen"]);
-            assert_eq!(
-                urls(&r.entries),
-                [Some("https://trunc.example.fi/1"), Some("https://trunc.example.fi/2")]
-            );
+            assert_eq!(urls(&r.entries), [Some("https://trunc.example.fi/1"), Some("https://trunc.example.fi/2")]);
             let dates: Vec<_> = r.entries.iter().map(|e| e.published).collect();
             assert_eq!(dates, [utc("2025-09-01T06:00:00Z"), utc("2025-09-02T06:00:00Z")]);
         }
@@ -670,10 +596,7 @@ fn html_page_without_feeds() {
 #[test]
 fn bad_dates_fall_back_to_now_and_future_is_clamped() {
     let r = run("bad-dates.xml");
-    assert_eq!(
-        titles(&r.entries),
-        ["Eilen", "Mahdoton päivä", "Kaukainen tulevaisuus", "Kelvollinen päivä"]
-    );
+    assert_eq!(titles(&r.entries), ["Eilen", "Mahdoton päivä", "Kaukainen tulevaisuus", "Kelvollinen päivä"]);
     let raw: Vec<_> = r.parsed.feed.entries.iter().map(|e| e.published).collect();
     let future = utc("2099-01-01T00:00:00Z");
     let valid = utc("2025-06-02T05:30:00Z");

@@ -280,7 +280,10 @@ impl Ctx<'_> {
         })
     }
 
-    fn tags(&self, raw: &std::collections::BTreeMap<Spanned<String>, raw::RawTag>) -> Result<Vec<TagConfig>, ConfigError> {
+    fn tags(
+        &self,
+        raw: &std::collections::BTreeMap<Spanned<String>, raw::RawTag>,
+    ) -> Result<Vec<TagConfig>, ConfigError> {
         let mut out: Vec<TagConfig> = Vec::new();
         for (name, t) in raw {
             let slug = crate::tags::slugify(name.get_ref());
@@ -288,7 +291,9 @@ impl Ctx<'_> {
                 return Err(self.error(name.span(), "invalid tag name: it must contain a letter or digit"));
             }
             if out.iter().any(|o| o.slug == slug) {
-                return Err(self.error(name.span(), format!("tag {:?} is declared twice (as slug {slug:?})", name.get_ref())));
+                return Err(
+                    self.error(name.span(), format!("tag {:?} is declared twice (as slug {slug:?})", name.get_ref()))
+                );
             }
             let mut aliases = vec![name.get_ref().clone()];
             aliases.extend(t.aliases.iter().filter(|a| !a.trim().is_empty()).cloned());
@@ -299,7 +304,10 @@ impl Ctx<'_> {
                     let mut titles = std::collections::BTreeMap::new();
                     for (lang, title) in m {
                         let lang = normalise_lang(lang).ok_or_else(|| {
-                            self.error(name.span(), format!("invalid language tag {lang:?} in the titles of tag {:?}", name.get_ref()))
+                            self.error(
+                                name.span(),
+                                format!("invalid language tag {lang:?} in the titles of tag {:?}", name.get_ref()),
+                            )
                         })?;
                         titles.insert(lang, title.clone());
                     }

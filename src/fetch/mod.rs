@@ -12,7 +12,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::config::{FetchSettings, Location};
-pub use headers::{ResponseHints, parse_retry_after};
+pub use headers::{MAX_RETRY_AFTER, ResponseHints, parse_retry_after};
 
 /// Validators stored from the previous response, echoed exactly.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

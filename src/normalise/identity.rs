@@ -22,12 +22,7 @@ pub(super) fn key(e: &Entry) -> String {
         published = e.published.to_rfc3339();
         fields.push(&published);
     }
-    fields.push(
-        e.summary_html
-            .as_deref()
-            .or(e.content_html.as_deref())
-            .unwrap_or(""),
-    );
+    fields.push(e.summary_html.as_deref().or(e.content_html.as_deref()).unwrap_or(""));
     format!("sha256:{}", short_hash(&fields))
 }
 
@@ -37,11 +32,7 @@ pub(super) fn short_hash(fields: &[&str]) -> String {
         h.update(f.as_bytes());
         h.update([0u8]);
     }
-    h.finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Keys already given in one feed.
@@ -58,23 +49,15 @@ impl KeySet {
         }
         let original = e.key.clone();
         let url = e.url.as_deref().unwrap_or("");
-        let body = e
-            .summary_html
-            .as_deref()
-            .or(e.content_html.as_deref())
-            .unwrap_or("");
+        let body = e.summary_html.as_deref().or(e.content_html.as_deref()).unwrap_or("");
         let mut n = 0u32;
         loop {
             let salt = n.to_string();
-            let candidate = format!(
-                "{original}#{}",
-                short_hash(&[url, &e.title, body, &salt][..if n == 0 { 3 } else { 4 }])
-            );
+            let candidate =
+                format!("{original}#{}", short_hash(&[url, &e.title, body, &salt][..if n == 0 { 3 } else { 4 }]));
             if self.0.insert(candidate.clone()) {
                 e.key = candidate;
-                return Some(format!(
-                    "duplicate id {original:?}; entry told apart by its link and title"
-                ));
+                return Some(format!("duplicate id {original:?}; entry told apart by its link and title"));
             }
             n += 1;
         }

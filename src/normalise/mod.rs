@@ -55,23 +55,10 @@ pub fn entry(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entr
     let base = raw.base.as_deref().or(ctx.base_url);
     let links: Vec<Link> = urls::links(&raw.links, base);
     let title = raw.title.as_ref().map(text::title).unwrap_or_default();
-    let summary_html = raw
-        .summary
-        .as_ref()
-        .map(|t| sanitise::text_to_html(t, base))
-        .filter(|s| !s.is_empty());
-    let content_html = raw
-        .content
-        .as_ref()
-        .map(|t| sanitise::text_to_html(t, base))
-        .filter(|s| !s.is_empty());
-    let (lang, lang_origin) = language(
-        raw,
-        feed_lang,
-        ctx.source_lang,
-        &title,
-        summary_html.as_deref().or(content_html.as_deref()),
-    );
+    let summary_html = raw.summary.as_ref().map(|t| sanitise::text_to_html(t, base)).filter(|s| !s.is_empty());
+    let content_html = raw.content.as_ref().map(|t| sanitise::text_to_html(t, base)).filter(|s| !s.is_empty());
+    let (lang, lang_origin) =
+        language(raw, feed_lang, ctx.source_lang, &title, summary_html.as_deref().or(content_html.as_deref()));
     let url = urls::entry_url(&links, raw.guid.as_deref(), lang.as_deref());
     let (published, updated, date_given) = dates(raw, ctx.now);
     let mut e = Entry {
@@ -114,10 +101,7 @@ fn language(
     if let Some(l) = source_lang {
         return (Some(l.to_string()), LangOrigin::Config);
     }
-    let sample = format!(
-        "{title}. {}",
-        body_html.map(text::plain_text).unwrap_or_default()
-    );
+    let sample = format!("{title}. {}", body_html.map(text::plain_text).unwrap_or_default());
     let sample: String = sample.chars().take(2000).collect();
     match lang::detect(&sample) {
         Some(l) => (Some(l), LangOrigin::Detected),
@@ -130,11 +114,7 @@ fn dates(raw: &RawEntry, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>, b
     let valid = |d: &DateTime<Utc>| *d <= now + FUTURE_SLACK;
     let given = raw.published.or(raw.updated).filter(valid);
     let published = given.unwrap_or(now);
-    let updated = raw
-        .updated
-        .filter(valid)
-        .unwrap_or(published)
-        .max(published);
+    let updated = raw.updated.filter(valid).unwrap_or(published).max(published);
     (published, updated, given.is_some())
 }
 

@@ -30,11 +30,7 @@ pub(super) fn text_to_html(t: &RawText, base: Option<&str>) -> String {
         if escaped.is_empty() {
             return String::new();
         }
-        escaped
-            .split("\n\n")
-            .map(|p| format!("<p>{}</p>", p.trim()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        escaped.split("\n\n").map(|p| format!("<p>{}</p>", p.trim())).collect::<Vec<_>>().join("\n")
     }
 }
 
@@ -42,38 +38,19 @@ pub(super) fn text_to_html(t: &RawText, base: Option<&str>) -> String {
 pub fn sanitise_html(html: &str, base: Option<&str>) -> String {
     let without_pixels = remove_tracking_pixels(html);
     let mut b = Builder::default();
-    b.url_schemes(HashSet::from([
-        "http", "https", "mailto", "tel", "ftp", "magnet",
-    ]))
-    .link_rel(Some("noopener noreferrer"))
-    .add_generic_attributes(["lang", "dir"])
-    .add_tag_attributes("img", ["width", "height", "loading"])
-    .add_tags([
-        "figure",
-        "figcaption",
-        "picture",
-        "source",
-        "audio",
-        "video",
-        "track",
-        "time",
-        "mark",
-    ])
-    .add_tag_attributes("source", ["src", "srcset", "type", "media"])
-    .add_tag_attributes("audio", ["src", "controls"])
-    .add_tag_attributes("video", ["src", "controls", "poster", "width", "height"])
-    .add_tag_attributes("time", ["datetime"])
-    .attribute_filter(|el, attr, value| {
-        let is_src = matches!(
-            (el, attr),
-            ("img", "src") | ("source", "src") | ("img", "srcset")
-        );
-        if is_src && TRACKERS.iter().any(|t| value.contains(t)) {
-            None
-        } else {
-            Some(value.into())
-        }
-    });
+    b.url_schemes(HashSet::from(["http", "https", "mailto", "tel", "ftp", "magnet"]))
+        .link_rel(Some("noopener noreferrer"))
+        .add_generic_attributes(["lang", "dir"])
+        .add_tag_attributes("img", ["width", "height", "loading"])
+        .add_tags(["figure", "figcaption", "picture", "source", "audio", "video", "track", "time", "mark"])
+        .add_tag_attributes("source", ["src", "srcset", "type", "media"])
+        .add_tag_attributes("audio", ["src", "controls"])
+        .add_tag_attributes("video", ["src", "controls", "poster", "width", "height"])
+        .add_tag_attributes("time", ["datetime"])
+        .attribute_filter(|el, attr, value| {
+            let is_src = matches!((el, attr), ("img", "src") | ("source", "src") | ("img", "srcset"));
+            if is_src && TRACKERS.iter().any(|t| value.contains(t)) { None } else { Some(value.into()) }
+        });
     match base.and_then(|b| url::Url::parse(b).ok()) {
         Some(base) => b.url_relative(UrlRelative::RewriteWithBase(base)),
         None => b.url_relative(UrlRelative::PassThrough),
@@ -91,15 +68,11 @@ fn remove_tracking_pixels(html: &str) -> std::borrow::Cow<'_, str> {
     let mut pos = 0;
     while let Some(i) = lower[pos..].find("<img") {
         let start = pos + i;
-        let end = lower[start..]
-            .find('>')
-            .map_or(html.len(), |e| start + e + 1);
+        let end = lower[start..].find('>').map_or(html.len(), |e| start + e + 1);
         out.push_str(&html[pos..start]);
         let tag = &html[start..end];
-        let tiny = |name| {
-            crate::markup::attr(tag, name)
-                .is_some_and(|v| matches!(v.trim().trim_end_matches("px"), "0" | "1"))
-        };
+        let tiny =
+            |name| crate::markup::attr(tag, name).is_some_and(|v| matches!(v.trim().trim_end_matches("px"), "0" | "1"));
         if !(tiny("width") && tiny("height")) {
             out.push_str(tag);
         }

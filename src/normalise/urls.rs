@@ -6,9 +6,8 @@ use url::Url;
 use crate::model::{Enclosure, Link};
 
 /// Query parameters that only track the reader.
-const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_hsenc", "_hsmi",
-];
+const TRACKING_PARAMS: &[&str] =
+    &["fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_hsenc", "_hsmi"];
 
 fn is_tracking(name: &str) -> bool {
     name.starts_with("utm_") || TRACKING_PARAMS.contains(&name)
@@ -28,18 +27,12 @@ pub fn canonical_url(href: &str, base: Option<&str>) -> Option<String> {
         Err(url::ParseError::RelativeUrlWithoutBase) => base?.join(href).ok()?,
         Err(_) => return None,
     };
-    if !matches!(
-        url.scheme(),
-        "http" | "https" | "mailto" | "ftp" | "magnet" | "tag" | "urn"
-    ) {
+    if !matches!(url.scheme(), "http" | "https" | "mailto" | "ftp" | "magnet" | "tag" | "urn") {
         return None;
     }
     if url.query().is_some() {
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| !is_tracking(k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let kept: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| !is_tracking(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         if kept.is_empty() {
             url.set_query(None);
         } else if kept.len() != url.query_pairs().count() {
@@ -58,19 +51,11 @@ pub(super) fn links(raw: &[Link], base: Option<&str>) -> Vec<Link> {
         };
         let link = Link {
             href,
-            rel: l
-                .rel
-                .as_deref()
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_ascii_lowercase),
+            rel: l.rel.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_ascii_lowercase),
             hreflang: l.hreflang.as_deref().and_then(crate::lang::normalise_tag),
             ..l.clone()
         };
-        if !out
-            .iter()
-            .any(|o| o.href == link.href && o.rel == link.rel && o.hreflang == link.hreflang)
-        {
+        if !out.iter().any(|o| o.href == link.href && o.rel == link.rel && o.hreflang == link.hreflang) {
             out.push(link);
         }
     }
@@ -86,23 +71,16 @@ pub(super) fn entry_url(links: &[Link], guid: Option<&str>, lang: Option<&str>) 
         (Some(h), Some(lang)) => crate::lang::primary(h) == crate::lang::primary(lang),
         (Some(_), None) => false,
     };
-    links
-        .iter()
-        .filter(alternate)
-        .find(own_lang)
-        .map(|l| l.href.clone())
-        .or_else(|| {
-            guid.filter(|g| g.starts_with("http://") || g.starts_with("https://"))
-                .and_then(|g| canonical_url(g, None))
-        })
+    links.iter().filter(alternate).find(own_lang).map(|l| l.href.clone()).or_else(|| {
+        guid.filter(|g| g.starts_with("http://") || g.starts_with("https://")).and_then(|g| canonical_url(g, None))
+    })
 }
 
 /// Enclosures with absolute URLs, each once.
 pub(super) fn enclosures(raw: &[Enclosure], base: Option<&str>) -> Vec<Enclosure> {
     let mut out: Vec<Enclosure> = Vec::new();
     for e in raw {
-        if let Some(url) = canonical_url(&e.url, base).filter(|u| !out.iter().any(|o| &o.url == u))
-        {
+        if let Some(url) = canonical_url(&e.url, base).filter(|u| !out.iter().any(|o| &o.url == u)) {
             out.push(Enclosure { url, ..e.clone() });
         }
     }

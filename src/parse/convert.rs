@@ -11,6 +11,7 @@ pub(super) fn feed(f: fr::Feed) -> RawFeed {
         title: f.title.map(|t| t.content),
         language: f.language,
         links: f.links.into_iter().map(link).collect(),
+        authors: f.authors.into_iter().map(person).collect(),
         ttl_minutes: f.ttl,
         entries: f.entries.into_iter().map(entry).collect(),
     }
@@ -27,33 +28,13 @@ fn format_name(t: &fr::FeedType) -> &'static str {
 }
 
 fn entry(e: fr::Entry) -> RawEntry {
-    let mut enclosures = Vec::new();
-    let mut images = Vec::new();
-    for m in &e.media {
-        for c in &m.content {
-            if let Some(u) = &c.url {
-                let mime = c.content_type.as_ref().map(|t| t.to_string());
-                enclosures.push(Enclosure {
-                    url: u.to_string(),
-                    mime,
-                    length: c.size,
-                });
-            }
-        }
-        images.extend(m.thumbnails.iter().map(|t| t.image.uri.clone()));
-    }
-    let (links, link_enclosures): (Vec<Link>, Vec<Link>) = e
-        .links
-        .into_iter()
-        .map(link)
-        .partition(|l| l.rel.as_deref() != Some("enclosure"));
+    let (mut enclosures, images) = media(&e.media);
+    let (links, link_enclosures): (Vec<Link>, Vec<Link>) =
+        e.links.into_iter().map(link).partition(|l| l.rel.as_deref() != Some("enclosure"));
     for l in link_enclosures {
         if !enclosures.iter().any(|x| x.url == l.href) {
-            enclosures.push(Enclosure {
-                url: l.href,
-                mime: l.mime,
-                length: l.length,
-            });
+            let (mime, length, title) = (l.mime, l.length, l.title);
+            enclosures.push(Enclosure { url: l.href, mime, length, title, duration_secs: None });
         }
     }
     RawEntry {
@@ -77,21 +58,37 @@ fn entry(e: fr::Entry) -> RawEntry {
     }
 }
 
+/// Media RSS (and RSS `<enclosure>`, which feed-rs files there): the
+/// enclosures and the thumbnail images.
+fn media(media: &[fr::MediaObject]) -> (Vec<Enclosure>, Vec<String>) {
+    let mut enclosures = Vec::new();
+    let mut images = Vec::new();
+    for m in media {
+        for c in &m.content {
+            if let Some(u) = &c.url {
+                enclosures.push(Enclosure {
+                    url: u.to_string(),
+                    mime: c.content_type.as_ref().map(|t| t.to_string()),
+                    length: c.size,
+                    title: m.title.as_ref().map(|t| t.content.trim().to_string()).filter(|t| !t.is_empty()),
+                    duration_secs: c.duration.or(m.duration).map(|d| d.as_secs()),
+                });
+            }
+        }
+        images.extend(m.thumbnails.iter().map(|t| t.image.uri.clone()));
+    }
+    (enclosures, images)
+}
+
 fn text(t: fr::Text) -> RawText {
     let sub = t.content_type.subty().as_str().to_ascii_lowercase();
-    RawText {
-        body: t.content,
-        is_html: sub.contains("html"),
-    }
+    RawText { body: t.content, is_html: sub.contains("html") }
 }
 
 fn content(c: fr::Content) -> Option<RawText> {
     let body = c.body?;
     let sub = c.content_type.subty().as_str();
-    Some(RawText {
-        is_html: sub != "plain",
-        body,
-    })
+    Some(RawText { is_html: sub != "plain", body })
 }
 
 fn link(l: fr::Link) -> Link {
@@ -110,18 +107,10 @@ fn link(l: fr::Link) -> Link {
 fn person(p: fr::Person) -> Person {
     let raw = p.name.unwrap_or_default();
     let name = raw.trim();
-    let name = name
-        .strip_prefix('(')
-        .and_then(|n| n.strip_suffix(')'))
-        .unwrap_or(name)
-        .trim();
+    let name = name.strip_prefix('(').and_then(|n| n.strip_suffix(')')).unwrap_or(name).trim();
     let (name, email) = match (name.contains('@') && !name.contains(' '), p.email) {
         (true, None) => (None, Some(name.trim_start_matches("mailto:").to_string())),
         (_, email) => (Some(name.to_string()).filter(|n| !n.is_empty()), email),
     };
-    Person {
-        name,
-        email,
-        uri: p.uri,
-    }
+    Person { name, email, uri: p.uri }
 }

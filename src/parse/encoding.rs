@@ -38,11 +38,7 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
     };
     strip_invalid_chars(&mut text, &mut warnings);
     let text = rewrite_prolog(text);
-    Decoded {
-        text,
-        encoding: format!("{} ({why})", enc.name()),
-        warnings,
-    }
+    Decoded { text, encoding: format!("{} ({why})", enc.name()), warnings }
 }
 
 fn choose<'a>(
@@ -97,10 +93,7 @@ fn prolog_encoding(bytes: &[u8]) -> Option<&str> {
 /// Value of `name="..."` or `name='...'` in a tag's text.
 fn attr_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let pos = tag.find(name)?;
-    let rest = tag[pos + name.len()..]
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
+    let rest = tag[pos + name.len()..].trim_start().strip_prefix('=')?.trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
     Some(&rest[..rest.find(quote)?])
@@ -124,9 +117,7 @@ fn utf8_lossy_1252(bytes: &[u8], warnings: &mut Vec<String>) -> String {
 /// Removes characters XML 1.0 forbids (C0 controls but tab, newline and
 /// carriage return; U+FFFE, U+FFFF).
 fn strip_invalid_chars(text: &mut String, warnings: &mut Vec<String>) {
-    let bad = |c: char| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
-    };
+    let bad = |c: char| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}';
     if text.contains(bad) {
         text.retain(|c| !bad(c));
         warnings.push("control characters invalid in XML removed".into());
@@ -162,9 +153,7 @@ fn rewrite_prolog(text: String) -> String {
 pub fn charset_of(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches('"'))
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"'))
     })
 }
 
@@ -174,8 +163,7 @@ mod tests {
 
     #[test]
     fn cp1252_labelled_utf8_is_repaired() {
-        let bytes =
-            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>P\xe4iv\xe4 \x96 \x93x\x94 \xc3\xa4</t>";
+        let bytes = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>P\xe4iv\xe4 \x96 \x93x\x94 \xc3\xa4</t>";
         let d = decode(bytes, None);
         assert!(d.text.contains("Päivä – “x” ä"), "{}", d.text);
         assert!(!d.warnings.is_empty());
@@ -183,10 +171,7 @@ mod tests {
 
     #[test]
     fn prolog_latin1_and_rewrite() {
-        let d = decode(
-            b"<?xml version='1.0' encoding='ISO-8859-1'?><t>\xe5</t>",
-            Some("utf-8"),
-        );
+        let d = decode(b"<?xml version='1.0' encoding='ISO-8859-1'?><t>\xe5</t>", Some("utf-8"));
         assert_eq!(d.text, "<?xml version='1.0' encoding='UTF-8'?><t>å</t>");
         assert!(d.encoding.contains("prolog"));
     }
@@ -208,10 +193,7 @@ mod tests {
     fn control_chars_removed_and_charset_parsed() {
         let d = decode(b"<t>a\x01b\x0bc</t>", None);
         assert_eq!(d.text, "<t>abc</t>");
-        assert_eq!(
-            charset_of("text/xml; Charset=\"ISO-8859-1\""),
-            Some("ISO-8859-1")
-        );
+        assert_eq!(charset_of("text/xml; Charset=\"ISO-8859-1\""), Some("ISO-8859-1"));
         assert_eq!(charset_of("text/xml"), None);
     }
 }

@@ -11,11 +11,7 @@ const FEED_TYPES: &[&str] = &[
 
 /// True when the text starts like an HTML document rather than XML or JSON.
 pub fn looks_like_html(text: &str) -> bool {
-    let head: String = text
-        .chars()
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let head: String = text.chars().take(512).collect::<String>().to_ascii_lowercase();
     let head = head.trim_start();
     head.starts_with("<!doctype html")
         || head.starts_with("<html")
@@ -37,13 +33,8 @@ pub fn advertised_feeds(text: &str, base: Option<&str>) -> Vec<String> {
         pos = end;
         let tag = &text[start..end];
         let attr = |name: &str| crate::markup::attr(tag, name);
-        let is_alt = attr("rel").is_some_and(|r| {
-            r.to_ascii_lowercase()
-                .split_whitespace()
-                .any(|t| t == "alternate")
-        });
-        let is_feed = attr("type")
-            .is_some_and(|t| FEED_TYPES.contains(&t.trim().to_ascii_lowercase().as_str()));
+        let is_alt = attr("rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|t| t == "alternate"));
+        let is_feed = attr("type").is_some_and(|t| FEED_TYPES.contains(&t.trim().to_ascii_lowercase().as_str()));
         if let (true, true, Some(href)) = (is_alt, is_feed, attr("href")) {
             let href = html_escape::decode_html_entities(href.trim()).into_owned();
             let abs = match &base {

@@ -1,11 +1,15 @@
 //! Bytes to [`RawFeed`]: encoding repair, feed-rs behind a panic guard, the
-//! `<rss>`-without-version retry, and a second pass with the rss crate to
-//! recover item-level `atom:link`s that feed-rs drops. No other module sees
-//! the feed crates' types.
+//! `<rss>`-without-version retry, and second passes for what feed-rs drops:
+//! item-level `atom:link`s in RSS (with the rss crate), `xml:base` and
+//! `xml:lang` on Atom entries, JSON Feed item languages and attachments.
+//! Feed-level authors are inherited where the format says so. No other
+//! module sees the feed crates' types.
 
+mod atom_scope;
 mod convert;
 pub mod encoding;
 mod html;
+mod json_items;
 mod rss_links;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -55,44 +59,58 @@ pub struct Parsed {
 
 /// Parses a fetched document. `base_url` resolves relative links (the URL the
 /// document was fetched from); `content_type` supplies the HTTP charset.
-pub fn parse(
-    bytes: &[u8],
-    content_type: Option<&str>,
-    base_url: Option<&str>,
-) -> Result<Parsed, ParseError> {
+pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -> Result<Parsed, ParseError> {
     let decoded = encoding::decode(bytes, content_type.and_then(encoding::charset_of));
     let text = decoded.text.trim_start();
     if text.is_empty() {
         return Err(ParseError::Empty);
     }
     if html::looks_like_html(text) {
-        return Err(ParseError::HtmlPage {
-            advertised: html::advertised_feeds(text, base_url),
-        });
+        return Err(ParseError::HtmlPage { advertised: html::advertised_feeds(text, base_url) });
     }
     let mut warnings = decoded.warnings;
     let mut feed = parse_text(text, base_url)?;
-    if feed.format.starts_with("rss") && text.contains("http://www.w3.org/2005/Atom") {
-        let recovered = guarded(|| rss_links::recover_item_links(text, &mut feed, base_url));
-        if let Err(e) = recovered.map_err(|e| e.to_string()).and_then(|r| r) {
-            warnings.push(format!("item atom:link pass failed: {e}"));
-        }
-    }
+    recover_dropped(text, &mut feed, base_url, &mut warnings);
+    inherit_authors(&mut feed);
     if feed.entries.len() > MAX_ENTRIES {
-        warnings.push(format!(
-            "{} entries; kept the first {MAX_ENTRIES}",
-            feed.entries.len()
-        ));
+        warnings.push(format!("{} entries; kept the first {MAX_ENTRIES}", feed.entries.len()));
         feed.entries.truncate(MAX_ENTRIES);
     }
-    Ok(Parsed {
-        feed,
-        encoding: decoded.encoding,
-        warnings,
-    })
+    Ok(Parsed { feed, encoding: decoded.encoding, warnings })
+}
+
+/// Second passes for what feed-rs drops, each contained: a failure costs
+/// the recovered details (with a warning), never the feed.
+fn recover_dropped(text: &str, feed: &mut RawFeed, base_url: Option<&str>, warnings: &mut Vec<String>) {
+    let (what, result) = match feed.format.as_str() {
+        "atom" => ("Atom xml:base/xml:lang", guarded(|| atom_scope::apply(text, feed, base_url))),
+        "json" => ("JSON Feed item", guarded(|| json_items::apply(text, feed))),
+        f if f.starts_with("rss") && text.contains("http://www.w3.org/2005/Atom") => {
+            ("item atom:link", guarded(|| rss_links::recover_item_links(text, feed, base_url)))
+        }
+        _ => return,
+    };
+    if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+        warnings.push(format!("{what} pass failed: {e}"));
+    }
+}
+
+/// An entry without authors has the feed's (Atom: RFC 4287 §4.2.1; JSON
+/// Feed). RSS has no feed-level author to inherit (`managingEditor` is not one).
+fn inherit_authors(feed: &mut RawFeed) {
+    if !matches!(feed.format.as_str(), "atom" | "json") {
+        return;
+    }
+    for e in feed.entries.iter_mut().filter(|e| e.authors.is_empty()) {
+        e.authors.clone_from(&feed.authors);
+    }
 }
 
 fn parse_text(text: &str, base_url: Option<&str>) -> Result<RawFeed, ParseError> {
+    if text.starts_with('{') {
+        let fixed = json_items::coerce_ids(text);
+        return feed_rs_parse(fixed.as_deref().unwrap_or(text), base_url);
+    }
     match feed_rs_parse(text, base_url) {
         Err(ParseError::Invalid(e)) if e.contains("no root") || e.contains("NoFeedRoot") => {
             match rss_with_version(text) {
@@ -121,9 +139,7 @@ fn feed_rs_parse(text: &str, base_url: Option<&str>) -> Result<RawFeed, ParseErr
 fn describe(e: &feed_rs::parser::ParseFeedError) -> String {
     use feed_rs::parser::{ParseErrorKind, ParseFeedError};
     match e {
-        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
-            "no root element of a known feed format".into()
-        }
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => "no root element of a known feed format".into(),
         other => other.to_string(),
     }
 }
@@ -169,27 +185,48 @@ mod tests {
 
     #[test]
     fn rss_version_is_forced() {
-        assert_eq!(
-            rss_with_version("<rss><channel/></rss>").unwrap(),
-            "<rss version=\"2.0\"><channel/></rss>"
-        );
-        assert_eq!(
-            rss_with_version("<rss version='0.94' x='1'>").unwrap(),
-            "<rss version=\"2.0\" x='1'>"
-        );
+        assert_eq!(rss_with_version("<rss><channel/></rss>").unwrap(), "<rss version=\"2.0\"><channel/></rss>");
+        assert_eq!(rss_with_version("<rss version='0.94' x='1'>").unwrap(), "<rss version=\"2.0\" x='1'>");
         assert!(rss_with_version("<rsss>").is_none());
+    }
+
+    #[test]
+    fn feed_authors_are_inherited_by_atom_and_json_only() {
+        let a = crate::model::Person { name: Some("A".into()), ..Default::default() };
+        let own = crate::model::Person { name: Some("B".into()), ..Default::default() };
+        for (format, inherits) in [("atom", true), ("json", true), ("rss2", false), ("rss1", false)] {
+            let mut feed = RawFeed {
+                format: format.into(),
+                authors: vec![a.clone()],
+                entries: vec![
+                    Default::default(),
+                    crate::model::RawEntry { authors: vec![own.clone()], ..Default::default() },
+                ],
+                ..Default::default()
+            };
+            inherit_authors(&mut feed);
+            let expected = if inherits { vec![a.clone()] } else { vec![] };
+            assert_eq!(feed.entries[0].authors, expected, "{format}");
+            assert_eq!(feed.entries[1].authors, std::slice::from_ref(&own), "{format}");
+        }
+    }
+
+    #[test]
+    fn json_feed_with_numeric_ids_parses() {
+        let doc = br#"{"version":"https://jsonfeed.org/version/1.1","title":"T",
+            "items":[{"id":7,"url":"https://j.fi/7","language":"sv"}]}"#;
+        let parsed = parse(doc, Some("application/feed+json"), None).unwrap();
+        let e = &parsed.feed.entries[0];
+        assert_eq!(e.guid.as_deref(), Some("7"));
+        assert_eq!(e.language.as_deref(), Some("sv"));
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     }
 
     #[test]
     fn html_page_is_not_a_feed() {
         let page = br#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head></html>"#;
         let err = parse(page, None, Some("http://example.org/blog/")).unwrap_err();
-        assert_eq!(
-            err,
-            ParseError::HtmlPage {
-                advertised: vec!["http://example.org/feed.xml".into()]
-            }
-        );
+        assert_eq!(err, ParseError::HtmlPage { advertised: vec!["http://example.org/feed.xml".into()] });
         assert!(err.to_string().contains("http://example.org/feed.xml"));
     }
 }

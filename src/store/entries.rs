@@ -59,16 +59,29 @@ impl Store {
 
     /// All entries of a source, newest first.
     pub fn entries_of(&self, source_id: i64) -> Result<Vec<EntryRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
-                        published_at, updated_at, date_given, first_seen_at, authors, enclosures, images, content_hash
-                 FROM entries WHERE source_id = ?1 ORDER BY published_at DESC, id DESC",
-            )
-            .ctx("cannot read entries")?;
+        self.load_entries("source_id = ?1 ORDER BY published_at DESC, id DESC", [source_id])
+    }
+
+    /// The entries with these row ids (in id order).
+    pub fn entries_by_id(&self, ids: &[i64]) -> Result<Vec<EntryRow>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+            out.extend(self.load_entries(&format!("id IN ({list}) ORDER BY id"), [])?);
+        }
+        Ok(out)
+    }
+
+    /// Entries matching a WHERE clause (with ORDER BY), fully loaded.
+    fn load_entries(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<EntryRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
+                    published_at, updated_at, date_given, first_seen_at, authors, enclosures, images, content_hash
+             FROM entries WHERE {filter}"
+        );
+        let mut stmt = self.conn.prepare(&sql).ctx("cannot read entries")?;
         let rows: Vec<(EntryRow, [String; 4])> = stmt
-            .query_map([source_id], |r| {
+            .query_map(params, |r| {
                 let json: [String; 4] = [r.get(9)?, r.get(14)?, r.get(15)?, r.get(16)?];
                 let published: String = r.get(10)?;
                 let updated: String = r.get(11)?;

@@ -3,6 +3,7 @@
 //! types out) so that another backend can implement it later.
 
 mod entries;
+mod publish;
 mod schema;
 mod sources;
 
@@ -13,6 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use entries::{EntryRow, SaveStats};
+pub use publish::IndexRow;
 pub use sources::{Claimed, FeedMeta, FetchRecord, Outcome, SourceRow};
 
 /// A store error, with what was being done.
