@@ -10,6 +10,7 @@
 //! - [`store`]: the only module with SQL: SQLite, migrations, sources, entries.
 //! - [`schedule`]: when each source is due next, and why.
 //! - [`pipeline`]: one poll cycle, readable top to bottom.
+//! - [`server`]: serves published artifacts over HTTP/1.1 from memory: validators, gzip, limits.
 //! - [`cli`]: the command line.
 //!
 //! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
@@ -25,7 +26,9 @@ pub mod model;
 pub mod normalise;
 pub mod parse;
 pub mod pipeline;
+pub mod publish;
 pub mod schedule;
+pub mod server;
 pub mod store;
 pub mod story;
 pub mod tags;

@@ -423,3 +423,57 @@ fn feed_meta(feed: &crate::model::RawFeed) -> crate::store::FeedMeta {
         link: home.and_then(|l| crate::normalise::canonical_url(&l.href, None)),
     }
 }
+
+/// What `publish` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PublishReport {
+    /// Artifacts rendered.
+    pub artifacts: usize,
+    /// Files written and left unchanged.
+    pub files: crate::publish::sink::WriteStats,
+    /// Stories in the `all` feed.
+    pub stories: usize,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Errors of publishing.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Reading the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the files failed.
+    #[error("cannot write to {dir}: {source}")]
+    Write {
+        /// The output directory.
+        dir: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+}
+
+/// Renders every artifact from the database: the one renderer behind both
+/// sinks (files and the HTTP server).
+pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish::Artifact>, StoreError> {
+    let tagger = crate::tags::Tagger::new(&config.tags, config.publish.publish_untagged);
+    let sources = store.source_infos()?;
+    let index = store.publish_index()?;
+    let plan = crate::publish::plan(&index, &sources, &tagger, config.publish.items);
+    let ids = plan.entry_ids();
+    let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    let index: Vec<_> = index.into_iter().filter(|r| wanted.contains(&r.entry_id)).collect();
+    let stories = store.stories(&ids, &sources)?;
+    let input = crate::publish::Input { config, plan: &plan, index: &index, stories: &stories, sources: &sources, tagger: &tagger };
+    Ok(crate::publish::render(&input))
+}
+
+/// Renders and writes the output directory.
+pub fn publish(store: &Store, config: &Config) -> Result<PublishReport, PublishError> {
+    let started = Instant::now();
+    let artifacts = render_site(store, config)?;
+    let files = crate::publish::sink::write_all(&config.output_dir, &artifacts)
+        .map_err(|source| PublishError::Write { dir: config.output_dir.display().to_string(), source })?;
+    let stories = store.publish_index()?.len().min(config.publish.items);
+    Ok(PublishReport { artifacts: artifacts.len(), files, stories, seconds: started.elapsed().as_secs_f64() })
+}

@@ -3,6 +3,7 @@
 
 mod check;
 mod poll;
+mod publish;
 mod sources;
 
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ pub enum Command {
     #[command(after_help = "Exit status: 0 when every polled source was fine, 3 when some failed \
 (the others were stored), 1 on a fatal error.\n\nExample crontab line:\n  */15 * * * * polyfeed --config /etc/polyfeed/feeds.toml poll -q")]
     Poll(poll::Args),
+    /// Render the merged per-tag feeds (Atom, RSS, JSON Feed), index.html and sources.opml
+    Publish(publish::Args),
     /// Show every source with its state: last status, entries, errors, next due time
     Sources(sources::Args),
     /// Validate the config and print what it contains, without polling
@@ -75,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from("feeds.toml"));
     match cli.command {
         Command::Poll(args) => poll::run(&load(&config_path)?, &args, cli.quiet),
+        Command::Publish(args) => publish::run(&load(&config_path)?, &args),
         Command::Sources(args) => sources::run(&load(&config_path)?, &args),
         Command::Check(args) => check::run(&config_path, &args),
     }

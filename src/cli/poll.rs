@@ -29,8 +29,16 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
                 s.error.as_deref().unwrap_or("unknown error")
             );
         }
-        let _ = quiet; // The summary line is printed even with -q: cron mails show one line per run.
+        // The summary line is printed even with -q: cron mails show one line per run.
         println!("{}", summary.line());
+    }
+    let changed = summary.new_entries() + summary.updated_entries() > 0;
+    if changed || !config.output_dir.join("index.html").exists() {
+        let store = crate::store::Store::open(&config.database)?;
+        let report = crate::pipeline::publish(&store, config)?;
+        if !args.json && !quiet {
+            println!("{}", super::publish::line(config, &report));
+        }
     }
     Ok(if summary.failed() > 0 { EXIT_SOURCES_FAILED } else { EXIT_OK })
 }

@@ -149,7 +149,7 @@ impl Store {
             .ctx("cannot read links")?;
         let mut cats = self
             .conn
-            .prepare_cached("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY rowid")
+            .prepare_cached("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY term")
             .ctx("cannot read categories")?;
         e.categories = cats
             .query_map([row.id], |r| r.get(0))

@@ -1,0 +1,108 @@
+//! `index.html`: a page for people. Every feed with its title, languages,
+//! item count, last update and subscribe links (with autodiscovery links in
+//! the head), the newest stories with their language versions, and the
+//! sources. Plain server-rendered HTML and CSS, readable on a phone.
+
+use super::doc::{FeedDoc, language_name};
+use super::xml::escape;
+use crate::story::SourceInfo;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;line-height:1.5;color:#222}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\
+a{color:#0b5cad}.fmt a{margin-right:.4rem}small{color:#666}@media(max-width:40rem){td,th{display:block}}";
+
+/// A published feed, in its default form and per language.
+pub struct FeedEntry<'a> {
+    /// The default-language document.
+    pub main: &'a FeedDoc,
+    /// (language, stem) of the per-language variants.
+    pub variants: Vec<(String, String)>,
+}
+
+/// Renders the index page.
+pub fn render(title: &str, feeds: &[FeedEntry<'_>], sources: &[SourceInfo]) -> Vec<u8> {
+    let mut h = String::new();
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    h.push_str(&format!("<title>{}</title>\n<style>{STYLE}</style>\n", escape(title)));
+    for f in feeds {
+        let t = escape(&f.main.title);
+        let s = &f.main.stem;
+        h.push_str(&format!("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{t} (Atom)\" href=\"{s}.atom\">\n"));
+        h.push_str(&format!("<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{t} (RSS)\" href=\"{s}.rss\">\n"));
+        h.push_str(&format!("<link rel=\"alternate\" type=\"application/feed+json\" title=\"{t} (JSON Feed)\" href=\"{s}.json\">\n"));
+    }
+    h.push_str("</head>\n<body>\n");
+    h.push_str(&format!("<h1>{}</h1>\n", escape(title)));
+    h.push_str("<p>Each story appears once, in your language when it exists, with links to its other language versions.</p>\n");
+    feeds_table(&mut h, feeds);
+    stories(&mut h, feeds.first().map(|f| f.main));
+    sources_table(&mut h, sources);
+    h.push_str("<p><small>Published by polyfeed. <a href=\"sources.opml\">All sources as OPML</a>.</small></p>\n");
+    h.push_str("</body>\n</html>\n");
+    h.into_bytes()
+}
+
+fn formats(stem: &str) -> String {
+    format!("<a href=\"{stem}.atom\">Atom</a><a href=\"{stem}.rss\">RSS</a><a href=\"{stem}.json\">JSON</a>")
+}
+
+fn feeds_table(h: &mut String, feeds: &[FeedEntry<'_>]) {
+    h.push_str("<h2>Feeds</h2>\n<table>\n<tr><th>Feed</th><th>Stories</th><th>Updated</th><th>Subscribe</th></tr>\n");
+    for f in feeds {
+        let updated = if f.main.items.is_empty() { "-".into() } else { f.main.updated.format("%Y-%m-%d %H:%M UTC").to_string() };
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{updated}</td><td class=\"fmt\">{}",
+            escape(&f.main.title),
+            f.main.items.len(),
+            formats(&f.main.stem)
+        ));
+        for (lang, stem) in &f.variants {
+            h.push_str(&format!("<br><small>{}:</small> {}", escape(&language_name(lang)), formats(stem)));
+        }
+        h.push_str("</td></tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
+fn stories(h: &mut String, all: Option<&FeedDoc>) {
+    let Some(all) = all else { return };
+    h.push_str("<h2>Latest stories</h2>\n<ul>\n");
+    for item in all.items.iter().take(20) {
+        let title = escape(&item.title);
+        let link = match &item.url {
+            Some(u) => format!("<a href=\"{}\">{title}</a>", escape(u)),
+            None => title,
+        };
+        let langs: Vec<String> = item
+            .alternates
+            .iter()
+            .map(|a| format!("<a href=\"{}\">{}</a>", escape(&a.url), escape(a.lang.as_deref().unwrap_or("?"))))
+            .collect();
+        let also = if langs.is_empty() { String::new() } else { format!(" <small>also: {}</small>", langs.join(" ")) };
+        h.push_str(&format!(
+            "<li>{link} <small>{} · {} · {}</small>{also}</li>\n",
+            escape(item.lang.as_deref().unwrap_or("?")),
+            escape(&item.source.name),
+            item.published.format("%Y-%m-%d")
+        ));
+    }
+    h.push_str("</ul>\n");
+}
+
+fn sources_table(h: &mut String, sources: &[SourceInfo]) {
+    h.push_str("<h2>Sources</h2>\n<table>\n<tr><th>Source</th><th>Language</th><th>Group</th></tr>\n");
+    for s in sources {
+        let name = escape(s.display_name());
+        let name = match &s.home {
+            Some(u) => format!("<a href=\"{}\">{name}</a>", escape(u)),
+            None => name,
+        };
+        h.push_str(&format!(
+            "<tr><td>{name}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(s.lang.as_deref().unwrap_or("-")),
+            escape(s.group.as_deref().unwrap_or("-"))
+        ));
+    }
+    h.push_str("</table>\n");
+}

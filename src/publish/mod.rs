@@ -1,0 +1,128 @@
+//! Publishing: stories to per-tag feeds in Atom, RSS 2.0 and JSON Feed, an
+//! index page and an OPML list, as [`Artifact`]s. Rendering is pure (same
+//! stories and config, byte-identical output); [`sink`] writes them to disk.
+//!
+//! Layout under the output directory: `all.{atom,rss,json}`,
+//! `tags/{tag}.{atom,rss,json}`, the same under `{lang}/` for each language
+//! of the config (preferring that language), `index.html`, `sources.opml`.
+
+mod artifact;
+mod atom;
+mod doc;
+mod html;
+mod json;
+mod opml;
+mod plan;
+mod rss;
+pub mod sink;
+mod xml;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+pub use artifact::{Artifact, media};
+pub use doc::{FeedDoc, Item, language_name};
+pub use plan::{Plan, entry_tags, plan};
+
+use crate::config::Config;
+use crate::store::IndexRow;
+use crate::story::{SourceInfo, Story};
+use crate::tags::Tagger;
+
+/// Everything rendering needs.
+pub struct Input<'a> {
+    /// The config (title, languages, base URL).
+    pub config: &'a Config,
+    /// The plan from [`plan()`].
+    pub plan: &'a Plan,
+    /// The index rows (for each story's tags).
+    pub index: &'a [IndexRow],
+    /// The stories of the plan's entries.
+    pub stories: &'a [Story],
+    /// The sources.
+    pub sources: &'a [SourceInfo],
+    /// The tag mapping.
+    pub tagger: &'a Tagger,
+}
+
+/// Renders every artifact. Same input, same bytes.
+pub fn render(input: &Input<'_>) -> Vec<Artifact> {
+    let by_entry: HashMap<i64, &Story> =
+        input.stories.iter().flat_map(|s| s.versions.iter().map(move |v| (v.entry_id, s))).collect();
+    let tags_of: HashMap<i64, Vec<String>> = input
+        .index
+        .iter()
+        .map(|r| (r.entry_id, entry_tags(r, input.sources.iter().find(|s| s.id == r.source_id), input.tagger)))
+        .collect();
+    let cfg = input.config;
+    let base = cfg.publish.base_url.as_ref().map(|u| u.to_string());
+    let mut out = Vec::new();
+    let mut index_feeds = Vec::new();
+    let mut mains = Vec::new();
+    for (tag, ids) in &input.plan.feeds {
+        let stories: Vec<&Story> = ids.iter().filter_map(|id| by_entry.get(id).copied()).collect();
+        let stem = |lang: Option<&str>| {
+            let name = tag.as_ref().map_or("all".to_string(), |t| format!("tags/{t}"));
+            lang.map_or(name.clone(), |l| format!("{}/{name}", l.to_ascii_lowercase()))
+        };
+        let build = |lang: Option<&str>, prefs: &[String]| FeedDoc {
+            stem: stem(lang),
+            title: feed_title(cfg, tag.as_deref(), prefs, input.tagger),
+            lang: prefs.first().cloned(),
+            base_url: base.clone(),
+            updated: stories.iter().map(|s| s.updated()).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+            items: stories
+                .iter()
+                .map(|s| {
+                    let tags = s.versions.iter().flat_map(|v| tags_of.get(&v.entry_id).cloned().unwrap_or_default());
+                    let mut tags: Vec<String> = tags.collect();
+                    tags.sort();
+                    tags.dedup();
+                    doc::item(s, prefs, input.sources, &tags, input.tagger)
+                })
+                .collect(),
+        };
+        let main = build(None, &cfg.languages);
+        let mut variants = Vec::new();
+        for lang in &cfg.languages {
+            let mut prefs = vec![lang.clone()];
+            prefs.extend(cfg.languages.iter().filter(|l| *l != lang).cloned());
+            let d = build(Some(lang), &prefs);
+            variants.push((lang.clone(), d.stem.clone()));
+            out.extend(formats(&d));
+        }
+        out.extend(formats(&main));
+        index_feeds.push(variants);
+        mains.push(main);
+    }
+    let entries: Vec<html::FeedEntry<'_>> =
+        mains.iter().zip(index_feeds).map(|(main, variants)| html::FeedEntry { main, variants }).collect();
+    let newest = mains.first().map(|m| m.updated).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    out.push(Artifact {
+        path: "index.html".into(),
+        content_type: media::HTML,
+        body: html::render(&cfg.publish.title, &entries, input.sources),
+        updated: newest,
+    });
+    out.push(Artifact {
+        path: "sources.opml".into(),
+        content_type: media::OPML,
+        body: opml::render(&cfg.publish.title, input.sources),
+        updated: newest,
+    });
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn feed_title(cfg: &Config, tag: Option<&str>, prefs: &[String], tagger: &Tagger) -> String {
+    match tag {
+        None => cfg.publish.title.clone(),
+        Some(t) => format!("{}: {}", cfg.publish.title, tagger.title(t, prefs).unwrap_or_else(|| t.to_string())),
+    }
+}
+
+fn formats(d: &FeedDoc) -> [Artifact; 3] {
+    let a = |ext: &str, content_type, body| Artifact { path: format!("{}.{ext}", d.stem), content_type, body, updated: d.updated };
+    [a("atom", media::ATOM, atom::render(d)), a("rss", media::RSS, self::rss::render(d)), a("json", media::JSON, json::render(d))]
+}

@@ -1,0 +1,87 @@
+//! The file sink: writes artifacts under the output directory atomically
+//! (temporary file, fsync, rename), only when their content changed. The
+//! only part of `publish` that touches the filesystem.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use super::Artifact;
+
+/// What a write changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct WriteStats {
+    /// Files written (new or changed).
+    pub written: usize,
+    /// Files left alone because their content was the same.
+    pub unchanged: usize,
+}
+
+/// Writes every artifact under `dir`.
+pub fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteStats> {
+    let mut stats = WriteStats::default();
+    for a in artifacts {
+        let path = target(dir, &a.path)?;
+        if std::fs::read(&path).is_ok_and(|old| old == a.body) {
+            stats.unchanged += 1;
+            continue;
+        }
+        write_atomic(&path, &a.body)?;
+        stats.written += 1;
+    }
+    Ok(stats)
+}
+
+/// The file for an artifact path; refuses anything that could leave `dir`.
+fn target(dir: &Path, rel: &str) -> std::io::Result<PathBuf> {
+    let p = Path::new(rel);
+    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad artifact path {rel:?}")));
+    }
+    Ok(dir.join(p))
+}
+
+/// Temporary file in the same directory, fsync, rename, fsync the directory:
+/// a reader sees the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact");
+    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn art(path: &str, body: &str) -> Artifact {
+        Artifact { path: path.into(), content_type: "text/plain", body: body.into(), updated: Default::default() }
+    }
+
+    #[test]
+    fn writes_only_changes_and_refuses_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = write_all(dir.path(), &[art("a.txt", "1"), art("tags/b.txt", "2")]).unwrap();
+        assert_eq!(s, WriteStats { written: 2, unchanged: 0 });
+        let s = write_all(dir.path(), &[art("a.txt", "1"), art("tags/b.txt", "3")]).unwrap();
+        assert_eq!(s, WriteStats { written: 1, unchanged: 1 });
+        assert_eq!(std::fs::read_to_string(dir.path().join("tags/b.txt")).unwrap(), "3");
+        assert!(write_all(dir.path(), &[art("../x", "no")]).is_err());
+        assert!(write_all(dir.path(), &[art("/etc/x", "no")]).is_err());
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp")).count();
+        assert_eq!(leftovers, 0);
+    }
+}

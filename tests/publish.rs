@@ -1,0 +1,142 @@
+//! Publishing on the offline example: golden files for every format
+//! (`UPDATE_GOLDEN=1` rewrites them; review the diff), every published feed
+//! parsed back and compared with the database, byte-identical re-publishing.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::{run_in, stdout};
+
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (p, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+        if p.is_dir() && name != "public" {
+            copy_dir(&p, &to.join(&name));
+        } else if p.is_file() && !name.starts_with("polyfeed.db") {
+            std::fs::copy(&p, to.join(&name)).unwrap();
+        }
+    }
+}
+
+fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            files(&e.path(), base, out);
+        } else {
+            out.push(e.path().strip_prefix(base).unwrap().to_path_buf());
+        }
+    }
+}
+
+fn published(dir: &Path) -> PathBuf {
+    let config = dir.join("feeds.toml");
+    let out = run_in(dir, &config, &["poll"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("published"), "poll publishes after a cycle that changed something: {}", stdout(&out));
+    dir.join("public")
+}
+
+#[test]
+fn golden_files() {
+    let dir = example_copy();
+    let public = published(dir.path());
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/examples");
+    let names = [
+        "all.atom",
+        "all.rss",
+        "all.json",
+        "sv/all.atom",
+        "tags/traffic.atom",
+        "tags/traffic.rss",
+        "en/tags/traffic.json",
+        "index.html",
+        "sources.opml",
+    ];
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for name in names {
+        let got = std::fs::read_to_string(public.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let path = golden.join(name);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+        assert!(got == want, "{name} differs from its golden file; run with UPDATE_GOLDEN=1 and review the diff");
+    }
+}
+
+#[test]
+fn publishing_again_writes_nothing() {
+    let dir = example_copy();
+    let public = published(dir.path());
+    let mut before = Vec::new();
+    files(&public, &public, &mut before);
+    let out = run_in(dir.path(), &dir.path().join("feeds.toml"), &["publish"]);
+    assert!(stdout(&out).contains("(0 written, 218 unchanged"), "{}", stdout(&out));
+    let mut after = Vec::new();
+    files(&public, &public, &mut after);
+    assert_eq!(before.len(), after.len());
+    assert!(after.iter().all(|p| !p.to_string_lossy().ends_with(".tmp")));
+}
+
+/// Every feed parses back with our own parser (feed-rs underneath), and
+/// each item carries its id, title, link and language from the database.
+#[test]
+fn every_feed_parses_back() {
+    let dir = example_copy();
+    let public = published(dir.path());
+    let db = rusqlite::Connection::open(dir.path().join("polyfeed.db")).unwrap();
+    let titles: BTreeSet<String> =
+        db.prepare("SELECT title FROM entries").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let mut all = Vec::new();
+    files(&public, &public, &mut all);
+    let feeds: Vec<_> = all.iter().filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("atom" | "rss" | "json"))).collect();
+    assert!(feeds.len() >= 3 * 4 * 5, "{} feeds", feeds.len());
+    for rel in feeds {
+        let bytes = std::fs::read(public.join(rel)).unwrap();
+        let parsed = polyfeed::parse::parse(&bytes, None, Some("https://feeds.example.org/")).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+        assert!(!parsed.feed.entries.is_empty(), "{}", rel.display());
+        let mut ids = BTreeSet::new();
+        for e in &parsed.feed.entries {
+            let id = e.guid.clone().unwrap();
+            assert!(id.starts_with("urn:polyfeed:story:"), "{id}");
+            assert!(ids.insert(id), "{}: duplicate id", rel.display());
+            let title = e.title.as_ref().unwrap().body.clone();
+            assert!(titles.contains(&title), "{}: unknown title {title:?}", rel.display());
+            assert!(e.links.iter().any(|l| l.href.starts_with("https://")), "{}: no link", rel.display());
+        }
+    }
+    // The all feed holds every entry (fewer than `items`), in the same order in every format.
+    let order = |name: &str| -> Vec<String> {
+        let bytes = std::fs::read(public.join(name)).unwrap();
+        polyfeed::parse::parse(&bytes, None, None).unwrap().feed.entries.iter().map(|e| e.guid.clone().unwrap()).collect()
+    };
+    assert_eq!(order("all.atom").len(), titles.len());
+    assert_eq!(order("all.atom"), order("all.rss"));
+    assert_eq!(order("all.atom"), order("all.json"));
+}
+
+#[test]
+fn tags_merge_languages_through_aliases() {
+    let dir = example_copy();
+    let public = published(dir.path());
+    let bytes = std::fs::read(public.join("tags/traffic.atom")).unwrap();
+    let feed = polyfeed::parse::parse(&bytes, None, None).unwrap().feed;
+    let langs: BTreeSet<String> = feed.entries.iter().filter_map(|e| e.language.clone()).collect();
+    assert_eq!(langs, ["en", "fi", "sv"].map(String::from).into(), "Liikenne, Trafik and Traffic are one tag");
+    let sv = std::fs::read_to_string(public.join("sv/tags/traffic.atom")).unwrap();
+    assert!(sv.contains("<title>Porvoo and friends (polyfeed demo): Trafik</title>"), "per-language titles");
+    let index = std::fs::read_to_string(public.join("index.html")).unwrap();
+    assert!(index.contains("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Porvoo and friends (polyfeed demo) (Atom)\" href=\"all.atom\">"));
+    assert!(index.contains("href=\"tags/traffic.rss\""));
+}
