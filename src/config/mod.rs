@@ -349,9 +349,7 @@ impl Ctx<'_> {
         let location = self.location(&raw.url, base)?;
         let key = match &location {
             Location::Http(u) => u.to_string(),
-            Location::File(p) => {
-                Url::from_file_path(p).map(|u| u.to_string()).unwrap_or_else(|_| p.display().to_string())
-            }
+            Location::File(p) => file_key(p, &absolute(base)),
         };
         let lang = raw.lang.as_ref().map(|l| self.lang(l)).transpose()?;
         let tags = raw.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
@@ -385,6 +383,16 @@ impl Ctx<'_> {
                 Ok(Location::File(abs))
             }
         }
+    }
+}
+
+/// The store key of a local file: `file:` and the path relative to the
+/// config's directory when it lies below it (so moving the directory with
+/// its config keeps every source, entry and story id), else a `file://` URL.
+fn file_key(path: &Path, base: &Path) -> String {
+    match path.strip_prefix(base) {
+        Ok(rel) => format!("file:{}", rel.to_string_lossy().replace('\\', "/")),
+        Err(_) => Url::from_file_path(path).map(|u| u.to_string()).unwrap_or_else(|_| path.display().to_string()),
     }
 }
 

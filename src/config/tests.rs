@@ -50,7 +50,7 @@ url = "local/en.xml"
     assert_eq!(c.sources[0].interval, Duration::from_secs(5400));
     assert_eq!(c.sources[1].interval, Duration::from_secs(7200), "the default interval applies");
     assert_eq!(c.sources[1].location, Location::File(PathBuf::from("/etc/polyfeed/local/en.xml")));
-    assert_eq!(c.sources[1].key, "file:///etc/polyfeed/local/en.xml");
+    assert_eq!(c.sources[1].key, "file:local/en.xml");
 }
 
 #[test]
