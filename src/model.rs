@@ -90,8 +90,22 @@ pub struct RawFeed {
     pub authors: Vec<Person>,
     /// RSS `<ttl>` in minutes.
     pub ttl_minutes: Option<u32>,
+    /// When the publisher asks not to be polled.
+    #[serde(default)]
+    pub schedule: ScheduleHints,
     /// The entries in document order.
     pub entries: Vec<RawEntry>,
+}
+
+/// Channel-level "not yet" signals besides `<ttl>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ScheduleHints {
+    /// RSS `<skipHours>`: hours of the day (0-23, GMT) not to poll in.
+    pub skip_hours: Vec<u8>,
+    /// RSS `<skipDays>`: days not to poll on, 0 = Monday .. 6 = Sunday.
+    pub skip_days: Vec<u8>,
+    /// `sy:updatePeriod` x `sy:updateFrequency` as seconds between updates.
+    pub update_every_secs: Option<u64>,
 }
 
 /// One entry as the document gave it, before normalisation.

@@ -19,6 +19,9 @@ use crate::schedule::{self, DueInputs};
 use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
 use crate::{normalise, parse};
 
+/// How many recent entries the adaptive interval looks at.
+const RECENT_FOR_ADAPTIVE: usize = 10;
+
 /// Options of one cycle.
 #[derive(Debug, Clone, Default)]
 pub struct PollOptions {
@@ -298,6 +301,7 @@ impl Job {
             has_validators: self.claimed.etag.is_some() || self.claimed.last_modified.is_some(),
             ..DueInputs::default()
         };
+        let mut hints = self.claimed.hints.clone();
         let mut entries = Vec::new();
         match fetched {
             Ok(Fetched::NotModified(meta)) => {
@@ -308,7 +312,10 @@ impl Job {
                 self.apply_meta(&mut rec, &mut due, &meta, false);
                 match parse::parse(&body, meta.content_type.as_deref(), Some(&meta.final_url)) {
                     Ok(parsed) => {
-                        due.ttl_minutes = parsed.feed.ttl_minutes;
+                        hints = crate::store::FeedHints {
+                            ttl_minutes: parsed.feed.ttl_minutes,
+                            schedule: parsed.feed.schedule.clone(),
+                        };
                         entries = self.normalise(&parsed, &meta.final_url, now, &mut rec.warnings);
                         rec.feed = Some(feed_meta(&parsed.feed));
                         rec.warnings.extend(parsed.warnings);
@@ -332,6 +339,20 @@ impl Job {
         }
         if rec.outcome == Outcome::Failed {
             due.errors = self.claimed.error_count.saturating_add(1);
+        }
+        due.ttl_minutes = hints.ttl_minutes;
+        due.update_every = hints.schedule.update_every_secs;
+        due.skip_hours = &hints.schedule.skip_hours;
+        due.skip_days = &hints.schedule.skip_days;
+        let mut recent: Vec<DateTime<Utc>> =
+            lock(&self.store).recent_published(self.claimed.id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
+        recent.extend(entries.iter().filter(|(e, _)| e.date_given).map(|(e, _)| e.published));
+        recent.sort_unstable_by(|a, b| b.cmp(a));
+        recent.dedup();
+        recent.truncate(RECENT_FOR_ADAPTIVE);
+        due.recent = &recent;
+        if let Some(f) = rec.feed.as_mut() {
+            f.hints = hints.clone();
         }
         rec.next_due = if rec.gone {
             (now + chrono::Duration::days(3650), "410 Gone: no longer polled; remove it from feeds.toml".into())
@@ -421,6 +442,7 @@ fn feed_meta(feed: &crate::model::RawFeed) -> crate::store::FeedMeta {
         lang: feed.language.as_deref().and_then(crate::lang::normalise_tag),
         format: feed.format.clone(),
         link: home.and_then(|l| crate::normalise::canonical_url(&l.href, None)),
+        hints: crate::store::FeedHints::default(),
     }
 }
 
@@ -464,7 +486,14 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
     let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
     let index: Vec<_> = index.into_iter().filter(|r| wanted.contains(&r.entry_id)).collect();
     let stories = store.stories(&ids, &sources)?;
-    let input = crate::publish::Input { config, plan: &plan, index: &index, stories: &stories, sources: &sources, tagger: &tagger };
+    let input = crate::publish::Input {
+        config,
+        plan: &plan,
+        index: &index,
+        stories: &stories,
+        sources: &sources,
+        tagger: &tagger,
+    };
     Ok(crate::publish::render(&input))
 }
 

@@ -41,7 +41,11 @@ fn published(dir: &Path) -> PathBuf {
     let config = dir.join("feeds.toml");
     let out = run_in(dir, &config, &["poll"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout(&out).contains("published"), "poll publishes after a cycle that changed something: {}", stdout(&out));
+    assert!(
+        stdout(&out).contains("published"),
+        "poll publishes after a cycle that changed something: {}",
+        stdout(&out)
+    );
     dir.join("public")
 }
 
@@ -70,7 +74,8 @@ fn golden_files() {
             std::fs::write(&path, &got).unwrap();
             continue;
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
         assert!(got == want, "{name} differs from its golden file; run with UPDATE_GOLDEN=1 and review the diff");
     }
 }
@@ -96,15 +101,24 @@ fn every_feed_parses_back() {
     let dir = example_copy();
     let public = published(dir.path());
     let db = rusqlite::Connection::open(dir.path().join("polyfeed.db")).unwrap();
-    let titles: BTreeSet<String> =
-        db.prepare("SELECT title FROM entries").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let titles: BTreeSet<String> = db
+        .prepare("SELECT title FROM entries")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let mut all = Vec::new();
     files(&public, &public, &mut all);
-    let feeds: Vec<_> = all.iter().filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("atom" | "rss" | "json"))).collect();
+    let feeds: Vec<_> = all
+        .iter()
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("atom" | "rss" | "json")))
+        .collect();
     assert!(feeds.len() >= 3 * 4 * 5, "{} feeds", feeds.len());
     for rel in feeds {
         let bytes = std::fs::read(public.join(rel)).unwrap();
-        let parsed = polyfeed::parse::parse(&bytes, None, Some("https://feeds.example.org/")).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+        let parsed = polyfeed::parse::parse(&bytes, None, Some("https://feeds.example.org/"))
+            .unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
         assert!(!parsed.feed.entries.is_empty(), "{}", rel.display());
         let mut ids = BTreeSet::new();
         for e in &parsed.feed.entries {
@@ -119,7 +133,13 @@ fn every_feed_parses_back() {
     // The all feed holds every entry (fewer than `items`), in the same order in every format.
     let order = |name: &str| -> Vec<String> {
         let bytes = std::fs::read(public.join(name)).unwrap();
-        polyfeed::parse::parse(&bytes, None, None).unwrap().feed.entries.iter().map(|e| e.guid.clone().unwrap()).collect()
+        polyfeed::parse::parse(&bytes, None, None)
+            .unwrap()
+            .feed
+            .entries
+            .iter()
+            .map(|e| e.guid.clone().unwrap())
+            .collect()
     };
     assert_eq!(order("all.atom").len(), titles.len());
     assert_eq!(order("all.atom"), order("all.rss"));

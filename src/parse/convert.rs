@@ -13,6 +13,7 @@ pub(super) fn feed(f: fr::Feed) -> RawFeed {
         links: f.links.into_iter().map(link).collect(),
         authors: f.authors.into_iter().map(person).collect(),
         ttl_minutes: f.ttl,
+        schedule: Default::default(),
         entries: f.entries.into_iter().map(entry).collect(),
     }
 }

@@ -8,6 +8,7 @@
 mod atom_scope;
 mod convert;
 pub mod encoding;
+mod hints;
 mod html;
 mod json_items;
 mod rss_links;
@@ -72,6 +73,9 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
     let mut feed = parse_text(text, base_url)?;
     recover_dropped(text, &mut feed, base_url, &mut warnings);
     inherit_authors(&mut feed);
+    if feed.format != "json" {
+        feed.schedule = hints::schedule(text);
+    }
     if feed.entries.len() > MAX_ENTRIES {
         warnings.push(format!("{} entries; kept the first {MAX_ENTRIES}", feed.entries.len()));
         feed.entries.truncate(MAX_ENTRIES);

@@ -26,7 +26,11 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     if let Some(h) = doc.home() {
         x.empty("link", &[("rel", "alternate"), ("type", "text/html"), ("href", &h)]);
     }
-    x.text("generator", &[("uri", "https://github.com/polyfeed/polyfeed"), ("version", env!("CARGO_PKG_VERSION"))], "polyfeed");
+    x.text(
+        "generator",
+        &[("uri", "https://github.com/polyfeed/polyfeed"), ("version", env!("CARGO_PKG_VERSION"))],
+        "polyfeed",
+    );
     for item in &doc.items {
         entry(&mut x, item);
     }

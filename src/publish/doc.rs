@@ -104,7 +104,9 @@ pub fn item(story: &Story, prefs: &[String], sources: &[SourceInfo], tags: &[Str
         .versions
         .iter()
         .filter(|v| v.entry_id != chosen.entry_id)
-        .filter_map(|v| Some(Alternate { lang: v.entry.lang.clone(), url: v.entry.url.clone()?, title: v.entry.title.clone() }))
+        .filter_map(|v| {
+            Some(Alternate { lang: v.entry.lang.clone(), url: v.entry.url.clone()?, title: v.entry.title.clone() })
+        })
         .collect();
     Item {
         id: story.id.clone(),
@@ -186,7 +188,8 @@ pub fn also_in_html(item: &Item) -> Option<String> {
         .iter()
         .map(|a| {
             let name = a.lang.as_deref().map(language_name).unwrap_or_else(|| a.title.clone());
-            let hreflang = a.lang.as_deref().map(|l| format!(" hreflang=\"{}\"", super::xml::escape(l))).unwrap_or_default();
+            let hreflang =
+                a.lang.as_deref().map(|l| format!(" hreflang=\"{}\"", super::xml::escape(l))).unwrap_or_default();
             format!("<a href=\"{}\"{hreflang}>{}</a>", super::xml::escape(&a.url), super::xml::escape(&name))
         })
         .collect();

@@ -28,13 +28,21 @@ pub fn render(title: &str, feeds: &[FeedEntry<'_>], sources: &[SourceInfo]) -> V
     for f in feeds {
         let t = escape(&f.main.title);
         let s = &f.main.stem;
-        h.push_str(&format!("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{t} (Atom)\" href=\"{s}.atom\">\n"));
-        h.push_str(&format!("<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{t} (RSS)\" href=\"{s}.rss\">\n"));
-        h.push_str(&format!("<link rel=\"alternate\" type=\"application/feed+json\" title=\"{t} (JSON Feed)\" href=\"{s}.json\">\n"));
+        h.push_str(&format!(
+            "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{t} (Atom)\" href=\"{s}.atom\">\n"
+        ));
+        h.push_str(&format!(
+            "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{t} (RSS)\" href=\"{s}.rss\">\n"
+        ));
+        h.push_str(&format!(
+            "<link rel=\"alternate\" type=\"application/feed+json\" title=\"{t} (JSON Feed)\" href=\"{s}.json\">\n"
+        ));
     }
     h.push_str("</head>\n<body>\n");
     h.push_str(&format!("<h1>{}</h1>\n", escape(title)));
-    h.push_str("<p>Each story appears once, in your language when it exists, with links to its other language versions.</p>\n");
+    h.push_str(
+        "<p>Each story appears once, in your language when it exists, with links to its other language versions.</p>\n",
+    );
     feeds_table(&mut h, feeds);
     stories(&mut h, feeds.first().map(|f| f.main));
     sources_table(&mut h, sources);
@@ -50,7 +58,8 @@ fn formats(stem: &str) -> String {
 fn feeds_table(h: &mut String, feeds: &[FeedEntry<'_>]) {
     h.push_str("<h2>Feeds</h2>\n<table>\n<tr><th>Feed</th><th>Stories</th><th>Updated</th><th>Subscribe</th></tr>\n");
     for f in feeds {
-        let updated = if f.main.items.is_empty() { "-".into() } else { f.main.updated.format("%Y-%m-%d %H:%M UTC").to_string() };
+        let updated =
+            if f.main.items.is_empty() { "-".into() } else { f.main.updated.format("%Y-%m-%d %H:%M UTC").to_string() };
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{updated}</td><td class=\"fmt\">{}",
             escape(&f.main.title),

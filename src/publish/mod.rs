@@ -123,6 +123,15 @@ fn feed_title(cfg: &Config, tag: Option<&str>, prefs: &[String], tagger: &Tagger
 }
 
 fn formats(d: &FeedDoc) -> [Artifact; 3] {
-    let a = |ext: &str, content_type, body| Artifact { path: format!("{}.{ext}", d.stem), content_type, body, updated: d.updated };
-    [a("atom", media::ATOM, atom::render(d)), a("rss", media::RSS, self::rss::render(d)), a("json", media::JSON, json::render(d))]
+    let a = |ext: &str, content_type, body| Artifact {
+        path: format!("{}.{ext}", d.stem),
+        content_type,
+        body,
+        updated: d.updated,
+    };
+    [
+        a("atom", media::ATOM, atom::render(d)),
+        a("rss", media::RSS, self::rss::render(d)),
+        a("json", media::JSON, json::render(d)),
+    ]
 }

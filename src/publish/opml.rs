@@ -8,7 +8,8 @@ pub fn render(title: &str, sources: &[SourceInfo]) -> Vec<u8> {
     let mut x = Xml::new();
     x.open("opml", &[("version", "2.0")]).open("head", &[]).text("title", &[], title).close("head").open("body", &[]);
     for s in sources.iter().filter(|s| s.url.starts_with("http")) {
-        let mut attrs = vec![("type", "rss"), ("text", s.display_name()), ("title", s.display_name()), ("xmlUrl", s.url.as_str())];
+        let mut attrs =
+            vec![("type", "rss"), ("text", s.display_name()), ("title", s.display_name()), ("xmlUrl", s.url.as_str())];
         if let Some(h) = &s.home {
             attrs.push(("htmlUrl", h));
         }

@@ -16,7 +16,11 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let mut x = Xml::new();
     x.open(
         "rss",
-        &[("version", "2.0"), ("xmlns:atom", "http://www.w3.org/2005/Atom"), ("xmlns:dc", "http://purl.org/dc/elements/1.1/")],
+        &[
+            ("version", "2.0"),
+            ("xmlns:atom", "http://www.w3.org/2005/Atom"),
+            ("xmlns:dc", "http://purl.org/dc/elements/1.1/"),
+        ],
     );
     x.open("channel", &[]).text("title", &[], &doc.title);
     let home = doc.home().unwrap_or_else(|| "https://github.com/polyfeed/polyfeed".into());
@@ -63,13 +67,17 @@ fn render_item(x: &mut Xml, item: &Item) {
     }
     if let Some(e) = item.enclosures.first() {
         let len = e.length.unwrap_or(0).to_string();
-        x.empty("enclosure", &[("url", &e.url), ("length", &len), ("type", e.mime.as_deref().unwrap_or("application/octet-stream"))]);
+        x.empty(
+            "enclosure",
+            &[("url", &e.url), ("length", &len), ("type", e.mime.as_deref().unwrap_or("application/octet-stream"))],
+        );
     }
     if let Some(l) = &item.lang {
         x.text("dc:language", &[], l);
     }
     for a in &item.alternates {
-        let mut attrs = vec![("rel", "alternate"), ("type", "text/html"), ("href", a.url.as_str()), ("title", a.title.as_str())];
+        let mut attrs =
+            vec![("rel", "alternate"), ("type", "text/html"), ("href", a.url.as_str()), ("title", a.title.as_str())];
         if let Some(l) = &a.lang {
             attrs.push(("hreflang", l));
         }

@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join("tags/b.txt")).unwrap(), "3");
         assert!(write_all(dir.path(), &[art("../x", "no")]).is_err());
         assert!(write_all(dir.path(), &[art("/etc/x", "no")]).is_err());
-        let leftovers = std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp")).count();
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
         assert_eq!(leftovers, 0);
     }
 }

@@ -31,17 +31,55 @@ pub struct DueInputs<'a> {
     pub ttl_minutes: Option<u32>,
     /// Whether the server gave ETag or Last-Modified.
     pub has_validators: bool,
+    /// `sy:updatePeriod` / `sy:updateFrequency`, seconds between updates.
+    pub update_every: Option<u64>,
+    /// RSS `<skipHours>` (GMT hours).
+    pub skip_hours: &'a [u8],
+    /// RSS `<skipDays>` (0 = Monday).
+    pub skip_days: &'a [u8],
+    /// Publication times of the source's newest entries (any order), for the
+    /// adaptive interval.
+    pub recent: &'a [DateTime<Utc>],
 }
 
 /// The next due time and a human-readable reason.
 pub fn next_due(now: DateTime<Utc>, i: &DueInputs<'_>) -> (DateTime<Utc>, String) {
-    let (wait, reason) = wait(i);
+    let (wait, mut reason) = wait(now, i);
     let jitter = jitter(i.key, now, wait);
     let at = now + chrono::Duration::from_std(wait + jitter).unwrap_or(chrono::Duration::days(1));
-    (at, reason)
+    let allowed = skip(at, i.skip_hours, i.skip_days);
+    if allowed != at {
+        reason.push_str(", then skipHours/skipDays");
+    }
+    (allowed, reason)
 }
 
-fn wait(i: &DueInputs<'_>) -> (Duration, String) {
+/// The first time at or after `at` outside the skipped hours and days (GMT).
+/// When the publisher skips every hour, the hints are ignored.
+fn skip(at: DateTime<Utc>, hours: &[u8], days: &[u8]) -> DateTime<Utc> {
+    use chrono::{Datelike, DurationRound, Timelike};
+    let skipped = |t: DateTime<Utc>| {
+        hours.contains(&(t.hour() as u8)) || days.contains(&(t.weekday().num_days_from_monday() as u8))
+    };
+    let mut t = at;
+    for _ in 0..(8 * 24) {
+        if !skipped(t) {
+            return t;
+        }
+        t = t.duration_trunc(chrono::Duration::hours(1)).unwrap_or(t) + chrono::Duration::hours(1);
+    }
+    at
+}
+
+/// How often a source has published lately: the time from the oldest of its
+/// newest entries until now, divided by their number.
+fn publishing_gap(now: DateTime<Utc>, recent: &[DateTime<Utc>]) -> Option<Duration> {
+    let past: Vec<&DateTime<Utc>> = recent.iter().filter(|t| **t <= now).collect();
+    let oldest = past.iter().min()?;
+    (now - **oldest).to_std().ok().map(|span| span / past.len() as u32)
+}
+
+fn wait(now: DateTime<Utc>, i: &DueInputs<'_>) -> (Duration, String) {
     let base = i.interval.max(i.min_interval);
     let mut reason = if i.interval < i.min_interval {
         format!("interval {} raised to the {} floor", fmt(i.interval), fmt(i.min_interval))
@@ -58,11 +96,26 @@ fn wait(i: &DueInputs<'_>) -> (Duration, String) {
         return w;
     }
     let mut wait = base;
-    let hints = [(i.max_age, "max-age"), (i.expires_in, "Expires"), (i.ttl_minutes.map(|m| u64::from(m) * 60), "ttl")];
+    let hints = [
+        (i.max_age, "max-age"),
+        (i.expires_in, "Expires"),
+        (i.ttl_minutes.map(|m| u64::from(m) * 60), "ttl"),
+        (i.update_every, "sy:updatePeriod"),
+    ];
     for (secs, name) in hints {
         if let Some(d) = secs.map(Duration::from_secs).map(|d| d.min(MAX_WAIT)).filter(|d| *d > wait) {
             wait = d;
             reason = format!("{name} {}", fmt(d));
+        }
+    }
+    // Adaptive: a source that posts rarely is polled less often (a quarter
+    // of its usual gap between posts, never beyond a day).
+    if let Some(gap) = publishing_gap(now, i.recent) {
+        let adaptive = (gap / 4).min(MAX_WAIT);
+        if adaptive > wait {
+            wait = adaptive;
+            reason =
+                format!("adaptive: about one post every {}", fmt(Duration::from_secs(gap.as_secs() / 3600 * 3600)));
         }
     }
     if !i.has_validators && wait < base.saturating_mul(4).min(MAX_WAIT) {
@@ -105,20 +158,56 @@ mod tests {
 
     #[test]
     fn interval_floor_backoff_and_hints() {
-        assert_eq!(wait(&inputs()), (Duration::from_secs(3600), "interval 1h".into()));
+        assert_eq!(wait(T, &inputs()), (Duration::from_secs(3600), "interval 1h".into()));
         let fast = DueInputs { interval: Duration::from_secs(60), ..inputs() };
-        assert_eq!(wait(&fast).0, Duration::from_secs(3600));
-        assert!(wait(&fast).1.contains("floor"));
+        assert_eq!(wait(T, &fast).0, Duration::from_secs(3600));
+        assert!(wait(T, &fast).1.contains("floor"));
         let failing = DueInputs { errors: 3, ..inputs() };
-        assert_eq!(wait(&failing), (Duration::from_secs(4 * 3600), "backoff after 3 errors".into()));
+        assert_eq!(wait(T, &failing), (Duration::from_secs(4 * 3600), "backoff after 3 errors".into()));
         let many = DueInputs { errors: 30, ..inputs() };
-        assert_eq!(wait(&many).0, MAX_WAIT);
+        assert_eq!(wait(T, &many).0, MAX_WAIT);
         let limited = DueInputs { errors: 1, retry_after: Some(7200), ..inputs() };
-        assert_eq!(wait(&limited), (Duration::from_secs(7200), "Retry-After 2h".into()));
+        assert_eq!(wait(T, &limited), (Duration::from_secs(7200), "Retry-After 2h".into()));
         let cached = DueInputs { max_age: Some(3 * 3600), ttl_minutes: Some(90), ..inputs() };
-        assert_eq!(wait(&cached), (Duration::from_secs(3 * 3600), "max-age 3h".into()));
+        assert_eq!(wait(T, &cached), (Duration::from_secs(3 * 3600), "max-age 3h".into()));
         let bare = DueInputs { has_validators: false, ..inputs() };
-        assert_eq!(wait(&bare).0, Duration::from_secs(4 * 3600));
+        assert_eq!(wait(T, &bare).0, Duration::from_secs(4 * 3600));
+    }
+
+    const T: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).unwrap(); // 2027-01-15T08:00:00Z, a Friday
+
+    #[test]
+    fn sy_update_period_and_adaptive_interval() {
+        let sy = DueInputs { update_every: Some(6 * 3600), ..inputs() };
+        assert_eq!(wait(T, &sy), (Duration::from_secs(6 * 3600), "sy:updatePeriod 6h".into()));
+        let days = |d: i64| T - chrono::Duration::days(d);
+        let every_other_day = [days(2), days(4), days(6)];
+        let slow = DueInputs { recent: &every_other_day, ..inputs() };
+        let (w, why) = wait(T, &slow);
+        assert_eq!(w, Duration::from_secs(12 * 3600));
+        assert_eq!(why, "adaptive: about one post every 2days");
+        let busy = [T - chrono::Duration::minutes(10), T - chrono::Duration::minutes(40)];
+        assert_eq!(wait(T, &DueInputs { recent: &busy, ..inputs() }).1, "interval 1h");
+        let dead = [days(400)];
+        assert_eq!(wait(T, &DueInputs { recent: &dead, ..inputs() }).0, MAX_WAIT);
+    }
+
+    #[test]
+    fn skip_hours_and_days_move_the_due_time() {
+        use chrono::{Datelike, Timelike};
+        let night = [8u8, 9, 10];
+        let i = DueInputs { skip_hours: &night, ..inputs() };
+        let (at, why) = next_due(T, &i);
+        assert_eq!(at.hour(), 11);
+        assert_eq!(at.minute(), 0);
+        assert!(why.ends_with("then skipHours/skipDays"), "{why}");
+        let weekend = [4u8, 5, 6];
+        let (at, _) = next_due(T, &DueInputs { skip_days: &weekend, ..inputs() });
+        assert_eq!(at.weekday(), chrono::Weekday::Mon);
+        let all: Vec<u8> = (0..24).collect();
+        let (at, why) = next_due(T, &DueInputs { skip_hours: &all, ..inputs() });
+        assert!(at < T + chrono::Duration::hours(2), "skipping every hour is ignored");
+        assert!(!why.contains("skip"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(super) async fn serve(
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        _ = stopping.wait_for(|stop| *stop) => {
+        () = stopped(&mut stopping) => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }
@@ -42,6 +42,12 @@ pub(super) async fn serve(
     if let Err(error) = result {
         tracing::debug!(%error, "connection closed with an error");
     }
+}
+
+/// Completes when the server stops (or is gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await: drop it here.
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 fn builder(limits: &Limits) -> http1::Builder {

@@ -47,7 +47,8 @@ impl Served {
     pub fn new(artifact: Artifact, now: SystemTime) -> Served {
         let hash = hex_prefix(&artifact.body);
         let last_modified = whole_seconds(SystemTime::from(artifact.updated), now);
-        let gzip = gzip(&artifact.body).map(|body| Variant { body: body.into(), etag: etag(&hash, "-gz"), gzipped: true });
+        let gzip =
+            gzip(&artifact.body).map(|body| Variant { body: body.into(), etag: etag(&hash, "-gz"), gzipped: true });
         Served {
             content_type: HeaderValue::from_str(artifact.content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),

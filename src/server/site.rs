@@ -34,7 +34,8 @@ impl Site {
     /// body, so call it off the async workers when the site is large.
     pub fn replace(&self, artifacts: Vec<Artifact>) {
         let now = SystemTime::now();
-        let map: HashMap<String, Served> = artifacts.into_iter().map(|a| (a.path.clone(), Served::new(a, now))).collect();
+        let map: HashMap<String, Served> =
+            artifacts.into_iter().map(|a| (a.path.clone(), Served::new(a, now))).collect();
         tracing::debug!(artifacts = map.len(), "site replaced");
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
     }
@@ -72,7 +73,12 @@ mod tests {
     use crate::publish::media;
 
     fn artifact(path: &str, body: &str) -> Artifact {
-        Artifact { path: path.into(), content_type: media::ATOM, body: body.into(), updated: chrono::DateTime::UNIX_EPOCH }
+        Artifact {
+            path: path.into(),
+            content_type: media::ATOM,
+            body: body.into(),
+            updated: chrono::DateTime::UNIX_EPOCH,
+        }
     }
 
     #[test]

@@ -159,6 +159,22 @@ impl Store {
         Ok(row)
     }
 
+    /// Publication times of a source's newest dated entries.
+    pub fn recent_published(&self, source_id: i64, limit: usize) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT published_at FROM entries WHERE source_id = ?1 AND date_given = 1 ORDER BY published_at DESC LIMIT ?2",
+            )
+            .ctx("cannot read entry dates")?;
+        let rows = stmt
+            .query_map(params![source_id, limit], |r| r.get::<_, String>(0))
+            .ctx("cannot read entry dates")?
+            .collect::<Result<Vec<_>, _>>()
+            .ctx("cannot read entry dates")?;
+        Ok(rows.iter().filter_map(|s| super::parse_ts(s)).collect())
+    }
+
     /// Number of entries stored for a source.
     pub fn entry_count(&self, source_id: i64) -> Result<u64, StoreError> {
         self.conn

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use entries::{EntryRow, SaveStats};
 pub use publish::IndexRow;
-pub use sources::{Claimed, FeedMeta, FetchRecord, Outcome, SourceRow};
+pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 
 /// A store error, with what was being done.
 #[derive(Debug, thiserror::Error)]

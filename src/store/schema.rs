@@ -106,4 +106,7 @@ CREATE INDEX entry_revisions_by_entry ON entry_revisions(entry_id);
 "#,
     // 2: the feed's home page, for the published source links and OPML.
     "ALTER TABLE sources ADD COLUMN feed_link TEXT;",
+    // 3: the feed's own scheduling hints (ttl, skipHours, skipDays, sy:),
+    // kept so that polls answered 304 still honour them.
+    "ALTER TABLE sources ADD COLUMN feed_hints TEXT;",
 ];

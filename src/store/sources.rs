@@ -24,6 +24,18 @@ pub struct Claimed {
     pub last_modified: Option<String>,
     /// Consecutive failures so far.
     pub error_count: u32,
+    /// The feed's scheduling hints from its last parsed body.
+    pub hints: FeedHints,
+}
+
+/// A feed's own scheduling hints, stored with its source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FeedHints {
+    /// RSS `<ttl>`, minutes.
+    pub ttl_minutes: Option<u32>,
+    /// skipHours, skipDays, sy:updatePeriod.
+    #[serde(flatten)]
+    pub schedule: crate::model::ScheduleHints,
 }
 
 /// How a fetch ended.
@@ -90,6 +102,8 @@ pub struct FeedMeta {
     pub format: String,
     /// The feed's home page.
     pub link: Option<String>,
+    /// Its scheduling hints.
+    pub hints: FeedHints,
 }
 
 /// One row of `polyfeed sources`.
@@ -194,7 +208,7 @@ impl Store {
                      WHERE in_config = 1 AND gone = 0
                        AND (claimed_until IS NULL OR claimed_until <= ?1)
                        AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
-                     RETURNING id, key, url, etag, last_modified, error_count",
+                     RETURNING id, key, url, etag, last_modified, error_count, feed_hints",
                 )
                 .ctx("cannot claim sources")?;
             let rows = stmt
@@ -206,6 +220,10 @@ impl Store {
                         etag: r.get(3)?,
                         last_modified: r.get(4)?,
                         error_count: r.get(5)?,
+                        hints: r
+                            .get::<_, Option<String>>(6)?
+                            .and_then(|h| serde_json::from_str(&h).ok())
+                            .unwrap_or_default(),
                     })
                 })
                 .ctx("cannot claim sources")?;
@@ -305,7 +323,7 @@ pub(super) fn record(
             url = COALESCE(?10, url),
             gone = ?11,
             next_due_at = ?12, due_reason = ?13,
-            feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format), feed_link = COALESCE(?18, feed_link),
+            feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format), feed_link = COALESCE(?18, feed_link), feed_hints = COALESCE(?19, feed_hints),
             warnings = CASE WHEN ?17 IS NULL THEN warnings ELSE ?17 END,
             claimed_until = NULL, claim_token = NULL
          WHERE id = ?1",
@@ -328,6 +346,7 @@ pub(super) fn record(
             f.feed.as_ref().map(|x| x.format.clone()),
             (f.outcome == Outcome::Ok).then(|| serde_json::to_string(&f.warnings).unwrap_or_default()),
             f.feed.as_ref().and_then(|x| x.link.clone()),
+            f.feed.as_ref().map(|x| serde_json::to_string(&x.hints).unwrap_or_default()),
         ],
     )
     .ctx("cannot update source state")?;
