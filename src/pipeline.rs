@@ -107,12 +107,19 @@ pub enum PollError {
     Internal(String),
 }
 
-type SharedStore = Arc<Mutex<Store>>;
+/// The store shared between the async workers and blocking threads.
+pub type SharedStore = Arc<Mutex<Store>>;
 
 /// Runs one cycle over the due sources.
 pub async fn poll(config: &Config, opts: &PollOptions) -> Result<Summary, PollError> {
-    let started = Instant::now();
     let store = open_store(config).await?;
+    poll_with(&store, config, opts).await
+}
+
+/// Runs one cycle with an open store (the daemon keeps one).
+pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions) -> Result<Summary, PollError> {
+    let started = Instant::now();
+    let store = store.clone();
     let now = crate::clock::now();
     let lease =
         now + chrono::Duration::from_std(config.fetch.timeout * 2).unwrap_or_default() + chrono::Duration::seconds(60);

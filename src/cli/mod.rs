@@ -4,6 +4,7 @@
 mod check;
 mod poll;
 mod publish;
+mod serve;
 mod sources;
 
 use std::path::PathBuf;
@@ -55,6 +56,14 @@ pub enum Command {
     Poll(poll::Args),
     /// Render the merged per-tag feeds (Atom, RSS, JSON Feed), index.html and sources.opml
     Publish(publish::Args),
+    /// Serve the published feeds over HTTP (re-rendered when the database changes)
+    #[command(
+        after_help = "Serves the same bytes `publish` writes, with ETag, Last-Modified, 304s and gzip.\n\nExample:\n  polyfeed serve --listen 127.0.0.1:8080"
+    )]
+    Serve(serve::Args),
+    /// The daemon: poll each source when due, publish after changes, and serve
+    #[command(after_help = "Shares the database safely with `poll` from cron. SIGINT or SIGTERM stop it gracefully.")]
+    Run(serve::Args),
     /// Show every source with its state: last status, entries, errors, next due time
     Sources(sources::Args),
     /// Validate the config and print what it contains, without polling
@@ -79,6 +88,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Poll(args) => poll::run(&load(&config_path)?, &args, cli.quiet),
         Command::Publish(args) => publish::run(&load(&config_path)?, &args),
+        Command::Serve(args) => serve::serve(load(&config_path)?, &args),
+        Command::Run(args) => serve::run(load(&config_path)?, &args),
         Command::Sources(args) => sources::run(&load(&config_path)?, &args),
         Command::Check(args) => check::run(&config_path, &args),
     }
