@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod dedup;
 pub mod fetch;
 pub mod lang;
 pub mod markup;

@@ -353,7 +353,7 @@ impl Job {
         due.skip_days = &hints.schedule.skip_days;
         let mut recent: Vec<DateTime<Utc>> =
             lock(&self.store).recent_published(self.claimed.id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
-        recent.extend(entries.iter().filter(|(e, _)| e.date_given).map(|(e, _)| e.published));
+        recent.extend(entries.iter().filter(|n| n.entry.date_given).map(|n| n.entry.published));
         recent.sort_unstable_by(|a, b| b.cmp(a));
         recent.dedup();
         recent.truncate(RECENT_FOR_ADAPTIVE);
@@ -411,16 +411,17 @@ impl Job {
         base: &str,
         now: DateTime<Utc>,
         warnings: &mut Vec<String>,
-    ) -> Vec<(crate::model::Entry, String)> {
+    ) -> Vec<crate::store::NewEntry> {
         let ctx = normalise::Context { base_url: Some(base), source_lang: self.src.lang.as_deref(), now };
         let (entries, w) = normalise::feed(&parsed.feed, &ctx);
         warnings.extend(w);
         entries
             .into_iter()
             .zip(&parsed.feed.entries)
-            .map(|(e, raw)| {
+            .map(|(entry, raw)| {
                 let raw = RawRecord { entry: raw, base_url: base, feed_lang: parsed.feed.language.as_deref() };
-                (e, serde_json::to_string(&raw).unwrap_or_default())
+                let features = crate::dedup::features(&entry, self.claimed.id, self.src.group.as_deref());
+                crate::store::NewEntry { raw: serde_json::to_string(&raw).unwrap_or_default(), features, entry }
             })
             .collect()
     }

@@ -14,7 +14,7 @@ use crate::lang;
 use crate::model::{Entry, LangOrigin, Link, RawEntry, RawFeed};
 
 pub use sanitise::sanitise_html;
-pub use text::plain_text;
+pub use text::{plain_text, plain_text_paragraphs};
 pub use urls::canonical_url;
 
 /// What normalisation needs to know besides the document.

@@ -54,3 +54,33 @@ pub(super) fn authors(raw: &[Person]) -> Vec<Person> {
     }
     out
 }
+
+/// The text of an HTML fragment with its block structure kept: paragraphs,
+/// list items, headings and table rows separated by blank lines, whitespace
+/// folded within each.
+pub fn plain_text_paragraphs(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut marked = String::with_capacity(html.len() + 64);
+    let mut last = 0;
+    for (i, _) in lower.match_indices('<') {
+        let rest = &lower[i + 1..];
+        let block = ["p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "br", "div", "tr", "blockquote", "dd", "dt"]
+            .iter()
+            .any(|t| {
+                rest.starts_with(t) && rest[t.len()..].starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace())
+            });
+        if block {
+            marked.push_str(&html[last..i]);
+            marked.push_str(" \u{1e} ");
+            last = i;
+        }
+    }
+    marked.push_str(&html[last..]);
+    let text = plain_text_keep(&marked);
+    text.split('\u{1e}').map(fold_whitespace).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n")
+}
+
+fn plain_text_keep(html: &str) -> String {
+    let stripped = ammonia::Builder::empty().clean(html).to_string();
+    decode_entities(&stripped)
+}

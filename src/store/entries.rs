@@ -6,7 +6,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::sources::{FetchRecord, record};
+use super::stories;
 use super::{Context, Store, StoreError, ts};
+use crate::dedup::Decision;
 use crate::model::{Entry, LangOrigin};
 
 /// What one save changed.
@@ -16,6 +18,23 @@ pub struct SaveStats {
     pub new: u64,
     /// Stored entries whose content changed.
     pub updated: u64,
+    /// New entries that started a story of their own.
+    pub new_stories: u64,
+    /// New entries that joined a story as another language version.
+    pub versions: u64,
+    /// New entries recognised as same-language duplicates.
+    pub duplicates: u64,
+}
+
+/// An entry to store, with what re-normalising and story assignment need.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// The normalised entry.
+    pub entry: Entry,
+    /// JSON of the raw fields it was normalised from.
+    pub raw: String,
+    /// Its dedup features.
+    pub features: crate::dedup::Features,
 }
 
 /// An entry as stored (for `explain`, tests and later stages).
@@ -39,16 +58,32 @@ impl Store {
         &mut self,
         source_id: i64,
         fetch: &FetchRecord,
-        entries: &[(Entry, String)],
+        entries: &[NewEntry],
         now: DateTime<Utc>,
     ) -> Result<SaveStats, StoreError> {
         let tx =
             self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start saving")?;
+        let cache = &mut self.features;
+        let source_key: String = tx
+            .query_row("SELECT key FROM sources WHERE id = ?1", [source_id], |r| r.get(0))
+            .ctx("cannot read source")?;
         let mut stats = SaveStats::default();
-        for (e, raw) in entries {
-            match upsert(&tx, source_id, e, raw, now)? {
-                Upsert::New => stats.new += 1,
-                Upsert::Updated => stats.updated += 1,
+        for n in entries {
+            match upsert(&tx, source_id, &n.entry, &n.raw, now)? {
+                Upsert::New(id) => {
+                    stats.new += 1;
+                    stories::store_features(&tx, cache, id, n.features.clone())?;
+                    let first = crate::story::story_id(&source_key, &n.entry.key);
+                    match stories::assign(&tx, cache, id, &first, now)? {
+                        Decision::New => stats.new_stories += 1,
+                        Decision::Version { .. } => stats.versions += 1,
+                        Decision::Duplicate { .. } => stats.duplicates += 1,
+                    }
+                }
+                Upsert::Updated(id) => {
+                    stats.updated += 1;
+                    stories::store_features(&tx, cache, id, n.features.clone())?;
+                }
                 Upsert::Same => {}
             }
         }
@@ -74,91 +109,103 @@ impl Store {
 
     /// Entries matching a WHERE clause (with ORDER BY), fully loaded.
     fn load_entries(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<EntryRow>, StoreError> {
-        let sql = format!(
-            "SELECT id, source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
+        load_entries(&self.conn, filter, params)
+    }
+}
+
+/// One entry by id, on any connection or transaction.
+pub(super) fn load_one(conn: &rusqlite::Connection, id: i64) -> Result<Option<EntryRow>, StoreError> {
+    Ok(load_entries(conn, "id = ?1", [id])?.pop())
+}
+
+/// Entries matching a WHERE clause (with ORDER BY), fully loaded.
+fn load_entries(
+    conn: &rusqlite::Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<EntryRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
                     published_at, updated_at, date_given, first_seen_at, authors, enclosures, images, content_hash
              FROM entries WHERE {filter}"
-        );
-        let mut stmt = self.conn.prepare(&sql).ctx("cannot read entries")?;
-        let rows: Vec<(EntryRow, [String; 4])> = stmt
-            .query_map(params, |r| {
-                let json: [String; 4] = [r.get(9)?, r.get(14)?, r.get(15)?, r.get(16)?];
-                let published: String = r.get(10)?;
-                let updated: String = r.get(11)?;
-                Ok((
-                    EntryRow {
-                        id: r.get(0)?,
-                        source_id: r.get(1)?,
-                        first_seen_at: r.get(13)?,
-                        entry: Entry {
-                            key: r.get(2)?,
-                            guid: r.get(3)?,
-                            url: r.get(4)?,
-                            title: r.get(5)?,
-                            summary_html: r.get(6)?,
-                            content_html: r.get(7)?,
-                            lang: r.get(8)?,
-                            lang_origin: LangOrigin::Unknown,
-                            published: super::parse_ts(&published).unwrap_or_default(),
-                            updated: super::parse_ts(&updated).unwrap_or_default(),
-                            date_given: r.get(12)?,
-                            authors: Vec::new(),
-                            categories: Vec::new(),
-                            enclosures: Vec::new(),
-                            images: Vec::new(),
-                            links: Vec::new(),
-                            content_hash: r.get(17)?,
-                        },
+    );
+    let mut stmt = conn.prepare(&sql).ctx("cannot read entries")?;
+    let rows: Vec<(EntryRow, [String; 4])> = stmt
+        .query_map(params, |r| {
+            let json: [String; 4] = [r.get(9)?, r.get(14)?, r.get(15)?, r.get(16)?];
+            let published: String = r.get(10)?;
+            let updated: String = r.get(11)?;
+            Ok((
+                EntryRow {
+                    id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    first_seen_at: r.get(13)?,
+                    entry: Entry {
+                        key: r.get(2)?,
+                        guid: r.get(3)?,
+                        url: r.get(4)?,
+                        title: r.get(5)?,
+                        summary_html: r.get(6)?,
+                        content_html: r.get(7)?,
+                        lang: r.get(8)?,
+                        lang_origin: LangOrigin::Unknown,
+                        published: super::parse_ts(&published).unwrap_or_default(),
+                        updated: super::parse_ts(&updated).unwrap_or_default(),
+                        date_given: r.get(12)?,
+                        authors: Vec::new(),
+                        categories: Vec::new(),
+                        enclosures: Vec::new(),
+                        images: Vec::new(),
+                        links: Vec::new(),
+                        content_hash: r.get(17)?,
                     },
-                    json,
-                ))
-            })
-            .ctx("cannot read entries")?
-            .collect::<Result<_, _>>()
-            .ctx("cannot read entries")?;
-        rows.into_iter().map(|(row, json)| self.complete(row, &json)).collect()
-    }
+                },
+                json,
+            ))
+        })
+        .ctx("cannot read entries")?
+        .collect::<Result<_, _>>()
+        .ctx("cannot read entries")?;
+    rows.into_iter().map(|(row, json)| complete(conn, row, &json)).collect()
+}
 
-    /// Fills the JSON columns and the link and category tables into a row.
-    fn complete(&self, mut row: EntryRow, json: &[String; 4]) -> Result<EntryRow, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("entry {} {what}", row.id));
-        let e = &mut row.entry;
-        e.lang_origin = serde_json::from_str(&format!("\"{}\"", json[0])).map_err(|_| bad("lang_origin"))?;
-        e.authors = serde_json::from_str(&json[1]).map_err(|_| bad("authors"))?;
-        e.enclosures = serde_json::from_str(&json[2]).map_err(|_| bad("enclosures"))?;
-        e.images = serde_json::from_str(&json[3]).map_err(|_| bad("images"))?;
-        let mut links = self
-            .conn
-            .prepare_cached(
-                "SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid",
-            )
-            .ctx("cannot read links")?;
-        e.links = links
-            .query_map([row.id], |r| {
-                Ok(crate::model::Link {
-                    href: r.get(0)?,
-                    rel: r.get(1)?,
-                    hreflang: r.get(2)?,
-                    mime: r.get(3)?,
-                    title: r.get(4)?,
-                    length: None,
-                })
+/// Fills the JSON columns and the link and category tables into a row.
+fn complete(conn: &rusqlite::Connection, mut row: EntryRow, json: &[String; 4]) -> Result<EntryRow, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("entry {} {what}", row.id));
+    let e = &mut row.entry;
+    e.lang_origin = serde_json::from_str(&format!("\"{}\"", json[0])).map_err(|_| bad("lang_origin"))?;
+    e.authors = serde_json::from_str(&json[1]).map_err(|_| bad("authors"))?;
+    e.enclosures = serde_json::from_str(&json[2]).map_err(|_| bad("enclosures"))?;
+    e.images = serde_json::from_str(&json[3]).map_err(|_| bad("images"))?;
+    let mut links = conn
+        .prepare_cached("SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid")
+        .ctx("cannot read links")?;
+    e.links = links
+        .query_map([row.id], |r| {
+            Ok(crate::model::Link {
+                href: r.get(0)?,
+                rel: r.get(1)?,
+                hreflang: r.get(2)?,
+                mime: r.get(3)?,
+                title: r.get(4)?,
+                length: None,
             })
-            .ctx("cannot read links")?
-            .collect::<Result<_, _>>()
-            .ctx("cannot read links")?;
-        let mut cats = self
-            .conn
-            .prepare_cached("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY term")
-            .ctx("cannot read categories")?;
-        e.categories = cats
-            .query_map([row.id], |r| r.get(0))
-            .ctx("cannot read categories")?
-            .collect::<Result<_, _>>()
-            .ctx("cannot read categories")?;
-        Ok(row)
-    }
+        })
+        .ctx("cannot read links")?
+        .collect::<Result<_, _>>()
+        .ctx("cannot read links")?;
+    let mut cats = conn
+        .prepare_cached("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY term")
+        .ctx("cannot read categories")?;
+    e.categories = cats
+        .query_map([row.id], |r| r.get(0))
+        .ctx("cannot read categories")?
+        .collect::<Result<_, _>>()
+        .ctx("cannot read categories")?;
+    Ok(row)
+}
 
+impl Store {
     /// Publication times of a source's newest dated entries.
     pub fn recent_published(&self, source_id: i64, limit: usize) -> Result<Vec<DateTime<Utc>>, StoreError> {
         let mut stmt = self
@@ -189,8 +236,8 @@ impl Store {
 }
 
 enum Upsert {
-    New,
-    Updated,
+    New(i64),
+    Updated(i64),
     Same,
 }
 
@@ -216,8 +263,8 @@ fn upsert(
         .optional()
         .ctx("cannot look up entry")?;
     let Some((id, hash, old_raw)) = existing else {
-        insert(tx, source_id, e, raw, now)?;
-        return Ok(Upsert::New);
+        let id = insert(tx, source_id, e, raw, now)?;
+        return Ok(Upsert::New(id));
     };
     if hash == e.content_hash {
         tx.prepare_cached("UPDATE entries SET last_seen_at = ?2 WHERE id = ?1")
@@ -259,7 +306,7 @@ fn upsert(
     ])
     .ctx("cannot update entry")?;
     replace_children(tx, id, e)?;
-    Ok(Upsert::Updated)
+    Ok(Upsert::Updated(id))
 }
 
 fn insert(
@@ -268,7 +315,7 @@ fn insert(
     e: &Entry,
     raw: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     tx.prepare_cached(
         "INSERT INTO entries (source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
             published_at, updated_at, date_given, first_seen_at, last_seen_at, authors, enclosures, images, content_hash, raw)
@@ -297,7 +344,8 @@ fn insert(
     ])
     .ctx("cannot insert entry")?;
     let id = tx.last_insert_rowid();
-    replace_children(tx, id, e)
+    replace_children(tx, id, e)?;
+    Ok(id)
 }
 
 fn replace_children(tx: &rusqlite::Transaction<'_>, id: i64, e: &Entry) -> Result<(), StoreError> {

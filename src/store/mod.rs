@@ -6,6 +6,7 @@ mod entries;
 mod publish;
 mod schema;
 mod sources;
+mod stories;
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-pub use entries::{EntryRow, SaveStats};
+pub use entries::{EntryRow, NewEntry, SaveStats};
 pub use publish::IndexRow;
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 
@@ -73,6 +74,8 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 /// The database.
 pub struct Store {
     conn: Connection,
+    /// Decoded dedup features of stored entries (assignment reads them often).
+    features: stories::FeatureCache,
 }
 
 impl Store {
@@ -80,9 +83,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ctx(&format!("cannot open database {}", path.display()))?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, features: stories::FeatureCache::default() };
         store.configure().ctx(&format!("cannot set up database {}", path.display()))?;
         store.migrate()?;
+        stories::backfill(&mut store.conn, &mut store.features)?;
         Ok(store)
     }
 

@@ -109,4 +109,41 @@ CREATE INDEX entry_revisions_by_entry ON entry_revisions(entry_id);
     // 3: the feed's own scheduling hints (ttl, skipHours, skipDays, sy:),
     // kept so that polls answered 304 still honour them.
     "ALTER TABLE sources ADD COLUMN feed_hints TEXT;",
+    // 4: stories. Every entry belongs to exactly one story, as its version in
+    // one language or as a duplicate of such a version; the evidence of each
+    // decision is kept. entry_keys indexes identity keys for candidate lookup.
+    r#"
+CREATE TABLE stories (
+    id              TEXT PRIMARY KEY,          -- urn:polyfeed:story:...; never changes
+    created_at      TEXT NOT NULL
+);
+CREATE TABLE story_entries (
+    entry_id        INTEGER PRIMARY KEY REFERENCES entries(id),
+    story_id        TEXT NOT NULL REFERENCES stories(id),
+    role            TEXT NOT NULL,             -- version | duplicate
+    lang            TEXT,                      -- primary subtag
+    matched_entry   INTEGER,                   -- the entry it was matched with
+    evidence        TEXT NOT NULL,             -- JSON: score and signals
+    joined_at       TEXT NOT NULL
+);
+CREATE INDEX story_entries_by_story ON story_entries(story_id);
+CREATE TABLE entry_features (
+    entry_id        INTEGER PRIMARY KEY REFERENCES entries(id),
+    features        TEXT NOT NULL              -- JSON dedup::Features
+);
+CREATE TABLE entry_keys (
+    key             TEXT NOT NULL,             -- u:url, a:alternate, i:id, g:guid
+    entry_id        INTEGER NOT NULL,
+    PRIMARY KEY (key, entry_id)
+) WITHOUT ROWID;
+CREATE INDEX entry_keys_by_entry ON entry_keys(entry_id);
+CREATE TABLE story_log (
+    id              INTEGER PRIMARY KEY,
+    at              TEXT NOT NULL,
+    story_id        TEXT NOT NULL,
+    action          TEXT NOT NULL,             -- created | joined | merged
+    detail          TEXT NOT NULL
+);
+CREATE INDEX story_log_by_story ON story_log(story_id);
+"#,
 ];

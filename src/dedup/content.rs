@@ -1,0 +1,181 @@
+//! Content that survives translation: numbers, proper names, length and
+//! paragraph structure. Pure. Scores how likely two texts in different
+//! languages are versions of one post.
+//!
+//! This is the first, language-independent layer; a word-level
+//! cross-language layer plugs in here (see `ContentFeatures::concepts`).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// What is kept of a text for cross-language comparison.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContentFeatures {
+    /// Normalised numbers (digit grouping and decimal commas folded).
+    pub numbers: BTreeSet<String>,
+    /// Capitalised words that are not sentence-initial, lower-cased.
+    pub names: BTreeSet<String>,
+    /// Characters of text.
+    pub chars: usize,
+    /// Paragraph count.
+    pub paragraphs: usize,
+}
+
+/// Extracts content features from a title and plain-text body (paragraphs
+/// separated by blank lines).
+pub fn content_features(_lang: &str, title: &str, text: &str) -> ContentFeatures {
+    let all = format!("{title}\n\n{text}");
+    ContentFeatures {
+        numbers: numbers(&all),
+        names: names(&all),
+        chars: text.chars().count(),
+        paragraphs: text.split("\n\n").filter(|p| !p.trim().is_empty()).count(),
+    }
+}
+
+/// Similarity of two texts' contents, 0..1, with the parts that made it.
+pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec<(&'static str, f64)>) {
+    let nums = shrunk_jaccard(&a.numbers, &b.numbers, 3.0);
+    let names = shrunk_jaccard(&a.names, &b.names, 4.0);
+    let len = length_ratio(a.chars, b.chars);
+    let score = (0.55 * nums + 0.45 * names) * (0.5 + 0.5 * len);
+    (score, vec![("numbers", nums), ("names", names), ("length ratio", len)])
+}
+
+/// Jaccard index shrunk towards 0 for small sets (`k` pseudo-elements).
+fn shrunk_jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>, k: f64) -> f64 {
+    let inter = a.intersection(b).count() as f64;
+    let union = a.union(b).count() as f64;
+    if union == 0.0 { 0.0 } else { inter / (union + k) }
+}
+
+fn length_ratio(a: usize, b: usize) -> f64 {
+    let (lo, hi) = (a.min(b) as f64, a.max(b) as f64);
+    if hi == 0.0 { 0.0 } else { (lo / hi).powf(0.5) }
+}
+
+/// Numbers as written in any of our languages: `1 250 000`, `1,250,000`,
+/// `38,6`, `38.6`, `9.90` all fold to digits with `.` as decimal point.
+fn numbers(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut raw = String::new();
+        while i < chars.len() {
+            let c = chars[i];
+            let next_digit = chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+            if c.is_ascii_digit() {
+                raw.push(c);
+            } else if matches!(c, ' ' | '\u{a0}' | '\u{202f}') && next_digit && group_follows(&chars, i + 1) {
+                // thousands separator
+            } else if matches!(c, ',' | '.') && next_digit {
+                raw.push(c);
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        let _ = start;
+        if let Some(n) = fold_number(&raw) {
+            out.insert(n);
+        }
+    }
+    out
+}
+
+/// True when exactly three digits follow position `i` (a thousands group).
+fn group_follows(chars: &[char], i: usize) -> bool {
+    chars[i..].iter().take_while(|c| c.is_ascii_digit()).count() == 3
+}
+
+fn fold_number(raw: &str) -> Option<String> {
+    let seps: Vec<(usize, char)> = raw.char_indices().filter(|(_, c)| *c == ',' || *c == '.').collect();
+    let digits_only = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let value = match seps.as_slice() {
+        [] => raw.to_string(),
+        [(pos, _)] => {
+            let tail = raw.len() - pos - 1;
+            if tail == 3 && raw[..*pos].len() <= 3 && !raw[..*pos].is_empty() {
+                digits_only(raw) // 1,250 or 1.250: grouping
+            } else {
+                format!("{}.{}", &raw[..*pos], &raw[pos + 1..]) // 38,6 or 38.6: decimal
+            }
+        }
+        many => {
+            let (last_pos, last) = *many.last()?;
+            if many.iter().all(|(_, c)| *c == last) {
+                digits_only(raw) // 1,250,000
+            } else {
+                format!("{}.{}", digits_only(&raw[..last_pos]), &raw[last_pos + 1..]) // 1.250,5
+            }
+        }
+    };
+    let v = value.trim_start_matches('0');
+    let v = if v.is_empty() || v.starts_with('.') { format!("0{v}") } else { v.to_string() };
+    let v = if v.contains('.') { v.trim_end_matches('0').trim_end_matches('.').to_string() } else { v };
+    (v.len() >= 2 || v.parse::<u32>().is_ok_and(|n| n > 0)).then_some(v)
+}
+
+/// Capitalised words not at the start of a sentence: names of people and
+/// places, organisations, products.
+fn names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut sentence_start = true;
+    for word in text.split_whitespace() {
+        let w: String = word.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        if !sentence_start && w.chars().count() >= 3 && w.chars().next().is_some_and(char::is_uppercase) {
+            out.insert(w.to_lowercase());
+        }
+        sentence_start = word.ends_with(['.', '!', '?', ':']) || word.is_empty();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_fold_across_conventions() {
+        let fi = numbers("Hanke maksaa 1 250 000 euroa ja lippu 9,90 euroa. Budjetti 38,6 miljoonaa vuodelle 2027.");
+        let en = numbers("The project costs EUR 1,250,000 and a ticket EUR 9.90. Budget 38.6 million for 2027.");
+        assert_eq!(fi, en);
+        assert!(fi.contains("1250000") && fi.contains("9.9") && fi.contains("38.6") && fi.contains("2027"));
+    }
+
+    #[test]
+    fn names_skip_sentence_starts() {
+        let n = names("Kaupunki tiedottaa. Mukana ovat Elina Wahl ja Porvoon kaupunki sekä DVV.");
+        assert!(n.contains("elina") && n.contains("wahl") && n.contains("dvv") && n.contains("porvoon"));
+        assert!(!n.contains("kaupunki") && !n.contains("mukana"));
+    }
+
+    #[test]
+    fn translations_score_higher_than_unrelated_texts() {
+        let fi = content_features(
+            "fi",
+            "Porvoo saa 1 250 000 euroa",
+            "Elina Wahl kertoo, että Porvoo saa 1 250 000 euroa vuonna 2026.",
+        );
+        let en = content_features(
+            "en",
+            "Porvoo receives EUR 1,250,000",
+            "Elina Wahl says Porvoo receives EUR 1,250,000 in 2026.",
+        );
+        let other = content_features(
+            "en",
+            "Library opening hours",
+            "The Library is open on Sundays from 10 to 16 in December.",
+        );
+        let (same, _) = content_similarity(&fi, &en);
+        let (diff, _) = content_similarity(&fi, &other);
+        assert!(same > 0.3 && diff < 0.1, "{same} {diff}");
+    }
+}

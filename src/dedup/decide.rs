@@ -1,0 +1,172 @@
+//! The assignment decision for one new entry against its candidates: a
+//! same-language duplicate of a stored version, a new language version of a
+//! stored story, or a story of its own. Pure and deterministic; every
+//! decision carries the signals that made it, with their scores.
+
+use serde::{Deserialize, Serialize};
+
+use super::content::content_similarity;
+use super::features::{Features, sketch_similarity};
+
+/// Cross-language content score needed to join a story without structural
+/// evidence (explicit links, shared ids).
+pub const CONTENT_THRESHOLD: f64 = 0.45;
+/// Same-language near-duplicate: estimated 3-gram Jaccard.
+pub const DUPLICATE_THRESHOLD: f64 = 0.85;
+/// Entries further apart than this are never versions of one post by
+/// content alone.
+pub const WINDOW_DAYS: i64 = 7;
+
+/// One signal with its score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// What was compared.
+    pub name: String,
+    /// Its score, 0..1.
+    pub score: f64,
+}
+
+/// Why two entries were judged one story (or not).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The combined score.
+    pub score: f64,
+    /// The signals behind it.
+    pub signals: Vec<Signal>,
+}
+
+/// A stored entry that could belong to the new entry's story.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its row id.
+    pub entry_id: i64,
+    /// Its story.
+    pub story_id: String,
+    /// Languages its story already has (primary subtags).
+    pub story_langs: Vec<String>,
+    /// Its features.
+    pub features: Features,
+}
+
+/// What to do with a new entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// A story of its own.
+    New,
+    /// A same-language copy of `of_entry`, in its story.
+    Duplicate {
+        /// The story.
+        story_id: String,
+        /// The stored entry it copies.
+        of_entry: i64,
+        /// Why.
+        evidence: Evidence,
+    },
+    /// A new language version of a story.
+    Version {
+        /// The story.
+        story_id: String,
+        /// The stored entry that matched best.
+        matched: i64,
+        /// Why.
+        evidence: Evidence,
+    },
+}
+
+fn sig(name: &str, score: f64) -> Signal {
+    Signal { name: name.to_string(), score }
+}
+
+fn same_lang(a: &Features, b: &Features) -> bool {
+    a.lang.is_some() && a.lang == b.lang
+}
+
+/// Same publisher: one group, or one host.
+fn same_publisher(a: &Features, b: &Features) -> bool {
+    (a.group.is_some() && a.group == b.group) || (a.host.is_some() && a.host == b.host)
+}
+
+/// Scores a same-language pair as duplicates.
+pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
+    if !same_lang(new, old) && new.lang.is_some() && old.lang.is_some() {
+        return None;
+    }
+    if new.url_key.is_some() && new.url_key == old.url_key {
+        return Some(Evidence { score: 1.0, signals: vec![sig("same canonical URL", 1.0)] });
+    }
+    if new.guid.is_some() && new.guid == old.guid && same_publisher(new, old) {
+        return Some(Evidence { score: 1.0, signals: vec![sig("same guid, same publisher", 1.0)] });
+    }
+    let sim = sketch_similarity(&new.sketch, &old.sketch);
+    let days = (new.published - old.published).num_days().abs();
+    (sim >= DUPLICATE_THRESHOLD && days <= 3)
+        .then(|| Evidence { score: sim, signals: vec![sig("near-identical text (3-gram Jaccard)", sim)] })
+}
+
+/// Scores a cross-language pair as versions of one post.
+pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
+    let mut signals = Vec::new();
+    let explicit = new.url_key.as_ref().is_some_and(|u| old.alternates.contains(u))
+        || old.url_key.as_ref().is_some_and(|u| new.alternates.contains(u));
+    if explicit {
+        signals.push(sig("hreflang alternate link", 1.0));
+        return Evidence { score: 1.0, signals };
+    }
+    let shared_id = new.id_keys.iter().find(|k| old.id_keys.contains(k));
+    if let Some(k) = shared_id.filter(|_| same_publisher(new, old)) {
+        signals.push(sig(&format!("shared id {k}, same publisher"), 0.95));
+        return Evidence { score: 0.95, signals };
+    }
+    let hours = (new.published - old.published).num_minutes().abs() as f64 / 60.0;
+    if hours > (WINDOW_DAYS * 24) as f64 {
+        return Evidence { score: 0.0, signals: vec![sig("published too far apart", 0.0)] };
+    }
+    let (content, parts) = content_similarity(&new.content, &old.content);
+    signals.extend(parts.into_iter().map(|(n, s)| sig(n, s)));
+    signals.push(sig("content", content));
+    let mut score = content;
+    if same_publisher(new, old) && hours <= 48.0 {
+        score = (score + 0.15).min(0.94);
+        signals.push(sig("same publisher within 2 days", 0.15));
+    }
+    Evidence { score, signals }
+}
+
+/// Decides where a new entry belongs. Candidates are considered in a
+/// deterministic order (best score, then lowest entry id).
+pub fn decide(new: &Features, candidates: &[Candidate]) -> Decision {
+    let mut best_dup: Option<(&Candidate, Evidence)> = None;
+    for c in candidates.iter().filter(|c| same_lang(new, &c.features) || new.lang.is_none()) {
+        if let Some(ev) = duplicate_evidence(new, &c.features) {
+            if better(&ev, c, best_dup.as_ref()) {
+                best_dup = Some((c, ev));
+            }
+        }
+    }
+    if let Some((c, evidence)) = best_dup {
+        return Decision::Duplicate { story_id: c.story_id.clone(), of_entry: c.entry_id, evidence };
+    }
+    let Some(lang) = new.lang.as_ref() else { return Decision::New };
+    let mut best: Option<(&Candidate, Evidence)> = None;
+    for c in candidates {
+        let other_lang = c.features.lang.as_ref().is_some_and(|l| l != lang);
+        if !other_lang || c.story_langs.contains(lang) {
+            continue; // one version per language in a story
+        }
+        let ev = version_evidence(new, &c.features);
+        if ev.score >= CONTENT_THRESHOLD && better(&ev, c, best.as_ref()) {
+            best = Some((c, ev));
+        }
+    }
+    match best {
+        Some((c, evidence)) => Decision::Version { story_id: c.story_id.clone(), matched: c.entry_id, evidence },
+        None => Decision::New,
+    }
+}
+
+fn better(ev: &Evidence, c: &Candidate, current: Option<&(&Candidate, Evidence)>) -> bool {
+    match current {
+        None => true,
+        Some((cur, cur_ev)) => ev.score > cur_ev.score || (ev.score == cur_ev.score && c.entry_id < cur.entry_id),
+    }
+}

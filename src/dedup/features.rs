@@ -1,0 +1,209 @@
+//! Features of an entry for story assignment: identity keys (canonical URL,
+//! language-neutral ids, explicit alternates), a MinHash sketch for
+//! same-language near-duplicates, and content features. Pure.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::content::{ContentFeatures, content_features};
+use crate::model::Entry;
+
+/// Size of the bottom-k MinHash sketch.
+const SKETCH: usize = 128;
+
+/// What assignment knows about one entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    /// Primary language subtag.
+    pub lang: Option<String>,
+    /// Publication time.
+    pub published: DateTime<Utc>,
+    /// Source row id.
+    pub source_id: i64,
+    /// Publisher group of the source.
+    pub group: Option<String>,
+    /// Host of the entry's URL, without `www.`.
+    pub host: Option<String>,
+    /// The guid, when the feed gave one.
+    pub guid: Option<String>,
+    /// Canonical URL folded (scheme, `www.`, trailing slash, case of host).
+    pub url_key: Option<String>,
+    /// Language-neutral identifiers from the URL and guid.
+    pub id_keys: Vec<String>,
+    /// Folded URLs of the entry's links to other-language versions.
+    pub alternates: Vec<String>,
+    /// Bottom-k MinHash of word 3-grams (same-language near-duplicates).
+    pub sketch: Vec<u64>,
+    /// Content that survives translation.
+    pub content: ContentFeatures,
+}
+
+/// Computes the features of an entry.
+pub fn features(e: &Entry, source_id: i64, group: Option<&str>) -> Features {
+    let text =
+        crate::normalise::plain_text_paragraphs(e.content_html.as_deref().or(e.summary_html.as_deref()).unwrap_or(""));
+    let lang = e.lang.as_deref().map(|l| crate::lang::primary(l).to_string());
+    let own = e.url.as_deref().and_then(fold_url);
+    let mut alternates: Vec<String> = e
+        .links
+        .iter()
+        .filter(|l| l.hreflang.is_some() || l.rel.as_deref() == Some("alternate"))
+        .filter_map(|l| fold_url(&l.href))
+        .filter(|u| Some(u) != own.as_ref())
+        .collect();
+    alternates.sort();
+    alternates.dedup();
+    Features {
+        published: e.published,
+        source_id,
+        group: group.map(str::to_string),
+        host: e.url.as_deref().and_then(host_of),
+        guid: e.guid.clone(),
+        id_keys: id_keys(e.url.as_deref(), e.guid.as_deref()),
+        url_key: own,
+        alternates,
+        sketch: sketch(&format!("{}\n{text}", e.title)),
+        content: content_features(lang.as_deref().unwrap_or(""), &e.title, &text),
+        lang,
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(u.host_str()?.trim_start_matches("www.").to_ascii_lowercase())
+}
+
+/// `https://www.Example.org/a/b/?x=1` -> `example.org/a/b?x=1`.
+pub fn fold_url(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u.host_str()?.trim_start_matches("www.").to_ascii_lowercase();
+    let path = u.path().trim_end_matches('/');
+    Some(match u.query() {
+        Some(q) if !q.is_empty() => format!("{host}{path}?{q}"),
+        _ => format!("{host}{path}"),
+    })
+}
+
+/// Language codes that sites put in paths and query strings.
+const LANG_MARKERS: &[&str] = &[
+    "fi", "sv", "en", "de", "fr", "se", "ru", "et", "es", "it", "fi-fi", "sv-fi", "sv-se", "en-gb", "en-us", "suomi",
+    "svenska", "english",
+];
+const LANG_PARAMS: &[&str] = &["lang", "language", "languageid", "locale", "hl", "l"];
+
+/// Identifiers that stay the same across a post's language versions:
+/// numeric CMS ids (Liferay `/-/…/1410877/slug`, Drupal `1234 at https://…`,
+/// `?p=123`), and the URL with its language markers removed.
+pub fn id_keys(url: Option<&str>, guid: Option<&str>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for s in [url, guid].into_iter().flatten() {
+        if let Some((num, rest)) = s.split_once(" at ") {
+            if num.chars().all(|c| c.is_ascii_digit()) && rest.starts_with("http") {
+                keys.push(format!("cms:{num}"));
+            }
+        }
+        let Ok(u) = url::Url::parse(s) else { continue };
+        for seg in u.path_segments().into_iter().flatten() {
+            if seg.len() >= 4 && seg.len() <= 12 && seg.chars().all(|c| c.is_ascii_digit()) {
+                keys.push(format!("cms:{seg}"));
+            }
+        }
+        for (k, v) in u.query_pairs() {
+            if matches!(k.as_ref(), "p" | "id" | "nid" | "article" | "articleid" | "newsid")
+                && v.chars().all(|c| c.is_ascii_digit())
+                && !v.is_empty()
+            {
+                keys.push(format!("cms:{v}"));
+            }
+        }
+        if let Some(stripped) = without_lang_markers(&u) {
+            keys.push(format!("url:{stripped}"));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The URL without language path segments or query parameters, when it had any.
+fn without_lang_markers(u: &url::Url) -> Option<String> {
+    let segs: Vec<&str> = u.path_segments()?.filter(|s| !s.is_empty()).collect();
+    let kept: Vec<&str> =
+        segs.iter().copied().filter(|s| !LANG_MARKERS.contains(&s.to_ascii_lowercase().as_str())).collect();
+    let query: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| !LANG_PARAMS.contains(&k.to_ascii_lowercase().as_str()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let changed = kept.len() != segs.len() || query.len() != u.query_pairs().count();
+    if !changed || kept.is_empty() {
+        return None;
+    }
+    let host = u.host_str()?.trim_start_matches("www.").to_ascii_lowercase();
+    let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Some(format!("{host}/{}{}{}", kept.join("/"), if q.is_empty() { "" } else { "?" }, q.join("&")))
+}
+
+/// FNV-1a, 64 bit: a stable hash (the sketch is stored).
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Bottom-k MinHash of the lower-cased word 3-grams.
+fn sketch(text: &str) -> Vec<u64> {
+    let words: Vec<String> =
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let mut hashes: Vec<u64> = words.windows(3).map(|w| fnv(&w.join(" "))).collect();
+    if hashes.is_empty() && !words.is_empty() {
+        hashes.push(fnv(&words.join(" ")));
+    }
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes.truncate(SKETCH);
+    hashes
+}
+
+/// Estimated Jaccard similarity of the 3-gram sets behind two sketches.
+pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let mut union: Vec<u64> = a.iter().chain(b).copied().collect();
+    union.sort_unstable();
+    union.dedup();
+    union.truncate(SKETCH.min(a.len().max(b.len())));
+    let both = union.iter().filter(|h| a.binary_search(h).is_ok() && b.binary_search(h).is_ok()).count();
+    both as f64 / union.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_keys_survive_language_changes() {
+        let fi = id_keys(Some("https://www.porvoo.fi/uutiset/-/asset_publisher/2291045/asiantuntijatuki"), None);
+        let sv = id_keys(Some("https://www.borga.fi/nyheter/-/asset_publisher/2291045/expertstod"), None);
+        assert!(fi.contains(&"cms:2291045".to_string()) && sv.contains(&"cms:2291045".to_string()));
+        let a = id_keys(Some("https://site.example/fi/news/budget-2027?lang=fi"), None);
+        let b = id_keys(Some("https://site.example/sv/news/budget-2027?lang=sv"), None);
+        assert!(a.iter().any(|k| b.contains(k) && k.starts_with("url:")), "{a:?} {b:?}");
+        assert!(id_keys(None, Some("1234 at https://drupal.example")).contains(&"cms:1234".to_string()));
+        assert!(id_keys(Some("https://example.org/posts/hello"), None).is_empty());
+    }
+
+    #[test]
+    fn sketches_find_near_duplicates() {
+        let a = sketch("The city council decided on Monday that the new bridge will be built next year in the centre");
+        let b = sketch("The city council decided on Monday that the new bridge will be built next year in the centre.");
+        let c = sketch("Completely different text about library opening hours during the winter holidays this year");
+        assert!(sketch_similarity(&a, &b) > 0.95);
+        assert!(sketch_similarity(&a, &c) < 0.05);
+        assert_eq!(fold_url("https://www.Example.org/a/b/").as_deref(), Some("example.org/a/b"));
+    }
+}

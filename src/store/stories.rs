@@ -1,0 +1,314 @@
+//! Story assignment in the store: candidates for a new entry (identity-key
+//! matches at any time, and the entries published nearest to it within the
+//! dedup window), the decision by `dedup::decide`, and its record with the
+//! evidence. Runs inside the transaction that stores the entry.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Context, StoreError, ts};
+use crate::dedup::{self, Candidate, Decision, Evidence, Features};
+
+/// Window candidates looked at on each side of the new entry's date.
+const NEAREST: usize = 100;
+
+/// Decoded features of stored entries, kept for the life of the store.
+#[derive(Default)]
+pub(super) struct FeatureCache(HashMap<i64, Arc<Features>>);
+
+const CACHE_MAX: usize = 200_000;
+
+impl FeatureCache {
+    fn get(&mut self, tx: &Transaction<'_>, id: i64) -> Result<Option<Arc<Features>>, StoreError> {
+        if let Some(f) = self.0.get(&id) {
+            return Ok(Some(f.clone()));
+        }
+        let json: Option<String> = tx
+            .prepare_cached("SELECT features FROM entry_features WHERE entry_id = ?1")
+            .ctx("cannot read features")?
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .ctx("cannot read features")?;
+        let Some(f) = json.and_then(|j| serde_json::from_str::<Features>(&j).ok()) else { return Ok(None) };
+        Ok(Some(self.put(id, f)))
+    }
+
+    fn put(&mut self, id: i64, f: Features) -> Arc<Features> {
+        if self.0.len() >= CACHE_MAX {
+            self.0.clear();
+        }
+        let f = Arc::new(f);
+        self.0.insert(id, f.clone());
+        f
+    }
+}
+
+/// The identity keys an entry is found by.
+fn keys(f: &Features) -> Vec<String> {
+    let mut k: Vec<String> = Vec::new();
+    k.extend(f.url_key.iter().map(|u| format!("u:{u}")));
+    k.extend(f.alternates.iter().map(|a| format!("a:{a}")));
+    k.extend(f.id_keys.iter().map(|i| format!("i:{i}")));
+    k.extend(f.guid.iter().map(|g| format!("g:{g}")));
+    k
+}
+
+/// The keys under which other entries would point at this one.
+fn lookups(f: &Features) -> Vec<String> {
+    let mut k: Vec<String> = Vec::new();
+    if let Some(u) = &f.url_key {
+        k.push(format!("u:{u}"));
+        k.push(format!("a:{u}"));
+    }
+    k.extend(f.alternates.iter().map(|a| format!("u:{a}")));
+    k.extend(f.id_keys.iter().map(|i| format!("i:{i}")));
+    k.extend(f.guid.iter().map(|g| format!("g:{g}")));
+    k
+}
+
+/// Stores an entry's features and identity keys (new or changed entry).
+pub(super) fn store_features(
+    tx: &Transaction<'_>,
+    cache: &mut FeatureCache,
+    id: i64,
+    f: Features,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(&f).unwrap_or_default();
+    tx.prepare_cached("INSERT OR REPLACE INTO entry_features (entry_id, features) VALUES (?1, ?2)")
+        .ctx("cannot store features")?
+        .execute(params![id, json])
+        .ctx("cannot store features")?;
+    tx.prepare_cached("DELETE FROM entry_keys WHERE entry_id = ?1")
+        .ctx("cannot store keys")?
+        .execute([id])
+        .ctx("cannot store keys")?;
+    let mut ins = tx
+        .prepare_cached("INSERT OR IGNORE INTO entry_keys (key, entry_id) VALUES (?1, ?2)")
+        .ctx("cannot store keys")?;
+    for k in keys(&f) {
+        ins.execute(params![k, id]).ctx("cannot store keys")?;
+    }
+    cache.put(id, f);
+    Ok(())
+}
+
+/// Assigns a newly stored entry to a story and records why.
+pub(super) fn assign(
+    tx: &Transaction<'_>,
+    cache: &mut FeatureCache,
+    id: i64,
+    first_story_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Decision, StoreError> {
+    let Some(new) = cache.get(tx, id)? else { return Ok(Decision::New) };
+    let candidates = candidates(tx, cache, id, &new)?;
+    let decision = dedup::decide(&new, &candidates);
+    let lang = new.lang.clone();
+    match &decision {
+        Decision::New => {
+            tx.prepare_cached("INSERT OR IGNORE INTO stories (id, created_at) VALUES (?1, ?2)")
+                .ctx("cannot create story")?
+                .execute(params![first_story_id, ts(now)])
+                .ctx("cannot create story")?;
+            join(tx, id, first_story_id, "version", lang.as_deref(), None, &Evidence::default(), now)?;
+            log(tx, first_story_id, "created", &format!("entry {id}"), now)?;
+        }
+        Decision::Duplicate { story_id, of_entry, evidence } => {
+            join(tx, id, story_id, "duplicate", lang.as_deref(), Some(*of_entry), evidence, now)?;
+            log(tx, story_id, "joined", &format!("entry {id} as a duplicate of entry {of_entry}"), now)?;
+        }
+        Decision::Version { story_id, matched, evidence } => {
+            join(tx, id, story_id, "version", lang.as_deref(), Some(*matched), evidence, now)?;
+            log(
+                tx,
+                story_id,
+                "joined",
+                &format!("entry {id} ({}) as a version, matched entry {matched}", lang.as_deref().unwrap_or("?")),
+                now,
+            )?;
+            merge_linked(tx, cache, story_id, &new, now)?;
+        }
+    }
+    Ok(decision)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn join(
+    tx: &Transaction<'_>,
+    id: i64,
+    story: &str,
+    role: &str,
+    lang: Option<&str>,
+    matched: Option<i64>,
+    ev: &Evidence,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO story_entries (entry_id, story_id, role, lang, matched_entry, evidence, joined_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .ctx("cannot record story membership")?
+    .execute(params![id, story, role, lang, matched, serde_json::to_string(ev).unwrap_or_default(), ts(now)])
+    .ctx("cannot record story membership")
+    .map(|_| ())
+}
+
+fn log(tx: &Transaction<'_>, story: &str, action: &str, detail: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)")
+        .ctx("cannot log story change")?
+        .execute(params![ts(now), story, action, detail])
+        .ctx("cannot log story change")
+        .map(|_| ())
+}
+
+/// Candidates: entries sharing an identity key, and the entries published
+/// nearest before and after the new one within the dedup window.
+fn candidates(
+    tx: &Transaction<'_>,
+    cache: &mut FeatureCache,
+    id: i64,
+    new: &Features,
+) -> Result<Vec<Candidate>, StoreError> {
+    let mut ids: Vec<i64> = Vec::new();
+    {
+        let mut by_key = tx
+            .prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 LIMIT 50")
+            .ctx("cannot find candidates")?;
+        for k in lookups(new) {
+            let rows = by_key.query_map([k], |r| r.get(0)).ctx("cannot find candidates")?;
+            ids.extend(rows.collect::<Result<Vec<i64>, _>>().ctx("cannot find candidates")?);
+        }
+    }
+    let window = chrono::Duration::days(dedup::WINDOW_DAYS);
+    let (from, to, at) = (ts(new.published - window), ts(new.published + window), ts(new.published));
+    for sql in [
+        "SELECT id FROM entries WHERE published_at BETWEEN ?1 AND ?3 ORDER BY published_at DESC LIMIT ?4",
+        "SELECT id FROM entries WHERE published_at > ?3 AND published_at <= ?2 ORDER BY published_at ASC LIMIT ?4",
+    ] {
+        let mut stmt = tx.prepare_cached(sql).ctx("cannot find candidates")?;
+        let rows = stmt.query_map(params![from, to, at, NEAREST], |r| r.get(0)).ctx("cannot find candidates")?;
+        ids.extend(rows.collect::<Result<Vec<i64>, _>>().ctx("cannot find candidates")?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids.retain(|c| *c != id);
+    let mut out = Vec::with_capacity(ids.len());
+    for cid in ids {
+        let Some((story_id, langs)) = story_of(tx, cid)? else { continue };
+        let Some(features) = cache.get(tx, cid)? else { continue };
+        out.push(Candidate { entry_id: cid, story_id, story_langs: langs, features: (*features).clone() });
+    }
+    Ok(out)
+}
+
+/// The story of an entry and the languages of its versions.
+fn story_of(tx: &Transaction<'_>, entry: i64) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    let story: Option<String> = tx
+        .prepare_cached("SELECT story_id FROM story_entries WHERE entry_id = ?1")
+        .ctx("cannot read story")?
+        .query_row([entry], |r| r.get(0))
+        .optional()
+        .ctx("cannot read story")?;
+    let Some(story) = story else { return Ok(None) };
+    let langs = story_langs(tx, &story)?;
+    Ok(Some((story, langs)))
+}
+
+fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT DISTINCT lang FROM story_entries WHERE story_id = ?1 AND role = 'version' AND lang IS NOT NULL",
+        )
+        .ctx("cannot read story")?;
+    let rows = stmt.query_map([story], |r| r.get(0)).ctx("cannot read story")?;
+    rows.collect::<Result<Vec<String>, _>>().ctx("cannot read story")
+}
+
+/// Late evidence: when the entry that just joined `story` links explicitly
+/// (hreflang) to entries of other stories, and their languages do not
+/// collide, the stories are merged; the older story's id survives, and the
+/// merge is logged on both.
+fn merge_linked(
+    tx: &Transaction<'_>,
+    cache: &mut FeatureCache,
+    story: &str,
+    new: &Features,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut linked: Vec<String> = Vec::new();
+    let mut by_key =
+        tx.prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 LIMIT 20").ctx("cannot merge")?;
+    for a in &new.alternates {
+        let rows = by_key.query_map([format!("u:{a}")], |r| r.get::<_, i64>(0)).ctx("cannot merge")?;
+        for e in rows.collect::<Result<Vec<_>, _>>().ctx("cannot merge")? {
+            if let Some((s, _)) = story_of(tx, e)? {
+                if s != story && !linked.contains(&s) {
+                    linked.push(s);
+                }
+            }
+        }
+    }
+    let _ = cache;
+    let mut current = story.to_string();
+    for other in linked {
+        let mine = story_langs(tx, &current)?;
+        let theirs = story_langs(tx, &other)?;
+        if theirs.iter().any(|l| mine.contains(l)) {
+            continue; // never two versions of one language in a story
+        }
+        let (keep, gone) = older_first(tx, &current, &other)?;
+        tx.execute("UPDATE story_entries SET story_id = ?1 WHERE story_id = ?2", params![keep, gone])
+            .ctx("cannot merge")?;
+        log(tx, &keep, "merged", &format!("story {gone} merged in: hreflang link from a new version"), now)?;
+        log(tx, &gone, "merged", &format!("merged into {keep}"), now)?;
+        current = keep;
+    }
+    Ok(())
+}
+
+/// (older, younger) of two stories by creation time, then id.
+fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String), StoreError> {
+    let created = |id: &str| -> Result<String, StoreError> {
+        tx.prepare_cached("SELECT created_at FROM stories WHERE id = ?1")
+            .ctx("cannot read story")?
+            .query_row([id], |r| r.get(0))
+            .ctx("cannot read story")
+    };
+    let (ca, cb) = (created(a)?, created(b)?);
+    Ok(if (ca.as_str(), a) <= (cb.as_str(), b) {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    })
+}
+
+/// Assigns stories to entries stored before stories existed (or whose
+/// assignment was lost), oldest first. Returns how many were assigned.
+pub(super) fn backfill(conn: &mut rusqlite::Connection, cache: &mut FeatureCache) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start backfill")?;
+    let todo: Vec<(i64, i64, String, Option<String>)> = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT e.id, e.source_id, s.key, s.grp FROM entries e JOIN sources s ON s.id = e.source_id
+                 WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
+                 ORDER BY e.published_at, e.id",
+            )
+            .ctx("cannot find unassigned entries")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .ctx("cannot find unassigned entries")?;
+        rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")?
+    };
+    let now = crate::clock::now();
+    for (id, source_id, source_key, group) in &todo {
+        let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
+        let f = dedup::features(&row.entry, *source_id, group.as_deref());
+        store_features(&tx, cache, *id, f)?;
+        assign(&tx, cache, *id, &crate::story::story_id(source_key, &row.entry.key), now)?;
+    }
+    tx.commit().ctx("cannot commit backfill")?;
+    Ok(todo.len())
+}
