@@ -51,6 +51,8 @@ pub struct SourceReport {
 pub struct Summary {
     /// Per source, in completion order.
     pub sources: Vec<SourceReport>,
+    /// What story assignment did with the new entries.
+    pub stories: crate::store::AssignStats,
     /// Wall time in seconds.
     pub seconds: f64,
     /// Peak resident memory of the process so far, KiB (Linux only).
@@ -80,7 +82,7 @@ impl Summary {
     /// The one line `poll` prints.
     pub fn line(&self) -> String {
         format!(
-            "polled {} source{}: {} ok, {} not modified, {} failed; {} new entries, {} updated ({:.2} s)",
+            "polled {} source{}: {} ok, {} not modified, {} failed; {} new entries, {} updated; {} new stories, {} language versions, {} duplicates ({:.2} s)",
             self.sources.len(),
             if self.sources.len() == 1 { "" } else { "s" },
             self.count(Outcome::Ok),
@@ -88,6 +90,9 @@ impl Summary {
             self.failed(),
             self.new_entries(),
             self.updated_entries(),
+            self.stories.new_stories,
+            self.stories.versions,
+            self.stories.duplicates,
             self.seconds
         )
     }
@@ -158,6 +163,10 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let mut summary = Summary::default();
     while let Some(r) = tasks.join_next().await {
         summary.sources.push(r.map_err(|e| PollError::Internal(e.to_string()))?);
+    }
+    if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
+        let s = store.clone();
+        summary.stories = blocking(move || lock(&s).assign_stories()).await??;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_kib = peak_rss_kib();
@@ -490,9 +499,9 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
     let sources = store.source_infos()?;
     let index = store.publish_index()?;
     let plan = crate::publish::plan(&index, &sources, &tagger, config.publish.items);
-    let ids = plan.entry_ids();
-    let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
-    let index: Vec<_> = index.into_iter().filter(|r| wanted.contains(&r.entry_id)).collect();
+    let ids = plan.story_ids();
+    let wanted: std::collections::HashSet<&String> = ids.iter().collect();
+    let index: Vec<_> = index.into_iter().filter(|r| wanted.contains(&r.story_id)).collect();
     let stories = store.stories(&ids, &sources)?;
     let input = crate::publish::Input {
         config,

@@ -1,6 +1,6 @@
-//! Stories: one post, with one version per language. Until cross-language
-//! dedup lands, each entry is a story of its own; the interface (and the
-//! story id, derived from the first version) stays when it does. Pure.
+//! Stories: one post, with one version per language (and any same-language
+//! duplicates). The story id is derived from the entry that started the
+//! story and never changes. Pure.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -54,16 +54,13 @@ pub struct Version {
 pub struct Story {
     /// Stable id: never changes when versions join or the chosen one changes.
     pub id: String,
-    /// The versions, oldest first.
+    /// The versions, one per language, in the order they joined.
     pub versions: Vec<Version>,
+    /// Same-language copies of a version (another feed, a republisher).
+    pub duplicates: Vec<Version>,
 }
 
 impl Story {
-    /// A story of one entry.
-    pub fn single(version: Version) -> Story {
-        Story { id: story_id(&version.source_key, &version.entry.key), versions: vec![version] }
-    }
-
     /// The newest change of any version (never the clock).
     pub fn updated(&self) -> DateTime<Utc> {
         self.versions.iter().map(|v| v.entry.updated).max().unwrap_or_default()

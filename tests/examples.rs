@@ -67,6 +67,31 @@ fn offline_example_is_ingested() {
     // No guids there: keys come from the links, never random.
     assert_eq!(count("SELECT COUNT(*) FROM entries WHERE key LIKE 'https://%' AND guid IS NULL"), 3);
 
+    // Stories: the posts linked by hreflang or sharing a CMS id are one story
+    // in three languages; the ministry's similar-looking post stays apart.
+    let story_of = |title_like: &str| -> String {
+        db.query_row(
+            "SELECT se.story_id FROM story_entries se JOIN entries e ON e.id = se.entry_id WHERE e.title LIKE ?1",
+            [title_like],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let langs_of = |story: &str| -> String {
+        db.query_row(
+            "SELECT group_concat(lang, ',') FROM (SELECT lang FROM story_entries WHERE story_id = ?1 ORDER BY lang)",
+            [story],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for title in ["Porvoo expands expert support%", "Renovation of the Old Bridge%", "Budget proposal for 2027%"] {
+        assert_eq!(langs_of(&story_of(title)), "en,fi,sv", "{title}");
+    }
+    assert_eq!(story_of("Porvoo laajentaa%"), story_of("Borgå utvidgar%"));
+    assert_ne!(story_of("Municipalities receive%"), story_of("Porvoo expands expert support%"));
+    assert_eq!(count("SELECT COUNT(*) FROM story_entries"), 22, "every entry belongs to exactly one story");
+
     let again = run_in(dir.path(), &config, &["poll"]);
     assert!(stdout(&again).contains("polled 0 sources"), "{}", stdout(&again));
     let all = run_in(dir.path(), &config, &["poll", "--all"]);

@@ -12,19 +12,19 @@ pub struct Args {}
 
 pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
     let c = Config::load(path)?;
-    println!("{}: ok", path.display());
-    println!("  database:    {}", c.database.display());
-    println!("  output_dir:  {}", c.output_dir.display());
-    println!("  languages:   {}", if c.languages.is_empty() { "(none)".into() } else { c.languages.join(", ") });
-    println!("  interval:    {} (floor {})", fmt(c.interval), fmt(c.min_interval));
-    println!("  user agent:  {}", crate::fetch::user_agent(c.fetch.contact.as_deref()));
-    println!("  {} source{}:", c.sources.len(), if c.sources.len() == 1 { "" } else { "s" });
+    crate::cli::say(format!("{}: ok", path.display()));
+    crate::cli::say(format!("  database:    {}", c.database.display()));
+    crate::cli::say(format!("  output_dir:  {}", c.output_dir.display()));
+    crate::cli::say(format!("  languages:   {}", if c.languages.is_empty() { "(none)".into() } else { c.languages.join(", ") }));
+    crate::cli::say(format!("  interval:    {} (floor {})", fmt(c.interval), fmt(c.min_interval)));
+    crate::cli::say(format!("  user agent:  {}", crate::fetch::user_agent(c.fetch.contact.as_deref())));
+    crate::cli::say(format!("  {} source{}:", c.sources.len(), if c.sources.len() == 1 { "" } else { "s" }));
     for s in &c.sources {
         let missing = match &s.location {
             Location::File(p) if !p.exists() => "  (file not found)",
             _ => "",
         };
-        println!(
+        crate::cli::say(format!(
             "    - {}  lang={}  group={}  tags=[{}]  every {}{}",
             s.name.as_deref().unwrap_or(&s.key),
             s.lang.as_deref().unwrap_or("detect"),
@@ -32,9 +32,9 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
             s.tags.join(", "),
             fmt(s.interval.max(c.min_interval)),
             missing
-        );
+        ));
         if s.name.is_some() {
-            println!("      {}", s.key);
+            crate::cli::say(format!("      {}", s.key));
         }
     }
     Ok(EXIT_OK)

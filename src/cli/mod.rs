@@ -2,6 +2,7 @@
 //! and dispatch to one file per command. Exit codes are decided here.
 
 mod check;
+mod eval_dedup;
 mod poll;
 mod publish;
 mod serve;
@@ -68,6 +69,9 @@ pub enum Command {
     Sources(sources::Args),
     /// Validate the config and print what it contains, without polling
     Check(check::Args),
+    /// Run story assignment over a labelled corpus; print pairwise precision, recall and F1 per language pair
+    #[command(name = "eval-dedup")]
+    EvalDedup(eval_dedup::Args),
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -92,11 +96,24 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => serve::run(load(&config_path)?, &args),
         Command::Sources(args) => sources::run(&load(&config_path)?, &args),
         Command::Check(args) => check::run(&config_path, &args),
+        Command::EvalDedup(args) => eval_dedup::run(&args),
     }
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
+}
+
+/// Prints a line to stdout. A closed pipe (`polyfeed sources | head`) ends
+/// the process quietly instead of panicking.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
 }
 
 /// Logs go to stderr; RUST_LOG wins over -v/-q.

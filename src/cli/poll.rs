@@ -20,7 +20,7 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
     let opts = PollOptions { all: args.all };
     let summary = runtime()?.block_on(pipeline::poll(config, &opts))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        crate::cli::say(serde_json::to_string_pretty(&summary)?);
     } else {
         for s in summary.sources.iter().filter(|s| s.outcome == Outcome::Failed) {
             eprintln!(
@@ -30,14 +30,14 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
             );
         }
         // The summary line is printed even with -q: cron mails show one line per run.
-        println!("{}", summary.line());
+        crate::cli::say(summary.line());
     }
     let changed = summary.new_entries() + summary.updated_entries() > 0;
     if changed || !config.output_dir.join("index.html").exists() {
         let store = crate::store::Store::open(&config.database)?;
         let report = crate::pipeline::publish(&store, config)?;
         if !args.json && !quiet {
-            println!("{}", super::publish::line(config, &report));
+            crate::cli::say(super::publish::line(config, &report));
         }
     }
     Ok(if summary.failed() > 0 { EXIT_SOURCES_FAILED } else { EXIT_OK })

@@ -17,9 +17,9 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     store.sync_sources(&config.sources, crate::clock::now())?;
     let report = crate::pipeline::publish(&store, config)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::cli::say(serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", line(config, &report));
+        crate::cli::say(line(config, &report));
     }
     Ok(EXIT_OK)
 }

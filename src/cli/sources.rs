@@ -17,9 +17,9 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     store.sync_sources(&config.sources, crate::clock::now())?;
     let rows = store.source_rows()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::cli::say(serde_json::to_string_pretty(&rows)?);
     } else {
-        print!("{}", table(&rows));
+        crate::cli::say(table(&rows).trim_end());
     }
     Ok(EXIT_OK)
 }

@@ -137,10 +137,10 @@ pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
 pub fn decide(new: &Features, candidates: &[Candidate]) -> Decision {
     let mut best_dup: Option<(&Candidate, Evidence)> = None;
     for c in candidates.iter().filter(|c| same_lang(new, &c.features) || new.lang.is_none()) {
-        if let Some(ev) = duplicate_evidence(new, &c.features) {
-            if better(&ev, c, best_dup.as_ref()) {
-                best_dup = Some((c, ev));
-            }
+        if let Some(ev) = duplicate_evidence(new, &c.features)
+            && better(&ev, c, best_dup.as_ref())
+        {
+            best_dup = Some((c, ev));
         }
     }
     if let Some((c, evidence)) = best_dup {

@@ -97,10 +97,11 @@ const LANG_PARAMS: &[&str] = &["lang", "language", "languageid", "locale", "hl",
 pub fn id_keys(url: Option<&str>, guid: Option<&str>) -> Vec<String> {
     let mut keys = Vec::new();
     for s in [url, guid].into_iter().flatten() {
-        if let Some((num, rest)) = s.split_once(" at ") {
-            if num.chars().all(|c| c.is_ascii_digit()) && rest.starts_with("http") {
-                keys.push(format!("cms:{num}"));
-            }
+        if let Some((num, rest)) = s.split_once(" at ")
+            && num.chars().all(|c| c.is_ascii_digit())
+            && rest.starts_with("http")
+        {
+            keys.push(format!("cms:{num}"));
         }
         let Ok(u) = url::Url::parse(s) else { continue };
         for seg in u.path_segments().into_iter().flatten() {

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 pub use artifact::{Artifact, media};
 pub use doc::{FeedDoc, Item, language_name};
-pub use plan::{Plan, entry_tags, plan};
+pub use plan::{Plan, plan, story_tags};
 
 use crate::config::Config;
 use crate::store::IndexRow;
@@ -38,7 +38,7 @@ pub struct Input<'a> {
     pub plan: &'a Plan,
     /// The index rows (for each story's tags).
     pub index: &'a [IndexRow],
-    /// The stories of the plan's entries.
+    /// The stories of the plan.
     pub stories: &'a [Story],
     /// The sources.
     pub sources: &'a [SourceInfo],
@@ -48,20 +48,16 @@ pub struct Input<'a> {
 
 /// Renders every artifact. Same input, same bytes.
 pub fn render(input: &Input<'_>) -> Vec<Artifact> {
-    let by_entry: HashMap<i64, &Story> =
-        input.stories.iter().flat_map(|s| s.versions.iter().map(move |v| (v.entry_id, s))).collect();
-    let tags_of: HashMap<i64, Vec<String>> = input
-        .index
-        .iter()
-        .map(|r| (r.entry_id, entry_tags(r, input.sources.iter().find(|s| s.id == r.source_id), input.tagger)))
-        .collect();
+    let by_id: HashMap<&str, &Story> = input.stories.iter().map(|s| (s.id.as_str(), s)).collect();
+    let tags_of: HashMap<&str, Vec<String>> =
+        input.index.iter().map(|r| (r.story_id.as_str(), story_tags(r, input.sources, input.tagger))).collect();
     let cfg = input.config;
     let base = cfg.publish.base_url.as_ref().map(|u| u.to_string());
     let mut out = Vec::new();
     let mut index_feeds = Vec::new();
     let mut mains = Vec::new();
     for (tag, ids) in &input.plan.feeds {
-        let stories: Vec<&Story> = ids.iter().filter_map(|id| by_entry.get(id).copied()).collect();
+        let stories: Vec<&Story> = ids.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
         let stem = |lang: Option<&str>| {
             let name = tag.as_ref().map_or("all".to_string(), |t| format!("tags/{t}"));
             lang.map_or(name.clone(), |l| format!("{}/{name}", l.to_ascii_lowercase()))
@@ -75,11 +71,8 @@ pub fn render(input: &Input<'_>) -> Vec<Artifact> {
             items: stories
                 .iter()
                 .map(|s| {
-                    let tags = s.versions.iter().flat_map(|v| tags_of.get(&v.entry_id).cloned().unwrap_or_default());
-                    let mut tags: Vec<String> = tags.collect();
-                    tags.sort();
-                    tags.dedup();
-                    doc::item(s, prefs, input.sources, &tags, input.tagger)
+                    let tags = tags_of.get(s.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+                    doc::item(s, prefs, input.sources, tags, input.tagger)
                 })
                 .collect(),
         };

@@ -12,37 +12,36 @@ use crate::tags::Tagger;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     /// `None` is the `all` feed; `Some(slug)` a tag feed. Sorted by slug.
-    pub feeds: Vec<(Option<String>, Vec<i64>)>,
+    pub feeds: Vec<(Option<String>, Vec<String>)>,
 }
 
 impl Plan {
-    /// Every entry id that appears in some feed, sorted.
-    pub fn entry_ids(&self) -> Vec<i64> {
-        let set: BTreeSet<i64> = self.feeds.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
-        set.into_iter().collect()
+    /// Every story id that appears in some feed, sorted.
+    pub fn story_ids(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.feeds.iter().flat_map(|(_, ids)| ids.iter()).collect();
+        set.into_iter().cloned().collect()
     }
 }
 
-/// The tags of an entry: its categories and its source's tags, mapped.
-pub fn entry_tags(row: &IndexRow, source: Option<&SourceInfo>, tagger: &Tagger) -> Vec<String> {
-    let source_tags = source.map(|s| s.tags.as_slice()).unwrap_or_default();
+/// The tags of a story: its entries' categories and its sources' tags, mapped.
+pub fn story_tags(row: &IndexRow, sources: &[SourceInfo], tagger: &Tagger) -> Vec<String> {
+    let source_tags = sources.iter().filter(|s| row.source_ids.contains(&s.id)).flat_map(|s| s.tags.iter());
     tagger.slugs(row.categories.iter().chain(source_tags).map(String::as_str))
 }
 
-/// Plans the feeds. `index` must be newest first (ties by id, descending);
+/// Plans the feeds. `index` must be newest first (ties by id);
 /// each feed keeps its first `items` entries.
 pub fn plan(index: &[IndexRow], sources: &[SourceInfo], tagger: &Tagger, items: usize) -> Plan {
     let mut all = Vec::new();
-    let mut by_tag: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut by_tag: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in index {
-        let source = sources.iter().find(|s| s.id == row.source_id);
         if all.len() < items {
-            all.push(row.entry_id);
+            all.push(row.story_id.clone());
         }
-        for tag in entry_tags(row, source, tagger) {
+        for tag in story_tags(row, sources, tagger) {
             let list = by_tag.entry(tag).or_default();
             if list.len() < items {
-                list.push(row.entry_id);
+                list.push(row.story_id.clone());
             }
         }
     }

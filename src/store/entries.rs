@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::sources::{FetchRecord, record};
 use super::stories;
 use super::{Context, Store, StoreError, ts};
-use crate::dedup::Decision;
 use crate::model::{Entry, LangOrigin};
 
 /// What one save changed.
@@ -18,11 +17,16 @@ pub struct SaveStats {
     pub new: u64,
     /// Stored entries whose content changed.
     pub updated: u64,
-    /// New entries that started a story of their own.
+}
+
+/// What story assignment did with the new entries of a cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AssignStats {
+    /// Entries that started a story of their own.
     pub new_stories: u64,
-    /// New entries that joined a story as another language version.
+    /// Entries that joined a story as another language version.
     pub versions: u64,
-    /// New entries recognised as same-language duplicates.
+    /// Entries recognised as same-language duplicates.
     pub duplicates: u64,
 }
 
@@ -52,7 +56,8 @@ pub struct EntryRow {
 
 impl Store {
     /// Records one fetch and upserts its entries, in one transaction: either
-    /// all of it is stored or nothing is. `raw` holds, per entry, the JSON
+    /// all of it is stored or nothing is. New entries get their story in
+    /// [`Store::assign_stories`], once per cycle, in a deterministic order. `raw` holds, per entry, the JSON
     /// that lets `normalise` run again later.
     pub fn save_fetch(
         &mut self,
@@ -64,21 +69,12 @@ impl Store {
         let tx =
             self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start saving")?;
         let cache = &mut self.features;
-        let source_key: String = tx
-            .query_row("SELECT key FROM sources WHERE id = ?1", [source_id], |r| r.get(0))
-            .ctx("cannot read source")?;
         let mut stats = SaveStats::default();
         for n in entries {
             match upsert(&tx, source_id, &n.entry, &n.raw, now)? {
                 Upsert::New(id) => {
                     stats.new += 1;
                     stories::store_features(&tx, cache, id, n.features.clone())?;
-                    let first = crate::story::story_id(&source_key, &n.entry.key);
-                    match stories::assign(&tx, cache, id, &first, now)? {
-                        Decision::New => stats.new_stories += 1,
-                        Decision::Version { .. } => stats.versions += 1,
-                        Decision::Duplicate { .. } => stats.duplicates += 1,
-                    }
                 }
                 Upsert::Updated(id) => {
                     stats.updated += 1;

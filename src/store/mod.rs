@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-pub use entries::{EntryRow, NewEntry, SaveStats};
+pub use entries::{AssignStats, EntryRow, NewEntry, SaveStats};
 pub use publish::IndexRow;
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 
@@ -86,7 +86,6 @@ impl Store {
         let mut store = Store { conn, features: stories::FeatureCache::default() };
         store.configure().ctx(&format!("cannot set up database {}", path.display()))?;
         store.migrate()?;
-        stories::backfill(&mut store.conn, &mut store.features)?;
         Ok(store)
     }
 
@@ -114,6 +113,11 @@ impl Store {
         tx.commit().ctx("cannot commit migration")
     }
 
+    /// Gives every entry without a story its story (see `stories::assign_pending`).
+    pub fn assign_stories(&mut self) -> Result<AssignStats, StoreError> {
+        stories::assign_pending(&mut self.conn, &mut self.features)
+    }
+
     /// `PRAGMA integrity_check`: `ok` or the problems found.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).ctx("integrity check failed")
@@ -122,5 +126,18 @@ impl Store {
     /// The schema version.
     pub fn schema_version(&self) -> Result<usize, StoreError> {
         self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("cannot read schema version")
+    }
+}
+
+impl Store {
+    /// True when some entry has no story yet (an interrupted run left it).
+    pub fn has_unassigned(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM story_entries s WHERE s.entry_id = e.id))",
+                [],
+                |r| r.get(0),
+            )
+            .ctx("cannot check story assignment")
     }
 }

@@ -8,18 +8,16 @@ use rusqlite::params;
 use super::{Context, Store, StoreError, parse_ts};
 use crate::story::{SourceInfo, Story, Version};
 
-/// One entry in the publishing index.
+/// One story in the publishing index.
 #[derive(Debug, Clone)]
 pub struct IndexRow {
-    /// Entry row id.
-    pub entry_id: i64,
-    /// Source row id.
-    pub source_id: i64,
-    /// Publication time.
+    /// The story id.
+    pub story_id: String,
+    /// Its earliest publication time.
     pub published: DateTime<Utc>,
-    /// Language.
-    pub lang: Option<String>,
-    /// Category terms.
+    /// Sources of its entries.
+    pub source_ids: Vec<i64>,
+    /// Category terms of its entries.
     pub categories: Vec<String>,
 }
 
@@ -51,47 +49,65 @@ impl Store {
         rows.collect::<Result<_, _>>().ctx("cannot read sources")
     }
 
-    /// Every entry's id, source, date, language and categories, newest first.
+    /// Every story's id, date, sources and categories, newest first (ties by id).
     pub fn publish_index(&self) -> Result<Vec<IndexRow>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT e.id, e.source_id, e.published_at, e.lang,
-                        (SELECT group_concat(c.term, char(31)) FROM entry_categories c WHERE c.entry_id = e.id)
-                 FROM entries e ORDER BY e.published_at DESC, e.id DESC",
+                "SELECT se.story_id, MIN(e.published_at) AS p, group_concat(DISTINCT e.source_id),
+                        (SELECT group_concat(DISTINCT c.term) FROM story_entries s2
+                           JOIN entry_categories c ON c.entry_id = s2.entry_id WHERE s2.story_id = se.story_id)
+                 FROM story_entries se JOIN entries e ON e.id = se.entry_id
+                 GROUP BY se.story_id ORDER BY p DESC, se.story_id",
             )
-            .ctx("cannot read the entry index")?;
+            .ctx("cannot read the story index")?;
         let rows = stmt
             .query_map(params![], |r| {
-                let published: String = r.get(2)?;
-                let cats: Option<String> = r.get(4)?;
+                let published: String = r.get(1)?;
+                let sources: String = r.get(2)?;
+                let cats: Option<String> = r.get(3)?;
                 Ok(IndexRow {
-                    entry_id: r.get(0)?,
-                    source_id: r.get(1)?,
+                    story_id: r.get(0)?,
                     published: parse_ts(&published).unwrap_or_default(),
-                    lang: r.get(3)?,
-                    categories: cats.map(|c| c.split('\u{1f}').map(str::to_string).collect()).unwrap_or_default(),
+                    source_ids: sources.split(',').filter_map(|s| s.parse().ok()).collect(),
+                    categories: cats.map(|c| c.split(',').map(str::to_string).collect()).unwrap_or_default(),
                 })
             })
-            .ctx("cannot read the entry index")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read the entry index")
+            .ctx("cannot read the story index")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read the story index")
     }
 
-    /// The stories of these entries (each entry is its own story for now).
-    pub fn stories(&self, entry_ids: &[i64], sources: &[SourceInfo]) -> Result<Vec<Story>, StoreError> {
-        let rows = self.entries_by_id(entry_ids)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                let src = sources.iter().find(|s| s.id == row.source_id)?;
-                Some(Story::single(Version {
-                    entry_id: row.id,
-                    source_id: row.source_id,
-                    source_key: src.key.clone(),
-                    entry: row.entry,
-                }))
-            })
-            .collect())
+    /// The stories with these ids: versions in the order they joined, then
+    /// same-language duplicates.
+    pub fn stories(&self, ids: &[String], sources: &[SourceInfo]) -> Result<Vec<Story>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut members = self
+            .conn
+            .prepare_cached(
+                "SELECT entry_id, role FROM story_entries WHERE story_id = ?1 ORDER BY role DESC, joined_at, entry_id",
+            )
+            .ctx("cannot read stories")?;
+        for id in ids {
+            let rows: Vec<(i64, String)> = members
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .ctx("cannot read stories")?
+                .collect::<Result<_, _>>()
+                .ctx("cannot read stories")?;
+            let entry_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            let mut loaded = self.entries_by_id(&entry_ids)?;
+            let mut story = Story { id: id.clone(), versions: Vec::new(), duplicates: Vec::new() };
+            for (entry_id, role) in rows {
+                let Some(pos) = loaded.iter().position(|r| r.id == entry_id) else { continue };
+                let row = loaded.swap_remove(pos);
+                let Some(src) = sources.iter().find(|s| s.id == row.source_id) else { continue };
+                let v = Version { entry_id, source_id: row.source_id, source_key: src.key.clone(), entry: row.entry };
+                if role == "duplicate" { story.duplicates.push(v) } else { story.versions.push(v) }
+            }
+            if !story.versions.is_empty() {
+                out.push(story);
+            }
+        }
+        Ok(out)
     }
 
     /// A number that changes whenever a fetch was recorded (for `serve` to

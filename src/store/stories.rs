@@ -129,7 +129,7 @@ pub(super) fn assign(
                 &format!("entry {id} ({}) as a version, matched entry {matched}", lang.as_deref().unwrap_or("?")),
                 now,
             )?;
-            merge_linked(tx, cache, story_id, &new, now)?;
+            merge_linked(tx, story_id, &new, now)?;
         }
     }
     Ok(decision)
@@ -233,7 +233,6 @@ fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreEr
 /// merge is logged on both.
 fn merge_linked(
     tx: &Transaction<'_>,
-    cache: &mut FeatureCache,
     story: &str,
     new: &Features,
     now: DateTime<Utc>,
@@ -244,14 +243,14 @@ fn merge_linked(
     for a in &new.alternates {
         let rows = by_key.query_map([format!("u:{a}")], |r| r.get::<_, i64>(0)).ctx("cannot merge")?;
         for e in rows.collect::<Result<Vec<_>, _>>().ctx("cannot merge")? {
-            if let Some((s, _)) = story_of(tx, e)? {
-                if s != story && !linked.contains(&s) {
-                    linked.push(s);
-                }
+            if let Some((s, _)) = story_of(tx, e)?
+                && s != story
+                && !linked.contains(&s)
+            {
+                linked.push(s);
             }
         }
     }
-    let _ = cache;
     let mut current = story.to_string();
     for other in linked {
         let mine = story_langs(tx, &current)?;
@@ -285,16 +284,21 @@ fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String
     })
 }
 
-/// Assigns stories to entries stored before stories existed (or whose
-/// assignment was lost), oldest first. Returns how many were assigned.
-pub(super) fn backfill(conn: &mut rusqlite::Connection, cache: &mut FeatureCache) -> Result<usize, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start backfill")?;
+/// Assigns a story to every entry that has none yet (new in this cycle, or
+/// left by an interrupted run), in a deterministic order: publication time,
+/// then source, then entry key. The same entries give the same stories
+/// whatever order the fetches finished in.
+pub(super) fn assign_pending(
+    conn: &mut rusqlite::Connection,
+    cache: &mut FeatureCache,
+) -> Result<super::AssignStats, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start story assignment")?;
     let todo: Vec<(i64, i64, String, Option<String>)> = {
         let mut stmt = tx
             .prepare(
                 "SELECT e.id, e.source_id, s.key, s.grp FROM entries e JOIN sources s ON s.id = e.source_id
                  WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
-                 ORDER BY e.published_at, e.id",
+                 ORDER BY e.published_at, s.key, e.key",
             )
             .ctx("cannot find unassigned entries")?;
         let rows = stmt
@@ -303,12 +307,18 @@ pub(super) fn backfill(conn: &mut rusqlite::Connection, cache: &mut FeatureCache
         rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")?
     };
     let now = crate::clock::now();
+    let mut stats = super::AssignStats::default();
     for (id, source_id, source_key, group) in &todo {
         let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
-        let f = dedup::features(&row.entry, *source_id, group.as_deref());
-        store_features(&tx, cache, *id, f)?;
-        assign(&tx, cache, *id, &crate::story::story_id(source_key, &row.entry.key), now)?;
+        if cache.get(&tx, *id)?.is_none() {
+            store_features(&tx, cache, *id, dedup::features(&row.entry, *source_id, group.as_deref()))?;
+        }
+        match assign(&tx, cache, *id, &crate::story::story_id(source_key, &row.entry.key), now)? {
+            Decision::New => stats.new_stories += 1,
+            Decision::Version { .. } => stats.versions += 1,
+            Decision::Duplicate { .. } => stats.duplicates += 1,
+        }
     }
-    tx.commit().ctx("cannot commit backfill")?;
-    Ok(todo.len())
+    tx.commit().ctx("cannot commit story assignment")?;
+    Ok(stats)
 }
