@@ -2,11 +2,13 @@
 //! and dispatch to one file per command. Exit codes are decided here.
 
 mod check;
+mod explain;
 mod eval_dedup;
 mod poll;
 mod publish;
 mod serve;
 mod sources;
+mod stories;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +69,11 @@ pub enum Command {
     Run(serve::Args),
     /// Show every source with its state: last status, entries, errors, next due time
     Sources(sources::Args),
+    /// List stories, newest first, with their language versions and duplicates
+    Stories(stories::Args),
+    /// Explain a story (why its versions are one story, its tags, its feeds), an entry or a source
+    #[command(after_help = "Examples:\n  polyfeed explain urn:polyfeed:story:8d0e93064dc74ba5f40ad4c1\n  polyfeed explain https://www.porvoo.fi/uutiset/...\n  polyfeed explain \"Borgå stad\" --json")]
+    Explain(explain::Args),
     /// Validate the config and print what it contains, without polling
     Check(check::Args),
     /// Run story assignment over a labelled corpus; print pairwise precision, recall and F1 per language pair
@@ -95,6 +102,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::serve(load(&config_path)?, &args),
         Command::Run(args) => serve::run(load(&config_path)?, &args),
         Command::Sources(args) => sources::run(&load(&config_path)?, &args),
+        Command::Stories(args) => stories::run(&load(&config_path)?, &args),
+        Command::Explain(args) => explain::run(&load(&config_path)?, &args),
         Command::Check(args) => check::run(&config_path, &args),
         Command::EvalDedup(args) => eval_dedup::run(&args),
     }

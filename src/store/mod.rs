@@ -3,6 +3,7 @@
 //! types out) so that another backend can implement it later.
 
 mod entries;
+mod explain;
 mod publish;
 mod schema;
 mod sources;
@@ -15,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use entries::{AssignStats, EntryRow, NewEntry, SaveStats};
+pub use explain::{FetchLine, LogLine, Member};
 pub use publish::IndexRow;
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 
@@ -63,7 +65,7 @@ impl<T> Context<T> for Result<T, rusqlite::Error> {
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text, so that text
 /// order is time order.
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

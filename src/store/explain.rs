@@ -1,0 +1,165 @@
+//! Read access for `stories` and `explain`: story members with the evidence
+//! of each decision, the story log, and a source's recent fetches.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Context, Store, StoreError};
+use crate::dedup::Evidence;
+
+/// One entry of a story, as `explain` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// Entry row id.
+    pub entry_id: i64,
+    /// `version` or `duplicate`.
+    pub role: String,
+    /// Primary language.
+    pub lang: Option<String>,
+    /// Title.
+    pub title: String,
+    /// URL.
+    pub url: Option<String>,
+    /// Source name (or URL).
+    pub source: String,
+    /// Publication time.
+    pub published: String,
+    /// The entry it was matched with, if it joined an existing story.
+    pub matched_entry: Option<i64>,
+    /// Why it joined.
+    pub evidence: Evidence,
+    /// When it joined.
+    pub joined_at: String,
+}
+
+/// One line of a story's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    /// When.
+    pub at: String,
+    /// `created`, `joined`, `merged`.
+    pub action: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// One fetch of a source.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchLine {
+    /// When it started.
+    pub started_at: String,
+    /// How long it took, ms.
+    pub duration_ms: u64,
+    /// The URL requested.
+    pub url: String,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// `ok`, `not_modified`, `failed`.
+    pub outcome: String,
+    /// Bytes from the network.
+    pub bytes: u64,
+    /// Entries new and updated.
+    pub entries_new: u64,
+    /// Entries updated.
+    pub entries_updated: u64,
+    /// The error, if failed.
+    pub error: Option<String>,
+    /// ETag received.
+    pub etag: Option<String>,
+    /// Last-Modified received.
+    pub last_modified: Option<String>,
+}
+
+impl Store {
+    /// The entry with this URL, guid or key (newest first if several).
+    pub fn find_entry(&self, needle: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id FROM entries WHERE url = ?1 OR guid = ?1 OR key = ?1 ORDER BY published_at DESC, id DESC LIMIT 1",
+                [needle],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("cannot find entry")
+    }
+
+    /// The story of an entry.
+    pub fn story_of_entry(&self, entry_id: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT story_id FROM story_entries WHERE entry_id = ?1", [entry_id], |r| r.get(0))
+            .optional()
+            .ctx("cannot read story")
+    }
+
+    /// A story's entries with the evidence that put each there.
+    pub fn story_members(&self, story_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT se.entry_id, se.role, se.lang, e.title, e.url, COALESCE(s.name, s.feed_title, s.key), e.published_at,
+                        se.matched_entry, se.evidence, se.joined_at
+                 FROM story_entries se JOIN entries e ON e.id = se.entry_id JOIN sources s ON s.id = e.source_id
+                 WHERE se.story_id = ?1 ORDER BY se.role DESC, se.joined_at, se.entry_id",
+            )
+            .ctx("cannot read story")?;
+        let rows = stmt
+            .query_map([story_id], |r| {
+                let ev: String = r.get(8)?;
+                Ok(Member {
+                    entry_id: r.get(0)?,
+                    role: r.get(1)?,
+                    lang: r.get(2)?,
+                    title: r.get(3)?,
+                    url: r.get(4)?,
+                    source: r.get(5)?,
+                    published: r.get(6)?,
+                    matched_entry: r.get(7)?,
+                    evidence: serde_json::from_str(&ev).unwrap_or_default(),
+                    joined_at: r.get(9)?,
+                })
+            })
+            .ctx("cannot read story")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story")
+    }
+
+    /// A story's history.
+    pub fn story_log(&self, story_id: &str) -> Result<Vec<LogLine>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, action, detail FROM story_log WHERE story_id = ?1 ORDER BY id")
+            .ctx("cannot read story log")?;
+        let rows = stmt
+            .query_map([story_id], |r| Ok(LogLine { at: r.get(0)?, action: r.get(1)?, detail: r.get(2)? }))
+            .ctx("cannot read story log")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story log")
+    }
+
+    /// A source's newest fetches.
+    pub fn recent_fetches(&self, source_id: i64, limit: usize) -> Result<Vec<FetchLine>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified
+                 FROM fetches WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .ctx("cannot read fetches")?;
+        let rows = stmt
+            .query_map(params![source_id, limit], |r| {
+                Ok(FetchLine {
+                    started_at: r.get(0)?,
+                    duration_ms: r.get(1)?,
+                    url: r.get(2)?,
+                    status: r.get(3)?,
+                    outcome: r.get(4)?,
+                    bytes: r.get(5)?,
+                    entries_new: r.get(6)?,
+                    entries_updated: r.get(7)?,
+                    error: r.get(8)?,
+                    etag: r.get(9)?,
+                    last_modified: r.get(10)?,
+                })
+            })
+            .ctx("cannot read fetches")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read fetches")
+    }
+}
