@@ -45,11 +45,19 @@ fn entry(x: &mut Xml, item: &Item) {
     };
     x.text("id", &[], &item.id).text("title", &[("type", "text")], &item.title);
     x.text("published", &[], &date(item.published)).text("updated", &[], &date(item.updated));
+    // Readers disagree on which alternate link is "the" link: feedparser
+    // takes the last, rss-parser, feedsmith and feed-rs the first. So the
+    // chosen version's link comes first (without hreflang) and last (with
+    // it), the other versions between: every combination of type and
+    // hreflang stays unique, as RFC 4287 requires.
     if let Some(u) = &item.url {
-        link(x, "alternate", u, item.lang.as_deref(), None);
+        link(x, "alternate", u, None, None);
     }
     for a in &item.alternates {
         link(x, "alternate", &a.url, a.lang.as_deref(), Some(&a.title));
+    }
+    if let (Some(u), Some(lang)) = (&item.url, &item.lang) {
+        link(x, "alternate", u, Some(lang), None);
     }
     for e in &item.enclosures {
         let len = e.length.map(|l| l.to_string());

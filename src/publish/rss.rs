@@ -76,12 +76,16 @@ fn render_item(x: &mut Xml, item: &Item) {
         x.text("dc:language", &[], l);
     }
     for a in &item.alternates {
-        let mut attrs =
-            vec![("rel", "alternate"), ("type", "text/html"), ("href", a.url.as_str()), ("title", a.title.as_str())];
+        let mut attrs = vec![("rel", "alternate"), ("type", "text/html"), ("href", a.url.as_str()), ("title", a.title.as_str())];
         if let Some(l) = &a.lang {
             attrs.push(("hreflang", l));
         }
         x.empty("atom:link", &attrs);
+    }
+    // feedparser takes the last alternate link as the item's link: end with
+    // the chosen version's own (see atom.rs).
+    if let (Some(u), Some(lang), false) = (&item.url, &item.lang, item.alternates.is_empty()) {
+        x.empty("atom:link", &[("rel", "alternate"), ("type", "text/html"), ("href", u), ("hreflang", lang)]);
     }
     let s = &item.source;
     if s.feed_url.starts_with("http") {
