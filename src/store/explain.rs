@@ -99,7 +99,7 @@ impl Store {
                 "SELECT se.entry_id, se.role, se.lang, e.title, e.url, COALESCE(s.name, s.feed_title, s.key), e.published_at,
                         se.matched_entry, se.evidence, se.joined_at
                  FROM story_entries se JOIN entries e ON e.id = se.entry_id JOIN sources s ON s.id = e.source_id
-                 WHERE se.story_id = ?1 ORDER BY se.role DESC, se.joined_at, se.entry_id",
+                 WHERE se.story_id = ?1 ORDER BY se.role DESC, se.joined_at, e.published_at, se.lang, se.entry_id",
             )
             .ctx("cannot read story")?;
         let rows = stmt

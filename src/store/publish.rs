@@ -84,7 +84,8 @@ impl Store {
         let mut members = self
             .conn
             .prepare_cached(
-                "SELECT entry_id, role FROM story_entries WHERE story_id = ?1 ORDER BY role DESC, joined_at, entry_id",
+                "SELECT se.entry_id, se.role FROM story_entries se JOIN entries e ON e.id = se.entry_id WHERE se.story_id = ?1
+                 ORDER BY se.role DESC, se.joined_at, e.published_at, se.lang, se.entry_id",
             )
             .ctx("cannot read stories")?;
         for id in ids {
