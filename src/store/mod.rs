@@ -40,6 +40,14 @@ pub enum StoreError {
         /// Newest version we know.
         known: usize,
     },
+    /// The database file cannot be written (read-only file system or file).
+    #[error("cannot write to database {path}: {source}")]
+    NotWritable {
+        /// The database file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Stored JSON could not be read back.
     #[error("corrupt stored value in {0}")]
     Corrupt(String),
@@ -83,6 +91,12 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // SQLite only says "unable to open database file"; say why.
+        if path.exists()
+            && let Err(source) = std::fs::OpenOptions::new().append(true).open(path)
+        {
+            return Err(StoreError::NotWritable { path: path.display().to_string(), source });
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ctx(&format!("cannot open database {}", path.display()))?;
         let mut store = Store { conn, features: stories::FeatureCache::default() };
