@@ -13,7 +13,7 @@ use super::{Context, StoreError, ts};
 use crate::dedup::{self, Candidate, Decision, Evidence, Features};
 
 /// Window candidates looked at on each side of the new entry's date.
-const NEAREST: usize = 100;
+const NEAREST: usize = 50;
 
 /// Decoded features of stored entries, kept for the life of the store.
 #[derive(Default)]
@@ -164,42 +164,80 @@ fn log(tx: &Transaction<'_>, story: &str, action: &str, detail: &str, now: DateT
         .map(|_| ())
 }
 
-/// Candidates: entries sharing an identity key, and the entries published
-/// nearest before and after the new one within the dedup window.
+/// Candidates: assigned entries sharing an identity key, and the assigned
+/// entries published nearest before and after the new one within the dedup
+/// window. A handful of indexed queries per new entry, whatever the size of
+/// the database.
 fn candidates(
     tx: &Transaction<'_>,
     cache: &mut FeatureCache,
     id: i64,
     new: &Features,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let mut ids: Vec<i64> = Vec::new();
+    let mut found: Vec<(i64, String)> = Vec::new();
     {
         let mut by_key = tx
-            .prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 LIMIT 50")
+            .prepare_cached(
+                "SELECT k.entry_id, se.story_id FROM entry_keys k JOIN story_entries se ON se.entry_id = k.entry_id
+                 WHERE k.key = ?1 LIMIT 50",
+            )
             .ctx("cannot find candidates")?;
         for k in lookups(new) {
-            let rows = by_key.query_map([k], |r| r.get(0)).ctx("cannot find candidates")?;
-            ids.extend(rows.collect::<Result<Vec<i64>, _>>().ctx("cannot find candidates")?);
+            let rows = by_key.query_map([k], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot find candidates")?;
+            found.extend(rows.collect::<Result<Vec<_>, _>>().ctx("cannot find candidates")?);
         }
     }
     let window = chrono::Duration::days(dedup::WINDOW_DAYS);
     let (from, to, at) = (ts(new.published - window), ts(new.published + window), ts(new.published));
     for sql in [
-        "SELECT id FROM entries WHERE published_at BETWEEN ?1 AND ?3 ORDER BY published_at DESC LIMIT ?4",
-        "SELECT id FROM entries WHERE published_at > ?3 AND published_at <= ?2 ORDER BY published_at ASC LIMIT ?4",
+        "SELECT e.id, se.story_id FROM entries e JOIN story_entries se ON se.entry_id = e.id
+         WHERE e.published_at BETWEEN ?1 AND ?3 ORDER BY e.published_at DESC LIMIT ?4",
+        "SELECT e.id, se.story_id FROM entries e JOIN story_entries se ON se.entry_id = e.id
+         WHERE e.published_at > ?3 AND e.published_at <= ?2 ORDER BY e.published_at ASC LIMIT ?4",
     ] {
         let mut stmt = tx.prepare_cached(sql).ctx("cannot find candidates")?;
-        let rows = stmt.query_map(params![from, to, at, NEAREST], |r| r.get(0)).ctx("cannot find candidates")?;
-        ids.extend(rows.collect::<Result<Vec<i64>, _>>().ctx("cannot find candidates")?);
+        let rows = stmt
+            .query_map(params![from, to, at, NEAREST], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("cannot find candidates")?;
+        found.extend(rows.collect::<Result<Vec<_>, _>>().ctx("cannot find candidates")?);
     }
+    found.sort_unstable();
+    found.dedup();
+    found.retain(|(c, _)| *c != id);
+    let langs = langs_of_stories(tx, found.iter().map(|(_, s)| s.as_str()))?;
+    let mut out = Vec::with_capacity(found.len());
+    for (cid, story_id) in found {
+        let Some(features) = cache.get(tx, cid)? else { continue };
+        let story_langs = langs.get(&story_id).cloned().unwrap_or_default();
+        out.push(Candidate { entry_id: cid, story_id, story_langs, features });
+    }
+    Ok(out)
+}
+
+/// The version languages of several stories, in one query.
+fn langs_of_stories<'a>(
+    tx: &Transaction<'_>,
+    stories: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut ids: Vec<&str> = stories.collect();
     ids.sort_unstable();
     ids.dedup();
-    ids.retain(|c| *c != id);
-    let mut out = Vec::with_capacity(ids.len());
-    for cid in ids {
-        let Some((story_id, langs)) = story_of(tx, cid)? else { continue };
-        let Some(features) = cache.get(tx, cid)? else { continue };
-        out.push(Candidate { entry_id: cid, story_id, story_langs: langs, features: (*features).clone() });
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(400) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT story_id, lang FROM story_entries WHERE role = 'version' AND lang IS NOT NULL AND story_id IN ({marks})"
+        );
+        let mut stmt = tx.prepare(&sql).ctx("cannot read stories")?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .ctx("cannot read stories")?;
+        for row in rows {
+            let (s, l) = row.ctx("cannot read stories")?;
+            out.entry(s).or_default().push(l);
+        }
     }
     Ok(out)
 }
@@ -231,12 +269,7 @@ fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreEr
 /// (hreflang) to entries of other stories, and their languages do not
 /// collide, the stories are merged; the older story's id survives, and the
 /// merge is logged on both.
-fn merge_linked(
-    tx: &Transaction<'_>,
-    story: &str,
-    new: &Features,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+fn merge_linked(tx: &Transaction<'_>, story: &str, new: &Features, now: DateTime<Utc>) -> Result<(), StoreError> {
     let mut linked: Vec<String> = Vec::new();
     let mut by_key =
         tx.prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 LIMIT 20").ctx("cannot merge")?;
@@ -292,7 +325,9 @@ pub(super) fn assign_pending(
     conn: &mut rusqlite::Connection,
     cache: &mut FeatureCache,
 ) -> Result<super::AssignStats, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start story assignment")?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .ctx("cannot start story assignment")?;
     let todo: Vec<(i64, i64, String, Option<String>)> = {
         let mut stmt = tx
             .prepare(
