@@ -51,6 +51,7 @@ fn kill_9_at_any_moment_loses_nothing_stored() {
         x ^= x << 17;
         let delay = Duration::from_millis(5 + x % 600);
         let mut child = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+            .env(common::NO_LEXICON.0, common::NO_LEXICON.1)
             .arg("--config")
             .arg(env.config())
             .args(["poll", "--all", "-q"])

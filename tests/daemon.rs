@@ -15,6 +15,7 @@ use common::{Env, Server, rss};
 /// address it printed.
 fn start(config: &Path, cmd: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .env(common::NO_LEXICON.0, common::NO_LEXICON.1)
         .arg("--config")
         .arg(config)
         .args([cmd, "--listen", "127.0.0.1:0"])

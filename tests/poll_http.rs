@@ -258,6 +258,7 @@ fn concurrent_polls_never_fetch_a_source_twice() {
     assert_eq!(exit(&env.run(&["check"])), 0);
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+            .env(common::NO_LEXICON.0, common::NO_LEXICON.1)
             .arg("--config")
             .arg(env.config())
             .arg("poll")

@@ -251,9 +251,16 @@ impl Env {
         self.dir.path().join("polyfeed.db")
     }
 
-    /// Runs the real binary with `--config` and the given arguments.
+    /// Runs the real binary with `--config` and the given arguments. These
+    /// environments test fetching and storing on synthetic English feeds:
+    /// the cross-language word table is not loaded (`POLYFEED_LEXICON=`),
+    /// which keeps each run short; the example-based tests use it.
     pub fn run(&self, args: &[&str]) -> Output {
-        run_in(self.dir.path(), &self.config(), args)
+        command(&self.config(), args)
+            .current_dir(self.dir.path())
+            .env(NO_LEXICON.0, NO_LEXICON.1)
+            .output()
+            .expect("run polyfeed")
     }
 
     /// `polyfeed sources --json`, parsed.
@@ -281,16 +288,19 @@ impl Env {
     }
 }
 
+/// The environment that skips loading the word table.
+pub const NO_LEXICON: (&str, &str) = ("POLYFEED_LEXICON", "");
+
+/// The real binary with `--config` and arguments, environment cleaned.
+pub fn command(config: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_polyfeed"));
+    c.arg("--config").arg(config).args(args).env_remove("POLYFEED_CONFIG").env_remove("RUST_LOG");
+    c
+}
+
+/// Runs the real binary in `cwd` (with the word table, as users run it).
 pub fn run_in(cwd: &Path, config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-        .current_dir(cwd)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("POLYFEED_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run polyfeed")
+    command(config, args).current_dir(cwd).output().expect("run polyfeed")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -319,6 +329,7 @@ impl Env {
             .arg(self.config())
             .args(args)
             .env("POLYFEED_NOW", now)
+            .env(NO_LEXICON.0, NO_LEXICON.1)
             .env_remove("RUST_LOG")
             .output()
             .expect("run polyfeed")
