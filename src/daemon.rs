@@ -81,7 +81,9 @@ pub async fn serve(config: Config, listener: TcpListener) -> anyhow::Result<()> 
 
 fn announce(listener: &TcpListener, files: usize) {
     if let Ok(addr) = listener.local_addr() {
-        crate::cli::say(format!("serving {files} files on http://{addr}/ (subscribe to http://{addr}/all.atom; Ctrl-C stops)"));
+        crate::cli::say(format!(
+            "serving {files} files on http://{addr}/ (subscribe to http://{addr}/all.atom; Ctrl-C stops)"
+        ));
     }
 }
 

@@ -23,6 +23,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod fetch;
 pub mod lang;
+pub mod lexicon;
 pub mod markup;
 pub mod model;
 pub mod normalise;

@@ -32,7 +32,11 @@ fn tmpfs(dir: &Path, size: &str) -> Option<Mount> {
 fn big_feed(prefix: &str, n: usize) -> String {
     let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(140);
     let items: String = (0..n)
-        .map(|i| format!("<item><guid>{prefix}-{i}</guid><title>{prefix} {i}</title><description>{body} {i}</description></item>"))
+        .map(|i| {
+            format!(
+                "<item><guid>{prefix}-{i}</guid><title>{prefix} {i}</title><description>{body} {i}</description></item>"
+            )
+        })
         .collect();
     format!("<rss version=\"2.0\"><channel><title>{prefix}</title>{items}</channel></rss>")
 }
@@ -47,11 +51,13 @@ fn a_full_disk_is_reported_and_damages_nothing() {
     let Some(_mount) = tmpfs(&disk, "600k") else { return };
     assert_eq!(env.run(&["poll"]).status.code(), Some(0));
     let db = disk.join("polyfeed.db");
-    let count = |sql: &str| -> i64 { rusqlite::Connection::open(&db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count =
+        |sql: &str| -> i64 { rusqlite::Connection::open(&db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT COUNT(*) FROM entries"), 3);
     // Now a feed far larger than the disk.
     srv.route("/big.xml", |_| common::Response::ok(big_feed("big", 200)));
-    let toml = std::fs::read_to_string(env.config()).unwrap() + &format!("\n[[source]]\nurl = \"{}\"\n", srv.url("/big.xml"));
+    let toml =
+        std::fs::read_to_string(env.config()).unwrap() + &format!("\n[[source]]\nurl = \"{}\"\n", srv.url("/big.xml"));
     std::fs::write(env.config(), toml).unwrap();
     let out = env.run(&["poll", "--all"]);
     assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));

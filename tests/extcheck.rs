@@ -89,11 +89,8 @@ fn ours(public: &Path, path: &str) -> Items {
     feed.entries
         .iter()
         .map(|e| {
-            let alts = e
-                .links
-                .iter()
-                .filter_map(|l| Some((l.hreflang.clone()?, l.href.clone())))
-                .collect::<BTreeSet<_>>();
+            let alts =
+                e.links.iter().filter_map(|l| Some((l.hreflang.clone()?, l.href.clone()))).collect::<BTreeSet<_>>();
             let link = e.links.iter().find(|l| l.rel.is_none() || l.rel.as_deref() == Some("alternate")).unwrap();
             (e.guid.clone().unwrap(), e.title.clone().unwrap().body, link.href.clone(), alts)
         })
@@ -102,7 +99,12 @@ fn ours(public: &Path, path: &str) -> Items {
 
 fn reader(dir: &Path, cmd: &str, url: &str) -> Value {
     let out = Command::new(dir.join("bin").join(cmd)).args(["--json", url]).output().unwrap();
-    assert!(out.status.success(), "{cmd} {url}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd} {url}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{cmd}: {e}"))
 }
 
@@ -199,8 +201,11 @@ fn newsboat_lists_each_story_once_and_reloads_conditionally() {
         assert_eq!((title, link), (&w.1, &w.2));
     }
     let log = std::fs::read_to_string(&srv.log).unwrap();
-    let statuses: Vec<&str> =
-        log.lines().filter(|l| l.contains(&format!("path=\"/{path}\""))).filter_map(|l| l.split("status=").nth(1)).collect();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("path=\"/{path}\"")))
+        .filter_map(|l| l.split("status=").nth(1))
+        .collect();
     assert_eq!(statuses.len(), 3, "{log}");
     assert!(statuses[2].starts_with("304"), "the third reload is answered 304: {statuses:?}");
 }

@@ -160,7 +160,8 @@ fn tags_merge_languages_through_aliases() {
         .flat_map(|e| e.language.iter().cloned().chain(e.links.iter().filter_map(|l| l.hreflang.clone())))
         .collect();
     assert_eq!(langs, ["en", "fi", "sv"].map(String::from).into(), "Liikenne, Trafik and Traffic are one tag");
-    let sv_feed = polyfeed::parse::parse(&std::fs::read(public.join("sv/tags/traffic.atom")).unwrap(), None, None).unwrap().feed;
+    let sv_feed =
+        polyfeed::parse::parse(&std::fs::read(public.join("sv/tags/traffic.atom")).unwrap(), None, None).unwrap().feed;
     assert!(sv_feed.entries.iter().any(|e| e.language.as_deref() == Some("sv")), "the sv set prefers Swedish versions");
     let sv = std::fs::read_to_string(public.join("sv/tags/traffic.atom")).unwrap();
     assert!(sv.contains("<title>Porvoo and friends (polyfeed demo): Trafik</title>"), "per-language titles");

@@ -15,7 +15,10 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
     crate::cli::say(format!("{}: ok", path.display()));
     crate::cli::say(format!("  database:    {}", c.database.display()));
     crate::cli::say(format!("  output_dir:  {}", c.output_dir.display()));
-    crate::cli::say(format!("  languages:   {}", if c.languages.is_empty() { "(none)".into() } else { c.languages.join(", ") }));
+    crate::cli::say(format!(
+        "  languages:   {}",
+        if c.languages.is_empty() { "(none)".into() } else { c.languages.join(", ") }
+    ));
     crate::cli::say(format!("  interval:    {} (floor {})", fmt(c.interval), fmt(c.min_interval)));
     crate::cli::say(format!("  user agent:  {}", crate::fetch::user_agent(c.fetch.contact.as_deref())));
     crate::cli::say(format!("  {} source{}:", c.sources.len(), if c.sources.len() == 1 { "" } else { "s" }));

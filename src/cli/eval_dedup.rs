@@ -67,11 +67,8 @@ pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
             clusters(&story).iter().map(|c| c.iter().map(|&i| docs[i].id.as_str()).collect()).collect();
         std::fs::write(path, serde_json::to_string(&ids)? + "\n").with_context(|| format!("{}", path.display()))?;
     }
-    let scored: Vec<Scored> = docs
-        .iter()
-        .zip(&story)
-        .map(|(d, &s)| Scored { group: d.group.as_deref(), lang: &d.lang, story: s })
-        .collect();
+    let scored: Vec<Scored> =
+        docs.iter().zip(&story).map(|(d, &s)| Scored { group: d.group.as_deref(), lang: &d.lang, story: s }).collect();
     print!("{}", report(&count(&scored)));
     Ok(EXIT_OK)
 }

@@ -63,7 +63,11 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     };
     if let Some(id) = story {
         let ex = explain_story(&store, config, &id)?;
-        if args.json { say(serde_json::to_string_pretty(&ex)?) } else { print_story(&ex) }
+        if args.json {
+            say(serde_json::to_string_pretty(&ex)?)
+        } else {
+            print_story(&ex)
+        }
         return Ok(EXIT_OK);
     }
     let source = store.source_rows()?.into_iter().find(|s| {
@@ -74,7 +78,11 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         return Ok(EXIT_ERROR);
     };
     let ex = SourceExplain { kind: "source", fetches: store.recent_fetches(source.id, 10)?, source };
-    if args.json { say(serde_json::to_string_pretty(&ex)?) } else { print_source(&ex) }
+    if args.json {
+        say(serde_json::to_string_pretty(&ex)?)
+    } else {
+        print_source(&ex)
+    }
     Ok(EXIT_OK)
 }
 
@@ -139,7 +147,15 @@ fn feeds_using(
 fn print_story(ex: &StoryExplain) {
     say(format!("story {}", ex.id));
     for m in &ex.members {
-        say(format!("  {} {}  {}  ({}, entry {}, {})", m.role, m.lang.as_deref().unwrap_or("?"), m.title, m.source, m.entry_id, m.published));
+        say(format!(
+            "  {} {}  {}  ({}, entry {}, {})",
+            m.role,
+            m.lang.as_deref().unwrap_or("?"),
+            m.title,
+            m.source,
+            m.entry_id,
+            m.published
+        ));
         match m.matched_entry {
             None => say("      started the story".to_string()),
             Some(e) => {

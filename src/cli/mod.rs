@@ -2,8 +2,8 @@
 //! and dispatch to one file per command. Exit codes are decided here.
 
 mod check;
-mod explain;
 mod eval_dedup;
+mod explain;
 mod poll;
 mod publish;
 mod serve;
@@ -72,7 +72,9 @@ pub enum Command {
     /// List stories, newest first, with their language versions and duplicates
     Stories(stories::Args),
     /// Explain a story (why its versions are one story, its tags, its feeds), an entry or a source
-    #[command(after_help = "Examples:\n  polyfeed explain urn:polyfeed:story:8d0e93064dc74ba5f40ad4c1\n  polyfeed explain https://www.porvoo.fi/uutiset/...\n  polyfeed explain \"Borgå stad\" --json")]
+    #[command(
+        after_help = "Examples:\n  polyfeed explain urn:polyfeed:story:8d0e93064dc74ba5f40ad4c1\n  polyfeed explain https://www.porvoo.fi/uutiset/...\n  polyfeed explain \"Borgå stad\" --json"
+    )]
     Explain(explain::Args),
     /// Validate the config and print what it contains, without polling
     Check(check::Args),

@@ -66,11 +66,8 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     let stories = store.stories(&ids, &sources)?;
     let name = |id: i64| sources.iter().find(|s| s.id == id).map(|s| s.display_name().to_string()).unwrap_or_default();
     let names: Vec<(i64, String)> = sources.iter().map(|s| (s.id, name(s.id))).collect();
-    let out: Vec<StoryOut<'_>> = stories
-        .iter()
-        .zip(rows.iter().map(|(_, t)| t.clone()))
-        .map(|(s, tags)| story_out(s, tags, &names))
-        .collect();
+    let out: Vec<StoryOut<'_>> =
+        stories.iter().zip(rows.iter().map(|(_, t)| t.clone())).map(|(s, tags)| story_out(s, tags, &names)).collect();
     if args.json {
         say(serde_json::to_string_pretty(&out)?);
     } else {

@@ -3,13 +3,21 @@
 //! and decides.
 //!
 //! - `features`: identity keys, a MinHash sketch and content features of an entry.
-//! - `content`: content that survives translation (numbers, names, length).
+//! - `content`: content that survives translation: numbers, names, length,
+//!   and dictionary concepts compared by cosine and paragraph alignment.
 //! - `decide`: duplicates first (same language: canonical URL, guid, near-identical
 //!   text), then language versions (explicit hreflang links, shared CMS ids,
 //!   content), never two versions of one language in a story.
+//! - `eval`: the assignment loop in memory, and pairwise scoring against gold
+//!   groups (`polyfeed eval-dedup`, tests, the micro-benchmark).
+//!
+//! The one input that is not an argument: `features` reads the process-wide
+//! lexicon (`crate::lexicon::shared`, loaded once, read-only);
+//! `content::content_features_with` takes one explicitly.
 
 pub mod content;
 mod decide;
+pub mod eval;
 mod features;
 
 pub use decide::{

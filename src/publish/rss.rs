@@ -76,7 +76,8 @@ fn render_item(x: &mut Xml, item: &Item) {
         x.text("dc:language", &[], l);
     }
     for a in &item.alternates {
-        let mut attrs = vec![("rel", "alternate"), ("type", "text/html"), ("href", a.url.as_str()), ("title", a.title.as_str())];
+        let mut attrs =
+            vec![("rel", "alternate"), ("type", "text/html"), ("href", a.url.as_str()), ("title", a.title.as_str())];
         if let Some(l) = &a.lang {
             attrs.push(("hreflang", l));
         }

@@ -1,63 +1,11 @@
-//! Content that survives translation: numbers, proper names, length and
-//! paragraph structure. Pure. Scores how likely two texts in different
-//! languages are versions of one post.
-//!
-//! This is the first, language-independent layer; a word-level
-//! cross-language layer plugs in here (see `ContentFeatures::concepts`).
+//! Language-independent content: numbers (digit grouping and decimal
+//! commas folded), proper names, and the latest year a text mentions. Pure.
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-/// What is kept of a text for cross-language comparison.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContentFeatures {
-    /// Normalised numbers (digit grouping and decimal commas folded).
-    pub numbers: BTreeSet<String>,
-    /// Capitalised words that are not sentence-initial, lower-cased.
-    pub names: BTreeSet<String>,
-    /// Characters of text.
-    pub chars: usize,
-    /// Paragraph count.
-    pub paragraphs: usize,
-}
-
-/// Extracts content features from a title and plain-text body (paragraphs
-/// separated by blank lines).
-pub fn content_features(_lang: &str, title: &str, text: &str) -> ContentFeatures {
-    let all = format!("{title}\n\n{text}");
-    ContentFeatures {
-        numbers: numbers(&all),
-        names: names(&all),
-        chars: text.chars().count(),
-        paragraphs: text.split("\n\n").filter(|p| !p.trim().is_empty()).count(),
-    }
-}
-
-/// Similarity of two texts' contents, 0..1, with the parts that made it.
-pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec<(&'static str, f64)>) {
-    let nums = shrunk_jaccard(&a.numbers, &b.numbers, 3.0);
-    let names = shrunk_jaccard(&a.names, &b.names, 4.0);
-    let len = length_ratio(a.chars, b.chars);
-    let score = (0.55 * nums + 0.45 * names) * (0.5 + 0.5 * len);
-    (score, vec![("numbers", nums), ("names", names), ("length ratio", len)])
-}
-
-/// Jaccard index shrunk towards 0 for small sets (`k` pseudo-elements).
-fn shrunk_jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>, k: f64) -> f64 {
-    let inter = a.intersection(b).count() as f64;
-    let union = a.union(b).count() as f64;
-    if union == 0.0 { 0.0 } else { inter / (union + k) }
-}
-
-fn length_ratio(a: usize, b: usize) -> f64 {
-    let (lo, hi) = (a.min(b) as f64, a.max(b) as f64);
-    if hi == 0.0 { 0.0 } else { (lo / hi).powf(0.5) }
-}
-
 /// Numbers as written in any of our languages: `1 250 000`, `1,250,000`,
 /// `38,6`, `38.6`, `9.90` all fold to digits with `.` as decimal point.
-fn numbers(text: &str) -> BTreeSet<String> {
+pub(super) fn numbers(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -66,7 +14,6 @@ fn numbers(text: &str) -> BTreeSet<String> {
             i += 1;
             continue;
         }
-        let start = i;
         let mut raw = String::new();
         while i < chars.len() {
             let c = chars[i];
@@ -82,7 +29,6 @@ fn numbers(text: &str) -> BTreeSet<String> {
             }
             i += 1;
         }
-        let _ = start;
         if let Some(n) = fold_number(&raw) {
             out.insert(n);
         }
@@ -125,7 +71,7 @@ fn fold_number(raw: &str) -> Option<String> {
 
 /// Capitalised words not at the start of a sentence: names of people and
 /// places, organisations, products.
-fn names(text: &str) -> BTreeSet<String> {
+pub(super) fn names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut sentence_start = true;
     for word in text.split_whitespace() {
@@ -136,6 +82,11 @@ fn names(text: &str) -> BTreeSet<String> {
         sentence_start = word.ends_with(['.', '!', '?', ':']) || word.is_empty();
     }
     out
+}
+
+/// The latest plausible year (1900..=2100) among the numbers, if any.
+pub(super) fn latest_year(numbers: &BTreeSet<String>) -> Option<u16> {
+    numbers.iter().filter_map(|n| n.parse::<u16>().ok()).filter(|y| (1900..=2100).contains(y)).max()
 }
 
 #[cfg(test)]
@@ -158,24 +109,8 @@ mod tests {
     }
 
     #[test]
-    fn translations_score_higher_than_unrelated_texts() {
-        let fi = content_features(
-            "fi",
-            "Porvoo saa 1 250 000 euroa",
-            "Elina Wahl kertoo, että Porvoo saa 1 250 000 euroa vuonna 2026.",
-        );
-        let en = content_features(
-            "en",
-            "Porvoo receives EUR 1,250,000",
-            "Elina Wahl says Porvoo receives EUR 1,250,000 in 2026.",
-        );
-        let other = content_features(
-            "en",
-            "Library opening hours",
-            "The Library is open on Sundays from 10 to 16 in December.",
-        );
-        let (same, _) = content_similarity(&fi, &en);
-        let (diff, _) = content_similarity(&fi, &other);
-        assert!(same > 0.3 && diff < 0.1, "{same} {diff}");
+    fn latest_year_ignores_other_numbers() {
+        assert_eq!(latest_year(&numbers("Vuonna 2023 ja 2026 yhteensä 4500 euroa")), Some(2026));
+        assert_eq!(latest_year(&numbers("Page 12 of 250")), None);
     }
 }

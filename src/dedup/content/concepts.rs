@@ -1,0 +1,198 @@
+//! Words to concepts: each word of a text is looked up in the lexicon as
+//! itself, then by its Snowball stem, then as the longest known prefix
+//! (inflected stems, and compounds read part by part); what stays unknown
+//! (names, loanwords, product names) stands for itself, as English would
+//! write it. The result is a tf-idf vector per document and per paragraph.
+
+use std::collections::HashMap;
+
+use rust_stemmers::Stemmer;
+
+use super::lexicon::{Lexicon, concept_id, stemmer};
+use super::stopwords::is_stopword;
+use super::vector::SparseVec;
+
+/// Concepts kept for a whole document.
+const DOC_KEEP: usize = 200;
+/// Concepts kept per paragraph.
+const PARA_KEEP: usize = 32;
+/// Paragraphs kept per document (the title is the first).
+const MAX_PARAGRAPHS: usize = 60;
+/// Shortest prefix that may stand for a word.
+const MIN_PREFIX: usize = 4;
+/// Letters a known word may have beyond the prefix it matched.
+const SLACK: usize = 2;
+/// Shortest second part of a compound that is looked up by prefix.
+const REST_PREFIX: usize = 6;
+
+/// A text as concepts.
+pub struct Concepts {
+    /// Title (twice) and body.
+    pub doc: SparseVec,
+    /// The title, then each paragraph.
+    pub paragraphs: Vec<SparseVec>,
+    /// Share of content words the lexicon knew, 0..1 (1 for English).
+    pub coverage: f64,
+}
+
+/// Looks words up for one language.
+struct Reader<'a> {
+    lex: &'a Lexicon,
+    lang: &'a str,
+    own: Option<Stemmer>,
+    en: Stemmer,
+    table: bool,
+}
+
+/// The concepts of a title and its paragraphs in language `lang`.
+pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> Concepts {
+    let en = stemmer("en").expect("English stemmer");
+    let r = Reader::new(lex, lang, en);
+    let (mut known, mut total) = (0usize, 0usize);
+    let mut doc: HashMap<u32, f64> = HashMap::new();
+    let mut paras = Vec::new();
+    for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
+        let mut counts: HashMap<u32, f64> = HashMap::new();
+        for word in words(text).filter(|w| !is_stopword(lang, w)) {
+            total += 1;
+            known += usize::from(r.add(&word, &mut counts));
+        }
+        let times = if i == 0 { 2.0 } else { 1.0 };
+        for (c, v) in &counts {
+            *doc.entry(*c).or_default() += v * times;
+        }
+        if i < MAX_PARAGRAPHS {
+            paras.push(SparseVec::from_weights(&r.weighted(sublinear(counts)), PARA_KEEP));
+        }
+    }
+    let coverage = known as f64 / total.max(1) as f64;
+    Concepts { doc: SparseVec::from_weights(&r.weighted(sublinear(doc)), DOC_KEEP), paragraphs: paras, coverage }
+}
+
+/// Damps repetition (`1 + ln tf`), so that one frequent name does not make
+/// two posts on one topic look like translations.
+fn sublinear(counts: HashMap<u32, f64>) -> HashMap<u32, f64> {
+    counts.into_iter().map(|(c, v)| (c, if v > 1.0 { 1.0 + v.ln() } else { v })).collect()
+}
+
+/// One word as read: the word, the lookup step that found it, its concepts.
+pub type Traced = (String, &'static str, Vec<(u32, f64)>);
+
+/// How each word of `text` was read: the word, the step that found it
+/// (`exact`, `stem`, `prefix`, `literal`, `stopword`) and its concepts. For
+/// debugging and `explain`.
+pub fn trace(lex: &Lexicon, lang: &str, text: &str) -> Vec<Traced> {
+    let en = stemmer("en").expect("English stemmer");
+    let r = Reader::new(lex, lang, en);
+    words(text)
+        .map(|w| {
+            if is_stopword(lang, &w) {
+                return (w, "stopword", Vec::new());
+            }
+            let step = r.step(&w);
+            let mut m = HashMap::new();
+            r.add(&w, &mut m);
+            let mut v: Vec<(u32, f64)> = m.into_iter().collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (w, step, v)
+        })
+        .collect()
+}
+
+/// Lower-cased words of at least two letters, numbers left out.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_lowercase)
+}
+
+impl<'a> Reader<'a> {
+    fn new(lex: &'a Lexicon, lang: &'a str, en: Stemmer) -> Reader<'a> {
+        Reader { lex, lang, own: stemmer(lang), en, table: lex.has_table(lang) }
+    }
+
+    /// Adds the concepts of one word; true when the lexicon knew it.
+    fn add(&self, word: &str, out: &mut HashMap<u32, f64>) -> bool {
+        if !self.table {
+            *out.entry(self.literal(word)).or_default() += 1.0;
+            return false;
+        }
+        if let Some(found) = self.lookup(word, true) {
+            for (c, v) in found {
+                *out.entry(c).or_default() += v;
+            }
+            return true;
+        }
+        *out.entry(self.literal(word)).or_default() += 1.0;
+        false
+    }
+
+    /// Which lookup step knows the word.
+    fn step(&self, word: &str) -> &'static str {
+        if !self.table {
+            "literal"
+        } else if self.lex.exact(self.lang, word).is_some() {
+            "exact"
+        } else if self.own.as_ref().is_some_and(|s| self.lex.by_stem(self.lang, &s.stem(word)).is_some()) {
+            "stem"
+        } else if self.lex.prefix(self.lang, word, MIN_PREFIX, SLACK).is_some() {
+            "prefix"
+        } else {
+            "literal"
+        }
+    }
+
+    /// A word that stands for itself: its English stem.
+    fn literal(&self, word: &str) -> u32 {
+        concept_id(&self.en.stem(word))
+    }
+
+    /// Exact, then stem, then prefix (and for a compound, the rest too).
+    fn lookup(&self, word: &str, compound: bool) -> Option<Vec<(u32, f64)>> {
+        let widen = |m: &[(u32, f32)]| m.iter().map(|&(c, v)| (c, f64::from(v))).collect::<Vec<_>>();
+        if let Some(m) = self.lex.exact(self.lang, word) {
+            return Some(widen(m));
+        }
+        if let Some(m) = self.own.as_ref().and_then(|s| self.lex.by_stem(self.lang, &s.stem(word))) {
+            return Some(widen(m));
+        }
+        if self.lang == "en" || !compound && word.chars().count() < REST_PREFIX {
+            return None; // English does not glue words; short compound parts only whole
+        }
+        let (m, used) = self.lex.prefix(self.lang, word, MIN_PREFIX, SLACK)?;
+        let mut found = widen(m);
+        let rest = &word[used..];
+        if compound && self.lex.exact(self.lang, &word[..used]).is_some() && rest.chars().count() >= MIN_PREFIX {
+            let linked = rest.strip_prefix('s').filter(|r| r.chars().count() >= MIN_PREFIX);
+            if let Some(more) = self.lookup(rest, false).or_else(|| linked.and_then(|r| self.lookup(r, false))) {
+                found.extend(more);
+            }
+        }
+        Some(found)
+    }
+
+    /// Counts times concept weights (general concepts weigh less).
+    fn weighted(&self, counts: HashMap<u32, f64>) -> HashMap<u32, f64> {
+        counts.into_iter().map(|(c, v)| (c, v * f64::from(self.lex.weight(c)))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = "fi\tkirjasto\tlibrary:1.0\nfi\tauto\tcar:1.0\nfi\tkaupunki\tcity:0.6 town:0.4\n\
+fi\tavata\topen:1.0\nsv\tbibliotek\tlibrary:1.0\nsv\tbil\tcar:1.0\nsv\töppna\topen:1.0\n";
+
+    #[test]
+    fn inflections_and_compounds_find_their_concepts() {
+        let lex = Lexicon::parse(TABLE, "t");
+        let fi = concepts(&lex, "fi", "Kirjastoauto kaupungissa", &["Kirjastoauto avataan Porvoossa."]);
+        let sv = concepts(&lex, "sv", "Biblioteksbil i staden", &["Biblioteksbilen öppnas i Borgå."]);
+        let en = concepts(&lex, "en", "Library car in the city", &["The library car opens in Porvoo."]);
+        assert!(fi.doc.cosine(&en.doc) > 0.5, "{}", fi.doc.cosine(&en.doc));
+        assert!(sv.doc.cosine(&en.doc) > 0.4, "{}", sv.doc.cosine(&en.doc));
+        assert!(fi.coverage > 0.7 && en.coverage == 0.0, "no English table here");
+        assert_eq!(fi.paragraphs.len(), 2);
+    }
+}

@@ -1,0 +1,229 @@
+//! The cross-language word table: each known word of a language maps to a
+//! few weighted *concepts* (Snowball-stemmed English words, hashed). Pure:
+//! parsed from text that `crate::lexicon` reads from disk.
+//!
+//! Table lines (from `scripts/build-lexicon`): `lang<TAB>word<TAB>english:weight ...`;
+//! lines starting with `#` are comments. English needs no table: its words
+//! are their own concepts.
+
+use std::collections::HashMap;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+/// A word's meaning: concept ids with weights summing to about 1.
+pub type Meaning = Box<[(u32, f32)]>;
+
+/// Concepts kept per word.
+const KEEP: usize = 6;
+
+/// The word table of one language.
+#[derive(Debug, Default)]
+struct LangTable {
+    /// Known words, sorted (binary search, prefix ranges), one entry each.
+    words: Vec<(Box<str>, Meaning)>,
+    /// Snowball stem of each known word -> the merged meaning of its words.
+    stems: HashMap<String, Meaning>,
+}
+
+impl LangTable {
+    fn index_stems(&mut self, lang: &str) {
+        let Some(st) = stemmer(lang) else { return };
+        let mut acc: HashMap<String, Vec<(u32, f32)>> = HashMap::with_capacity(self.words.len());
+        for (w, m) in &self.words {
+            acc.entry(st.stem(w).into_owned()).or_default().extend(m.iter().copied());
+        }
+        self.stems = acc.into_iter().map(|(s, v)| (s, merged(v))).collect();
+    }
+}
+
+/// Word tables for several languages, with concept weights.
+#[derive(Debug, Default)]
+pub struct Lexicon {
+    tables: HashMap<String, LangTable>,
+    /// How general a concept is (share of the table's words that mean it, per 10k).
+    spread: HashMap<u32, f32>,
+    /// Names the table that features were computed with.
+    id: String,
+}
+
+/// The Snowball stemmer of a primary language subtag.
+pub fn stemmer(lang: &str) -> Option<Stemmer> {
+    let alg = match lang {
+        "en" => Algorithm::English,
+        "fi" => Algorithm::Finnish,
+        "sv" => Algorithm::Swedish,
+        "fr" => Algorithm::French,
+        "de" => Algorithm::German,
+        "da" => Algorithm::Danish,
+        "nl" => Algorithm::Dutch,
+        "no" | "nb" | "nn" => Algorithm::Norwegian,
+        "it" => Algorithm::Italian,
+        "es" => Algorithm::Spanish,
+        "pt" => Algorithm::Portuguese,
+        "ro" => Algorithm::Romanian,
+        "ru" => Algorithm::Russian,
+        "hu" => Algorithm::Hungarian,
+        "tr" => Algorithm::Turkish,
+        "el" => Algorithm::Greek,
+        "ar" => Algorithm::Arabic,
+        _ => return None,
+    };
+    Some(Stemmer::create(alg))
+}
+
+/// The concept id of an English stem: FNV-1a, 32 bit (stable: ids are stored).
+pub fn concept_id(stem: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in stem.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+impl Lexicon {
+    /// Parses a table; `id` names it in stored features. Bad lines are skipped.
+    pub fn parse(text: &str, id: &str) -> Lexicon {
+        let en = Stemmer::create(Algorithm::English);
+        let mut cache: HashMap<&str, u32> = HashMap::new();
+        let mut lex = Lexicon { id: id.to_string(), ..Lexicon::default() };
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let mut parts = line.split('\t');
+            let (Some(lang), Some(word), Some(meaning)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let mut pairs: Vec<(u32, f32)> = Vec::new();
+            for item in meaning.split(' ') {
+                let Some((w, v)) = item.rsplit_once(':') else { continue };
+                let c = *cache.entry(w).or_insert_with(|| concept_id(&en.stem(w)));
+                pairs.push((c, v.parse().unwrap_or(0.0)));
+            }
+            let table = lex.tables.entry(lang.to_string()).or_default();
+            table.words.push((word.into(), merged(pairs)));
+        }
+        for table in lex.tables.values_mut() {
+            table.words.sort_by(|a, b| a.0.cmp(&b.0));
+            table.words.dedup_by(|a, b| a.0 == b.0);
+        }
+        lex.index_stems();
+        lex.count_spread();
+        lex
+    }
+
+    /// Indexes each table by Snowball stem, one thread per language.
+    fn index_stems(&mut self) {
+        std::thread::scope(|scope| {
+            for (lang, table) in &mut self.tables {
+                scope.spawn(move || table.index_stems(lang));
+            }
+        });
+    }
+
+    fn count_spread(&mut self) {
+        for table in self.tables.values() {
+            // per 10k words, so that tables of any size weigh alike (tiny test tables: per word)
+            let per = 10_000.0 / table.words.len().max(10_000) as f32 / self.tables.len() as f32;
+            for (c, v) in table.words.iter().flat_map(|(_, m)| m.iter()) {
+                *self.spread.entry(*c).or_default() += v * per;
+            }
+        }
+    }
+
+    /// True when no table was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// Names the table (empty when none was loaded).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// True when words of `lang` can be mapped to concepts (English always).
+    pub fn covers(&self, lang: &str) -> bool {
+        lang == "en" || self.tables.contains_key(lang)
+    }
+
+    /// True when the table has words of `lang` (English too, when built
+    /// with its back-translations).
+    pub fn has_table(&self, lang: &str) -> bool {
+        self.tables.contains_key(lang)
+    }
+
+    /// The meaning of a known word.
+    pub fn exact(&self, lang: &str, word: &str) -> Option<&Meaning> {
+        let words = &self.tables.get(lang)?.words;
+        words.binary_search_by(|(k, _)| (**k).cmp(word)).ok().map(|i| &words[i].1)
+    }
+
+    /// The merged meaning of the known words with this Snowball stem.
+    pub fn by_stem(&self, lang: &str, stem: &str) -> Option<&Meaning> {
+        self.tables.get(lang)?.stems.get(stem)
+    }
+
+    /// The longest known word that `word` starts with, allowing the known word
+    /// up to `slack` more letters (stem changes: `kaupungissa` -> `kaupunki`).
+    /// Returns the meaning and how many bytes of `word` it covers.
+    pub fn prefix(&self, lang: &str, word: &str, min: usize, slack: usize) -> Option<(&Meaning, usize)> {
+        let words = &self.tables.get(lang)?.words;
+        let ends: Vec<usize> = word.char_indices().map(|(i, _)| i).skip(min).chain([word.len()]).collect();
+        for &end in ends.iter().rev() {
+            let p = &word[..end];
+            let from = words.partition_point(|(k, _)| **k < *p);
+            let limit = p.chars().count() + slack;
+            let hit =
+                words[from..].iter().take_while(|(k, _)| k.starts_with(p)).find(|(k, _)| k.chars().count() <= limit);
+            if let Some((_, m)) = hit {
+                return Some((m, end));
+            }
+        }
+        None
+    }
+
+    /// Weight of a concept: general concepts (meant by many words) weigh less.
+    pub fn weight(&self, concept: u32) -> f32 {
+        let spread = self.spread.get(&concept).copied().unwrap_or(0.0);
+        1.0 / (1.0 + (1.0 + spread).ln())
+    }
+}
+
+/// Sums duplicate concepts, keeps the strongest few, normalises to sum 1.
+fn merged(mut pairs: Vec<(u32, f32)>) -> Meaning {
+    pairs.sort_by_key(|p| p.0);
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(pairs.len());
+    for (c, v) in pairs {
+        match out.last_mut() {
+            Some(last) if last.0 == c => last.1 += v,
+            _ => out.push((c, v)),
+        }
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.truncate(KEEP);
+    let total: f32 = out.iter().map(|p| p.1).sum();
+    out.iter().map(|&(c, v)| (c, if total > 0.0 { v / total } else { 0.0 })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str =
+        "# test\nfi\tkaupunki\tcity:0.6 town:0.4\nfi\tkirjasto\tlibrary:1.0\nsv\tstad\tcity:0.5 town:0.5\n";
+
+    #[test]
+    fn words_map_to_english_stems() {
+        let lex = Lexicon::parse(TABLE, "t");
+        let m = lex.exact("fi", "kaupunki").unwrap();
+        assert_eq!(m[0].0, concept_id("citi"));
+        assert!(lex.covers("sv") && lex.covers("en") && !lex.covers("de"));
+        assert!(lex.by_stem("fi", "kirjasto").is_some());
+    }
+
+    #[test]
+    fn prefixes_allow_stem_changes() {
+        let lex = Lexicon::parse(TABLE, "t");
+        let (m, used) = lex.prefix("fi", "kaupungissa", 4, 2).unwrap();
+        assert_eq!((m[0].0, used), (concept_id("citi"), "kaupun".len()));
+        let (_, used) = lex.prefix("fi", "kirjastoauto", 4, 2).unwrap();
+        assert_eq!(used, "kirjasto".len());
+        assert!(lex.prefix("fi", "auto", 4, 2).is_none());
+    }
+}

@@ -1,0 +1,90 @@
+//! Tests of content features and similarity, on small snippets written for
+//! them and a tiny hand-made lexicon (no dictionary needed).
+
+use super::*;
+
+const TABLE: &str = "fi\tkaupunki\tcity:0.6 town:0.4\nfi\tsaada\treceive:0.7 get:0.3\nfi\tkirjasto\tlibrary:1.0\n\
+fi\tsilta\tbridge:1.0\nfi\tuusi\tnew:1.0\nfi\trakentaa\tbuild:1.0\nfi\tvuosi\tyear:1.0\nfi\tkertoa\tsay:0.5 tell:0.5\n\
+sv\tstad\tcity:0.5 town:0.5\nsv\tbro\tbridge:1.0\nsv\tny\tnew:1.0\nsv\tbygga\tbuild:1.0\nsv\tår\tyear:1.0\n\
+fr\tpont\tbridge:1.0\nfr\tnouveau\tnew:1.0\nfr\tconstruire\tbuild:1.0\nfr\tville\tcity:0.6 town:0.4\n\
+de\tbrücke\tbridge:1.0\nde\tneu\tnew:1.0\nde\tbauen\tbuild:1.0\nde\tstadt\tcity:0.5 town:0.5\n";
+
+fn lex() -> Lexicon {
+    Lexicon::parse(TABLE, "test")
+}
+
+const BRIDGE_EN: (&str, &str) = (
+    "The city builds a new bridge",
+    "The city of Porvoo builds a new bridge over the river in 2027.\n\nThe bridge costs EUR 4,500,000.",
+);
+const BRIDGE_FI: (&str, &str) = (
+    "Kaupunki rakentaa uuden sillan",
+    "Porvoon kaupunki rakentaa uuden sillan joen yli vuonna 2027.\n\nSilta maksaa 4 500 000 euroa.",
+);
+const BRIDGE_SV: (&str, &str) =
+    ("Staden bygger en ny bro", "Borgå stad bygger en ny bro över ån år 2027.\n\nBron kostar 4 500 000 euro.");
+const BRIDGE_FR: (&str, &str) = (
+    "La ville construit un nouveau pont",
+    "La ville de Porvoo construit un nouveau pont sur la rivière en 2027.\n\nLe pont coûte 4 500 000 euros.",
+);
+const BRIDGE_DE: (&str, &str) = (
+    "Die Stadt baut eine neue Brücke",
+    "Die Stadt Porvoo baut im Jahr 2027 eine neue Brücke über den Fluss.\n\nDie Brücke kostet 4.500.000 Euro.",
+);
+const LIBRARY_EN: (&str, &str) = (
+    "Library opening hours in winter",
+    "The main library is open on Sundays from 10 to 16 during December and January.\n\nThe mobile library does not run.",
+);
+
+fn f(lang: &str, (title, text): (&str, &str)) -> ContentFeatures {
+    content_features_with(&lex(), lang, title, text)
+}
+
+#[test]
+fn translations_score_above_the_threshold_and_other_posts_below() {
+    let en = f("en", BRIDGE_EN);
+    for (lang, doc) in [("fi", BRIDGE_FI), ("sv", BRIDGE_SV), ("fr", BRIDGE_FR), ("de", BRIDGE_DE)] {
+        let (same, parts) = content_similarity(&f(lang, doc), &en);
+        assert!(same > crate::dedup::CONTENT_THRESHOLD, "{lang}: {same} {parts:?}");
+    }
+    let (diff, parts) = content_similarity(&f("fi", BRIDGE_FI), &f("en", LIBRARY_EN));
+    assert!(diff < crate::dedup::CONTENT_THRESHOLD / 2.0, "{diff} {parts:?}");
+}
+
+#[test]
+fn features_record_the_lexicon_and_paragraphs() {
+    let fi = f("fi", BRIDGE_FI);
+    assert_eq!(fi.lexicon.as_deref(), Some("test"));
+    assert_eq!(fi.paragraph_concepts.len(), 3, "title and two paragraphs");
+    assert_eq!(fi.paragraph_chars.len(), 3);
+    assert_eq!(fi.latest_year, Some(2027));
+    assert!(fi.numbers.contains("4500000"));
+    let json = serde_json::to_string(&fi).unwrap();
+    assert_eq!(serde_json::from_str::<ContentFeatures>(&json).unwrap(), fi);
+}
+
+#[test]
+fn languages_without_a_dictionary_fall_back_to_numbers_and_names() {
+    let et = content_features_with(&lex(), "et", "Linn ehitab uue silla", "Porvoo linn ehitab 2027. aastal uue silla.");
+    assert!(et.lexicon.is_none() && et.concepts.is_empty());
+    let (score, parts) = content_similarity(&et, &f("en", BRIDGE_EN));
+    assert!(parts.iter().all(|(n, _)| *n != "concept cosine"), "{parts:?}");
+    assert!(score < crate::dedup::CONTENT_THRESHOLD, "{score}");
+    let none = content_features_with(&Lexicon::default(), "fi", BRIDGE_FI.0, BRIDGE_FI.1);
+    assert!(none.lexicon.is_none());
+}
+
+#[test]
+fn old_stored_features_still_deserialise() {
+    let old = r#"{"numbers":["2027"],"names":["porvoo"],"chars":40,"paragraphs":1}"#;
+    let f: ContentFeatures = serde_json::from_str(old).unwrap();
+    assert!(f.lexicon.is_none() && f.paragraph_chars.is_empty());
+}
+
+#[test]
+fn differing_latest_years_halve_the_score() {
+    let a = f("en", ("Annual report 2025", "The city published its annual report for 2025."));
+    let b = f("fi", ("Vuosikertomus 2026", "Kaupunki julkaisi vuosikertomuksen vuodelta 2026."));
+    let (_, parts) = content_similarity(&a, &b);
+    assert!(parts.contains(&("latest years differ", 0.5)), "{parts:?}");
+}
