@@ -85,9 +85,18 @@ fn offline_example_is_ingested() {
         )
         .unwrap()
     };
-    for title in ["Porvoo expands expert support%", "Renovation of the Old Bridge%", "Budget proposal for 2027%"] {
+    // Joined by hreflang links and shared CMS ids, and (the night bus) by
+    // content alone: numbers, names and dictionary concepts.
+    for title in [
+        "Porvoo expands expert support%",
+        "Renovation of the Old Bridge%",
+        "Budget proposal for 2027%",
+        "Weekend night bus between Porvoo and Helsinki%",
+    ] {
         assert_eq!(langs_of(&story_of(title)), "en,fi,sv", "{title}");
     }
+    assert_eq!(langs_of(&story_of("Kielikylpyhaku%")), "fi,sv");
+    assert_eq!(count("SELECT COUNT(DISTINCT story_id) FROM story_entries"), 13, "22 entries, 13 stories");
     assert_eq!(story_of("Porvoo laajentaa%"), story_of("Borgå utvidgar%"));
     assert_ne!(story_of("Municipalities receive%"), story_of("Porvoo expands expert support%"));
     assert_eq!(count("SELECT COUNT(*) FROM story_entries"), 22, "every entry belongs to exactly one story");
