@@ -1,0 +1,192 @@
+//! The benchmark suite in miniature, so that it cannot rot: `bench/gen_farm.py`
+//! generates a tiny farm (20 feeds x 5 entries, RSS and Atom, fi/sv/en
+//! triples), a small static HTTP server on 127.0.0.1 port 0 serves it with
+//! strong ETags and 304s, and the real `polyfeed` binary polls it the three
+//! ways `bench/run.sh` measures: cold (every entry new), warm (every source
+//! answers 304) and after `--touch-percent 10` (two feeds, one new entry
+//! each). Counts only, no timings: the figures live in BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const FEEDS: usize = 20;
+const ENTRIES: u64 = 5;
+
+/// The farm on loopback: `GET /<file>` from one directory, nothing else.
+struct FarmServer {
+    addr: SocketAddr,
+    /// Requests answered 200.
+    full: Arc<AtomicUsize>,
+    /// Requests answered 304.
+    not_modified: Arc<AtomicUsize>,
+}
+
+impl FarmServer {
+    fn start(dir: &Path) -> FarmServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let server = FarmServer {
+            addr: listener.local_addr().expect("local address"),
+            full: Arc::default(),
+            not_modified: Arc::default(),
+        };
+        let (dir, full, not_modified) = (dir.to_path_buf(), server.full.clone(), server.not_modified.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (dir, full, not_modified) = (dir.clone(), full.clone(), not_modified.clone());
+                std::thread::spawn(move || serve_connection(stream, &dir, &full, &not_modified));
+            }
+        });
+        server
+    }
+}
+
+/// HTTP/1.1 keep-alive: answers requests until the client closes.
+fn serve_connection(stream: TcpStream, dir: &Path, full: &AtomicUsize, not_modified: &AtomicUsize) {
+    let Ok(mut out) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    while let Some((path, if_none_match)) = read_head(&mut reader) {
+        let body = file_of(dir, &path).and_then(|p| std::fs::read(p).ok());
+        let written = match body {
+            None => out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+            Some(body) => {
+                let etag = format!("\"{:016x}-{}\"", fnv1a(&body), body.len());
+                if if_none_match.as_deref() == Some(etag.as_str()) {
+                    not_modified.fetch_add(1, Ordering::Relaxed);
+                    out.write_all(format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n").as_bytes())
+                } else {
+                    full.fetch_add(1, Ordering::Relaxed);
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nETag: {etag}\r\n\r\n",
+                        body.len()
+                    );
+                    out.write_all(head.as_bytes()).and_then(|()| out.write_all(&body))
+                }
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// The path and `If-None-Match` of the next request, `None` at end of stream.
+fn read_head(reader: &mut impl BufRead) -> Option<(String, Option<String>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let path = line.split_whitespace().nth(1)?.to_string();
+    let mut if_none_match = None;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            return Some((path, if_none_match));
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("if-none-match")
+        {
+            if_none_match = Some(value.trim().to_string());
+        }
+    }
+}
+
+/// A file directly in `dir`, for a request path such as `/f00003.xml`.
+fn file_of(dir: &Path, path: &str) -> Option<PathBuf> {
+    let name = path.strip_prefix('/')?;
+    let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+    plain.then(|| dir.join(name))
+}
+
+/// FNV-1a: a content hash for the ETag, so a rewritten file gets a new one.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Runs `bench/gen_farm.py` with these arguments.
+fn gen_farm(args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/gen_farm.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is needed to run {}: {e}", script.display()));
+    assert!(out.status.success(), "gen_farm.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).expect("gen_farm.py prints one JSON line")
+}
+
+/// A config polling every farm URL, the way bench/run.sh writes it.
+fn write_config(dir: &Path, farm: &Path, server: &FarmServer) -> PathBuf {
+    let urls = std::fs::read_to_string(farm.join("urls.txt")).expect("urls.txt");
+    let mut text = String::from(
+        "[settings]\ndatabase = \"polyfeed.db\"\noutput_dir = \"public\"\nlanguages = [\"fi\", \"sv\", \"en\"]\n\
+         per_host_delay = \"0s\"\nper_host_concurrency = 8\nconcurrency = 8\n",
+    );
+    for name in urls.lines().filter(|l| !l.is_empty()) {
+        text.push_str(&format!("\n[[source]]\nurl = \"http://{}/{name}\"\n", server.addr));
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+/// What one `poll --all --json` did.
+#[derive(Debug, PartialEq, Eq)]
+struct Polled {
+    ok: usize,
+    not_modified: usize,
+    failed: usize,
+    new: u64,
+}
+
+fn poll(config: &Path) -> Polled {
+    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .args(["--config"])
+        .arg(config)
+        .args(["-q", "poll", "--all", "--json"])
+        .output()
+        .expect("run polyfeed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "polyfeed poll failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("poll --json prints JSON");
+    let sources = summary["sources"].as_array().expect("sources");
+    let outcomes = |o: &str| sources.iter().filter(|s| s["outcome"] == o).count();
+    Polled {
+        ok: outcomes("ok"),
+        not_modified: outcomes("not_modified"),
+        failed: outcomes("failed"),
+        new: sources.iter().map(|s| s["stats"]["new"].as_u64().unwrap_or(0)).sum(),
+    }
+}
+
+#[test]
+fn tiny_farm_polls_cold_warm_and_changed() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let farm = tmp.path().join("farm");
+    let farm_arg = farm.to_str().expect("UTF-8 temp path");
+    let made = gen_farm(&[farm_arg, "--feeds", "20", "--entries", "5", "--seed", "1"]);
+    assert_eq!(made["total_entries"], FEEDS as u64 * ENTRIES);
+    let server = FarmServer::start(&farm);
+    let config = write_config(tmp.path(), &farm, &server);
+
+    let cold = poll(&config);
+    assert_eq!(cold, Polled { ok: FEEDS, not_modified: 0, failed: 0, new: FEEDS as u64 * ENTRIES }, "cold poll");
+    assert_eq!(server.full.load(Ordering::Relaxed), FEEDS);
+
+    let warm = poll(&config);
+    assert_eq!(warm, Polled { ok: 0, not_modified: FEEDS, failed: 0, new: 0 }, "warm poll: every source 304");
+    assert_eq!(server.not_modified.load(Ordering::Relaxed), FEEDS);
+
+    let touched = gen_farm(&[farm_arg, "--touch-percent", "10"]);
+    assert_eq!(touched["feeds_touched"], 2);
+    let changed = poll(&config);
+    assert_eq!(changed, Polled { ok: 2, not_modified: FEEDS - 2, failed: 0, new: 2 }, "after touching 10 %");
+}
