@@ -107,13 +107,14 @@ async fn watch_db(store: Arc<Mutex<Store>>, config: Arc<Config>, site: Arc<Site>
 }
 
 /// `polyfeed run`: poll what is due, publish files and the served site after
-/// changes, sleep until the next due time; serve all along.
+/// changes, sleep until the next due time; serve all along. The first cycle
+/// runs before the address is announced, so the first reader sees feeds.
 pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let store = pipeline::open_store(&config).await?;
     let site = Arc::new(Site::new(max_age(&config)));
-    let n = refresh(&store, &config, &site).await?;
-    announce(&listener, n);
+    cycle(&store, &config, &site, true).await?;
+    announce(&listener, site.len());
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(crate::server::run(listener, site.clone(), wait_stop(stop_rx.clone())));
     let scheduler = scheduler(store, config, site, stop_rx);
@@ -140,28 +141,32 @@ async fn scheduler(
     site: Arc<Site>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut first = true;
     while !*stop.borrow() {
-        let summary = pipeline::poll_with(&store, &config, &PollOptions::default()).await?;
-        if !summary.sources.is_empty() {
-            info!("{}", summary.line());
-        }
-        if first || summary.new_entries() + summary.updated_entries() > 0 {
-            let (s, c) = (store.clone(), config.clone());
-            let report = tokio::task::spawn_blocking(move || {
-                pipeline::publish(&s.lock().unwrap_or_else(|p| p.into_inner()), &c)
-            })
-            .await??;
-            info!(written = report.files.written, "published");
-            refresh(&store, &config, &site).await?;
-            first = false;
-        }
         let next = store.lock().unwrap_or_else(|p| p.into_inner()).next_due()?;
         let sleep = next
             .and_then(|t| (t - crate::clock::now()).to_std().ok())
             .unwrap_or(Duration::ZERO)
             .clamp(Duration::from_secs(1), MAX_SLEEP);
         tokio::time::sleep(sleep).await;
+        cycle(&store, &config, &site, false).await?;
+    }
+    Ok(())
+}
+
+/// One poll of what is due; publishes (files and site) when it changed
+/// something, or always with `force`.
+async fn cycle(store: &Arc<Mutex<Store>>, config: &Arc<Config>, site: &Arc<Site>, force: bool) -> anyhow::Result<()> {
+    let summary = pipeline::poll_with(store, config, &PollOptions::default()).await?;
+    if !summary.sources.is_empty() {
+        info!("{}", summary.line());
+    }
+    if force || summary.new_entries() + summary.updated_entries() > 0 {
+        let (s, c) = (store.clone(), config.clone());
+        let report =
+            tokio::task::spawn_blocking(move || pipeline::publish(&s.lock().unwrap_or_else(|p| p.into_inner()), &c))
+                .await??;
+        info!(written = report.files.written, "published");
+        refresh(store, config, site).await?;
     }
     Ok(())
 }

@@ -148,10 +148,15 @@ struct Polled {
 }
 
 fn poll(config: &Path) -> Polled {
+    // Counts only: the cross-language word table (`POLYFEED_LEXICON`) changes
+    // no count here, so it is not loaded, as in the other synthetic-feed tests.
     let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
         .args(["--config"])
         .arg(config)
         .args(["-q", "poll", "--all", "--json"])
+        .env("POLYFEED_LEXICON", "")
+        .env_remove("POLYFEED_CONFIG")
+        .env_remove("RUST_LOG")
         .output()
         .expect("run polyfeed");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -3,28 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{run_in, stdout};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if p.is_dir() && name != "public" {
-            copy_dir(&p, &to.join(&*name));
-        } else if p.is_file() && !name.starts_with("polyfeed.db") {
-            std::fs::copy(&p, to.join(&*name)).unwrap();
-        }
-    }
-}
 
 #[test]
 fn offline_example_is_ingested() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), dir.path());
+    let dir = common::example_copy();
     let config = dir.path().join("feeds.toml");
 
     let check = run_in(dir.path(), &config, &["check"]);

@@ -44,8 +44,7 @@ impl Drop for Served {
 
 /// The offline example, polled, published and served.
 fn serve_example() -> Served {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), dir.path());
+    let dir = common::example_copy();
     let config = dir.path().join("feeds.toml");
     let out = common::run_in(dir.path(), &config, &["poll"]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
@@ -65,18 +64,6 @@ fn serve_example() -> Served {
     let addr = line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap().to_string();
     let public = dir.path().join("public");
     Served { child, addr, log, _dir: dir, public }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (p, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
-        if p.is_dir() && name != "public" {
-            copy_dir(&p, &to.join(&name));
-        } else if p.is_file() && !name.starts_with("polyfeed.db") {
-            std::fs::copy(&p, to.join(&name)).unwrap();
-        }
-    }
 }
 
 /// What a feed says, per item: (id, title, link, hreflang alternates).

@@ -146,4 +146,6 @@ CREATE TABLE story_log (
 );
 CREATE INDEX story_log_by_story ON story_log(story_id);
 "#,
+    // 5: the adaptive interval reads each source's newest dated entries.
+    "CREATE INDEX entries_by_source_date ON entries(source_id, date_given, published_at);",
 ];

@@ -335,3 +335,23 @@ impl Env {
             .expect("run polyfeed")
     }
 }
+
+/// A copy of `examples/` (without its database and output) in a new
+/// temporary directory.
+pub fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (p, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+        if p.is_dir() && name != "public" {
+            copy_dir(&p, &to.join(&name));
+        } else if p.is_file() && !name.starts_with("polyfeed.db") {
+            std::fs::copy(&p, to.join(&name)).unwrap();
+        }
+    }
+}
