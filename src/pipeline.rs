@@ -495,6 +495,11 @@ pub enum PublishError {
 /// Renders every artifact from the database: the one renderer behind both
 /// sinks (files and the HTTP server).
 pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish::Artifact>, StoreError> {
+    Ok(render_counted(store, config)?.0)
+}
+
+/// [`render_site`], and the number of stories in the `all` feed.
+fn render_counted(store: &Store, config: &Config) -> Result<(Vec<crate::publish::Artifact>, usize), StoreError> {
     let tagger = crate::tags::Tagger::new(&config.tags, config.publish.publish_untagged);
     let sources = store.source_infos()?;
     let index = store.publish_index()?;
@@ -511,15 +516,15 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
         sources: &sources,
         tagger: &tagger,
     };
-    Ok(crate::publish::render(&input))
+    let in_all = plan.feeds.first().map_or(0, |(_, ids)| ids.len());
+    Ok((crate::publish::render(&input), in_all))
 }
 
 /// Renders and writes the output directory.
 pub fn publish(store: &Store, config: &Config) -> Result<PublishReport, PublishError> {
     let started = Instant::now();
-    let artifacts = render_site(store, config)?;
+    let (artifacts, stories) = render_counted(store, config)?;
     let files = crate::publish::sink::write_all(&config.output_dir, &artifacts)
         .map_err(|source| PublishError::Write { dir: config.output_dir.display().to_string(), source })?;
-    let stories = store.publish_index()?.len().min(config.publish.items);
     Ok(PublishReport { artifacts: artifacts.len(), files, stories, seconds: started.elapsed().as_secs_f64() })
 }

@@ -51,8 +51,7 @@ struct SourceExplain {
 }
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
-    let mut store = Store::open(&config.database)?;
-    store.sync_sources(&config.sources, crate::clock::now())?;
+    let store = super::open_store(config)?;
     let story = if args.what.starts_with("urn:polyfeed:story:") {
         Some(args.what.clone())
     } else {

@@ -111,6 +111,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// Opens the configured database with its sources in step with the config.
+fn open_store(config: &Config) -> anyhow::Result<crate::store::Store> {
+    let mut store = crate::store::Store::open(&config.database)?;
+    store.sync_sources(&config.sources, crate::clock::now())?;
+    Ok(store)
+}
+
 fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
 }

@@ -2,7 +2,6 @@
 
 use super::EXIT_OK;
 use crate::config::Config;
-use crate::store::Store;
 
 /// Arguments of `publish`.
 #[derive(Debug, clap::Args)]
@@ -13,8 +12,7 @@ pub struct Args {
 }
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
-    let mut store = Store::open(&config.database)?;
-    store.sync_sources(&config.sources, crate::clock::now())?;
+    let store = super::open_store(config)?;
     let report = crate::pipeline::publish(&store, config)?;
     if args.json {
         crate::cli::say(serde_json::to_string_pretty(&report)?);

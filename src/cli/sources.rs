@@ -2,7 +2,7 @@
 
 use super::EXIT_OK;
 use crate::config::Config;
-use crate::store::{SourceRow, Store};
+use crate::store::SourceRow;
 
 /// Arguments of `sources`.
 #[derive(Debug, clap::Args)]
@@ -13,8 +13,7 @@ pub struct Args {
 }
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
-    let mut store = Store::open(&config.database)?;
-    store.sync_sources(&config.sources, crate::clock::now())?;
+    let store = super::open_store(config)?;
     let rows = store.source_rows()?;
     if args.json {
         crate::cli::say(serde_json::to_string_pretty(&rows)?);

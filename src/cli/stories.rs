@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::{EXIT_OK, say};
 use crate::config::Config;
-use crate::store::Store;
 use crate::story::{Story, Version};
 use crate::tags::Tagger;
 
@@ -47,8 +46,7 @@ struct StoryOut<'a> {
 }
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
-    let mut store = Store::open(&config.database)?;
-    store.sync_sources(&config.sources, crate::clock::now())?;
+    let store = super::open_store(config)?;
     let tagger = Tagger::new(&config.tags, true);
     let sources = store.source_infos()?;
     let wanted = args.tag.as_deref().and_then(|t| tagger.slug(t));
