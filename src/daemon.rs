@@ -166,6 +166,7 @@ async fn cycle(store: &Arc<Mutex<Store>>, config: &Arc<Config>, site: &Arc<Site>
             tokio::task::spawn_blocking(move || pipeline::publish(&s.lock().unwrap_or_else(|p| p.into_inner()), &c))
                 .await??;
         info!(written = report.files.written, "published");
+        crate::websub::ping(config, crate::websub::feed_urls(config, &report.files.changed)).await;
         refresh(store, config, site).await?;
     }
     Ok(())

@@ -35,3 +35,4 @@ pub mod server;
 pub mod store;
 pub mod story;
 pub mod tags;
+pub mod websub;

@@ -23,10 +23,28 @@ use crate::{normalise, parse};
 const RECENT_FOR_ADAPTIVE: usize = 10;
 
 /// Options of one cycle.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PollOptions {
     /// Poll every source, due or not (requests stay conditional).
     pub all: bool,
+    /// Told as the cycle goes (the interactive progress bar).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for PollOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollOptions").field("all", &self.all).field("progress", &self.progress.is_some()).finish()
+    }
+}
+
+/// Listens to a cycle as it runs. Every method has an empty default.
+pub trait Progress: Send + Sync {
+    /// The cycle claimed this many sources.
+    fn start(&self, _sources: usize) {}
+    /// One source finished (in completion order).
+    fn source_done(&self, _report: &SourceReport) {}
+    /// Fetching is over; story assignment of the new entries begins.
+    fn assigning(&self) {}
 }
 
 /// What happened to one source in a cycle.
@@ -133,6 +151,9 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         let (store, token, all) = (store.clone(), token.clone(), opts.all);
         blocking(move || lock(&store).claim_due(now, all, lease, &token, claimer_is_dead)).await??
     };
+    if let Some(p) = &opts.progress {
+        p.start(claimed.len());
+    }
     let fetcher = Fetcher::new(&config.fetch)?;
     let shared = Arc::new(config.clone());
     let by_key: HashMap<&str, &SourceConfig> = config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
@@ -162,9 +183,16 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     }
     let mut summary = Summary::default();
     while let Some(r) = tasks.join_next().await {
-        summary.sources.push(r.map_err(|e| PollError::Internal(e.to_string()))?);
+        let report = r.map_err(|e| PollError::Internal(e.to_string()))?;
+        if let Some(p) = &opts.progress {
+            p.source_done(&report);
+        }
+        summary.sources.push(report);
     }
     if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
+        if let Some(p) = &opts.progress {
+            p.assigning();
+        }
         let s = store.clone();
         summary.stories = blocking(move || lock(&s).assign_stories()).await??;
     }

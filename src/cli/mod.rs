@@ -4,6 +4,7 @@
 mod check;
 mod eval_dedup;
 mod explain;
+mod generate;
 mod poll;
 mod publish;
 mod serve;
@@ -81,6 +82,14 @@ pub enum Command {
     /// Run story assignment over a labelled corpus; print pairwise precision, recall and F1 per language pair
     #[command(name = "eval-dedup")]
     EvalDedup(eval_dedup::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  polyfeed completions bash > ~/.local/share/bash-completion/completions/polyfeed\n  polyfeed completions zsh > ~/.zfunc/_polyfeed\n  polyfeed completions fish > ~/.config/fish/completions/polyfeed.fish"
+    )]
+    Completions(generate::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per subcommand with --dir
+    #[command(after_help = "Examples:\n  polyfeed man | man -l -\n  polyfeed man --dir /usr/local/share/man/man1")]
+    Man(generate::ManArgs),
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -99,7 +108,9 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from("feeds.toml"));
     match cli.command {
-        Command::Poll(args) => poll::run(&load(&config_path)?, &args, cli.quiet),
+        Command::Poll(args) => {
+            poll::run(&load(&config_path)?, &args, poll::Output { quiet: cli.quiet, verbose: cli.verbose > 0 })
+        }
         Command::Publish(args) => publish::run(&load(&config_path)?, &args),
         Command::Serve(args) => serve::serve(load(&config_path)?, &args),
         Command::Run(args) => serve::run(load(&config_path)?, &args),
@@ -108,6 +119,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Explain(args) => explain::run(&load(&config_path)?, &args),
         Command::Check(args) => check::run(&config_path, &args),
         Command::EvalDedup(args) => eval_dedup::run(&args),
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man(args) => generate::man(&args),
     }
 }
 
@@ -134,8 +147,11 @@ pub(crate) fn say(line: impl std::fmt::Display) {
     }
 }
 
-/// Logs go to stderr; RUST_LOG wins over -v/-q.
+/// Logs go to stderr; RUST_LOG wins over -v/-q. Colour only on a terminal
+/// (cron mail and journald get plain text) and never with NO_COLOR set.
 fn init_logging(verbose: u8, quiet: bool) {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (_, 0) => "warn",
@@ -144,8 +160,12 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("polyfeed={default},warn")));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(colour)
+        .try_init();
 }
 
 /// A current-thread-free runtime for the async commands.

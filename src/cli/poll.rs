@@ -1,9 +1,13 @@
-//! `polyfeed poll`: one cycle, one summary line, an exit code for cron.
+//! `polyfeed poll`: one cycle, one summary line, an exit code for cron; a
+//! progress bar when a person is watching.
 
 use super::{EXIT_OK, EXIT_SOURCES_FAILED, runtime};
 use crate::config::Config;
-use crate::pipeline::{self, PollOptions};
+use crate::pipeline::{self, PollOptions, Progress, SourceReport};
 use crate::store::Outcome;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Arguments of `poll`.
 #[derive(Debug, clap::Args)]
@@ -16,9 +20,25 @@ pub struct Args {
     pub json: bool,
 }
 
-pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u8> {
-    let opts = PollOptions { all: args.all };
-    let summary = runtime()?.block_on(pipeline::poll(config, &opts))?;
+/// How `poll` reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Output {
+    /// `-q`: only the summary line and errors.
+    pub quiet: bool,
+    /// `-v` given: logs go to stderr, so no bar fights them.
+    pub verbose: bool,
+}
+
+pub(super) fn run(config: &Config, args: &Args, out: Output) -> anyhow::Result<u8> {
+    let quiet = out.quiet;
+    // A bar only for a person at a terminal: never in cron mail, pipes or logs.
+    let bar = (!out.quiet && !out.verbose && std::io::stderr().is_terminal()).then(Bar::new);
+    let opts = PollOptions { all: args.all, progress: bar.clone().map(|b| b as Arc<dyn Progress>) };
+    let summary = runtime()?.block_on(pipeline::poll(config, &opts));
+    if let Some(b) = &bar {
+        b.bar.finish_and_clear();
+    }
+    let summary = summary?;
     if args.json {
         crate::cli::say(serde_json::to_string_pretty(&summary)?);
     } else {
@@ -39,6 +59,47 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
         if !args.json && !quiet {
             crate::cli::say(super::publish::line(config, &report));
         }
+        super::publish::ping_hub(config, &report, !args.json && !quiet)?;
     }
     Ok(if summary.failed() > 0 { EXIT_SOURCES_FAILED } else { EXIT_OK })
+}
+
+/// The interactive progress bar: sources done / total, rate, failures.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    failed: AtomicUsize,
+}
+
+impl Bar {
+    fn new() -> Arc<Self> {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} {bar:30} {pos}/{len} sources · {per_sec:.0} · {elapsed} · {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Arc::new(Bar { bar, failed: AtomicUsize::new(0) })
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, sources: usize) {
+        self.bar.set_length(sources as u64);
+        self.bar.set_message("0 failed");
+    }
+
+    fn source_done(&self, report: &SourceReport) {
+        if report.outcome == Outcome::Failed {
+            let n = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
+            self.bar.set_message(format!("{n} failed"));
+        }
+        self.bar.inc(1);
+    }
+
+    fn assigning(&self) {
+        let failed = self.failed.load(Ordering::Relaxed);
+        self.bar.set_message(format!("{failed} failed · matching stories across languages"));
+    }
 }

@@ -19,7 +19,26 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     } else {
         crate::cli::say(line(config, &report));
     }
+    ping_hub(config, &report, !args.json)?;
     Ok(EXIT_OK)
+}
+
+/// Announces the changed feeds to the WebSub hub, when one is configured.
+/// Failures are warnings (logged), never errors: the files are published.
+pub(super) fn ping_hub(config: &Config, report: &crate::pipeline::PublishReport, tell: bool) -> anyhow::Result<()> {
+    let urls = crate::websub::feed_urls(config, &report.files.changed);
+    let Some(hub) = config.publish.hub.as_ref().filter(|_| !urls.is_empty()) else {
+        return Ok(());
+    };
+    let pinged = super::runtime()?.block_on(crate::websub::ping(config, urls));
+    if tell {
+        crate::cli::say(format!(
+            "pinged WebSub hub {hub}: {} feeds accepted, {} failed",
+            pinged.accepted.len(),
+            pinged.failed.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The one line `publish` (and `poll`, after publishing) prints.

@@ -103,6 +103,9 @@ pub struct PublishSettings {
     pub publish_untagged: bool,
     /// Address `serve` and `run` listen on.
     pub listen: std::net::SocketAddr,
+    /// WebSub hub: feeds carry `<link rel="hub">` and polyfeed pings it
+    /// after a feed changes. Requires `base_url` (for the `self` links).
+    pub hub: Option<Url>,
 }
 
 /// One declared tag.
@@ -271,7 +274,23 @@ impl Ctx<'_> {
                 self.error(v.span(), "invalid listen: expected an address and port, e.g. \"127.0.0.1:8080\"")
             })?,
         };
+        let hub = match &s.hub {
+            None => None,
+            Some(v) => match Url::parse(v.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    if base_url.is_none() {
+                        return Err(self.error(
+                            v.span(),
+                            "hub needs base_url: WebSub subscribers identify a feed by its public URL (its self link)",
+                        ));
+                    }
+                    Some(u)
+                }
+                _ => return Err(self.error(v.span(), "invalid hub: expected an http(s) URL")),
+            },
+        };
         Ok(PublishSettings {
+            hub,
             title: s.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "polyfeed".into()),
             base_url,
             items: self.count(&s.items, "items", 50)?,

@@ -161,6 +161,21 @@ impl Fetcher {
         Ok(Fetcher { client, settings: settings.clone() })
     }
 
+    /// POSTs an `application/x-www-form-urlencoded` body (WebSub pings);
+    /// returns the status. No redirects are followed.
+    pub async fn post_form(&self, url: &Url, pairs: &[(&str, &str)]) -> Result<u16, FetchError> {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        let resp = self
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| FetchError::Network(e.to_string()))?;
+        Ok(resp.status().as_u16())
+    }
+
     /// Fetches a source, conditionally when validators are given.
     pub async fn fetch(&self, location: &Location, validators: &Validators) -> Result<Fetched, FetchError> {
         match location {

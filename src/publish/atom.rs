@@ -23,6 +23,9 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     if let Some(u) = doc.url("atom") {
         x.empty("link", &[("rel", "self"), ("type", "application/atom+xml"), ("href", &u)]);
     }
+    if let Some(h) = &doc.hub {
+        x.empty("link", &[("rel", "hub"), ("href", h)]);
+    }
     if let Some(h) = doc.home() {
         x.empty("link", &[("rel", "alternate"), ("type", "text/html"), ("href", &h)]);
     }

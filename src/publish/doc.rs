@@ -18,6 +18,8 @@ pub struct FeedDoc {
     pub lang: Option<String>,
     /// Public URL of the output directory, if configured.
     pub base_url: Option<String>,
+    /// WebSub hub, if configured (`base_url` is then set too).
+    pub hub: Option<String>,
     /// The newest change of any story in it (never the clock).
     pub updated: DateTime<Utc>,
     /// Items, newest first.

@@ -17,6 +17,9 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     if let Some(u) = doc.url("json") {
         feed.insert("feed_url".into(), json!(u));
     }
+    if let Some(h) = &doc.hub {
+        feed.insert("hubs".into(), json!([{ "type": "WebSub", "url": h }]));
+    }
     if let Some(l) = &doc.lang {
         feed.insert("language".into(), json!(l));
     }

@@ -33,6 +33,9 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     if let Some(u) = doc.url("rss") {
         x.empty("atom:link", &[("rel", "self"), ("type", "application/rss+xml"), ("href", &u)]);
     }
+    if let Some(h) = &doc.hub {
+        x.empty("atom:link", &[("rel", "hub"), ("href", h)]);
+    }
     for item in &doc.items {
         render_item(&mut x, item);
     }

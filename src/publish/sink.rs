@@ -8,12 +8,15 @@ use std::path::{Component, Path, PathBuf};
 use super::Artifact;
 
 /// What a write changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WriteStats {
     /// Files written (new or changed).
     pub written: usize,
     /// Files left alone because their content was the same.
     pub unchanged: usize,
+    /// The artifact paths written, in artifact order (WebSub pings them).
+    #[serde(skip)]
+    pub changed: Vec<String>,
 }
 
 /// Writes every artifact under `dir`.
@@ -27,6 +30,7 @@ pub fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteSta
         }
         write_atomic(&path, &a.body)?;
         stats.written += 1;
+        stats.changed.push(a.path.clone());
     }
     Ok(stats)
 }
@@ -75,9 +79,11 @@ mod tests {
     fn writes_only_changes_and_refuses_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let s = write_all(dir.path(), &[art("a.txt", "1"), art("tags/b.txt", "2")]).unwrap();
-        assert_eq!(s, WriteStats { written: 2, unchanged: 0 });
+        assert_eq!((s.written, s.unchanged), (2, 0));
+        assert_eq!(s.changed, ["a.txt", "tags/b.txt"]);
         let s = write_all(dir.path(), &[art("a.txt", "1"), art("tags/b.txt", "3")]).unwrap();
-        assert_eq!(s, WriteStats { written: 1, unchanged: 1 });
+        assert_eq!((s.written, s.unchanged), (1, 1));
+        assert_eq!(s.changed, ["tags/b.txt"]);
         assert_eq!(std::fs::read_to_string(dir.path().join("tags/b.txt")).unwrap(), "3");
         assert!(write_all(dir.path(), &[art("../x", "no")]).is_err());
         assert!(write_all(dir.path(), &[art("/etc/x", "no")]).is_err());

@@ -14,11 +14,15 @@ use std::time::Duration;
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
     pub path: String,
     /// When the request line arrived.
     pub at: std::time::Instant,
     /// Header names lower-cased.
     pub headers: HashMap<String, String>,
+    /// The body (read when Content-Length is given, up to 1 MiB).
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -133,6 +137,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         return None;
     }
     let at = std::time::Instant::now();
+    let method = line.split_whitespace().next()?.to_string();
     let path = line.split_whitespace().nth(1)?.to_string();
     let mut headers = HashMap::new();
     loop {
@@ -146,7 +151,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    Some(Request { path, at, headers })
+    let len = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0).min(1 << 20);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { method, path, at, headers, body })
 }
 
 fn write_response(mut stream: &TcpStream, r: &Response) -> std::io::Result<()> {
