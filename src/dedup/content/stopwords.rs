@@ -3,6 +3,9 @@
 //! before lookup. Short lists written for polyfeed; languages without a list
 //! still work (the concept weights damp general words).
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 const EN: &str = "a about after all also am an and any are as at be been before being both but by can could did do does \
 doing for from had has have having he her here hers him his how i if in into is it its itself just me more most my no \
 nor not now of off on once only or other our out over own same she should so some such than that the their them then \
@@ -30,15 +33,23 @@ sein seine seinen mein meine dann";
 
 /// True when `word` (lower-cased) is a function word of `lang`.
 pub fn is_stopword(lang: &str, word: &str) -> bool {
-    let list = match lang {
-        "en" => EN,
-        "fi" => FI,
-        "sv" => SV,
-        "fr" => FR,
-        "de" => DE,
+    let i = match lang {
+        "en" => 0,
+        "fi" => 1,
+        "sv" => 2,
+        "fr" => 3,
+        "de" => 4,
         _ => return false,
     };
-    list.split_whitespace().any(|w| w == word)
+    sets()[i].contains(word)
+}
+
+/// The lists (in the order of [`is_stopword`]'s indices) as hash sets, built
+/// once: this runs for every word of every entry, and a linear scan of the
+/// list was a tenth of a cold poll.
+fn sets() -> &'static [HashSet<&'static str>; 5] {
+    static SETS: OnceLock<[HashSet<&'static str>; 5]> = OnceLock::new();
+    SETS.get_or_init(|| [EN, FI, SV, FR, DE].map(|l| l.split_whitespace().collect()))
 }
 
 #[cfg(test)]
