@@ -81,8 +81,9 @@ pub enum DiscoverError {
         /// Why.
         error: FetchError,
     },
-    /// The site refused us.
-    #[error("{url} refused the request: HTTP {status}{}{}", reason(*.status), said_text(.said))]
+    /// The site answered the start URL with an error status (refused us,
+    /// or has no such page).
+    #[error("{url} answered HTTP {status}{}{}{}", reason(*.status), blocking_hint(*.status), said_text(.said))]
     Blocked {
         /// The URL.
         url: String,
@@ -121,6 +122,13 @@ pub enum DiscoverError {
 
 fn reason(status: u16) -> String {
     FetchError::Status { status, meta: Box::default() }.to_string().trim_start_matches(&format!("HTTP {status}")).into()
+}
+
+fn blocking_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 | 429 | 451 => " (the site may be blocking automated clients)",
+        _ => "",
+    }
 }
 
 fn said_text(said: &Option<String>) -> String {
@@ -421,6 +429,9 @@ mod tests {
     #[test]
     fn refusals_read_well() {
         let e = DiscoverError::Blocked { url: "http://a.fi/".into(), status: 403, said: Some("No bots".into()) };
-        assert_eq!(e.to_string(), "http://a.fi/ refused the request: HTTP 403 Forbidden; it said: \"No bots\"");
+        assert_eq!(
+            e.to_string(),
+            "http://a.fi/ answered HTTP 403 Forbidden (the site may be blocking automated clients); it said: \"No bots\""
+        );
     }
 }
