@@ -220,7 +220,7 @@ fn fixture_site_becomes_one_group_of_three_and_its_posts_merge() {
     assert!(said.contains("found 3 feeds"), "{said}");
     assert!(said.contains("(group \"127.0.0.1\")"), "{said}");
     assert!(said.contains("2 entries, newest 2026-11-02 12:00 UTC"), "{said}");
-    assert!(said.contains("usual path by"), "the English feed comes from /en/feed: {said}");
+    assert!(said.contains("at a usual path for"), "the English feed comes from /en/feed: {said}");
     assert!(said.contains("added 3 sources"), "{said}");
 
     let text = config_text(&env);
@@ -321,7 +321,16 @@ fn failures_say_what_happened() {
     let srv = site();
     let env = env_with(CONFIG);
     let cases: [(&str, &[&str]); 5] = [
-        ("/about/", &["no feed found for", "/about/feed: HTTP 404", "/rss.xml: HTTP 404", "/feed.json"]),
+        (
+            "/about/",
+            &[
+                "no feed found for",
+                "/about/: advertises no feed",
+                "/about/feed: HTTP 404",
+                "/rss.xml: HTTP 404",
+                "/feed.json",
+            ],
+        ),
         ("/blocked/", &["answered HTTP 403 Forbidden", "blocking automated clients", "Bots are not allowed here."]),
         ("/logo.png", &["is neither a web page nor a feed", "image/png"]),
         ("/broken.xml", &["does not parse as a feed"]),

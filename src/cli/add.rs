@@ -155,7 +155,7 @@ fn print_proposal(found: &Discovery, proposed: &[Proposed]) {
         ));
         say(format!("      {}", c.url));
         let newest = c.newest.map(|d| format!(", newest {}", d.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
-        let page = c.page.as_deref().map(|p| format!("; {} by {p}", c.via)).unwrap_or_default();
+        let page = c.page.as_deref().map(|p| format!("; {} {p}", c.via)).unwrap_or_default();
         say(format!("      {} entr{}{newest}{page}", c.entries, if c.entries == 1 { "y" } else { "ies" }));
         if let Some(key) = &p.present {
             say(format!("      already in the config as {key}: skipped"));

@@ -50,7 +50,8 @@ pub struct Candidate {
     pub newest: Option<DateTime<Utc>>,
     /// The page it was found for (none when a feed URL was given).
     pub page: Option<String>,
-    /// `given`, `advertised` or `usual path`.
+    /// How it was found: `given`, `advertised by` (the page) or `at a usual
+    /// path for` (the page).
     pub via: &'static str,
 }
 
@@ -295,17 +296,18 @@ async fn feeds_of_page(polite: &mut Polite<'_>, d: &mut Discovery, url: &Url, pa
     let mut found = false;
     for feed in page.feeds.iter().take(MAX_FEEDS_PER_PAGE) {
         let Ok(feed) = Url::parse(feed) else { continue };
-        found |= try_feed(polite, d, &feed, url, lang.as_deref(), "advertised").await;
+        found |= try_feed(polite, d, &feed, url, lang.as_deref(), "advertised by").await;
     }
     if found || !page.feeds.is_empty() {
         return;
     }
+    d.tried.push((url.to_string(), "advertises no feed".into()));
     for path in usual_paths(url) {
         if !polite.budget_left() {
             d.tried.push((path.to_string(), "not tried: request limit reached".into()));
             return;
         }
-        if try_feed(polite, d, &path, url, lang.as_deref(), "usual path").await {
+        if try_feed(polite, d, &path, url, lang.as_deref(), "at a usual path for").await {
             return;
         }
     }
