@@ -7,7 +7,7 @@
 use quick_xml::events::{BytesStart, Event};
 
 /// Deepest outline nesting accepted.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 /// Most feeds read from one file.
 pub const MAX_FEEDS: usize = 10_000;
 
