@@ -11,6 +11,7 @@
 //! - [`schedule`]: when each source is due next, and why.
 //! - [`pipeline`]: one poll cycle, readable top to bottom.
 //! - [`server`]: serves published artifacts over HTTP/1.1 from memory: validators, gzip, limits.
+//! - [`discover`]: feed discovery for `add` (pages, language versions, usual paths) and OPML reading.
 //! - [`cli`]: the command line.
 //!
 //! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dedup;
+pub mod discover;
 pub mod fetch;
 pub mod lang;
 pub mod lexicon;

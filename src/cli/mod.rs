@@ -1,12 +1,15 @@
 //! The command line: argument definitions, config discovery, logging set-up,
 //! and dispatch to one file per command. Exit codes are decided here.
 
+mod add;
 mod check;
 mod eval_dedup;
 mod explain;
 mod generate;
+mod import_opml;
 mod poll;
 mod publish;
+mod remove;
 mod serve;
 mod sources;
 mod stories;
@@ -34,7 +37,7 @@ pub const EXIT_SOURCES_FAILED: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(name = "polyfeed", version, about, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  polyfeed check\n  polyfeed poll\n  polyfeed --config examples/feeds.toml poll --all\n  polyfeed sources --json"
+    after_help = "Examples:\n  polyfeed check\n  polyfeed poll\n  polyfeed --config examples/feeds.toml poll --all\n  polyfeed sources --json\n  polyfeed add https://www.porvoo.fi/fi/"
 )]
 pub struct Cli {
     /// The config file [default: $POLYFEED_CONFIG, else ./feeds.toml]
@@ -79,6 +82,27 @@ pub enum Command {
     Explain(explain::Args),
     /// Validate the config and print what it contains, without polling
     Check(check::Args),
+    /// Find a site's feeds in every language and add them to feeds.toml as one group
+    #[command(after_help = "Takes a feed URL, a page URL or a bare site. A page's feeds are the ones it \
+advertises (else the usual paths such as /feed and /rss.xml), and its language versions (hreflang, \
+language switchers) are followed. Every feed is fetched and parsed before it is proposed; sources \
+already in feeds.toml are skipped. Asks before writing unless --yes; without a terminal, pass --yes \
+or --dry-run (else exit 2).\n\nExamples:\n  polyfeed add https://www.porvoo.fi/fi/\n  \
+polyfeed add porvoo.fi --tags kunta --dry-run\n  polyfeed add https://yle.fi/rss/uutiset.rss --name Yle --yes")]
+    Add(add::Args),
+    /// Remove a source from feeds.toml (its stored entries stay unless --purge)
+    #[command(after_help = "Only the source's table (and the comment lines directly above it) is cut \
+from feeds.toml; the rest of the file stays as it is.\n\nExamples:\n  polyfeed remove \"Borgå stad\"\n  \
+polyfeed remove https://www.porvoo.fi/sv/rss --purge")]
+    Remove(remove::Args),
+    /// Add the feeds of an OPML file (from another reader) to feeds.toml
+    #[command(
+        name = "import-opml",
+        after_help = "Folders become tags; feeds already in feeds.toml are skipped; comments and layout \
+of feeds.toml are kept.\n\nExamples:\n  polyfeed import-opml subscriptions.opml --dry-run\n  \
+polyfeed import-opml subscriptions.opml --tags imported --yes"
+    )]
+    ImportOpml(import_opml::Args),
     /// Run story assignment over a labelled corpus; print pairwise precision, recall and F1 per language pair
     #[command(name = "eval-dedup")]
     EvalDedup(eval_dedup::Args),
@@ -118,6 +142,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Stories(args) => stories::run(&load(&config_path)?, &args),
         Command::Explain(args) => explain::run(&load(&config_path)?, &args),
         Command::Check(args) => check::run(&config_path, &args),
+        Command::Add(args) => add::run(&config_path, &args),
+        Command::Remove(args) => remove::run(&config_path, &args),
+        Command::ImportOpml(args) => import_opml::run(&config_path, &args),
         Command::EvalDedup(args) => eval_dedup::run(&args),
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),

@@ -1,6 +1,7 @@
 //! feeds.toml: read the user's file ([`raw`]), validate it, and derive the
 //! ready-to-use [`Config`]. Every error names the file, line and column.
 
+pub mod edit;
 pub mod raw;
 mod values;
 

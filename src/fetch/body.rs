@@ -29,6 +29,46 @@ pub(super) async fn read_capped(
     Ok(out)
 }
 
+/// Bytes of an error body kept for messages.
+const ERROR_START: usize = 2048;
+
+/// The start of an error response's body: at most [`ERROR_START`] bytes
+/// after decompression, read for at most two seconds. `None` when nothing
+/// usable arrived in time.
+pub(super) async fn error_start(resp: reqwest::Response, encoding: Option<&str>) -> Option<String> {
+    let read = async {
+        let mut raw = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(Ok(chunk)) = stream.next().await {
+            raw.extend_from_slice(&chunk);
+            if raw.len() >= 8 * ERROR_START {
+                break;
+            }
+        }
+        raw
+    };
+    let raw = tokio::time::timeout(std::time::Duration::from_secs(2), read).await.ok()?;
+    let mut out = Vec::new();
+    let mut reader: Box<dyn Read + '_> = match encoding.unwrap_or("identity") {
+        "" | "identity" => Box::new(&raw[..]),
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
+        "deflate" => deflate_reader(&raw),
+        "br" => Box::new(brotli::Decompressor::new(&raw[..], 4096)),
+        _ => return None,
+    };
+    // A truncated stream still yields what was decoded before the cut.
+    let mut buf = [0u8; 512];
+    while out.len() < ERROR_START {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    out.truncate(ERROR_START);
+    let text = String::from_utf8_lossy(&out).trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
 /// Undoes `Content-Encoding`, refusing output larger than `limit`.
 pub(super) fn decompress(raw: Vec<u8>, encoding: Option<&str>, limit: u64) -> Result<Vec<u8>, FetchError> {
     let encoding = encoding.unwrap_or("identity");

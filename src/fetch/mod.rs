@@ -42,6 +42,9 @@ pub struct ResponseMeta {
     pub wire_bytes: u64,
     /// `Content-Type` of the body.
     pub content_type: Option<String>,
+    /// The start of an error response's body (at most 2 KiB, decompressed,
+    /// lossy UTF-8), so that a refusal can be shown with what it said.
+    pub error_body: Option<String>,
 }
 
 /// A successful fetch.
@@ -231,14 +234,15 @@ impl Fetcher {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified(meta));
         }
-        if !status.is_success() {
-            return Err(FetchError::Status { status: status.as_u16(), meta: Box::new(meta) });
-        }
         let encoding = resp
             .headers()
             .get(header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.trim().to_ascii_lowercase());
+        if !status.is_success() {
+            meta.error_body = body::error_start(resp, encoding.as_deref()).await;
+            return Err(FetchError::Status { status: status.as_u16(), meta: Box::new(meta) });
+        }
         let raw = body::read_capped(resp, self.settings.max_body_size, |e| self.map_error(e)).await?;
         meta.wire_bytes = raw.len() as u64;
         let body = body::decompress(raw, encoding.as_deref(), self.settings.max_decompressed_size)?;
@@ -282,6 +286,7 @@ fn meta_of(resp: &reqwest::Response, url: &Url) -> ResponseMeta {
         hints: ResponseHints::from_headers(h),
         wire_bytes: 0,
         content_type: header_str(h, header::CONTENT_TYPE),
+        error_body: None,
     }
 }
 

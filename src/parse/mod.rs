@@ -15,6 +15,8 @@ mod rss_links;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use html::{advertised_feeds, looks_like_html};
+
 use crate::model::RawFeed;
 
 /// Most entries kept from one document; the rest are dropped with a warning.

@@ -5,6 +5,7 @@
 mod entries;
 mod explain;
 mod publish;
+mod purge;
 mod schema;
 mod sources;
 mod stories;
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use entries::{AssignStats, EntryRow, NewEntry, SaveStats};
 pub use explain::{FetchLine, LogLine, Member};
 pub use publish::IndexRow;
+pub use purge::PurgeStats;
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 
 /// A store error, with what was being done.
