@@ -40,8 +40,8 @@ pub(crate) async fn follow_pages(
     let mut tasks = tokio::task::JoinSet::new();
     for t in todo {
         let Ok(url) = url::Url::parse(&t.url) else { continue };
-        let gate = host_of(&t.url)
-            .map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
+        let gate =
+            host_of(&t.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
         let (fetcher, global) = (fetcher.clone(), global.clone());
         let span = info_span!("page", url = %t.url);
         tasks.spawn(

@@ -166,8 +166,16 @@ fn print_story(ex: &StoryExplain) {
             m.entry_id,
             m.published
         ));
+        let moved_in = ex.changes.iter().find(|c| {
+            c.entries.contains(&m.entry_id)
+                && (c.kind == "merge" && c.story_id == ex.id || c.other_id.as_deref() == Some(&ex.id))
+        });
         match m.matched_entry {
-            None => say("      started the story".to_string()),
+            None => match moved_in {
+                Some(c) if c.kind == "merge" => say(format!("      came with a merged story: {}", c.reason)),
+                Some(c) => say(format!("      split off: {}", c.reason)),
+                None => say("      started the story".to_string()),
+            },
             Some(e) => {
                 say(format!("      joined with entry {e}: score {:.2}", m.evidence.score));
                 for s in &m.evidence.signals {

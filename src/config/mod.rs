@@ -120,7 +120,9 @@ impl IdPattern {
             .dfa_size_limit(ID_PATTERN_SIZE_LIMIT)
             .nest_limit(50)
             .build()
-            .map_err(|e| e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))?;
+            .map_err(|e| {
+                e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+            })?;
         if regex.captures_len() < 2 {
             return Err("it needs a capture group, e.g. \"/news/(\\d+)\" or \"(?<id>\\d+)\"".into());
         }
@@ -316,7 +318,9 @@ impl Ctx<'_> {
             match Url::parse(text) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
                 _ => {
-                    return Err(self.error(u.span(), format!("invalid URL in [[{kind}]]: expected an http(s) entry URL")));
+                    return Err(
+                        self.error(u.span(), format!("invalid URL in [[{kind}]]: expected an http(s) entry URL"))
+                    );
                 }
             }
             if urls.iter().any(|x| x == text) {
@@ -334,7 +338,12 @@ impl Ctx<'_> {
     }
 
     /// A pair of URLs both forced together and kept apart is an error.
-    fn check_override_conflicts(&self, raw: &RawConfig, merges: &[Override], splits: &[Override]) -> Result<(), ConfigError> {
+    fn check_override_conflicts(
+        &self,
+        raw: &RawConfig,
+        merges: &[Override],
+        splits: &[Override],
+    ) -> Result<(), ConfigError> {
         let fold = |u: &str| crate::dedup::fold_url(u).unwrap_or_else(|| u.to_string());
         for (si, s) in splits.iter().enumerate() {
             let split: Vec<String> = s.urls.iter().map(|u| fold(u)).collect();

@@ -66,7 +66,9 @@ impl StoryRules {
     /// The pattern ids of an entry of `source_key`.
     pub(super) fn pattern_ids(&self, source_key: &str, url: Option<&str>, guid: Option<&str>) -> Vec<String> {
         match self.patterns.iter().find(|p| p.source_key == source_key) {
-            Some(SourcePattern { pattern: Some(p), scope, .. }) => crate::dedup::pattern_ids(&p.regex, scope, url, guid),
+            Some(SourcePattern { pattern: Some(p), scope, .. }) => {
+                crate::dedup::pattern_ids(&p.regex, scope, url, guid)
+            }
             _ => Vec::new(),
         }
     }
@@ -111,8 +113,9 @@ pub(super) enum Merge {
 /// The entries whose canonical URL folds to the same as `url`.
 fn entries_with_url(tx: &Transaction<'_>, url: &str) -> Result<Vec<i64>, StoreError> {
     let Some(folded) = crate::dedup::fold_url(url) else { return Ok(Vec::new()) };
-    let mut stmt =
-        tx.prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 ORDER BY entry_id").ctx("cannot resolve url")?;
+    let mut stmt = tx
+        .prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 ORDER BY entry_id")
+        .ctx("cannot resolve url")?;
     let rows = stmt.query_map([format!("u:{folded}")], |r| r.get(0)).ctx("cannot resolve url")?;
     rows.collect::<Result<_, _>>().ctx("cannot resolve url")
 }
@@ -295,10 +298,8 @@ fn apply_merge(
                 }
                 Merge::Same => {}
                 Merge::Refused(why) => {
-                    let warning = format!(
-                        "[[merge]] on line {}: {first_url} and {url} left in separate stories: {why}",
-                        o.line
-                    );
+                    let warning =
+                        format!("[[merge]] on line {}: {first_url} and {url} left in separate stories: {why}", o.line);
                     refused_once(tx, &current, &story, &warning, now)?;
                     if !stats.warnings.contains(&warning) {
                         stats.warnings.push(warning);
@@ -381,7 +382,10 @@ fn split_story(tx: &Transaction<'_>, story: &str, split: &SplitSet, now: DateTim
     }
     let founder = founder(tx, story, &ms)?;
     let stays = founder.and_then(anchor).or_else(|| {
-        parts.iter().min_by_key(|(i, _)| split.sets[**i].iter().filter(|e| matched.contains_key(e)).min()).map(|(i, _)| *i)
+        parts
+            .iter()
+            .min_by_key(|(i, _)| split.sets[**i].iter().filter(|e| matched.contains_key(e)).min())
+            .map(|(i, _)| *i)
     });
     let reason = format!("[[split]] override on line {} of the config", split.line);
     let mut made = 0;
@@ -444,9 +448,13 @@ fn refresh_patterns(tx: &Transaction<'_>, cache: &mut FeatureCache, rules: &Stor
         }
         let rows: Vec<(i64, Option<String>, Option<String>)> = {
             let mut stmt = tx
-                .prepare("SELECT e.id, e.url, e.guid FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.key = ?1")
+                .prepare(
+                    "SELECT e.id, e.url, e.guid FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.key = ?1",
+                )
                 .ctx("cannot read entries")?;
-            let rows = stmt.query_map([&sp.source_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).ctx("cannot read entries")?;
+            let rows = stmt
+                .query_map([&sp.source_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .ctx("cannot read entries")?;
             rows.collect::<Result<_, _>>().ctx("cannot read entries")?
         };
         for (id, url, guid) in rows {
@@ -495,7 +503,8 @@ pub(super) fn reconcile(
     }
     refresh_patterns(&tx, cache, rules)?;
     let queued: Vec<i64> = {
-        let mut stmt = tx.prepare("SELECT entry_id FROM story_recheck ORDER BY entry_id").ctx("cannot read rechecks")?;
+        let mut stmt =
+            tx.prepare("SELECT entry_id FROM story_recheck ORDER BY entry_id").ctx("cannot read rechecks")?;
         let rows = stmt.query_map([], |r| r.get(0)).ctx("cannot read rechecks")?;
         rows.collect::<Result<_, _>>().ctx("cannot read rechecks")?
     };

@@ -161,7 +161,13 @@ fn join(
     .map(|_| ())
 }
 
-pub(super) fn log(tx: &Transaction<'_>, story: &str, action: &str, detail: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub(super) fn log(
+    tx: &Transaction<'_>,
+    story: &str,
+    action: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)")
         .ctx("cannot log story change")?
         .execute(params![ts(now), story, action, detail])
