@@ -325,6 +325,14 @@ fn split_override_separates_linked_entries_and_keeps_the_founders_id() {
     poll(&env, &["--all"]);
     env.run(&["publish"]);
     assert_eq!(env.count("SELECT COUNT(*) FROM story_events"), events);
+
+    // With the split in the config from the start, assignment never joins them.
+    let fresh = Env::new("", &[(&server.url("/fi.xml"), "lang = \"fi\""), (&server.url("/sv.xml"), "lang = \"sv\"")]);
+    append_to_config(&fresh, &format!("\n[[split]]\nurls = [\"{sv}\", \"{fi}\"]\n"));
+    poll(&fresh, &[]);
+    assert_ne!(story_of(&fresh, fi), story_of(&fresh, sv));
+    assert_eq!(story_of(&fresh, fi), joined, "the same id as before");
+    assert_eq!(fresh.count("SELECT COUNT(*) FROM story_events"), 0, "nothing to split afterwards");
 }
 
 #[test]

@@ -132,6 +132,34 @@ pub(super) fn resolve_splits(tx: &Transaction<'_>, rules: &StoryRules) -> Result
     Ok(out)
 }
 
+/// Drops the candidates whose story holds an entry that a `[[split]]` keeps
+/// apart from the new entry `id`, so that assignment never joins them.
+pub(super) fn drop_split_candidates(
+    tx: &Transaction<'_>,
+    id: i64,
+    mut candidates: Vec<crate::dedup::Candidate>,
+    splits: &[SplitSet],
+) -> Result<Vec<crate::dedup::Candidate>, StoreError> {
+    let mine: Vec<(&SplitSet, usize)> =
+        splits.iter().filter_map(|s| s.sets.iter().position(|set| set.contains(&id)).map(|i| (s, i))).collect();
+    if mine.is_empty() {
+        return Ok(candidates);
+    }
+    let mut allowed: BTreeMap<String, bool> = BTreeMap::new();
+    for c in &candidates {
+        if allowed.contains_key(&c.story_id) {
+            continue;
+        }
+        let mut ok = true;
+        for (s, i) in &mine {
+            ok &= sets_in(tx, &c.story_id, s)?.iter().all(|j| j == i);
+        }
+        allowed.insert(c.story_id.clone(), ok);
+    }
+    candidates.retain(|c| allowed.get(&c.story_id).copied().unwrap_or(true));
+    Ok(candidates)
+}
+
 /// The members of a story: (entry id, matched entry).
 fn members(tx: &Transaction<'_>, story: &str) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
     let mut stmt = tx

@@ -108,6 +108,7 @@ pub(super) fn assign(
 ) -> Result<Decision, StoreError> {
     let Some(new) = cache.get(tx, id)? else { return Ok(Decision::New) };
     let candidates = candidates(tx, cache, id, &new)?;
+    let candidates = super::reconcile::drop_split_candidates(tx, id, candidates, splits)?;
     let decision = dedup::decide(&new, &candidates);
     let lang = new.lang.clone();
     match &decision {
@@ -276,16 +277,22 @@ pub(super) fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<Strin
     rows.collect::<Result<Vec<String>, _>>().ctx("cannot read story")
 }
 
-/// (older, younger) of two stories by creation time, then id.
+/// (older, younger) of two stories: by creation time, then (stories created
+/// in one cycle) by their earliest entry publication time, the order
+/// assignment met them in, then by id.
 pub(super) fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String), StoreError> {
-    let created = |id: &str| -> Result<String, StoreError> {
-        tx.prepare_cached("SELECT created_at FROM stories WHERE id = ?1")
-            .ctx("cannot read story")?
-            .query_row([id], |r| r.get(0))
-            .ctx("cannot read story")
+    let created = |id: &str| -> Result<(String, String), StoreError> {
+        tx.prepare_cached(
+            "SELECT s.created_at, COALESCE((SELECT MIN(e.published_at) FROM story_entries se
+                 JOIN entries e ON e.id = se.entry_id WHERE se.story_id = s.id), '')
+             FROM stories s WHERE s.id = ?1",
+        )
+        .ctx("cannot read story")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ctx("cannot read story")
     };
     let (ca, cb) = (created(a)?, created(b)?);
-    Ok(if (ca.as_str(), a) <= (cb.as_str(), b) {
+    Ok(if (ca.0.as_str(), ca.1.as_str(), a) <= (cb.0.as_str(), cb.1.as_str(), b) {
         (a.to_string(), b.to_string())
     } else {
         (b.to_string(), a.to_string())
