@@ -402,3 +402,32 @@ fn follow_pages_reads_hreflang_from_entry_pages_once() {
     }
     one_version_per_language(&env);
 }
+
+#[test]
+fn a_late_hreflang_link_in_an_updated_entry_merges_stories() {
+    let server = Server::start();
+    let fi = "https://kunta.example/fi/uutinen-tori";
+    let sv = "https://kunta.example/sv/nyhet-torget";
+    let fi_item = || item("fi-1", "tori uusitaan", fi.into(), "tori uusitaan kesällä", "Wed, 25 Nov 2026 08:00:00 GMT");
+    let sv_item = item("sv-1", "torget förnyas", sv.into(), "torget förnyas i sommar", "Wed, 25 Nov 2026 08:10:00 GMT");
+    server.feed("/fi.xml", rss("fi", &[fi_item()]), "\"f1\"", "Wed, 25 Nov 2026 10:00:00 GMT");
+    server.feed("/sv.xml", rss("sv", &[sv_item]), "\"s\"", "Wed, 25 Nov 2026 10:00:00 GMT");
+    let env = Env::new("", &[(&server.url("/fi.xml"), "lang = \"fi\""), (&server.url("/sv.xml"), "lang = \"sv\"")]);
+    poll(&env, &[]);
+    let (a, b) = (story_of(&env, fi), story_of(&env, sv));
+    assert_ne!(a, b);
+
+    // The Finnish item is edited: it now links to the Swedish version.
+    let mut linked = fi_item();
+    linked.alternates = vec![("sv", sv.into())];
+    server.feed("/fi.xml", rss("fi", &[linked]), "\"f2\"", "Wed, 25 Nov 2026 11:00:00 GMT");
+    let out = poll(&env, &["--all"]);
+    assert!(stdout(&out).contains("1 updated"), "{}", stdout(&out));
+    assert_eq!(story_of(&env, fi), story_of(&env, sv));
+    assert!(story_of(&env, fi) == a || story_of(&env, fi) == b);
+    let text = stdout(&env.run(&["explain", sv]));
+    assert!(text.contains("hreflang link from entry"), "{text}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM story_events WHERE kind = 'merge'"), 1);
+    assert_eq!(env.count("SELECT COUNT(*) FROM story_recheck"), 0, "the queue is drained");
+    one_version_per_language(&env);
+}
