@@ -160,7 +160,7 @@ async fn cycle(store: &Arc<Mutex<Store>>, config: &Arc<Config>, site: &Arc<Site>
     if !summary.sources.is_empty() {
         info!("{}", summary.line());
     }
-    if force || summary.new_entries() + summary.updated_entries() > 0 {
+    if force || summary.new_entries() + summary.updated_entries() > 0 || summary.restructured() {
         let (s, c) = (store.clone(), config.clone());
         let report =
             tokio::task::spawn_blocking(move || pipeline::publish(&s.lock().unwrap_or_else(|p| p.into_inner()), &c))

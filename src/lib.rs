@@ -10,6 +10,7 @@
 //! - [`store`]: the only module with SQL: SQLite, migrations, sources, entries.
 //! - [`schedule`]: when each source is due next, and why.
 //! - [`pipeline`]: one poll cycle, readable top to bottom.
+//! - [`follow`]: `follow_pages`, the one fetch of an entry's own page for its hreflang links.
 //! - [`server`]: serves published artifacts over HTTP/1.1 from memory: validators, gzip, limits.
 //! - [`discover`]: feed discovery for `add` (pages, language versions, usual paths) and OPML reading.
 //! - [`cli`]: the command line.
@@ -24,6 +25,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod discover;
 pub mod fetch;
+pub mod follow;
 pub mod lang;
 pub mod lexicon;
 pub mod markup;

@@ -16,7 +16,7 @@ use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::model::RawEntry;
 use crate::schedule::{self, DueInputs};
-use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
+use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError, StoryRules};
 use crate::{normalise, parse};
 
 /// How many recent entries the adaptive interval looks at.
@@ -71,6 +71,10 @@ pub struct Summary {
     pub sources: Vec<SourceReport>,
     /// What story assignment did with the new entries.
     pub stories: crate::store::AssignStats,
+    /// Entry pages fetched for `follow_pages`.
+    pub pages: u64,
+    /// Merges and splits by late evidence and overrides, with warnings.
+    pub reevaluated: crate::store::ReconcileStats,
     /// Wall time in seconds.
     pub seconds: f64,
     /// Peak resident memory of the process so far, KiB (Linux only).
@@ -112,7 +116,28 @@ impl Summary {
             self.stories.versions,
             self.stories.duplicates,
             self.seconds
-        )
+        ) + &self.extra()
+    }
+
+    /// Pages fetched and stories re-evaluated, when any.
+    fn extra(&self) -> String {
+        let mut parts = Vec::new();
+        if self.pages > 0 {
+            parts.push(format!("{} entry pages fetched", self.pages));
+        }
+        if self.reevaluated.merged > 0 {
+            parts.push(format!("{} stories merged", self.reevaluated.merged));
+        }
+        if self.reevaluated.split > 0 {
+            parts.push(format!("{} stories split off", self.reevaluated.split));
+        }
+        if parts.is_empty() { String::new() } else { format!("; {}", parts.join(", ")) }
+    }
+
+    /// True when stories changed without new or updated entries (a merge,
+    /// a split): published feeds need rendering again.
+    pub fn restructured(&self) -> bool {
+        self.reevaluated.changed()
     }
 }
 
@@ -189,12 +214,21 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         }
         summary.sources.push(report);
     }
+    // Entry pages next (same client and host gates), so that assignment
+    // already sees the links they give.
+    summary.pages = crate::follow::follow_pages(&store, config, &fetcher, &mut hosts, &global).await?;
+    let rules = Arc::new(StoryRules::from_config(config));
     if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
         if let Some(p) = &opts.progress {
             p.assigning();
         }
-        let s = store.clone();
-        summary.stories = blocking(move || lock(&s).assign_stories()).await??;
+        let (s, r) = (store.clone(), rules.clone());
+        summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
+    }
+    let s = store.clone();
+    summary.reevaluated = blocking(move || lock(&s).reconcile_stories(&rules)).await??;
+    for w in &summary.reevaluated.warnings {
+        warn!("{w}");
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_kib = peak_rss_kib();
@@ -214,11 +248,11 @@ pub async fn open_store(config: &Config) -> Result<SharedStore, PollError> {
     Ok(Arc::new(Mutex::new(store)))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PollError> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PollError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| PollError::Internal(e.to_string()))
 }
 
-fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
+pub(crate) fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -244,20 +278,20 @@ fn claimer_is_dead(token: &str) -> bool {
 }
 
 /// The host of an http(s) URL; `None` for local files.
-fn host_of(url: &str) -> Option<String> {
+pub(crate) fn host_of(url: &str) -> Option<String> {
     url::Url::parse(url).ok().filter(|u| u.scheme() != "file").and_then(|u| u.host_str().map(str::to_string))
 }
 
 /// Politeness towards one host: at most `per_host_concurrency` requests at
 /// once, and request starts spaced by `per_host_delay` (no burst at start-up).
-struct HostGate {
+pub(crate) struct HostGate {
     slots: Arc<Semaphore>,
     delay: std::time::Duration,
     next_start: tokio::sync::Mutex<tokio::time::Instant>,
 }
 
 impl HostGate {
-    fn new(settings: &crate::config::FetchSettings) -> HostGate {
+    pub(crate) fn new(settings: &crate::config::FetchSettings) -> HostGate {
         HostGate {
             slots: Arc::new(Semaphore::new(settings.per_host_concurrency)),
             delay: settings.per_host_delay,
@@ -266,7 +300,7 @@ impl HostGate {
     }
 
     /// Waits for a slot and for this host's next start time.
-    async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    pub(crate) async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let permit = self.slots.clone().acquire_owned().await.ok();
         let mut next = self.next_start.lock().await;
         let start = (*next).max(tokio::time::Instant::now());
@@ -457,7 +491,12 @@ impl Job {
             .zip(&parsed.feed.entries)
             .map(|(entry, raw)| {
                 let raw = RawRecord { entry: raw, base_url: base, feed_lang: parsed.feed.language.as_deref() };
-                let features = crate::dedup::features(&entry, self.claimed.id, self.src.group.as_deref());
+                let mut features = crate::dedup::features(&entry, self.claimed.id, self.src.group.as_deref());
+                if let Some(p) = &self.src.id_pattern {
+                    let scope = self.src.group.as_deref().unwrap_or(&self.src.key);
+                    features.pattern_ids =
+                        crate::dedup::pattern_ids(&p.regex, scope, entry.url.as_deref(), entry.guid.as_deref());
+                }
                 crate::store::NewEntry { raw: serde_json::to_string(&raw).unwrap_or_default(), features, entry }
             })
             .collect()

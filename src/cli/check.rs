@@ -39,6 +39,17 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
         if s.name.is_some() {
             crate::cli::say(format!("      {}", s.key));
         }
+        if let Some(p) = &s.id_pattern {
+            crate::cli::say(format!("      id_pattern: {}", p.pattern));
+        }
+        if s.follow_pages {
+            crate::cli::say("      follow_pages: entry pages are fetched once for their hreflang links");
+        }
+    }
+    for (kind, list) in [("merge", &c.merges), ("split", &c.splits)] {
+        for o in list {
+            crate::cli::say(format!("  [[{kind}]] (line {}): {}", o.line, o.urls.join("  ")));
+        }
     }
     Ok(EXIT_OK)
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{EXIT_ERROR, EXIT_OK, say};
 use crate::config::Config;
-use crate::store::{FetchLine, LogLine, Member, SourceRow, Store};
+use crate::store::{FetchLine, LogLine, Member, SourceRow, Store, StoryEvent};
 use crate::tags::Tagger;
 
 /// Arguments of `explain`.
@@ -40,6 +40,9 @@ struct StoryExplain {
     members: Vec<Member>,
     tags: Vec<TagOrigin>,
     feeds: Vec<FeedUse>,
+    /// Merges and splits after assignment (late evidence, overrides), and
+    /// merges an override asked for but that were refused.
+    changes: Vec<StoryEvent>,
     log: Vec<LogLine>,
 }
 
@@ -112,7 +115,15 @@ fn explain_story(store: &Store, config: &Config, id: &str) -> anyhow::Result<Sto
     }
     tags.sort_by(|a, b| a.tag.cmp(&b.tag));
     let feeds = feeds_using(store, config, id, &tagger, &sources)?;
-    Ok(StoryExplain { kind: "story", id: id.to_string(), members, tags, feeds, log: store.story_log(id)? })
+    Ok(StoryExplain {
+        kind: "story",
+        id: id.to_string(),
+        members,
+        tags,
+        feeds,
+        changes: store.story_events(id)?,
+        log: store.story_log(id)?,
+    })
 }
 
 /// The published feeds that contain the story, and which version each shows.
@@ -155,8 +166,16 @@ fn print_story(ex: &StoryExplain) {
             m.entry_id,
             m.published
         ));
+        let moved_in = ex.changes.iter().find(|c| {
+            c.entries.contains(&m.entry_id)
+                && (c.kind == "merge" && c.story_id == ex.id || c.other_id.as_deref() == Some(&ex.id))
+        });
         match m.matched_entry {
-            None => say("      started the story".to_string()),
+            None => match moved_in {
+                Some(c) if c.kind == "merge" => say(format!("      came with a merged story: {}", c.reason)),
+                Some(c) => say(format!("      split off: {}", c.reason)),
+                None => say("      started the story".to_string()),
+            },
             Some(e) => {
                 say(format!("      joined with entry {e}: score {:.2}", m.evidence.score));
                 for s in &m.evidence.signals {
@@ -172,6 +191,22 @@ fn print_story(ex: &StoryExplain) {
     say("  published in:");
     for f in &ex.feeds {
         say(format!("    {}.{{atom,rss,json}}  shows {}", f.feed, f.shows.as_deref().unwrap_or("?")));
+    }
+    if !ex.changes.is_empty() {
+        say("  merges and splits:");
+        for c in &ex.changes {
+            let other = c.other_id.as_deref().unwrap_or("-");
+            let what = match c.kind.as_str() {
+                "merge" if c.story_id == ex.id => format!("merged in {other}"),
+                "merge" => format!("merged into {}", c.story_id),
+                "split" if c.story_id == ex.id => format!("split off {other}"),
+                "split" => format!("split off from {}", c.story_id),
+                "refused" => "merge refused (warning)".to_string(),
+                k => k.to_string(),
+            };
+            let entries = if c.entries.is_empty() { String::new() } else { format!(" entries {:?}", c.entries) };
+            say(format!("    {}  {what}{entries}: {}", c.at, c.reason));
+        }
     }
     say("  history:");
     for l in &ex.log {

@@ -52,7 +52,7 @@ pub(super) fn run(config: &Config, args: &Args, out: Output) -> anyhow::Result<u
         // The summary line is printed even with -q: cron mails show one line per run.
         crate::cli::say(summary.line());
     }
-    let changed = summary.new_entries() + summary.updated_entries() > 0;
+    let changed = summary.new_entries() + summary.updated_entries() > 0 || summary.restructured();
     if changed || !config.output_dir.join("index.html").exists() {
         let store = crate::store::Store::open(&config.database)?;
         let report = crate::pipeline::publish(&store, config)?;

@@ -12,7 +12,12 @@ pub struct Args {
 }
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
-    let store = super::open_store(config)?;
+    let mut store = super::open_store(config)?;
+    // Overrides and id patterns changed in the config apply here too.
+    let reevaluated = store.reconcile_stories(&crate::store::StoryRules::from_config(config))?;
+    for w in &reevaluated.warnings {
+        eprintln!("warning: {w}");
+    }
     let report = crate::pipeline::publish(&store, config)?;
     if args.json {
         crate::cli::say(serde_json::to_string_pretty(&report)?);

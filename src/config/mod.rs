@@ -89,6 +89,55 @@ pub struct SourceConfig {
     pub group: Option<String>,
     /// Poll interval for this source (the default when not configured).
     pub interval: Duration,
+    /// `id_pattern`: a regex whose capture (`id`, else the first group)
+    /// applied to an entry's link and guid identifies the post across languages.
+    pub id_pattern: Option<IdPattern>,
+    /// `follow_pages`: fetch each entry's own page once for its hreflang links.
+    pub follow_pages: bool,
+}
+
+/// A validated `id_pattern`.
+#[derive(Debug, Clone)]
+pub struct IdPattern {
+    /// The pattern as written.
+    pub pattern: String,
+    /// The compiled regex (size-limited).
+    pub regex: regex::Regex,
+}
+
+/// Longest `id_pattern` accepted, in bytes.
+pub const MAX_ID_PATTERN: usize = 1000;
+/// Compiled size limit of an `id_pattern` (bytes of the regex program).
+const ID_PATTERN_SIZE_LIMIT: usize = 256 * 1024;
+
+impl IdPattern {
+    /// Compiles and checks a pattern: it must have a capture group.
+    pub fn new(pattern: &str) -> Result<IdPattern, String> {
+        if pattern.len() > MAX_ID_PATTERN {
+            return Err(format!("longer than {MAX_ID_PATTERN} bytes"));
+        }
+        let regex = regex::RegexBuilder::new(pattern)
+            .size_limit(ID_PATTERN_SIZE_LIMIT)
+            .dfa_size_limit(ID_PATTERN_SIZE_LIMIT)
+            .nest_limit(50)
+            .build()
+            .map_err(|e| {
+                e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+            })?;
+        if regex.captures_len() < 2 {
+            return Err("it needs a capture group, e.g. \"/news/(\\d+)\" or \"(?<id>\\d+)\"".into());
+        }
+        Ok(IdPattern { pattern: pattern.to_string(), regex })
+    }
+}
+
+/// A `[[merge]]` or `[[split]]` override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Line of the table in feeds.toml (for messages and `explain`).
+    pub line: usize,
+    /// The entry URLs, as written (validated http(s) URLs).
+    pub urls: Vec<String>,
 }
 
 /// Publishing settings.
@@ -143,6 +192,10 @@ pub struct Config {
     pub publish: PublishSettings,
     /// Declared tags, by slug.
     pub tags: Vec<TagConfig>,
+    /// `[[merge]]` overrides, in file order.
+    pub merges: Vec<Override>,
+    /// `[[split]]` overrides, in file order.
+    pub splits: Vec<Override>,
 }
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
@@ -242,9 +295,14 @@ impl Ctx<'_> {
         }
         let publish = self.publish_settings(s)?;
         let tags = self.tags(&raw.tags)?;
+        let merges = raw.merge.iter().map(|o| self.override_table(o, "merge")).collect::<Result<Vec<_>, _>>()?;
+        let splits = raw.split.iter().map(|o| self.override_table(o, "split")).collect::<Result<Vec<_>, _>>()?;
+        self.check_override_conflicts(&raw, &merges, &splits)?;
         Ok(Config {
             publish,
             tags,
+            merges,
+            splits,
             path: self.path.to_path_buf(),
             database: base.join(s.database.as_deref().unwrap_or("polyfeed.db")),
             output_dir: base.join(s.output_dir.as_deref().unwrap_or("public")),
@@ -254,6 +312,56 @@ impl Ctx<'_> {
             fetch,
             sources,
         })
+    }
+
+    fn override_table(&self, o: &Spanned<raw::RawOverride>, kind: &str) -> Result<Override, ConfigError> {
+        let (line, _) = line_col(self.text, o.span().start);
+        let mut urls: Vec<String> = Vec::new();
+        for u in &o.get_ref().urls {
+            let text = u.get_ref().trim();
+            match Url::parse(text) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                _ => {
+                    return Err(
+                        self.error(u.span(), format!("invalid URL in [[{kind}]]: expected an http(s) entry URL"))
+                    );
+                }
+            }
+            if urls.iter().any(|x| x == text) {
+                return Err(self.error(u.span(), format!("URL listed twice in one [[{kind}]]")));
+            }
+            urls.push(text.to_string());
+        }
+        if urls.len() < 2 {
+            return Err(self.error(o.span(), format!("[[{kind}]] needs at least two urls")));
+        }
+        if urls.len() > 64 {
+            return Err(self.error(o.span(), format!("[[{kind}]] lists more than 64 urls")));
+        }
+        Ok(Override { line, urls })
+    }
+
+    /// A pair of URLs both forced together and kept apart is an error.
+    fn check_override_conflicts(
+        &self,
+        raw: &RawConfig,
+        merges: &[Override],
+        splits: &[Override],
+    ) -> Result<(), ConfigError> {
+        let fold = |u: &str| crate::dedup::fold_url(u).unwrap_or_else(|| u.to_string());
+        for (si, s) in splits.iter().enumerate() {
+            let split: Vec<String> = s.urls.iter().map(|u| fold(u)).collect();
+            for m in merges {
+                let merged: Vec<String> = m.urls.iter().map(|u| fold(u)).collect();
+                if split.iter().filter(|u| merged.contains(u)).count() >= 2 {
+                    return Err(self.error(
+                        raw.split[si].span(),
+                        format!("this [[split]] separates URLs that the [[merge]] on line {} joins", m.line),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn publish_settings(&self, s: &RawSettings) -> Result<PublishSettings, ConfigError> {
@@ -372,6 +480,12 @@ impl Ctx<'_> {
             Location::File(p) => file_key(p, &absolute(base)),
         };
         let lang = raw.lang.as_ref().map(|l| self.lang(l)).transpose()?;
+        let id_pattern = match &raw.id_pattern {
+            None => None,
+            Some(p) => Some(
+                IdPattern::new(p.get_ref()).map_err(|e| self.error(p.span(), format!("invalid id_pattern: {e}")))?,
+            ),
+        };
         let tags = raw.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
         Ok(SourceConfig {
             key,
@@ -381,6 +495,8 @@ impl Ctx<'_> {
             tags,
             group: raw.group.clone().filter(|g| !g.trim().is_empty()),
             interval: self.opt_duration(&raw.interval, "interval", default_interval)?,
+            id_pattern,
+            follow_pages: raw.follow_pages.unwrap_or(false),
         })
     }
 

@@ -20,6 +20,19 @@ pub struct RawConfig {
     /// `[tags.NAME]` tables.
     #[serde(default)]
     pub tags: BTreeMap<Spanned<String>, RawTag>,
+    /// `[[merge]]` overrides: these URLs are one story.
+    #[serde(default)]
+    pub merge: Vec<Spanned<RawOverride>>,
+    /// `[[split]]` overrides: these URLs are never in one story.
+    #[serde(default)]
+    pub split: Vec<Spanned<RawOverride>>,
+}
+
+/// `[[merge]]` or `[[split]]`: the entry URLs the user decides about.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub urls: Vec<Spanned<String>>,
 }
 
 /// `[tags.NAME]`: the categories that mean this tag, and its titles.
@@ -85,4 +98,6 @@ pub struct RawSource {
     pub tags: Vec<String>,
     pub group: Option<String>,
     pub interval: Option<Spanned<String>>,
+    pub id_pattern: Option<Spanned<String>>,
+    pub follow_pages: Option<bool>,
 }

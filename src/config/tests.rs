@@ -99,3 +99,45 @@ fn syntax_errors_are_located() {
     let e = err("[settings\n");
     assert!(e.starts_with("/etc/polyfeed/feeds.toml:1:"), "{e}");
 }
+
+#[test]
+fn id_patterns_are_compiled_and_checked() {
+    let c = parse(
+        "[[source]]\nurl = \"https://a.example/fi.xml\"\nid_pattern = '/news/(?<id>\\d+)'\nfollow_pages = true\n",
+    )
+    .unwrap();
+    let p = c.sources[0].id_pattern.as_ref().unwrap();
+    assert_eq!(p.pattern, "/news/(?<id>\\d+)");
+    assert!(c.sources[0].follow_pages);
+    let e = err("[[source]]\nurl = \"https://a.example/\"\nid_pattern = '/news/(\\d+'\n");
+    assert!(e.starts_with("/etc/polyfeed/feeds.toml:3:14: invalid id_pattern"), "{e}");
+    let e = err("[[source]]\nurl = \"https://a.example/\"\nid_pattern = '/news/\\d+'\n");
+    assert!(e.contains(":3:14: invalid id_pattern: it needs a capture group"), "{e}");
+    // A pattern that compiles to more than the size limit is refused, not built.
+    let e = err("[[source]]\nurl = \"https://a.example/\"\nid_pattern = '(\\w{1000}){1000}'\n");
+    assert!(e.contains(":3:14: invalid id_pattern"), "{e}");
+    let e = err(&format!("[[source]]\nurl = \"https://a.example/\"\nid_pattern = '({})'\n", "a".repeat(2000)));
+    assert!(e.contains("longer than 1000 bytes"), "{e}");
+}
+
+#[test]
+fn overrides_are_read_and_checked() {
+    let c = parse(
+        "[[merge]]\nurls = [\"https://a.example/fi/1\", \"https://a.example/sv/1\"]\n\n\
+         [[split]]\nurls = [\"https://a.example/fi/2\", \"https://a.example/sv/2\"]\n",
+    )
+    .unwrap();
+    assert_eq!(c.merges.len(), 1);
+    assert_eq!(c.merges[0].urls, ["https://a.example/fi/1", "https://a.example/sv/1"]);
+    assert_eq!(c.splits[0].urls.len(), 2);
+    assert!(c.splits[0].line >= 4, "{:?}", c.splits[0]);
+    let e = err("[[merge]]\nurls = [\"https://a.example/fi/1\", \"not a url\"]\n");
+    assert!(e.contains(":2:35: invalid URL in [[merge]]"), "{e}");
+    let e = err("[[split]]\nurls = [\"https://a.example/fi/1\"]\n");
+    assert!(e.contains("[[split]] needs at least two urls"), "{e}");
+    let e = err("[[merge]]\nurls = [\"https://a.example/x\", \"https://a.example/y\"]\nwhy = 1\n");
+    assert!(e.contains(":3:1: unknown field `why`"), "{e}");
+    let e = err("[[merge]]\nurls = [\"https://a.example/x\", \"https://a.example/y\"]\n\
+         [[split]]\nurls = [\"https://www.a.example/x/\", \"https://a.example/y\"]\n");
+    assert!(e.contains("separates URLs that the [[merge]] on line"), "{e}");
+}

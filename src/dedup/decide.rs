@@ -14,6 +14,8 @@ use super::features::{Features, sketch_similarity};
 pub const CONTENT_THRESHOLD: f64 = 0.16;
 /// Content evidence never scores as high as structural evidence.
 const CONTENT_CAP: f64 = 0.9;
+/// Score of a shared `id_pattern` id (the same class as shared CMS ids).
+pub const PATTERN_SCORE: f64 = 0.95;
 /// Same-language near-duplicate: estimated 3-gram Jaccard.
 pub const DUPLICATE_THRESHOLD: f64 = 0.85;
 /// Entries further apart than this are never versions of one post by
@@ -114,6 +116,10 @@ pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
     if explicit {
         signals.push(sig("hreflang alternate link", 1.0));
         return Evidence { score: 1.0, signals };
+    }
+    if let Some(k) = new.pattern_ids.iter().find(|k| old.pattern_ids.contains(k)) {
+        signals.push(sig(&format!("same id_pattern id ({})", k.trim_start_matches("pid:")), PATTERN_SCORE));
+        return Evidence { score: PATTERN_SCORE, signals };
     }
     let shared_id = new.id_keys.iter().find(|k| old.id_keys.contains(k));
     if let Some(k) = shared_id.filter(|_| same_publisher(new, old)) {

@@ -30,6 +30,9 @@ pub struct Features {
     pub url_key: Option<String>,
     /// Language-neutral identifiers from the URL and guid.
     pub id_keys: Vec<String>,
+    /// Ids captured by the source's `id_pattern`, scoped (`pid:SCOPE:ID`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pattern_ids: Vec<String>,
     /// Folded URLs of the entry's links to other-language versions.
     pub alternates: Vec<String>,
     /// Bottom-k MinHash of word 3-grams (same-language near-duplicates).
@@ -60,12 +63,38 @@ pub fn features(e: &Entry, source_id: i64, group: Option<&str>) -> Features {
         host: e.url.as_deref().and_then(host_of),
         guid: e.guid.clone(),
         id_keys: id_keys(e.url.as_deref(), e.guid.as_deref()),
+        pattern_ids: Vec::new(),
         url_key: own,
         alternates,
         sketch: sketch(&format!("{}\n{text}", e.title)),
         content: content_features(lang.as_deref().unwrap_or(""), &e.title, &text),
         lang,
     }
+}
+
+/// Longest URL or guid an `id_pattern` is applied to.
+const MAX_PATTERN_INPUT: usize = 4096;
+/// Longest id kept from an `id_pattern` capture.
+const MAX_PATTERN_ID: usize = 200;
+
+/// The ids a source's `id_pattern` captures from an entry's link and guid
+/// (the group named `id`, else the first group), as `pid:SCOPE:ID`. `scope`
+/// is the source's group (or its key when it has none): only entries with
+/// the same scope and id are joined. Empty captures and over-long inputs or
+/// ids are ignored.
+pub fn pattern_ids(pattern: &regex::Regex, scope: &str, url: Option<&str>, guid: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in [url, guid].into_iter().flatten().filter(|s| s.len() <= MAX_PATTERN_INPUT) {
+        let Some(caps) = pattern.captures(s) else { continue };
+        let Some(m) = caps.name("id").or_else(|| caps.get(1)) else { continue };
+        let id = m.as_str().trim();
+        if !id.is_empty() && id.len() <= MAX_PATTERN_ID {
+            out.push(format!("pid:{scope}:{id}"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn host_of(url: &str) -> Option<String> {
@@ -196,6 +225,19 @@ mod tests {
         assert!(a.iter().any(|k| b.contains(k) && k.starts_with("url:")), "{a:?} {b:?}");
         assert!(id_keys(None, Some("1234 at https://drupal.example")).contains(&"cms:1234".to_string()));
         assert!(id_keys(Some("https://example.org/posts/hello"), None).is_empty());
+    }
+
+    #[test]
+    fn pattern_ids_use_the_named_or_first_group() {
+        let first = regex::Regex::new(r"/news/(\d+)-").unwrap();
+        let named = regex::Regex::new(r"(?:x)?item=(?<id>[a-z0-9]+)").unwrap();
+        let ids = pattern_ids(&first, "g", Some("https://a.example/fi/news/42-otsikko"), Some("tag:a,42"));
+        assert_eq!(ids, vec!["pid:g:42".to_string()]);
+        let ids = pattern_ids(&named, "s", None, Some("urn:x?item=ab12"));
+        assert_eq!(ids, vec!["pid:s:ab12".to_string()]);
+        assert!(pattern_ids(&first, "g", Some("https://a.example/about"), None).is_empty());
+        let long = format!("https://a.example/news/1-{}", "x".repeat(5000));
+        assert!(pattern_ids(&first, "g", Some(&long), None).is_empty());
     }
 
     #[test]

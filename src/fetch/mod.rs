@@ -130,6 +130,8 @@ fn reason(status: u16) -> String {
 /// Most redirect hops followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
 
+const ACCEPT_PAGE: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1";
+
 const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/feed+json, \
 application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
 
@@ -187,13 +189,28 @@ impl Fetcher {
         }
     }
 
+    /// Fetches a web page (an entry's own page, for `follow_pages`) with the
+    /// same client, limits and redirect handling, asking for HTML.
+    pub async fn fetch_page(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        self.fetch_http_accepting(url, validators, ACCEPT_PAGE).await
+    }
+
     async fn fetch_http(&self, start: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        self.fetch_http_accepting(start, validators, ACCEPT).await
+    }
+
+    async fn fetch_http_accepting(
+        &self,
+        start: &Url,
+        validators: &Validators,
+        accept: &'static str,
+    ) -> Result<Fetched, FetchError> {
         let mut url = start.clone();
         let mut visited = vec![url.to_string()];
         let mut moved_to: Option<String> = None;
         let mut all_permanent = true;
         loop {
-            let resp = self.send(&url, validators).await?;
+            let resp = self.send(&url, validators, accept).await?;
             let status = resp.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 let mut meta = meta_of(&resp, &url);
@@ -216,9 +233,14 @@ impl Fetcher {
         }
     }
 
-    async fn send(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, FetchError> {
+    async fn send(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        accept: &'static str,
+    ) -> Result<reqwest::Response, FetchError> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
         if let Some(v) = validators.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::IF_NONE_MATCH, v);

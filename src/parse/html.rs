@@ -1,5 +1,6 @@
 //! Recognising an HTML page served where a feed was expected, and the feed
-//! URLs it advertises with `<link rel="alternate">`.
+//! URLs it advertises with `<link rel="alternate">`; the language versions
+//! an entry's own page advertises with `<link rel="alternate" hreflang>`.
 
 const FEED_TYPES: &[&str] = &[
     "application/rss+xml",
@@ -50,4 +51,77 @@ pub fn advertised_feeds(text: &str, base: Option<&str>) -> Vec<String> {
         }
     }
     out
+}
+
+/// Most language alternates read from one page.
+const MAX_PAGE_ALTERNATES: usize = 32;
+/// Only the start of a page is scanned (the links live in `<head>`).
+const MAX_PAGE_SCAN: usize = 512 * 1024;
+
+/// The `(hreflang, absolute URL)` pairs of a page's `<link rel="alternate"
+/// hreflang="…" href="…">` tags, in page order, up to `</head>`; `x-default`
+/// and non-http(s) targets are skipped. Never panics on bad markup.
+pub fn alternate_languages(text: &str, base: Option<&str>) -> Vec<(String, String)> {
+    let text = &text[..text.floor_char_boundary(text.len().min(MAX_PAGE_SCAN))];
+    let base = base.and_then(|b| url::Url::parse(b).ok());
+    let lower = text.to_ascii_lowercase();
+    let head_end = lower.find("</head").unwrap_or(lower.len());
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..head_end].find("<link") {
+        let start = pos + i;
+        let Some(end) = lower[start..].find('>').map(|e| start + e) else {
+            break;
+        };
+        pos = end;
+        let tag = &text[start..end];
+        let attr = |name: &str| crate::markup::attr(tag, name);
+        let is_alt = attr("rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|t| t == "alternate"));
+        let (Some(lang), Some(href)) = (attr("hreflang"), attr("href")) else { continue };
+        let lang = lang.trim();
+        if !is_alt || lang.eq_ignore_ascii_case("x-default") {
+            continue;
+        }
+        let Some(lang) = crate::lang::normalise_tag(lang) else { continue };
+        let href = html_escape::decode_html_entities(href.trim()).into_owned();
+        let abs = match &base {
+            Some(b) => b.join(&href).ok(),
+            None => url::Url::parse(&href).ok(),
+        };
+        let Some(abs) = abs.filter(|u| matches!(u.scheme(), "http" | "https")) else { continue };
+        let pair = (lang, abs.to_string());
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+        if out.len() >= MAX_PAGE_ALTERNATES {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_alternates_are_read_from_the_head() {
+        let page = r#"<!doctype html><html><head><title>x</title>
+<link rel="alternate" hreflang="sv" href="/sv/nyhet">
+<LINK REL="alternate" HREFLANG="en-GB" HREF="https://a.example/en/news?x=1&amp;y=2">
+<link rel="alternate" hreflang="x-default" href="/">
+<link rel="canonical" hreflang="de" href="/de/x">
+<link rel="alternate" hreflang="fr" href="javascript:alert(1)">
+</head><body><link rel="alternate" hreflang="de" href="/de/late"></body>"#;
+        let got = alternate_languages(page, Some("https://a.example/fi/uutinen"));
+        assert_eq!(
+            got,
+            vec![
+                ("sv".to_string(), "https://a.example/sv/nyhet".to_string()),
+                ("en-GB".to_string(), "https://a.example/en/news?x=1&y=2".to_string()),
+            ]
+        );
+        assert!(alternate_languages("<link", None).is_empty());
+        assert!(alternate_languages("\u{fffd}<link hreflang=", None).is_empty());
+    }
 }

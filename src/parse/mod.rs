@@ -13,6 +13,8 @@ mod html;
 mod json_items;
 mod rss_links;
 
+pub use html::alternate_languages;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use html::{advertised_feeds, looks_like_html};

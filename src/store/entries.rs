@@ -78,7 +78,11 @@ impl Store {
                 }
                 Upsert::Updated(id) => {
                     stats.updated += 1;
-                    stories::store_features(&tx, cache, id, n.features.clone())?;
+                    let mut f = n.features.clone();
+                    super::pages::add_page_links(&tx, id, &mut f)?;
+                    stories::store_features(&tx, cache, id, f)?;
+                    // A changed entry may carry new strong evidence (a late hreflang link).
+                    super::reconcile::queue_recheck(&tx, id)?;
                 }
                 Upsert::Same => {}
             }

@@ -4,8 +4,10 @@
 
 mod entries;
 mod explain;
+mod pages;
 mod publish;
 mod purge;
+mod reconcile;
 mod schema;
 mod sources;
 mod stories;
@@ -18,8 +20,10 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use entries::{AssignStats, EntryRow, NewEntry, SaveStats};
 pub use explain::{FetchLine, LogLine, Member};
+pub use pages::{PageResult, PageTodo};
 pub use publish::IndexRow;
 pub use purge::PurgeStats;
+pub use reconcile::{ReconcileStats, SourcePattern, StoryEvent, StoryRules};
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 
 /// A store error, with what was being done.
@@ -136,8 +140,8 @@ impl Store {
     }
 
     /// Gives every entry without a story its story (see `stories::assign_pending`).
-    pub fn assign_stories(&mut self) -> Result<AssignStats, StoreError> {
-        stories::assign_pending(&mut self.conn, &mut self.features)
+    pub fn assign_stories(&mut self, rules: &StoryRules) -> Result<AssignStats, StoreError> {
+        stories::assign_pending(&mut self.conn, &mut self.features, rules)
     }
 
     /// `PRAGMA integrity_check`: `ok` or the problems found.

@@ -148,4 +148,42 @@ CREATE INDEX story_log_by_story ON story_log(story_id);
 "#,
     // 5: the adaptive interval reads each source's newest dated entries.
     "CREATE INDEX entries_by_source_date ON entries(source_id, date_given, published_at);",
+    // 6: re-evaluation of stories. story_events records every merge and
+    // split after assignment (and merges an override asked for but that
+    // would break the one-version-per-language rule) with its reason;
+    // story_recheck queues assigned entries whose strong evidence changed
+    // (updated entries, hreflang links found on their pages); entry_pages
+    // remembers each `follow_pages` fetch; rule_state remembers the id
+    // patterns the stored features were computed with.
+    r#"
+CREATE TABLE story_events (
+    id              INTEGER PRIMARY KEY,
+    at              TEXT NOT NULL,
+    kind            TEXT NOT NULL,             -- merge | split | refused
+    story_id        TEXT NOT NULL,             -- the surviving or kept story
+    other_id        TEXT,                      -- the story merged in, split off or refused
+    entries         TEXT NOT NULL,             -- JSON array of the entry ids that moved
+    reason          TEXT NOT NULL
+);
+CREATE INDEX story_events_by_story ON story_events(story_id);
+CREATE INDEX story_events_by_other ON story_events(other_id);
+CREATE TABLE story_recheck (
+    entry_id        INTEGER PRIMARY KEY
+);
+CREATE TABLE entry_pages (
+    entry_id        INTEGER PRIMARY KEY REFERENCES entries(id),
+    url             TEXT NOT NULL,
+    fetched_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 1,
+    status          INTEGER,
+    etag            TEXT,
+    last_modified   TEXT,
+    links           TEXT NOT NULL DEFAULT '[]', -- JSON [[hreflang, href]]
+    error           TEXT
+);
+CREATE TABLE rule_state (
+    name            TEXT PRIMARY KEY,
+    value           TEXT NOT NULL
+);
+"#,
 ];

@@ -22,7 +22,7 @@ pub(super) struct FeatureCache(HashMap<i64, Arc<Features>>);
 const CACHE_MAX: usize = 200_000;
 
 impl FeatureCache {
-    fn get(&mut self, tx: &Transaction<'_>, id: i64) -> Result<Option<Arc<Features>>, StoreError> {
+    pub(super) fn get(&mut self, tx: &Transaction<'_>, id: i64) -> Result<Option<Arc<Features>>, StoreError> {
         if let Some(f) = self.0.get(&id) {
             return Ok(Some(f.clone()));
         }
@@ -52,6 +52,7 @@ fn keys(f: &Features) -> Vec<String> {
     k.extend(f.url_key.iter().map(|u| format!("u:{u}")));
     k.extend(f.alternates.iter().map(|a| format!("a:{a}")));
     k.extend(f.id_keys.iter().map(|i| format!("i:{i}")));
+    k.extend(f.pattern_ids.iter().map(|p| format!("p:{p}")));
     k.extend(f.guid.iter().map(|g| format!("g:{g}")));
     k
 }
@@ -65,6 +66,7 @@ fn lookups(f: &Features) -> Vec<String> {
     }
     k.extend(f.alternates.iter().map(|a| format!("u:{a}")));
     k.extend(f.id_keys.iter().map(|i| format!("i:{i}")));
+    k.extend(f.pattern_ids.iter().map(|p| format!("p:{p}")));
     k.extend(f.guid.iter().map(|g| format!("g:{g}")));
     k
 }
@@ -101,10 +103,12 @@ pub(super) fn assign(
     cache: &mut FeatureCache,
     id: i64,
     first_story_id: &str,
+    splits: &[super::reconcile::SplitSet],
     now: DateTime<Utc>,
 ) -> Result<Decision, StoreError> {
     let Some(new) = cache.get(tx, id)? else { return Ok(Decision::New) };
     let candidates = candidates(tx, cache, id, &new)?;
+    let candidates = super::reconcile::drop_split_candidates(tx, id, candidates, splits)?;
     let decision = dedup::decide(&new, &candidates);
     let lang = new.lang.clone();
     match &decision {
@@ -129,7 +133,9 @@ pub(super) fn assign(
                 &format!("entry {id} ({}) as a version, matched entry {matched}", lang.as_deref().unwrap_or("?")),
                 now,
             )?;
-            merge_linked(tx, story_id, &new, now)?;
+            // Late evidence: links and pattern ids of the new version may
+            // tie its story to others (the older id survives; recorded).
+            super::reconcile::merge_strong(tx, id, &new, splits, now)?;
         }
     }
     Ok(decision)
@@ -156,7 +162,13 @@ fn join(
     .map(|_| ())
 }
 
-fn log(tx: &Transaction<'_>, story: &str, action: &str, detail: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub(super) fn log(
+    tx: &Transaction<'_>,
+    story: &str,
+    action: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)")
         .ctx("cannot log story change")?
         .execute(params![ts(now), story, action, detail])
@@ -243,7 +255,7 @@ fn langs_of_stories<'a>(
 }
 
 /// The story of an entry and the languages of its versions.
-fn story_of(tx: &Transaction<'_>, entry: i64) -> Result<Option<(String, Vec<String>)>, StoreError> {
+pub(super) fn story_of(tx: &Transaction<'_>, entry: i64) -> Result<Option<(String, Vec<String>)>, StoreError> {
     let story: Option<String> = tx
         .prepare_cached("SELECT story_id FROM story_entries WHERE entry_id = ?1")
         .ctx("cannot read story")?
@@ -255,7 +267,7 @@ fn story_of(tx: &Transaction<'_>, entry: i64) -> Result<Option<(String, Vec<Stri
     Ok(Some((story, langs)))
 }
 
-fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreError> {
+pub(super) fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT DISTINCT lang FROM story_entries WHERE story_id = ?1 AND role = 'version' AND lang IS NOT NULL",
@@ -265,52 +277,22 @@ fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreEr
     rows.collect::<Result<Vec<String>, _>>().ctx("cannot read story")
 }
 
-/// Late evidence: when the entry that just joined `story` links explicitly
-/// (hreflang) to entries of other stories, and their languages do not
-/// collide, the stories are merged; the older story's id survives, and the
-/// merge is logged on both.
-fn merge_linked(tx: &Transaction<'_>, story: &str, new: &Features, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let mut linked: Vec<String> = Vec::new();
-    let mut by_key =
-        tx.prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 LIMIT 20").ctx("cannot merge")?;
-    for a in &new.alternates {
-        let rows = by_key.query_map([format!("u:{a}")], |r| r.get::<_, i64>(0)).ctx("cannot merge")?;
-        for e in rows.collect::<Result<Vec<_>, _>>().ctx("cannot merge")? {
-            if let Some((s, _)) = story_of(tx, e)?
-                && s != story
-                && !linked.contains(&s)
-            {
-                linked.push(s);
-            }
-        }
-    }
-    let mut current = story.to_string();
-    for other in linked {
-        let mine = story_langs(tx, &current)?;
-        let theirs = story_langs(tx, &other)?;
-        if theirs.iter().any(|l| mine.contains(l)) {
-            continue; // never two versions of one language in a story
-        }
-        let (keep, gone) = older_first(tx, &current, &other)?;
-        tx.execute("UPDATE story_entries SET story_id = ?1 WHERE story_id = ?2", params![keep, gone])
-            .ctx("cannot merge")?;
-        log(tx, &keep, "merged", &format!("story {gone} merged in: hreflang link from a new version"), now)?;
-        log(tx, &gone, "merged", &format!("merged into {keep}"), now)?;
-        current = keep;
-    }
-    Ok(())
-}
-
-/// (older, younger) of two stories by creation time, then id.
-fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String), StoreError> {
-    let created = |id: &str| -> Result<String, StoreError> {
-        tx.prepare_cached("SELECT created_at FROM stories WHERE id = ?1")
-            .ctx("cannot read story")?
-            .query_row([id], |r| r.get(0))
-            .ctx("cannot read story")
+/// (older, younger) of two stories: by creation time, then (stories created
+/// in one cycle) by their earliest entry publication time, the order
+/// assignment met them in, then by id.
+pub(super) fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String), StoreError> {
+    let created = |id: &str| -> Result<(String, String), StoreError> {
+        tx.prepare_cached(
+            "SELECT s.created_at, COALESCE((SELECT MIN(e.published_at) FROM story_entries se
+                 JOIN entries e ON e.id = se.entry_id WHERE se.story_id = s.id), '')
+             FROM stories s WHERE s.id = ?1",
+        )
+        .ctx("cannot read story")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ctx("cannot read story")
     };
     let (ca, cb) = (created(a)?, created(b)?);
-    Ok(if (ca.as_str(), a) <= (cb.as_str(), b) {
+    Ok(if (ca.0.as_str(), ca.1.as_str(), a) <= (cb.0.as_str(), cb.1.as_str(), b) {
         (a.to_string(), b.to_string())
     } else {
         (b.to_string(), a.to_string())
@@ -324,6 +306,7 @@ fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String
 pub(super) fn assign_pending(
     conn: &mut rusqlite::Connection,
     cache: &mut FeatureCache,
+    rules: &super::StoryRules,
 ) -> Result<super::AssignStats, StoreError> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -342,13 +325,17 @@ pub(super) fn assign_pending(
         rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")?
     };
     let now = crate::clock::now();
+    let splits = super::reconcile::resolve_splits(&tx, rules)?;
     let mut stats = super::AssignStats::default();
     for (id, source_id, source_key, group) in &todo {
         let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
         if cache.get(&tx, *id)?.is_none() {
-            store_features(&tx, cache, *id, dedup::features(&row.entry, *source_id, group.as_deref()))?;
+            let mut f = dedup::features(&row.entry, *source_id, group.as_deref());
+            f.pattern_ids = rules.pattern_ids(source_key, row.entry.url.as_deref(), row.entry.guid.as_deref());
+            super::pages::add_page_links(&tx, *id, &mut f)?;
+            store_features(&tx, cache, *id, f)?;
         }
-        match assign(&tx, cache, *id, &crate::story::story_id(source_key, &row.entry.key), now)? {
+        match assign(&tx, cache, *id, &crate::story::story_id(source_key, &row.entry.key), &splits, now)? {
             Decision::New => stats.new_stories += 1,
             Decision::Version { .. } => stats.versions += 1,
             Decision::Duplicate { .. } => stats.duplicates += 1,

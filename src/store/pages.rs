@@ -1,0 +1,134 @@
+//! `follow_pages` in the store: which entries' own pages still need their
+//! one fetch, and what each fetch found (status, validators, the page's
+//! `<link rel="alternate" hreflang>` links). Links found are added to the
+//! entry's explicit alternates, so assignment sees them, and an entry that
+//! already has a story is queued for a recheck (a late link merges).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Transaction, params};
+
+use super::reconcile::queue_recheck;
+use super::stories::store_features;
+use super::{Context, Store, StoreError, ts};
+use crate::dedup::Features;
+
+/// Failed page fetches are retried in later cycles up to this many attempts.
+const MAX_ATTEMPTS: i64 = 3;
+
+/// A page to fetch.
+#[derive(Debug, Clone)]
+pub struct PageTodo {
+    /// The entry.
+    pub entry_id: i64,
+    /// Its URL.
+    pub url: String,
+}
+
+/// What fetching an entry's page gave.
+#[derive(Debug, Clone, Default)]
+pub struct PageResult {
+    /// The entry.
+    pub entry_id: i64,
+    /// The URL fetched.
+    pub url: String,
+    /// HTTP status, when a response came.
+    pub status: Option<u16>,
+    /// Validators of the response.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the response.
+    pub last_modified: Option<String>,
+    /// `(hreflang, absolute href)` of the page's alternate links.
+    pub links: Vec<(String, String)>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Entries of these sources whose page was never fetched (or failed
+    /// fewer than 3 times), newest first, at most `limit`.
+    pub fn pages_to_fetch(&self, source_keys: &[String], limit: usize) -> Result<Vec<PageTodo>, StoreError> {
+        if source_keys.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; source_keys.len()].join(",");
+        let sql = format!(
+            "SELECT e.id, e.url FROM entries e JOIN sources s ON s.id = e.source_id
+             LEFT JOIN entry_pages p ON p.entry_id = e.id
+             WHERE s.key IN ({marks}) AND (e.url LIKE 'http://%' OR e.url LIKE 'https://%')
+               AND (p.entry_id IS NULL OR (p.error IS NOT NULL AND p.attempts < {MAX_ATTEMPTS}))
+             ORDER BY e.published_at DESC, e.id DESC LIMIT {limit}"
+        );
+        let mut stmt = self.conn.prepare(&sql).ctx("cannot find pages to fetch")?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(source_keys.iter()), |r| {
+                Ok(PageTodo { entry_id: r.get(0)?, url: r.get(1)? })
+            })
+            .ctx("cannot find pages to fetch")?;
+        rows.collect::<Result<_, _>>().ctx("cannot find pages to fetch")
+    }
+
+    /// Stores page fetches in one transaction; returns how many entries
+    /// gained alternate links.
+    pub fn save_pages(&mut self, results: &[PageResult], now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx("cannot start saving pages")?;
+        let mut gained = 0;
+        for r in results {
+            let links = serde_json::to_string(&r.links).unwrap_or_else(|_| "[]".into());
+            tx.prepare_cached(
+                "INSERT INTO entry_pages (entry_id, url, fetched_at, attempts, status, etag, last_modified, links, error)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (entry_id) DO UPDATE SET url = ?2, fetched_at = ?3, attempts = attempts + 1,
+                    status = ?4, etag = COALESCE(?5, etag), last_modified = COALESCE(?6, last_modified),
+                    links = CASE WHEN ?8 IS NULL THEN ?7 ELSE links END, error = ?8",
+            )
+            .ctx("cannot store page")?
+            .execute(params![r.entry_id, r.url, ts(now), r.status, r.etag, r.last_modified, links, r.error])
+            .ctx("cannot store page")?;
+            if r.links.is_empty() {
+                continue;
+            }
+            let Some(f) = self.features.get(&tx, r.entry_id)? else { continue };
+            let mut f = (*f).clone();
+            if add_links(&mut f, r.links.iter().map(|(_, h)| h.as_str())) {
+                store_features(&tx, &mut self.features, r.entry_id, f)?;
+                queue_recheck(&tx, r.entry_id)?;
+                gained += 1;
+            }
+        }
+        tx.commit().ctx("cannot commit pages")?;
+        Ok(gained)
+    }
+}
+
+/// Adds folded links (not the entry's own URL) to its alternates; true
+/// when something was added.
+fn add_links<'a>(f: &mut Features, hrefs: impl Iterator<Item = &'a str>) -> bool {
+    let before = f.alternates.len();
+    for h in hrefs {
+        if let Some(u) = crate::dedup::fold_url(h)
+            && Some(&u) != f.url_key.as_ref()
+            && !f.alternates.contains(&u)
+        {
+            f.alternates.push(u);
+        }
+    }
+    f.alternates.sort();
+    f.alternates.len() != before
+}
+
+/// Adds the links found on an entry's page earlier to freshly computed
+/// features (an updated entry keeps what its page said).
+pub(super) fn add_page_links(tx: &Transaction<'_>, id: i64, f: &mut Features) -> Result<(), StoreError> {
+    let links: Option<String> = rusqlite::OptionalExtension::optional(
+        tx.prepare_cached("SELECT links FROM entry_pages WHERE entry_id = ?1")
+            .ctx("cannot read page links")?
+            .query_row([id], |r| r.get(0)),
+    )
+    .ctx("cannot read page links")?;
+    let links: Vec<(String, String)> = links.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default();
+    add_links(f, links.iter().map(|(_, h)| h.as_str()));
+    Ok(())
+}
