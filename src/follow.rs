@@ -52,7 +52,16 @@ pub(crate) async fn follow_pages(
                 };
                 let _slot = global.acquire_owned().await;
                 let fetched = fetcher.fetch_page(&url, &Validators::default()).await;
-                page_result(&t, fetched)
+                // A page that trips a bug in the reader is recorded as failed
+                // (and retried like a network error), never the cycle's end.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| page_result(&t, fetched))).unwrap_or_else(
+                    |_| PageResult {
+                        entry_id: t.entry_id,
+                        url: t.url.clone(),
+                        error: Some("internal error while reading the page".into()),
+                        ..PageResult::default()
+                    },
+                )
             }
             .instrument(span),
         );

@@ -216,7 +216,15 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     }
     // Entry pages next (same client and host gates), so that assignment
     // already sees the links they give.
-    summary.pages = crate::follow::follow_pages(&store, config, &fetcher, &mut hosts, &global).await?;
+    // A failure here (the database, a worker) costs the pages of this
+    // cycle, never the stories of the feeds already stored.
+    summary.pages = match crate::follow::follow_pages(&store, config, &fetcher, &mut hosts, &global).await {
+        Ok(n) => n,
+        Err(e) => {
+            warn!(error = %e, "entry pages not read this cycle");
+            0
+        }
+    };
     let rules = Arc::new(StoryRules::from_config(config));
     if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
         if let Some(p) = &opts.progress {

@@ -31,8 +31,9 @@ pub fn feed_urls(config: &Config, paths: &[String]) -> Vec<String> {
     paths
         .iter()
         .filter(|p| p.ends_with(".atom") || p.ends_with(".rss") || p.ends_with(".json"))
-        .filter_map(|p| base.join(p).ok())
-        .map(String::from)
+        // Built exactly as the feeds' `rel="self"` links are (`FeedDoc::url`):
+        // hubs match topics byte for byte.
+        .map(|p| format!("{base}{p}"))
         .collect()
 }
 

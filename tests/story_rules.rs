@@ -354,6 +354,11 @@ fn follow_pages_reads_hreflang_from_entry_pages_once() {
     server.route(sv_page, move |_| Response::ok(s.clone()).header("Content-Type", "text/html"));
     // A third entry whose page fails: recorded, never a crash.
     server.route("/fi/broken", |_| Response::status(404));
+    // And one whose markup is broken: a `<link` tag closed after `</head`.
+    server.route("/fi/garbled", |_| {
+        Response::ok(r#"<html><head><link rel="alternate" hreflang="sv" href="/sv/x"</head><body>x</body></html>"#)
+            .header("Content-Type", "text/html")
+    });
     let fi_feed = rss(
         "fi",
         &[
@@ -365,6 +370,7 @@ fn follow_pages_reads_hreflang_from_entry_pages_once() {
                 "Wed, 25 Nov 2026 08:00:00 GMT",
             ),
             item("fi-2", "muuta", server.url("/fi/broken"), "aivan muuta asiaa", "Tue, 24 Nov 2026 08:00:00 GMT"),
+            item("fi-3", "rikki", server.url("/fi/garbled"), "sivu on rikki", "Mon, 23 Nov 2026 08:00:00 GMT"),
         ],
     );
     let sv_feed = rss(
@@ -381,10 +387,17 @@ fn follow_pages_reads_hreflang_from_entry_pages_once() {
         ],
     );
     let out = poll(&env, &[]);
-    assert!(stdout(&out).contains("3 entry pages fetched"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("4 entry pages fetched"), "{}", stdout(&out));
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM entries e WHERE NOT EXISTS (SELECT 1 FROM story_entries s WHERE s.entry_id = e.id)"
+        ),
+        0,
+        "every entry has its story"
+    );
     assert_eq!(story_of(&env, &fi_url), story_of(&env, &sv_url), "merged by the pages' hreflang links");
     assert_ne!(story_of(&env, &fi_url), story_of(&env, &server.url("/fi/broken")));
-    for p in [fi_page, sv_page, "/fi/broken"] {
+    for p in [fi_page, sv_page, "/fi/broken", "/fi/garbled"] {
         let reqs = server.requests(p);
         assert_eq!(reqs.len(), 1, "{p} fetched once");
         assert!(reqs[0].header("user-agent").is_some_and(|ua| ua.starts_with("polyfeed/")), "{:?}", reqs[0].headers);
@@ -397,10 +410,20 @@ fn follow_pages_reads_hreflang_from_entry_pages_once() {
     // A second poll of everything does not fetch any page again.
     let again = poll(&env, &["--all"]);
     assert!(!stdout(&again).contains("entry pages fetched"), "{}", stdout(&again));
-    for p in [fi_page, sv_page, "/fi/broken"] {
+    for p in [fi_page, sv_page, "/fi/broken", "/fi/garbled"] {
         assert_eq!(server.requests(p).len(), 1, "{p} not refetched");
     }
     one_version_per_language(&env);
+
+    // Purging a source whose pages were followed removes their page records
+    // too, in one transaction, and leaves a consistent database.
+    let out = env.run(&["remove", &server.url("/fi.xml"), "--purge"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("purged 3 entries"), "{}", stdout(&out));
+    assert_eq!(env.count("SELECT COUNT(*) FROM entry_pages"), 1, "only the Swedish page is left");
+    assert_eq!(env.count("SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+    env.integrity_ok();
+    assert!(!std::fs::read_to_string(env.config()).unwrap().contains("/fi.xml"), "removed from feeds.toml");
 }
 
 #[test]

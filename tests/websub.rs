@@ -64,8 +64,12 @@ fn feeds_link_the_hub_and_changed_feeds_are_pinged_once() {
     assert_eq!(first.len(), feeds_on_disk, "one ping per published feed");
     assert!(stdout(&out).contains("pinged WebSub hub"), "{}", stdout(&out));
 
-    // Nothing changed: no pings.
+    // Nothing changed: `publish` rewrites nothing and pings nothing.
     let n = server.requests("/hub").len();
+    let out = env.run(&["publish"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("(0 written"), "{}", stdout(&out));
+    assert_eq!(server.requests("/hub").len(), n, "an unchanged feed was pinged");
     let out = env.run(&["poll", "--all"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.requests("/hub").len(), n, "an unchanged feed was pinged");

@@ -28,6 +28,11 @@ pub(super) fn run(config_path: &Path, args: &Args) -> anyhow::Result<u8> {
         "internal error: removing {} would change other sources; nothing written",
         removed.key
     );
+    // Purge first: if it fails, feeds.toml still names the source and the
+    // same command can be run again; the config is only saved after it.
+    let db = &after.database;
+    let stats =
+        if args.purge && db.exists() { crate::store::Store::open(db)?.purge_source(&removed.key)? } else { None };
     file.save(&text)?;
     let label = match &removed.name {
         Some(n) => format!("{n} ({})", removed.key),
@@ -38,8 +43,6 @@ pub(super) fn run(config_path: &Path, args: &Args) -> anyhow::Result<u8> {
         say("its stored entries stay in the database (remove --purge deletes them)");
         return Ok(EXIT_OK);
     }
-    let db = &after.database;
-    let stats = if db.exists() { crate::store::Store::open(db)?.purge_source(&removed.key)? } else { None };
     match stats {
         None => say("nothing was stored for it"),
         Some(s) => say(format!(

@@ -68,7 +68,8 @@ pub fn alternate_languages(text: &str, base: Option<&str>) -> Vec<(String, Strin
     let head_end = lower.find("</head").unwrap_or(lower.len());
     let mut out: Vec<(String, String)> = Vec::new();
     let mut pos = 0;
-    while let Some(i) = lower[pos..head_end].find("<link") {
+    // `pos` can pass `head_end` when a tag's `>` comes after `</head`.
+    while let Some(i) = lower.get(pos..head_end).and_then(|h| h.find("<link")) {
         let start = pos + i;
         let Some(end) = lower[start..].find('>').map(|e| start + e) else {
             break;
@@ -122,6 +123,12 @@ mod tests {
             ]
         );
         assert!(alternate_languages("<link", None).is_empty());
+        // A tag whose `>` lies past `</head`: read, then the scan stops.
+        let bad = r#"<head><link rel="alternate" hreflang="sv" href="https://a.example/sv"</head><body>x</body>"#;
+        assert_eq!(alternate_languages(bad, None).len(), 1);
+        for cut in 0..bad.len() {
+            let _ = alternate_languages(&bad[..cut], None);
+        }
         assert!(alternate_languages("\u{fffd}<link hreflang=", None).is_empty());
     }
 }

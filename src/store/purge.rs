@@ -20,8 +20,16 @@ pub struct PurgeStats {
 }
 
 /// Tables keyed by entry id, children first.
-const ENTRY_TABLES: &[&str] =
-    &["story_entries", "entry_keys", "entry_features", "entry_links", "entry_categories", "entry_revisions"];
+const ENTRY_TABLES: &[&str] = &[
+    "story_entries",
+    "story_recheck",
+    "entry_pages",
+    "entry_keys",
+    "entry_features",
+    "entry_links",
+    "entry_categories",
+    "entry_revisions",
+];
 
 impl Store {
     /// Deletes the source stored under `key` (its URL as configured), its
