@@ -32,7 +32,8 @@ pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u
         // The summary line is printed even with -q: cron mails show one line per run.
         crate::cli::say(summary.line());
     }
-    let changed = summary.new_entries() + summary.updated_entries() > 0;
+    // Polling anything changes the index page's status table, not just new entries.
+    let changed = summary.new_entries() + summary.updated_entries() > 0 || !summary.sources.is_empty();
     if changed || !config.output_dir.join("index.html").exists() {
         let store = crate::store::Store::open(&config.database)?;
         let report = crate::pipeline::publish(&store, config)?;
