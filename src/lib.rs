@@ -11,6 +11,8 @@
 //! - [`schedule`]: when each source is due next, and why.
 //! - [`pipeline`]: one poll cycle, readable top to bottom.
 //! - [`server`]: serves published artifacts over HTTP/1.1 from memory: validators, gzip, limits.
+//! - [`observe`]: `/healthz` and `/metrics` (Prometheus text) for `serve` and `run`.
+//! - [`daemon`], [`reload`]: the long-running modes; config reload on SIGHUP or file change.
 //! - [`cli`]: the command line.
 //!
 //! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
@@ -27,9 +29,11 @@ pub mod lexicon;
 pub mod markup;
 pub mod model;
 pub mod normalise;
+pub mod observe;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
+pub mod reload;
 pub mod schedule;
 pub mod server;
 pub mod store;

@@ -27,6 +27,8 @@ const RECENT_FOR_ADAPTIVE: usize = 10;
 pub struct PollOptions {
     /// Poll every source, due or not (requests stay conditional).
     pub all: bool,
+    /// Where the daemon counts fetches and their durations (`/metrics`).
+    pub metrics: Option<Arc<crate::observe::Registry>>,
 }
 
 /// What happened to one source in a cycle.
@@ -146,7 +148,14 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         let gate =
             host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
         let span = info_span!("source", url = %c.url, name = src.name.as_deref().unwrap_or(""));
-        let job = Job { src, claimed: c, config: shared.clone(), fetcher: fetcher.clone(), store: store.clone() };
+        let job = Job {
+            src,
+            claimed: c,
+            config: shared.clone(),
+            fetcher: fetcher.clone(),
+            store: store.clone(),
+            metrics: opts.metrics.clone(),
+        };
         let global = global.clone();
         tasks.spawn(
             async move {
@@ -170,6 +179,13 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_kib = peak_rss_kib();
+    let s = store.clone();
+    if let Err(e) = blocking(move || lock(&s).record_cycle(crate::clock::now())).await? {
+        warn!(error = %e, "cannot record the end of the cycle");
+    }
+    if let Some(m) = &opts.metrics {
+        m.cycle_done();
+    }
     Ok(summary)
 }
 
@@ -256,6 +272,7 @@ struct Job {
     config: Arc<Config>,
     fetcher: Fetcher,
     store: SharedStore,
+    metrics: Option<Arc<crate::observe::Registry>>,
 }
 
 impl Job {
@@ -272,6 +289,7 @@ impl Job {
         let duration_ms = t0.elapsed().as_millis() as u64;
         let url = self.claimed.url.clone();
         let name = self.src.name.clone();
+        let metrics = self.metrics.clone();
         let report = blocking(move || self.process(fetched, started_at, duration_ms)).await;
         let report = report.unwrap_or_else(|e| SourceReport {
             url: url.clone(),
@@ -283,6 +301,9 @@ impl Job {
         });
         if report.outcome == Outcome::Failed {
             warn!(error = report.error.as_deref().unwrap_or(""), "source failed");
+        }
+        if let Some(m) = metrics {
+            m.fetched(report.outcome.as_str(), report.status, std::time::Duration::from_millis(duration_ms));
         }
         report
     }

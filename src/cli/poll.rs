@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub(super) fn run(config: &Config, args: &Args, quiet: bool) -> anyhow::Result<u8> {
-    let opts = PollOptions { all: args.all };
+    let opts = PollOptions { all: args.all, ..PollOptions::default() };
     let summary = runtime()?.block_on(pipeline::poll(config, &opts))?;
     if args.json {
         crate::cli::say(serde_json::to_string_pretty(&summary)?);

@@ -71,7 +71,7 @@ pub enum Location {
 }
 
 /// One validated `[[source]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     /// The stable key of the source in the store: the URL as configured
     /// (a `file://` URL for local files).
@@ -103,6 +103,9 @@ pub struct PublishSettings {
     pub publish_untagged: bool,
     /// Address `serve` and `run` listen on.
     pub listen: std::net::SocketAddr,
+    /// A separate address for `/healthz` and `/metrics`; `None`: they are
+    /// served on `listen` beside the feeds.
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 /// One declared tag.
@@ -265,18 +268,23 @@ impl Ctx<'_> {
                 _ => return Err(self.error(v.span(), "invalid base_url: expected an http(s) URL")),
             },
         };
+        let address = |v: &Spanned<String>, key: &str| {
+            v.get_ref().parse().map_err(|_| {
+                self.error(v.span(), format!("invalid {key}: expected an address and port, e.g. \"127.0.0.1:8080\""))
+            })
+        };
         let listen = match &s.listen {
             None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v.get_ref().parse().map_err(|_| {
-                self.error(v.span(), "invalid listen: expected an address and port, e.g. \"127.0.0.1:8080\"")
-            })?,
+            Some(v) => address(v, "listen")?,
         };
+        let admin_listen = s.admin_listen.as_ref().map(|v| address(v, "admin_listen")).transpose()?;
         Ok(PublishSettings {
             title: s.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "polyfeed".into()),
             base_url,
             items: self.count(&s.items, "items", 50)?,
             publish_untagged: s.publish_untagged.unwrap_or(true),
             listen,
+            admin_listen,
         })
     }
 

@@ -61,6 +61,7 @@ pub struct RawSettings {
     pub items: Option<Spanned<i64>>,
     pub publish_untagged: Option<bool>,
     pub listen: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
 }
 
 /// A size given as a number of bytes or as a string such as `"10 MiB"`.

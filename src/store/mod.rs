@@ -7,6 +7,7 @@ mod explain;
 mod publish;
 mod schema;
 mod sources;
+mod stats;
 mod stories;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ pub use entries::{AssignStats, EntryRow, NewEntry, SaveStats};
 pub use explain::{FetchLine, LogLine, Member};
 pub use publish::IndexRow;
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
+pub use stats::StoreStats;
 
 /// A store error, with what was being done.
 #[derive(Debug, thiserror::Error)]

@@ -148,4 +148,7 @@ CREATE INDEX story_log_by_story ON story_log(story_id);
 "#,
     // 5: the adaptive interval reads each source's newest dated entries.
     "CREATE INDEX entries_by_source_date ON entries(source_id, date_given, published_at);",
+    // 6: process-independent facts about polling as a whole (the end of the
+    // last completed cycle, for /healthz and /metrics), keyed by name.
+    "CREATE TABLE poll_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 ];
