@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, error_span, warn};
 
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
@@ -147,7 +147,9 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         };
         let gate =
             host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
-        let span = info_span!("source", url = %c.url, name = src.name.as_deref().unwrap_or(""));
+        // At error level so that it is on whatever the filter: every line
+        // logged for this source, warnings included, names it.
+        let span = error_span!("source", url = %c.url, source_name = src.name.as_deref().unwrap_or(""));
         let job = Job {
             src,
             claimed: c,
