@@ -13,7 +13,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margi
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\
 a{color:#0b5cad;overflow-wrap:anywhere}.fmt a{margin-right:.4rem}small{color:#666}li{margin-bottom:.4rem}.failed{color:#a40000}\
 @media(max-width:40rem){body{padding:.5rem}thead{display:none}tr{display:block;border-bottom:2px solid #ccc;padding:.3rem 0}\
-td{display:block;border:0;padding:.1rem 0}td[data-label]::before{content:attr(data-label) \": \";color:#666}}";
+td{display:block;border:0;padding:.1rem 0}td.name{font-weight:600}td[data-label]::before{content:attr(data-label) \": \";color:#666}}";
 
 /// How times are shown: minutes are enough for people, and say UTC.
 const TIME: &str = "%Y-%m-%d %H:%M UTC";
@@ -68,7 +68,7 @@ fn feeds_table(h: &mut String, feeds: &[FeedEntry<'_>]) {
     for f in feeds {
         let updated = if f.main.items.is_empty() { "-".into() } else { f.main.updated.format(TIME).to_string() };
         h.push_str(&format!(
-            "<tr><td data-label=\"Feed\">{}</td><td data-label=\"Stories\">{}</td><td data-label=\"Updated\">{updated}</td><td class=\"fmt\">{}",
+            "<tr><td class=\"name\">{}</td><td data-label=\"Stories\">{}</td><td data-label=\"Updated\">{updated}</td><td class=\"fmt\">{}",
             escape(&f.main.title),
             f.main.items.len(),
             formats(&f.main.stem)
@@ -128,7 +128,7 @@ fn sources_table(h: &mut String, sources: &[SourceInfo]) {
         let last = st.last_fetch.map_or("never".into(), |t| t.format(TIME).to_string());
         let class = if st.outcome.as_deref() == Some("failed") { " class=\"failed\"" } else { "" };
         h.push_str(&format!(
-            "<tr><td>{name}</td><td data-label=\"Language\">{}</td><td data-label=\"Group\">{}</td>\
+            "<tr><td class=\"name\">{name}</td><td data-label=\"Language\">{}</td><td data-label=\"Group\">{}</td>\
              <td data-label=\"Last fetch\">{last}</td><td data-label=\"Status\"{class}>{}</td><td data-label=\"Next due\">{}</td></tr>\n",
             escape(s.lang.as_deref().unwrap_or("-")),
             escape(s.group.as_deref().unwrap_or("-")),
