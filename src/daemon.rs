@@ -1,24 +1,38 @@
 //! The long-running modes: `serve` (the published feeds over HTTP, re-rendered
 //! when a `poll` from cron changes the database) and `run` (scheduler, publisher
-//! and server in one process). Both stop on SIGINT or SIGTERM: the current
-//! database transaction finishes, files are only ever replaced whole.
+//! and server in one process). Both answer `/healthz` and `/metrics` (on the
+//! main listener, or on the admin listener when one is configured), reread
+//! feeds.toml on SIGHUP (and with `--watch` when it changes), and stop on
+//! SIGINT or SIGTERM: the current database transaction finishes, files are
+//! only ever replaced whole.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::observe::{Observer, Registry};
 use crate::pipeline::{self, PollOptions};
-use crate::server::Site;
+use crate::server::{Admin, Limits, Site};
 use crate::store::Store;
 
 /// How often `serve` checks the database for changes made by another process.
 const WATCH_EVERY: Duration = Duration::from_secs(10);
 /// Longest sleep of the `run` loop between due checks.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// Where the long-running modes listen.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The feeds (and `/healthz`, `/metrics` unless `admin` is given).
+    pub main: TcpListener,
+    /// Only `/healthz` and `/metrics`, when configured.
+    pub admin: Option<TcpListener>,
+}
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
@@ -47,36 +61,116 @@ pub fn max_age(config: &Config) -> Duration {
     (shortest / 4).clamp(Duration::from_secs(60), Duration::from_secs(3600))
 }
 
-/// Renders from the database into the site (on a blocking thread).
-async fn refresh(store: &Arc<Mutex<Store>>, config: &Arc<Config>, site: &Arc<Site>) -> anyhow::Result<usize> {
-    let (store, config, site) = (store.clone(), config.clone(), site.clone());
-    tokio::task::spawn_blocking(move || {
-        let artifacts = pipeline::render_site(&store.lock().unwrap_or_else(|p| p.into_inner()), &config)?;
-        let n = artifacts.len();
-        site.replace(artifacts);
-        Ok(n)
-    })
-    .await?
+fn lock(store: &Arc<Mutex<Store>>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What both modes share: the database, the served site and the observer.
+struct Parts {
+    store: Arc<Mutex<Store>>,
+    site: Arc<Site>,
+    observer: Arc<Observer>,
+}
+
+impl Parts {
+    /// Renders from the database into the site (on a blocking thread).
+    async fn refresh(&self, config: &Arc<Config>) -> anyhow::Result<usize> {
+        let (store, config, site) = (self.store.clone(), config.clone(), self.site.clone());
+        tokio::task::spawn_blocking(move || {
+            let artifacts = pipeline::render_site(&lock(&store), &config)?;
+            let n = artifacts.len();
+            site.replace(artifacts);
+            Ok(n)
+        })
+        .await?
+    }
+
+    /// Takes a reloaded config: logs what changed, keeps the settings only a
+    /// restart can change, syncs the sources table when `sync` (added
+    /// sources become due at once, removed ones are no longer claimed).
+    async fn apply(&self, old: &Config, mut new: Config, sync: bool) -> anyhow::Result<Arc<Config>> {
+        let changes = crate::reload::changes(old, &new);
+        if !changes.need_restart.is_empty() {
+            warn!(settings = ?changes.need_restart, "changed settings take effect after a restart; the old values stay in force");
+        }
+        new.database = old.database.clone();
+        new.publish.listen = old.publish.listen;
+        new.publish.admin_listen = old.publish.admin_listen;
+        if sync {
+            let (store, sources) = (self.store.clone(), new.sources.clone());
+            tokio::task::spawn_blocking(move || lock(&store).sync_sources(&sources, crate::clock::now())).await??;
+        }
+        self.observer.configure(&new);
+        for key in &changes.added {
+            info!(source = %key, "source added");
+        }
+        for key in &changes.removed {
+            info!(source = %key, "source removed: no longer polled, its entries stay");
+        }
+        for key in &changes.changed {
+            info!(source = %key, "source changed: new settings apply from its next poll");
+        }
+        info!(
+            added = changes.added.len(),
+            removed = changes.removed.len(),
+            changed = changes.changed.len(),
+            "config reloaded"
+        );
+        Ok(Arc::new(new))
+    }
+}
+
+/// Starts the HTTP servers; they stop when `stop` turns true.
+fn start_servers(
+    listeners: Listeners,
+    parts: &Parts,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<std::io::Result<()>>> {
+    let admin: Arc<dyn Admin> = parts.observer.clone();
+    let on_main = listeners.admin.is_none().then(|| admin.clone());
+    let mut servers = vec![tokio::spawn(crate::server::run_with(
+        listeners.main,
+        parts.site.clone(),
+        on_main,
+        wait_stop(stop.clone()),
+        Limits::default(),
+    ))];
+    if let Some(listener) = listeners.admin {
+        if let Ok(addr) = listener.local_addr() {
+            info!(%addr, "serving /healthz and /metrics");
+        }
+        let empty = Arc::new(Site::new(Duration::ZERO));
+        let server = crate::server::run_with(listener, empty, Some(admin), wait_stop(stop.clone()), Limits::default());
+        servers.push(tokio::spawn(server));
+    }
+    servers
+}
+
+async fn stop_servers(stop: watch::Sender<bool>, servers: Vec<JoinHandle<std::io::Result<()>>>) -> anyhow::Result<()> {
+    let _ = stop.send(true);
+    for server in servers {
+        server.await??;
+    }
+    Ok(())
 }
 
 /// `polyfeed serve`: serve until a shutdown signal, re-rendering whenever the
-/// database changes.
-pub async fn serve(config: Config, listener: TcpListener) -> anyhow::Result<()> {
+/// database changes or the config is reloaded.
+pub async fn serve(config: Config, listeners: Listeners, watch_file: bool) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let store = Arc::new(Mutex::new(Store::open(&config.database)?));
-    let site = Arc::new(Site::new(max_age(&config)));
-    let n = refresh(&store, &config, &site).await?;
-    announce(&listener, n);
+    let observer = Arc::new(Observer::open(&config, Arc::new(Registry::default()))?);
+    let parts = Parts { store, site: Arc::new(Site::new(max_age(&config))), observer };
+    let reloads = crate::reload::spawn(config.path.clone(), watch_file);
+    let n = parts.refresh(&config).await?;
+    announce(&listeners.main, n);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(watch_db(store.clone(), config.clone(), site.clone(), stop_rx));
-    let result = crate::server::run(listener, site, async {
-        shutdown_signal().await;
-        info!("shutting down");
-    })
-    .await;
-    let _ = stop_tx.send(true);
-    let _ = watcher.await;
-    Ok(result?)
+    let servers = start_servers(listeners, &parts, &stop_rx);
+    tokio::select! {
+        () = shutdown_signal() => info!("shutting down"),
+        () = watch_db(&parts, config, reloads, stop_rx) => {}
+    }
+    stop_servers(stop_tx, servers).await
 }
 
 fn announce(listener: &TcpListener, files: usize) {
@@ -87,19 +181,33 @@ fn announce(listener: &TcpListener, files: usize) {
     }
 }
 
-async fn watch_db(store: Arc<Mutex<Store>>, config: Arc<Config>, site: Arc<Site>, mut stop: watch::Receiver<bool>) {
-    let marker = |s: &Arc<Mutex<Store>>| s.lock().unwrap_or_else(|p| p.into_inner()).change_marker().ok();
-    let mut last = marker(&store);
+/// `serve`'s loop: re-render when the database changed or the config was reloaded.
+async fn watch_db(
+    parts: &Parts,
+    mut config: Arc<Config>,
+    mut reloads: mpsc::Receiver<Config>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let marker = |s: &Arc<Mutex<Store>>| lock(s).change_marker().ok();
+    let mut last = marker(&parts.store);
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(WATCH_EVERY) => {}
+        let reloaded = tokio::select! {
+            _ = tokio::time::sleep(WATCH_EVERY) => false,
             _ = stop.changed() => return,
-        }
-        let now = marker(&store);
-        if now != last {
+            Some(new) = reloads.recv() => {
+                // `serve` does not poll: the sources table is `poll`'s to sync.
+                match parts.apply(&config, new, false).await {
+                    Ok(c) => config = c,
+                    Err(e) => warn!(error = %e, "config reload failed; the previous one stays in force"),
+                }
+                true
+            }
+        };
+        let now = marker(&parts.store);
+        if now != last || reloaded {
             last = now;
-            match refresh(&store, &config, &site).await {
-                Ok(n) => info!(files = n, "database changed; re-rendered"),
+            match parts.refresh(&config).await {
+                Ok(n) => info!(files = n, "re-rendered"),
                 Err(e) => warn!(error = %e, "re-rendering failed; still serving the previous feeds"),
             }
         }
@@ -107,24 +215,26 @@ async fn watch_db(store: Arc<Mutex<Store>>, config: Arc<Config>, site: Arc<Site>
 }
 
 /// `polyfeed run`: poll what is due, publish files and the served site after
-/// changes, sleep until the next due time; serve all along. The first cycle
-/// runs before the address is announced, so the first reader sees feeds.
-pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
+/// each cycle that polled something, sleep until the next due time; serve all
+/// along. The first cycle runs before the address is announced, so the first
+/// reader sees feeds.
+pub async fn run(config: Config, listeners: Listeners, watch_file: bool) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let store = pipeline::open_store(&config).await?;
-    let site = Arc::new(Site::new(max_age(&config)));
-    cycle(&store, &config, &site, true).await?;
-    announce(&listener, site.len());
+    let registry = Arc::new(Registry::default());
+    let observer = Arc::new(Observer::open(&config, registry.clone())?);
+    let parts = Parts { store, site: Arc::new(Site::new(max_age(&config))), observer };
+    let daemon = Daemon { parts, registry };
+    let reloads = crate::reload::spawn(config.path.clone(), watch_file);
+    daemon.cycle(&config, true).await?;
+    announce(&listeners.main, daemon.parts.site.len());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(crate::server::run(listener, site.clone(), wait_stop(stop_rx.clone())));
-    let scheduler = scheduler(store, config, site, stop_rx);
+    let servers = start_servers(listeners, &daemon.parts, &stop_rx);
     tokio::select! {
-        _ = shutdown_signal() => info!("shutting down"),
-        r = scheduler => r?,
+        () = shutdown_signal() => info!("shutting down"),
+        r = daemon.scheduler(config, reloads, stop_rx) => r?,
     }
-    let _ = stop_tx.send(true);
-    server.await??;
-    Ok(())
+    stop_servers(stop_tx, servers).await
 }
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {
@@ -135,39 +245,57 @@ async fn wait_stop(mut rx: watch::Receiver<bool>) {
     }
 }
 
-async fn scheduler(
-    store: Arc<Mutex<Store>>,
-    config: Arc<Config>,
-    site: Arc<Site>,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    while !*stop.borrow() {
-        let next = store.lock().unwrap_or_else(|p| p.into_inner()).next_due()?;
-        let sleep = next
-            .and_then(|t| (t - crate::clock::now()).to_std().ok())
-            .unwrap_or(Duration::ZERO)
-            .clamp(Duration::from_secs(1), MAX_SLEEP);
-        tokio::time::sleep(sleep).await;
-        cycle(&store, &config, &site, false).await?;
-    }
-    Ok(())
+/// The `run` daemon: the shared parts and the counters its cycles record.
+struct Daemon {
+    parts: Parts,
+    registry: Arc<Registry>,
 }
 
-/// One poll of what is due; publishes (files and site) when it changed
-/// something, or always with `force`.
-async fn cycle(store: &Arc<Mutex<Store>>, config: &Arc<Config>, site: &Arc<Site>, force: bool) -> anyhow::Result<()> {
-    let summary = pipeline::poll_with(store, config, &PollOptions::default()).await?;
-    if !summary.sources.is_empty() {
-        info!("{}", summary.line());
+impl Daemon {
+    /// Sleeps until something is due (at most a minute), polls; on a reload,
+    /// applies the new config and runs a cycle at once (added sources are due).
+    async fn scheduler(
+        &self,
+        mut config: Arc<Config>,
+        mut reloads: mpsc::Receiver<Config>,
+        stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        while !*stop.borrow() {
+            let next = lock(&self.parts.store).next_due()?;
+            let sleep = next
+                .and_then(|t| (t - crate::clock::now()).to_std().ok())
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_secs(1), MAX_SLEEP);
+            let reloaded = tokio::select! {
+                _ = tokio::time::sleep(sleep) => false,
+                Some(new) = reloads.recv() => {
+                    config = self.parts.apply(&config, new, true).await?;
+                    true
+                }
+            };
+            self.cycle(&config, reloaded).await?;
+        }
+        Ok(())
     }
-    if force || summary.new_entries() + summary.updated_entries() > 0 || summary.restructured() {
-        let (s, c) = (store.clone(), config.clone());
-        let report =
-            tokio::task::spawn_blocking(move || pipeline::publish(&s.lock().unwrap_or_else(|p| p.into_inner()), &c))
-                .await??;
-        info!(written = report.files.written, "published");
-        crate::websub::ping(config, crate::websub::feed_urls(config, &report.files.changed)).await;
-        refresh(store, config, site).await?;
+
+    /// One poll of what is due; publishes (files and site) when it polled
+    /// anything (the index page shows each source's last fetch), or always
+    /// with `force`.
+    async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<()> {
+        let opts = PollOptions { metrics: Some(self.registry.clone()), ..PollOptions::default() };
+        let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
+        if !summary.sources.is_empty() {
+            info!("{}", summary.line());
+        }
+        if force || !summary.sources.is_empty() || summary.restructured() {
+            let (s, c) = (self.parts.store.clone(), config.clone());
+            let started = Instant::now();
+            let report = tokio::task::spawn_blocking(move || pipeline::publish(&lock(&s), &c)).await??;
+            self.registry.publish_duration.observe(started.elapsed());
+            info!(written = report.files.written, "published");
+            crate::websub::ping(config, crate::websub::feed_urls(config, &report.files.changed)).await;
+            self.parts.refresh(config).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }

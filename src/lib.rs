@@ -13,6 +13,8 @@
 //! - [`follow`]: `follow_pages`, the one fetch of an entry's own page for its hreflang links.
 //! - [`server`]: serves published artifacts over HTTP/1.1 from memory: validators, gzip, limits.
 //! - [`discover`]: feed discovery for `add` (pages, language versions, usual paths) and OPML reading.
+//! - [`observe`]: `/healthz` and `/metrics` (Prometheus text) for `serve` and `run`.
+//! - [`daemon`], [`reload`]: the long-running modes; config reload on SIGHUP or file change.
 //! - [`cli`]: the command line.
 //!
 //! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
@@ -31,9 +33,11 @@ pub mod lexicon;
 pub mod markup;
 pub mod model;
 pub mod normalise;
+pub mod observe;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
+pub mod reload;
 pub mod schedule;
 pub mod server;
 pub mod store;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, error_span, warn};
 
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
@@ -29,11 +29,17 @@ pub struct PollOptions {
     pub all: bool,
     /// Told as the cycle goes (the interactive progress bar).
     pub progress: Option<Arc<dyn Progress>>,
+    /// Where the daemon counts fetches and their durations (`/metrics`).
+    pub metrics: Option<Arc<crate::observe::Registry>>,
 }
 
 impl std::fmt::Debug for PollOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PollOptions").field("all", &self.all).field("progress", &self.progress.is_some()).finish()
+        f.debug_struct("PollOptions")
+            .field("all", &self.all)
+            .field("progress", &self.progress.is_some())
+            .field("metrics", &self.metrics.is_some())
+            .finish()
     }
 }
 
@@ -191,8 +197,17 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         };
         let gate =
             host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
-        let span = info_span!("source", url = %c.url, name = src.name.as_deref().unwrap_or(""));
-        let job = Job { src, claimed: c, config: shared.clone(), fetcher: fetcher.clone(), store: store.clone() };
+        // At error level so that it is on whatever the filter: every line
+        // logged for this source, warnings included, names it.
+        let span = error_span!("source", url = %c.url, source_name = src.name.as_deref().unwrap_or(""));
+        let job = Job {
+            src,
+            claimed: c,
+            config: shared.clone(),
+            fetcher: fetcher.clone(),
+            store: store.clone(),
+            metrics: opts.metrics.clone(),
+        };
         let global = global.clone();
         tasks.spawn(
             async move {
@@ -240,6 +255,13 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_kib = peak_rss_kib();
+    let s = store.clone();
+    if let Err(e) = blocking(move || lock(&s).record_cycle(crate::clock::now())).await? {
+        warn!(error = %e, "cannot record the end of the cycle");
+    }
+    if let Some(m) = &opts.metrics {
+        m.cycle_done();
+    }
     Ok(summary)
 }
 
@@ -326,6 +348,7 @@ struct Job {
     config: Arc<Config>,
     fetcher: Fetcher,
     store: SharedStore,
+    metrics: Option<Arc<crate::observe::Registry>>,
 }
 
 impl Job {
@@ -342,6 +365,7 @@ impl Job {
         let duration_ms = t0.elapsed().as_millis() as u64;
         let url = self.claimed.url.clone();
         let name = self.src.name.clone();
+        let metrics = self.metrics.clone();
         let report = blocking(move || self.process(fetched, started_at, duration_ms)).await;
         let report = report.unwrap_or_else(|e| SourceReport {
             url: url.clone(),
@@ -353,6 +377,9 @@ impl Job {
         });
         if report.outcome == Outcome::Failed {
             warn!(error = report.error.as_deref().unwrap_or(""), "source failed");
+        }
+        if let Some(m) = metrics {
+            m.fetched(report.outcome.as_str(), report.status, std::time::Duration::from_millis(duration_ms));
         }
         report
     }

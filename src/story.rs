@@ -27,6 +27,29 @@ pub struct SourceInfo {
     pub tags: Vec<String>,
     /// Publisher group.
     pub group: Option<String>,
+    /// Its polling state (the index page's status table); not part of any feed.
+    #[serde(skip)]
+    pub status: SourceStatus,
+}
+
+/// A source's polling state as stored: times from the database, never the
+/// clock, so pages rendered from it stay a pure function of the database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceStatus {
+    /// When it was last fetched.
+    pub last_fetch: Option<DateTime<Utc>>,
+    /// Last outcome: `ok`, `not_modified`, `failed`; `None` before the first poll.
+    pub outcome: Option<String>,
+    /// Last HTTP status.
+    pub http_status: Option<u16>,
+    /// Consecutive failures.
+    pub error_count: u32,
+    /// When it is due next (`None`: due now).
+    pub next_due: Option<DateTime<Utc>>,
+    /// 410 Gone: no longer polled.
+    pub gone: bool,
+    /// Still listed in feeds.toml (removed sources are no longer polled).
+    pub in_config: bool,
 }
 
 impl SourceInfo {

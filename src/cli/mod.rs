@@ -49,9 +49,21 @@ pub struct Cli {
     /// Only errors (and the summary line of `poll`)
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Log line format on stderr: `text` for people, `json` (one object per line) for log collectors
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the current span's fields (source url and name, connection peer).
+    Json,
 }
 
 /// The subcommands.
@@ -69,7 +81,9 @@ pub enum Command {
     )]
     Serve(serve::Args),
     /// The daemon: poll each source when due, publish after changes, and serve
-    #[command(after_help = "Shares the database safely with `poll` from cron. SIGINT or SIGTERM stop it gracefully.")]
+    #[command(
+        after_help = "Shares the database safely with `poll` from cron. SIGHUP rereads feeds.toml (an invalid file is reported and the old config stays); SIGINT or SIGTERM stop it gracefully. /healthz and /metrics are served beside the feeds, or on --admin-listen."
+    )]
     Run(serve::Args),
     /// Show every source with its state: last status, entries, errors, next due time
     Sources(sources::Args),
@@ -119,7 +133,7 @@ polyfeed import-opml subscriptions.opml --tags imported --yes"
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -176,7 +190,7 @@ pub(crate) fn say(line: impl std::fmt::Display) {
 
 /// Logs go to stderr; RUST_LOG wins over -v/-q. Colour only on a terminal
 /// (cron mail and journald get plain text) and never with NO_COLOR set.
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     use std::io::IsTerminal;
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let default = match (quiet, verbose) {
@@ -187,12 +201,15 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("polyfeed={default},warn")));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(colour)
-        .try_init();
+        .with_ansi(colour);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    };
 }
 
 /// A current-thread-free runtime for the async commands.

@@ -33,7 +33,8 @@ pub(super) fn run(config: &Config, args: &Args, out: Output) -> anyhow::Result<u
     let quiet = out.quiet;
     // A bar only for a person at a terminal: never in cron mail, pipes or logs.
     let bar = (!out.quiet && !out.verbose && std::io::stderr().is_terminal()).then(Bar::new);
-    let opts = PollOptions { all: args.all, progress: bar.clone().map(|b| b as Arc<dyn Progress>) };
+    let opts =
+        PollOptions { all: args.all, progress: bar.clone().map(|b| b as Arc<dyn Progress>), ..PollOptions::default() };
     let summary = runtime()?.block_on(pipeline::poll(config, &opts));
     if let Some(b) = &bar {
         b.bar.finish_and_clear();
@@ -52,7 +53,9 @@ pub(super) fn run(config: &Config, args: &Args, out: Output) -> anyhow::Result<u
         // The summary line is printed even with -q: cron mails show one line per run.
         crate::cli::say(summary.line());
     }
-    let changed = summary.new_entries() + summary.updated_entries() > 0 || summary.restructured();
+    // Polling anything changes the index page's status table, not just new entries.
+    let changed =
+        summary.new_entries() + summary.updated_entries() > 0 || !summary.sources.is_empty() || summary.restructured();
     if changed || !config.output_dir.join("index.html").exists() {
         let store = crate::store::Store::open(&config.database)?;
         let report = crate::pipeline::publish(&store, config)?;

@@ -72,7 +72,7 @@ pub enum Location {
 }
 
 /// One validated `[[source]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     /// The stable key of the source in the store: the URL as configured
     /// (a `file://` URL for local files).
@@ -103,6 +103,13 @@ pub struct IdPattern {
     pub pattern: String,
     /// The compiled regex (size-limited).
     pub regex: regex::Regex,
+}
+
+/// Two patterns are the same when written the same (a reload compares them).
+impl PartialEq for IdPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
 }
 
 /// Longest `id_pattern` accepted, in bytes.
@@ -156,6 +163,9 @@ pub struct PublishSettings {
     /// WebSub hub: feeds carry `<link rel="hub">` and polyfeed pings it
     /// after a feed changes. Requires `base_url` (for the `self` links).
     pub hub: Option<Url>,
+    /// A separate address for `/healthz` and `/metrics`; `None`: they are
+    /// served on `listen` beside the feeds.
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 /// One declared tag.
@@ -377,11 +387,14 @@ impl Ctx<'_> {
                 _ => return Err(self.error(v.span(), "invalid base_url: expected an http(s) URL")),
             },
         };
+        let address = |v: &Spanned<String>, key: &str| {
+            v.get_ref().parse().map_err(|_| {
+                self.error(v.span(), format!("invalid {key}: expected an address and port, e.g. \"127.0.0.1:8080\""))
+            })
+        };
         let listen = match &s.listen {
             None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v.get_ref().parse().map_err(|_| {
-                self.error(v.span(), "invalid listen: expected an address and port, e.g. \"127.0.0.1:8080\"")
-            })?,
+            Some(v) => address(v, "listen")?,
         };
         let hub = match &s.hub {
             None => None,
@@ -398,6 +411,7 @@ impl Ctx<'_> {
                 _ => return Err(self.error(v.span(), "invalid hub: expected an http(s) URL")),
             },
         };
+        let admin_listen = s.admin_listen.as_ref().map(|v| address(v, "admin_listen")).transpose()?;
         Ok(PublishSettings {
             hub,
             title: s.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "polyfeed".into()),
@@ -405,6 +419,7 @@ impl Ctx<'_> {
             items: self.count(&s.items, "items", 50)?,
             publish_untagged: s.publish_untagged.unwrap_or(true),
             listen,
+            admin_listen,
         })
     }
 

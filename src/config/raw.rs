@@ -75,6 +75,7 @@ pub struct RawSettings {
     pub publish_untagged: Option<bool>,
     pub listen: Option<Spanned<String>>,
     pub hub: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
 }
 
 /// A size given as a number of bytes or as a string such as `"10 MiB"`.

@@ -1,15 +1,22 @@
 //! `index.html`: a page for people. Every feed with its title, languages,
 //! item count, last update and subscribe links (with autodiscovery links in
 //! the head), the newest stories with their language versions, and the
-//! sources. Plain server-rendered HTML and CSS, readable on a phone.
+//! sources with their polling status (last fetch, outcome, next due time, all
+//! as stored: never the clock). Plain server-rendered HTML and CSS, no
+//! script; on a narrow screen each table row becomes a labelled block.
 
 use super::doc::{FeedDoc, language_name};
 use super::xml::escape;
-use crate::story::SourceInfo;
+use crate::story::{SourceInfo, SourceStatus};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;line-height:1.5;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;line-height:1.5;color:#222;background:#fff}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\
-a{color:#0b5cad}.fmt a{margin-right:.4rem}small{color:#666}@media(max-width:40rem){td,th{display:block}}";
+a{color:#0b5cad;overflow-wrap:anywhere}.fmt a{margin-right:.4rem}small{color:#666}li{margin-bottom:.4rem}.failed{color:#a40000}\
+@media(max-width:40rem){body{padding:.5rem}thead{display:none}tr{display:block;border-bottom:2px solid #ccc;padding:.3rem 0}\
+td{display:block;border:0;padding:.1rem 0}td.name{font-weight:600}td[data-label]::before{content:attr(data-label) \": \";color:#666}}";
+
+/// How times are shown: minutes are enough for people, and say UTC.
+const TIME: &str = "%Y-%m-%d %H:%M UTC";
 
 /// A published feed, in its default form and per language.
 pub struct FeedEntry<'a> {
@@ -56,12 +63,12 @@ fn formats(stem: &str) -> String {
 }
 
 fn feeds_table(h: &mut String, feeds: &[FeedEntry<'_>]) {
-    h.push_str("<h2>Feeds</h2>\n<table>\n<tr><th>Feed</th><th>Stories</th><th>Updated</th><th>Subscribe</th></tr>\n");
+    h.push_str("<h2>Feeds</h2>\n<table>\n");
+    head(h, &["Feed", "Stories", "Updated", "Subscribe"]);
     for f in feeds {
-        let updated =
-            if f.main.items.is_empty() { "-".into() } else { f.main.updated.format("%Y-%m-%d %H:%M UTC").to_string() };
+        let updated = if f.main.items.is_empty() { "-".into() } else { f.main.updated.format(TIME).to_string() };
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{updated}</td><td class=\"fmt\">{}",
+            "<tr><td class=\"name\">{}</td><td data-label=\"Stories\">{}</td><td data-label=\"Updated\">{updated}</td><td class=\"fmt\">{}",
             escape(&f.main.title),
             f.main.items.len(),
             formats(&f.main.stem)
@@ -71,7 +78,16 @@ fn feeds_table(h: &mut String, feeds: &[FeedEntry<'_>]) {
         }
         h.push_str("</td></tr>\n");
     }
-    h.push_str("</table>\n");
+    h.push_str("</tbody>\n</table>\n");
+}
+
+/// The header row and the start of the body of a table.
+fn head(h: &mut String, columns: &[&str]) {
+    h.push_str("<thead><tr>");
+    for c in columns {
+        h.push_str(&format!("<th>{c}</th>"));
+    }
+    h.push_str("</tr></thead>\n<tbody>\n");
 }
 
 fn stories(h: &mut String, all: Option<&FeedDoc>) {
@@ -100,18 +116,48 @@ fn stories(h: &mut String, all: Option<&FeedDoc>) {
 }
 
 fn sources_table(h: &mut String, sources: &[SourceInfo]) {
-    h.push_str("<h2>Sources</h2>\n<table>\n<tr><th>Source</th><th>Language</th><th>Group</th></tr>\n");
+    h.push_str("<h2>Sources</h2>\n<table>\n");
+    head(h, &["Source", "Language", "Group", "Last fetch", "Status", "Next due"]);
     for s in sources {
         let name = escape(s.display_name());
         let name = match &s.home {
             Some(u) => format!("<a href=\"{}\">{name}</a>", escape(u)),
             None => name,
         };
+        let st = &s.status;
+        let last = st.last_fetch.map_or("never".into(), |t| t.format(TIME).to_string());
+        let class = if st.outcome.as_deref() == Some("failed") { " class=\"failed\"" } else { "" };
         h.push_str(&format!(
-            "<tr><td>{name}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=\"name\">{name}</td><td data-label=\"Language\">{}</td><td data-label=\"Group\">{}</td>\
+             <td data-label=\"Last fetch\">{last}</td><td data-label=\"Status\"{class}>{}</td><td data-label=\"Next due\">{}</td></tr>\n",
             escape(s.lang.as_deref().unwrap_or("-")),
-            escape(s.group.as_deref().unwrap_or("-"))
+            escape(s.group.as_deref().unwrap_or("-")),
+            status(st),
+            next_due(st),
         ));
     }
-    h.push_str("</table>\n");
+    h.push_str("</tbody>\n</table>\n");
+}
+
+/// The last outcome in words, with the HTTP status and the run of failures.
+fn status(st: &SourceStatus) -> String {
+    let code = st.http_status.map_or(String::new(), |c| format!(" ({c})"));
+    match st.outcome.as_deref() {
+        _ if st.gone => format!("gone{code}"),
+        None => "not polled yet".into(),
+        Some("ok") => format!("ok{code}"),
+        Some("not_modified") => format!("not modified{code}"),
+        Some("failed") if st.error_count > 1 => format!("failed{code}, {} times in a row", st.error_count),
+        Some(other) => format!("{}{code}", escape(other)),
+    }
+}
+
+/// When the source is polled next: a stored time, `now`, or why never.
+fn next_due(st: &SourceStatus) -> String {
+    match (st.in_config, st.gone, st.next_due) {
+        (false, _, _) => "removed from the config".into(),
+        (_, true, _) => "no longer polled".into(),
+        (_, _, None) => "now".into(),
+        (_, _, Some(t)) => t.format(TIME).to_string(),
+    }
 }

@@ -93,11 +93,13 @@ pub fn render(input: &Input<'_>) -> Vec<Artifact> {
     let entries: Vec<html::FeedEntry<'_>> =
         mains.iter().zip(index_feeds).map(|(main, variants)| html::FeedEntry { main, variants }).collect();
     let newest = mains.first().map(|m| m.updated).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    // The page also shows each source's last fetch: its Last-Modified moves with it.
+    let fetched = input.sources.iter().filter_map(|s| s.status.last_fetch).max();
     out.push(Artifact {
         path: "index.html".into(),
         content_type: media::HTML,
         body: html::render(&cfg.publish.title, &entries, input.sources),
-        updated: newest,
+        updated: fetched.map_or(newest, |f| f.max(newest)),
     });
     out.push(Artifact {
         path: "sources.opml".into(),

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::response::Body;
-use super::{Limits, Site, handler};
+use super::{Admin, Limits, Site, admin, handler};
 
 /// hyper refuses a smaller read buffer.
 const MIN_BUF: usize = 8192;
@@ -24,12 +24,16 @@ const MIN_BUF: usize = 8192;
 pub(super) async fn serve(
     stream: TcpStream,
     site: Arc<Site>,
+    admin: Option<Arc<dyn Admin>>,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |request| std::future::ready(Ok::<_, Infallible>(answer(&site, &request))));
+    let service = service_fn(move |request| {
+        let (site, admin) = (Arc::clone(&site), admin.clone());
+        async move { Ok::<_, Infallible>(answer(&site, admin.as_ref(), &request).await) }
+    });
     let connection = builder(&limits).serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
@@ -59,9 +63,13 @@ fn builder(limits: &Limits) -> http1::Builder {
     builder
 }
 
-/// The response, logged.
-fn answer(site: &Site, request: &Request<Incoming>) -> Response<Body> {
-    let response = handler::respond(site, request);
+/// The response, logged: the admin's for its paths, else the site's.
+async fn answer(site: &Site, admin: Option<&Arc<dyn Admin>>, request: &Request<Incoming>) -> Response<Body> {
+    let admin_answer = match admin {
+        Some(admin) => admin::respond(admin, request).await,
+        None => None,
+    };
+    let response = admin_answer.unwrap_or_else(|| handler::respond(site, request));
     tracing::debug!(
         method = %request.method(),
         path = request.uri().path(),

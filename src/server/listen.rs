@@ -13,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{Limits, Site, connection};
+use super::{Admin, Limits, Site, connection};
 
 /// Serves until `shutdown` completes; then stops accepting and lets in-flight requests finish (bounded, e.g. 5 s).
 pub async fn run(listener: TcpListener, site: Arc<Site>, shutdown: impl Future<Output = ()>) -> io::Result<()> {
@@ -27,6 +27,17 @@ pub async fn run_with_limits(
     shutdown: impl Future<Output = ()>,
     limits: Limits,
 ) -> io::Result<()> {
+    run_with(listener, site, None, shutdown, limits).await
+}
+
+/// [`run_with_limits`], also answering `/healthz` and `/metrics` from `admin` when given.
+pub async fn run_with(
+    listener: TcpListener,
+    site: Arc<Site>,
+    admin: Option<Arc<dyn Admin>>,
+    shutdown: impl Future<Output = ()>,
+    limits: Limits,
+) -> io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let (stop, stopping) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -37,7 +48,7 @@ pub async fn run_with_limits(
             () = &mut shutdown => break,
             Some(done) = connections.join_next() => log_panic(done),
             (stream, peer, slot) = accept(&listener, &slots) => {
-                let serve = connection::serve(stream, Arc::clone(&site), limits, stopping.clone(), slot);
+                let serve = connection::serve(stream, Arc::clone(&site), admin.clone(), limits, stopping.clone(), slot);
                 connections.spawn(serve.instrument(tracing::debug_span!("connection", %peer)));
             }
         }

@@ -6,10 +6,12 @@
 //! - `path`, `negotiate`, `conditional`: reading the request (path, `Accept-Encoding`, validators).
 //! - `handler`, `response`: deciding and building the response.
 //! - `listen`, `connection`, `limits`: accepting, per-connection limits, graceful shutdown.
+//! - `admin`: `/healthz` and `/metrics`, answered by an [`Admin`] when one is given.
 //!
 //! Invariants: request bodies are never read; a request path is only ever a
 //! key in the in-memory map, never a filesystem path.
 
+mod admin;
 mod conditional;
 mod connection;
 mod handler;
@@ -21,6 +23,7 @@ mod response;
 mod served;
 mod site;
 
+pub use admin::{Admin, Health, PATHS as ADMIN_PATHS};
 pub use limits::Limits;
-pub use listen::{run, run_with_limits};
+pub use listen::{run, run_with, run_with_limits};
 pub use site::Site;

@@ -10,6 +10,7 @@ mod purge;
 mod reconcile;
 mod schema;
 mod sources;
+mod stats;
 mod stories;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ pub use publish::IndexRow;
 pub use purge::PurgeStats;
 pub use reconcile::{ReconcileStats, SourcePattern, StoryEvent, StoryRules};
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
+pub use stats::StoreStats;
 
 /// A store error, with what was being done.
 #[derive(Debug, thiserror::Error)]

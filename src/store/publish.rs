@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{Context, Store, StoreError, parse_ts};
-use crate::story::{SourceInfo, Story, Version};
+use crate::story::{SourceInfo, SourceStatus, Story, Version};
 
 /// One story in the publishing index.
 #[derive(Debug, Clone)]
@@ -27,7 +27,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, key, url, COALESCE(name, feed_title), feed_link, COALESCE(lang, feed_lang), tags, grp
+                "SELECT id, key, url, COALESCE(name, feed_title), feed_link, COALESCE(lang, feed_lang), tags, grp,
+                        last_fetch_at, last_outcome, last_status, error_count, next_due_at, gone, in_config
                  FROM sources ORDER BY id",
             )
             .ctx("cannot read sources")?;
@@ -43,6 +44,15 @@ impl Store {
                     lang: r.get(5)?,
                     tags: serde_json::from_str(&tags).unwrap_or_default(),
                     group: r.get(7)?,
+                    status: SourceStatus {
+                        last_fetch: r.get::<_, Option<String>>(8)?.as_deref().and_then(parse_ts),
+                        outcome: r.get(9)?,
+                        http_status: r.get(10)?,
+                        error_count: r.get(11)?,
+                        next_due: r.get::<_, Option<String>>(12)?.as_deref().and_then(parse_ts),
+                        gone: r.get(13)?,
+                        in_config: r.get(14)?,
+                    },
                 })
             })
             .ctx("cannot read sources")?;

@@ -186,4 +186,7 @@ CREATE TABLE rule_state (
     value           TEXT NOT NULL
 );
 "#,
+    // 7: process-independent facts about polling as a whole (the end of the
+    // last completed cycle, for /healthz and /metrics), keyed by name.
+    "CREATE TABLE poll_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 ];
