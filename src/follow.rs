@@ -38,8 +38,15 @@ pub(crate) async fn follow_pages(
         blocking(move || lock(&store).pages_to_fetch(&keys, PAGES_PER_CYCLE)).await??
     };
     let mut tasks = tokio::task::JoinSet::new();
+    let mut refused = Vec::new();
     for t in todo {
         let Ok(url) = url::Url::parse(&t.url) else { continue };
+        if !may_fetch(&url, &t.source) {
+            // Recorded as done (no status, no error): never asked for again.
+            debug!(url = %t.url, "entry page on an internal address; not fetched");
+            refused.push(PageResult { entry_id: t.entry_id, url: t.url.clone(), ..PageResult::default() });
+            continue;
+        }
         let gate =
             host_of(&t.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
         let (fetcher, global) = (fetcher.clone(), global.clone());
@@ -66,18 +73,48 @@ pub(crate) async fn follow_pages(
             .instrument(span),
         );
     }
-    let mut results = Vec::new();
+    let skipped = refused.len();
+    let mut results = refused;
     while let Some(r) = tasks.join_next().await {
         results.push(r.map_err(|e| PollError::Internal(e.to_string()))?);
     }
     results.sort_by_key(|r| r.entry_id);
-    let fetched = results.len() as u64;
+    let fetched = (results.len() - skipped) as u64;
     if !results.is_empty() {
         let store = store.clone();
         let gained = blocking(move || lock(&store).save_pages(&results, crate::clock::now())).await??;
         debug!(pages = fetched, gained, "entry pages fetched");
     }
     Ok(fetched)
+}
+
+/// Entry links come from the feed, so a feed must not be able to make us
+/// request internal addresses (loopback, private, link-local: cloud metadata
+/// services, admin consoles) unless the feed itself is served from that
+/// host. Host names are not resolved here; a public name that resolves to a
+/// private address is not caught.
+fn may_fetch(page: &url::Url, source_key: &str) -> bool {
+    use url::Host;
+    let Some(host) = page.host() else { return false };
+    let source_host = url::Url::parse(source_key).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    if page.host_str().map(str::to_ascii_lowercase) == source_host {
+        return true;
+    }
+    match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d != "localhost" && !d.ends_with(".localhost")
+        }
+        Host::Ipv4(ip) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast())
+        }
+        Host::Ipv6(ip) => {
+            let first = ip.segments()[0];
+            let mapped =
+                ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local());
+            !(ip.is_loopback() || ip.is_unspecified() || first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80 || mapped)
+        }
+    }
 }
 
 /// What one page fetch gave; transient failures carry an error (retried
@@ -106,4 +143,37 @@ fn page_result(t: &PageTodo, fetched: Result<Fetched, FetchError>) -> PageResult
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_fetch;
+
+    fn ok(page: &str, source: &str) -> bool {
+        may_fetch(&url::Url::parse(page).unwrap(), source)
+    }
+
+    #[test]
+    fn internal_addresses_only_from_a_feed_on_the_same_host() {
+        assert!(ok("https://www.porvoo.fi/uutiset/x", "https://www.porvoo.fi/rss"));
+        assert!(ok("https://www.borga.fi/nyheter/x", "https://www.porvoo.fi/rss"));
+        for bad in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1:8080/admin",
+            "http://10.0.0.5/",
+            "http://192.168.1.1/",
+            "http://localhost/",
+            "http://app.localhost./",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0.0.0.0/",
+        ] {
+            assert!(!ok(bad, "https://www.porvoo.fi/rss"), "{bad}");
+        }
+        // A feed served from an internal host may have its pages there.
+        assert!(ok("http://127.0.0.1:8080/fi/x", "http://127.0.0.1:8080/fi.xml"));
+        assert!(!ok("http://127.0.0.1:9999/x", "file:feeds/a.xml"));
+    }
 }

@@ -22,6 +22,8 @@ pub struct PageTodo {
     pub entry_id: i64,
     /// Its URL.
     pub url: String,
+    /// The URL (key) of the source it came from.
+    pub source: String,
 }
 
 /// What fetching an entry's page gave.
@@ -52,7 +54,7 @@ impl Store {
         }
         let marks = vec!["?"; source_keys.len()].join(",");
         let sql = format!(
-            "SELECT e.id, e.url FROM entries e JOIN sources s ON s.id = e.source_id
+            "SELECT e.id, e.url, s.key FROM entries e JOIN sources s ON s.id = e.source_id
              LEFT JOIN entry_pages p ON p.entry_id = e.id
              WHERE s.key IN ({marks}) AND (e.url LIKE 'http://%' OR e.url LIKE 'https://%')
                AND (p.entry_id IS NULL OR (p.error IS NOT NULL AND p.attempts < {MAX_ATTEMPTS}))
@@ -61,7 +63,7 @@ impl Store {
         let mut stmt = self.conn.prepare(&sql).ctx("cannot find pages to fetch")?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(source_keys.iter()), |r| {
-                Ok(PageTodo { entry_id: r.get(0)?, url: r.get(1)? })
+                Ok(PageTodo { entry_id: r.get(0)?, url: r.get(1)?, source: r.get(2)? })
             })
             .ctx("cannot find pages to fetch")?;
         rows.collect::<Result<_, _>>().ctx("cannot find pages to fetch")
