@@ -177,6 +177,11 @@ impl Editable {
         let config = Config::parse(&self.path, new_text)?;
         toml_edit::Document::parse(new_text)
             .map_err(|e| EditError::Syntax { path: self.path.clone(), message: e.message().to_string() })?;
+        // Two polyfeed edits at once: the lock makes the check below and the
+        // rename one step, so the second sees the first's text and refuses
+        // instead of overwriting it. (Editors that ignore the lock can still
+        // race; the check narrows that to the instant of the rename.)
+        let _lock = lock_beside(&self.path).map_err(|source| EditError::Write { path: self.path.clone(), source })?;
         let now = std::fs::read_to_string(&self.path).unwrap_or_default();
         if now != self.text {
             return Err(EditError::Changed(self.path.clone()));
@@ -185,6 +190,16 @@ impl Editable {
             .map_err(|source| EditError::Write { path: self.path.clone(), source })?;
         Ok(config)
     }
+}
+
+/// An exclusive advisory lock on `.NAME.lock` beside the file, held until
+/// the returned file is dropped.
+fn lock_beside(path: &Path) -> std::io::Result<std::fs::File> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("feeds.toml");
+    let lock_path = path.with_file_name(format!(".{name}.lock"));
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
+    f.lock()?;
+    Ok(f)
 }
 
 /// The `[[source]]` tables of `sources`, as toml_edit renders them.
