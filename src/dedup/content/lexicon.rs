@@ -7,6 +7,7 @@
 //! are their own concepts.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -24,18 +25,22 @@ struct LangTable {
     /// Known words, sorted (binary search, prefix ranges), one entry each.
     words: Vec<(Box<str>, Meaning)>,
     /// Snowball stem of each known word -> the merged meaning of its words.
-    stems: FxHashMap<String, Meaning>,
+    /// Built on first use: a run meets only some of the languages, and
+    /// stemming a whole table is most of the cost of loading it.
+    stems: OnceLock<FxHashMap<String, Meaning>>,
 }
 
 impl LangTable {
-    fn index_stems(&mut self, lang: &str) {
-        let Some(st) = stemmer(lang) else { return };
-        let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
-            FxHashMap::with_capacity_and_hasher(self.words.len(), Default::default());
-        for (w, m) in &self.words {
-            acc.entry(st.stem(w).into_owned()).or_default().extend(m.iter().copied());
-        }
-        self.stems = acc.into_iter().map(|(s, v)| (s, merged(v))).collect();
+    fn stems(&self, lang: &str) -> &FxHashMap<String, Meaning> {
+        self.stems.get_or_init(|| {
+            let Some(st) = stemmer(lang) else { return FxHashMap::default() };
+            let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
+                FxHashMap::with_capacity_and_hasher(self.words.len(), Default::default());
+            for (w, m) in &self.words {
+                acc.entry(st.stem(w).into_owned()).or_default().extend(m.iter().copied());
+            }
+            acc.into_iter().map(|(s, v)| (s, merged(v))).collect()
+        })
     }
 }
 
@@ -113,25 +118,20 @@ impl Lexicon {
                 let c = *cache.entry(w).or_insert_with(|| concept_id(&en.stem(w)));
                 pairs.push((c, v.parse().unwrap_or(0.0)));
             }
-            let table = lex.tables.entry(lang.to_string()).or_default();
-            table.words.push((word.into(), merged(pairs)));
+            let entry = (word.into(), merged(pairs));
+            match lex.tables.get_mut(lang) {
+                Some(table) => table.words.push(entry),
+                None => {
+                    lex.tables.insert(lang.to_string(), LangTable { words: vec![entry], ..LangTable::default() });
+                }
+            }
         }
         for table in lex.tables.values_mut() {
             table.words.sort_by(|a, b| a.0.cmp(&b.0));
             table.words.dedup_by(|a, b| a.0 == b.0);
         }
-        lex.index_stems();
         lex.count_spread();
         lex
-    }
-
-    /// Indexes each table by Snowball stem, one thread per language.
-    fn index_stems(&mut self) {
-        std::thread::scope(|scope| {
-            for (lang, table) in &mut self.tables {
-                scope.spawn(move || table.index_stems(lang));
-            }
-        });
     }
 
     fn count_spread(&mut self) {
@@ -178,7 +178,7 @@ impl Lexicon {
 
     /// The merged meaning of the known words with this Snowball stem.
     pub fn by_stem(&self, lang: &str, stem: &str) -> Option<&Meaning> {
-        self.tables.get(lang)?.stems.get(stem)
+        self.tables.get(lang)?.stems(lang).get(stem)
     }
 
     /// The longest known word that `word` starts with, allowing the known word
