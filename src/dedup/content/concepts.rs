@@ -4,9 +4,9 @@
 //! (names, loanwords, product names) stands for itself, as English would
 //! write it. The result is a tf-idf vector per document and per paragraph.
 
-use std::cell::RefCell;
 use rust_stemmers::Stemmer;
 use rustc_hash::FxHashMap as HashMap;
+use std::cell::RefCell;
 
 use super::lexicon::{Lexicon, concept_id, stemmer};
 use super::stopwords::is_stopword;

@@ -3,8 +3,8 @@
 //! order-aware alignment of two documents' paragraphs. Pure.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::fmt::Write as _;
+use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
