@@ -4,9 +4,10 @@
 //! (names, loanwords, product names) stands for itself, as English would
 //! write it. The result is a tf-idf vector per document and per paragraph.
 
+use std::cell::RefCell;
+
 use rust_stemmers::Stemmer;
 use rustc_hash::FxHashMap as HashMap;
-use std::cell::RefCell;
 
 use super::lexicon::{Lexicon, concept_id, stemmer};
 use super::stopwords::is_stopword;
@@ -52,9 +53,12 @@ struct Reading {
 /// text are common words read many times over.
 #[derive(Default)]
 struct Memo {
-    tables: Vec<((u64, String), HashMap<Box<str>, Reading>)>,
+    tables: Vec<(MemoKey, HashMap<Box<str>, Reading>)>,
     words: usize,
 }
+
+/// Lexicon serial and language.
+type MemoKey = (u64, String);
 
 thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());

@@ -154,7 +154,7 @@ mod tests {
     use super::*;
 
     fn v(items: &[(u32, f64)]) -> SparseVec {
-        SparseVec::from_weights(&items.iter().copied().collect(), 50)
+        SparseVec::from_weights(&items.iter().copied().collect::<HashMap<u32, f64>>(), 50)
     }
 
     #[test]
