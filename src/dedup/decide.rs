@@ -110,37 +110,50 @@ pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
 
 /// Scores a cross-language pair as versions of one post.
 pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
+    version_scored(new, old, true)
+}
+
+/// [`version_evidence`]; without `explain` only the score is filled in (the
+/// same score: signals are only left out, which saves their allocations for
+/// the many candidates that lose).
+fn version_scored(new: &Features, old: &Features, explain: bool) -> Evidence {
     let mut signals = Vec::new();
+    let mut note = |name: &str, score: f64| {
+        if explain {
+            signals.push(sig(name, score));
+        }
+    };
     let explicit = new.url_key.as_ref().is_some_and(|u| old.alternates.contains(u))
         || old.url_key.as_ref().is_some_and(|u| new.alternates.contains(u));
     if explicit {
-        signals.push(sig("hreflang alternate link", 1.0));
+        note("hreflang alternate link", 1.0);
         return Evidence { score: 1.0, signals };
     }
     if let Some(k) = new.pattern_ids.iter().find(|k| old.pattern_ids.contains(k)) {
-        signals.push(sig(&format!("same id_pattern id ({})", k.trim_start_matches("pid:")), PATTERN_SCORE));
+        note(&format!("same id_pattern id ({})", k.trim_start_matches("pid:")), PATTERN_SCORE);
         return Evidence { score: PATTERN_SCORE, signals };
     }
     let shared_id = new.id_keys.iter().find(|k| old.id_keys.contains(k));
     if let Some(k) = shared_id.filter(|_| same_publisher(new, old)) {
-        signals.push(sig(&format!("shared id {k}, same publisher"), 0.95));
+        note(&format!("shared id {k}, same publisher"), 0.95);
         return Evidence { score: 0.95, signals };
     }
     let hours = (new.published - old.published).num_minutes().abs() as f64 / 60.0;
     if hours > (WINDOW_DAYS * 24) as f64 {
-        return Evidence { score: 0.0, signals: vec![sig("published too far apart", 0.0)] };
+        note("published too far apart", 0.0);
+        return Evidence { score: 0.0, signals };
     }
     let (content, parts) = content_similarity(&new.content, &old.content);
-    signals.extend(parts.into_iter().map(|(n, s)| sig(n, s)));
-    signals.push(sig("content", content));
+    parts.into_iter().for_each(|(n, s)| note(n, s));
+    note("content", content);
     let date = date_factor(hours);
     let mut score = content * date;
     if date < 1.0 {
-        signals.push(sig("published more than 3 days apart", date));
+        note("published more than 3 days apart", date);
     }
     if same_publisher(new, old) && hours <= 48.0 {
         score *= 1.1;
-        signals.push(sig("same publisher within 2 days (x1.1)", 1.1));
+        note("same publisher within 2 days (x1.1)", 1.1);
     }
     Evidence { score: score.min(CONTENT_CAP), signals }
 }
@@ -172,13 +185,16 @@ pub fn decide(new: &Features, candidates: &[Candidate]) -> Decision {
         if !other_lang || c.story_langs.contains(lang) {
             continue; // one version per language in a story
         }
-        let ev = version_evidence(new, &c.features);
+        let ev = version_scored(new, &c.features, false);
         if ev.score >= CONTENT_THRESHOLD && better(&ev, c, best.as_ref()) {
             best = Some((c, ev));
         }
     }
     match best {
-        Some((c, evidence)) => Decision::Version { story_id: c.story_id.clone(), matched: c.entry_id, evidence },
+        Some((c, _)) => {
+            let evidence = version_evidence(new, &c.features);
+            Decision::Version { story_id: c.story_id.clone(), matched: c.entry_id, evidence }
+        }
         None => Decision::New,
     }
 }

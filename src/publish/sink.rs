@@ -2,6 +2,7 @@
 //! (temporary file, fsync, rename), only when their content changed. The
 //! only part of `publish` that touches the filesystem.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
@@ -19,18 +20,25 @@ pub struct WriteStats {
     pub changed: Vec<String>,
 }
 
-/// Writes every artifact under `dir`.
+/// Writes every artifact under `dir`. Each file is replaced atomically; the
+/// directories that changed are synced once each at the end (not once per
+/// file), so everything is durable when this returns.
 pub fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteStats> {
     let mut stats = WriteStats::default();
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for a in artifacts {
         let path = target(dir, &a.path)?;
         if std::fs::read(&path).is_ok_and(|old| old == a.body) {
             stats.unchanged += 1;
             continue;
         }
-        write_atomic(&path, &a.body)?;
+        replace(&path, &a.body)?;
+        dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
         stats.written += 1;
         stats.changed.push(a.path.clone());
+    }
+    for d in &dirs {
+        sync_dir(d);
     }
     Ok(stats)
 }
@@ -47,6 +55,21 @@ fn target(dir: &Path, rel: &str) -> std::io::Result<PathBuf> {
 /// Temporary file in the same directory, fsync, rename, fsync the directory:
 /// a reader sees the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    replace(path, body)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")));
+    Ok(())
+}
+
+/// Syncs a directory (its renames), best effort.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// [`write_atomic`] without the directory sync: the caller syncs the
+/// directory once after all its files.
+fn replace(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact");
@@ -56,9 +79,6 @@ pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
         f.write_all(body)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
         Ok(())
     })();
     if result.is_err() {

@@ -97,17 +97,20 @@ pub(super) fn store_features(
     Ok(())
 }
 
-/// Assigns a newly stored entry to a story and records why.
+/// Assigns a newly stored entry to a story and records why. `latest` is
+/// the latest `published_at` of any assigned entry (see [`candidates`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn assign(
     tx: &Transaction<'_>,
     cache: &mut FeatureCache,
     id: i64,
     first_story_id: &str,
     splits: &[super::reconcile::SplitSet],
+    latest: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Decision, StoreError> {
     let Some(new) = cache.get(tx, id)? else { return Ok(Decision::New) };
-    let candidates = candidates(tx, cache, id, &new)?;
+    let candidates = candidates(tx, cache, id, &new, latest)?;
     let candidates = super::reconcile::drop_split_candidates(tx, id, candidates, splits)?;
     let decision = dedup::decide(&new, &candidates);
     let lang = new.lang.clone();
@@ -180,11 +183,18 @@ pub(super) fn log(
 /// entries published nearest before and after the new one within the dedup
 /// window. A handful of indexed queries per new entry, whatever the size of
 /// the database.
+///
+/// `latest` is the latest `published_at` of any assigned entry (`None`:
+/// none is). When it is not after the new entry's date, no assigned entry
+/// is published after it and the query for those is skipped: it would walk
+/// every (unassigned) entry of the window for nothing, as in a cold poll,
+/// where assignment goes in date order.
 fn candidates(
     tx: &Transaction<'_>,
     cache: &mut FeatureCache,
     id: i64,
     new: &Features,
+    latest: Option<&str>,
 ) -> Result<Vec<Candidate>, StoreError> {
     let mut found: Vec<(i64, String)> = Vec::new();
     {
@@ -201,12 +211,14 @@ fn candidates(
     }
     let window = chrono::Duration::days(dedup::WINDOW_DAYS);
     let (from, to, at) = (ts(new.published - window), ts(new.published + window), ts(new.published));
-    for sql in [
+    let any_after = latest.is_some_and(|l| l > at.as_str());
+    let queries = [
         "SELECT e.id, se.story_id FROM entries e JOIN story_entries se ON se.entry_id = e.id
          WHERE e.published_at BETWEEN ?1 AND ?3 ORDER BY e.published_at DESC LIMIT ?4",
         "SELECT e.id, se.story_id FROM entries e JOIN story_entries se ON se.entry_id = e.id
          WHERE e.published_at > ?3 AND e.published_at <= ?2 ORDER BY e.published_at ASC LIMIT ?4",
-    ] {
+    ];
+    for sql in &queries[..if any_after { 2 } else { 1 }] {
         let mut stmt = tx.prepare_cached(sql).ctx("cannot find candidates")?;
         let rows = stmt
             .query_map(params![from, to, at, NEAREST], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -311,23 +323,35 @@ pub(super) fn assign_pending(
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .ctx("cannot start story assignment")?;
-    let todo: Vec<(i64, i64, String, Option<String>)> = {
+    let todo: Vec<(i64, i64, String, Option<String>, String)> = {
         let mut stmt = tx
             .prepare(
-                "SELECT e.id, e.source_id, s.key, s.grp FROM entries e JOIN sources s ON s.id = e.source_id
+                "SELECT e.id, e.source_id, s.key, s.grp, e.published_at FROM entries e JOIN sources s ON s.id = e.source_id
                  WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
                  ORDER BY e.published_at, s.key, e.key",
             )
             .ctx("cannot find unassigned entries")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             .ctx("cannot find unassigned entries")?;
         rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")?
     };
     let now = crate::clock::now();
     let splits = super::reconcile::resolve_splits(&tx, rules)?;
+    // The latest date of an assigned entry, kept up to date below: every
+    // entry of the loop is assigned (and only those), in date order.
+    let mut latest: Option<String> = tx
+        .query_row(
+            "SELECT e.published_at FROM entries e
+             WHERE EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
+             ORDER BY e.published_at DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx("cannot find assigned entries")?;
     let mut stats = super::AssignStats::default();
-    for (id, source_id, source_key, group) in &todo {
+    for (id, source_id, source_key, group, published) in &todo {
         let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
         if cache.get(&tx, *id)?.is_none() {
             let mut f = dedup::features(&row.entry, *source_id, group.as_deref());
@@ -335,7 +359,12 @@ pub(super) fn assign_pending(
             super::pages::add_page_links(&tx, *id, &mut f)?;
             store_features(&tx, cache, *id, f)?;
         }
-        match assign(&tx, cache, *id, &crate::story::story_id(source_key, &row.entry.key), &splits, now)? {
+        let story_id = crate::story::story_id(source_key, &row.entry.key);
+        let decision = assign(&tx, cache, *id, &story_id, &splits, latest.as_deref(), now)?;
+        if latest.as_ref().is_none_or(|l| l < published) {
+            latest = Some(published.clone());
+        }
+        match decision {
             Decision::New => stats.new_stories += 1,
             Decision::Version { .. } => stats.versions += 1,
             Decision::Duplicate { .. } => stats.duplicates += 1,

@@ -4,9 +4,10 @@
 //! (names, loanwords, product names) stands for itself, as English would
 //! write it. The result is a tf-idf vector per document and per paragraph.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 
 use rust_stemmers::Stemmer;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::lexicon::{Lexicon, concept_id, stemmer};
 use super::stopwords::is_stopword;
@@ -35,6 +36,34 @@ pub struct Concepts {
     pub coverage: f64,
 }
 
+/// Words remembered per thread (all languages together) before the memo
+/// starts over: bounds its memory (a few MB) whatever the input.
+const MEMO_MAX: usize = 50_000;
+
+/// How one word reads: its concepts, in the order lookup found them (the
+/// word itself, as a literal, when unknown), and whether the lexicon knew it.
+struct Reading {
+    concepts: Box<[(u32, f64)]>,
+    known: bool,
+}
+
+/// Readings of words already looked up on this thread, per lexicon instance
+/// and language. A reading depends only on those and the word, so a
+/// remembered one is exactly what a fresh lookup would give; most words of a
+/// text are common words read many times over.
+#[derive(Default)]
+struct Memo {
+    tables: Vec<(MemoKey, HashMap<Box<str>, Reading>)>,
+    words: usize,
+}
+
+/// Lexicon serial and language.
+type MemoKey = (u64, String);
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
 /// Looks words up for one language.
 struct Reader<'a> {
     lex: &'a Lexicon,
@@ -49,10 +78,10 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
     let en = stemmer("en").expect("English stemmer");
     let r = Reader::new(lex, lang, en);
     let (mut known, mut total) = (0usize, 0usize);
-    let mut doc: HashMap<u32, f64> = HashMap::new();
+    let mut doc: HashMap<u32, f64> = HashMap::default();
     let mut paras = Vec::new();
     for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
-        let mut counts: HashMap<u32, f64> = HashMap::new();
+        let mut counts: HashMap<u32, f64> = HashMap::default();
         for word in words(text).filter(|w| !is_stopword(lang, w)) {
             total += 1;
             known += usize::from(r.add(&word, &mut counts));
@@ -75,6 +104,14 @@ fn sublinear(counts: HashMap<u32, f64>) -> HashMap<u32, f64> {
     counts.into_iter().map(|(c, v)| (c, if v > 1.0 { 1.0 + v.ln() } else { v })).collect()
 }
 
+/// Adds a reading's concepts to `out`, in order; true when the word was known.
+fn apply(r: &Reading, out: &mut HashMap<u32, f64>) -> bool {
+    for &(c, v) in &r.concepts {
+        *out.entry(c).or_default() += v;
+    }
+    r.known
+}
+
 /// One word as read: the word, the lookup step that found it, its concepts.
 pub type Traced = (String, &'static str, Vec<(u32, f64)>);
 
@@ -90,7 +127,7 @@ pub fn trace(lex: &Lexicon, lang: &str, text: &str) -> Vec<Traced> {
                 return (w, "stopword", Vec::new());
             }
             let step = r.step(&w);
-            let mut m = HashMap::new();
+            let mut m = HashMap::default();
             r.add(&w, &mut m);
             let mut v: Vec<(u32, f64)> = m.into_iter().collect();
             v.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -113,18 +150,37 @@ impl<'a> Reader<'a> {
 
     /// Adds the concepts of one word; true when the lexicon knew it.
     fn add(&self, word: &str, out: &mut HashMap<u32, f64>) -> bool {
-        if !self.table {
-            *out.entry(self.literal(word)).or_default() += 1.0;
-            return false;
-        }
-        if let Some(found) = self.lookup(word, true) {
-            for (c, v) in found {
-                *out.entry(c).or_default() += v;
+        MEMO.with_borrow_mut(|memo| {
+            if memo.words >= MEMO_MAX {
+                *memo = Memo::default();
             }
-            return true;
+            let key = (self.lex.serial(), self.lang);
+            let at = match memo.tables.iter().position(|((s, l), _)| (*s, l.as_str()) == key) {
+                Some(at) => at,
+                None => {
+                    memo.tables.push(((key.0, key.1.to_string()), HashMap::default()));
+                    memo.tables.len() - 1
+                }
+            };
+            if let Some(r) = memo.tables[at].1.get(word) {
+                return apply(r, out);
+            }
+            let r = self.read(word);
+            let known = apply(&r, out);
+            memo.tables[at].1.insert(word.into(), r);
+            memo.words += 1;
+            known
+        })
+    }
+
+    /// Reads one word: its concepts, or the word itself when unknown.
+    fn read(&self, word: &str) -> Reading {
+        if self.table
+            && let Some(found) = self.lookup(word, true)
+        {
+            return Reading { concepts: found.into_boxed_slice(), known: true };
         }
-        *out.entry(self.literal(word)).or_default() += 1.0;
-        false
+        Reading { concepts: Box::new([(self.literal(word), 1.0)]), known: false }
     }
 
     /// Which lookup step knows the word.

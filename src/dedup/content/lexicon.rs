@@ -7,8 +7,11 @@
 //! are their own concepts.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rust_stemmers::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
 
 /// A word's meaning: concept ids with weights summing to about 1.
 pub type Meaning = Box<[(u32, f32)]>;
@@ -22,28 +25,47 @@ struct LangTable {
     /// Known words, sorted (binary search, prefix ranges), one entry each.
     words: Vec<(Box<str>, Meaning)>,
     /// Snowball stem of each known word -> the merged meaning of its words.
-    stems: HashMap<String, Meaning>,
+    /// Built on first use: a run meets only some of the languages, and
+    /// stemming a whole table is most of the cost of loading it.
+    stems: OnceLock<FxHashMap<String, Meaning>>,
 }
 
 impl LangTable {
-    fn index_stems(&mut self, lang: &str) {
-        let Some(st) = stemmer(lang) else { return };
-        let mut acc: HashMap<String, Vec<(u32, f32)>> = HashMap::with_capacity(self.words.len());
-        for (w, m) in &self.words {
-            acc.entry(st.stem(w).into_owned()).or_default().extend(m.iter().copied());
-        }
-        self.stems = acc.into_iter().map(|(s, v)| (s, merged(v))).collect();
+    fn stems(&self, lang: &str) -> &FxHashMap<String, Meaning> {
+        self.stems.get_or_init(|| {
+            let Some(st) = stemmer(lang) else { return FxHashMap::default() };
+            let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
+                FxHashMap::with_capacity_and_hasher(self.words.len(), Default::default());
+            for (w, m) in &self.words {
+                acc.entry(st.stem(w).into_owned()).or_default().extend(m.iter().copied());
+            }
+            acc.into_iter().map(|(s, v)| (s, merged(v))).collect()
+        })
     }
 }
 
 /// Word tables for several languages, with concept weights.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lexicon {
     tables: HashMap<String, LangTable>,
     /// How general a concept is (share of the table's words that mean it, per 10k).
-    spread: HashMap<u32, f32>,
+    spread: FxHashMap<u32, f32>,
     /// Names the table that features were computed with.
     id: String,
+    /// Unique per instance in this process: keys memos of word readings.
+    serial: u64,
+}
+
+impl Default for Lexicon {
+    fn default() -> Lexicon {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Lexicon {
+            tables: HashMap::new(),
+            spread: FxHashMap::default(),
+            id: String::new(),
+            serial: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
 }
 
 /// The Snowball stemmer of a primary language subtag.
@@ -85,7 +107,7 @@ impl Lexicon {
     /// Parses a table; `id` names it in stored features. Bad lines are skipped.
     pub fn parse(text: &str, id: &str) -> Lexicon {
         let en = Stemmer::create(Algorithm::English);
-        let mut cache: HashMap<&str, u32> = HashMap::new();
+        let mut cache: FxHashMap<&str, u32> = FxHashMap::default();
         let mut lex = Lexicon { id: id.to_string(), ..Lexicon::default() };
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let mut parts = line.split('\t');
@@ -96,25 +118,20 @@ impl Lexicon {
                 let c = *cache.entry(w).or_insert_with(|| concept_id(&en.stem(w)));
                 pairs.push((c, v.parse().unwrap_or(0.0)));
             }
-            let table = lex.tables.entry(lang.to_string()).or_default();
-            table.words.push((word.into(), merged(pairs)));
+            let entry = (word.into(), merged(pairs));
+            match lex.tables.get_mut(lang) {
+                Some(table) => table.words.push(entry),
+                None => {
+                    lex.tables.insert(lang.to_string(), LangTable { words: vec![entry], ..LangTable::default() });
+                }
+            }
         }
         for table in lex.tables.values_mut() {
             table.words.sort_by(|a, b| a.0.cmp(&b.0));
             table.words.dedup_by(|a, b| a.0 == b.0);
         }
-        lex.index_stems();
         lex.count_spread();
         lex
-    }
-
-    /// Indexes each table by Snowball stem, one thread per language.
-    fn index_stems(&mut self) {
-        std::thread::scope(|scope| {
-            for (lang, table) in &mut self.tables {
-                scope.spawn(move || table.index_stems(lang));
-            }
-        });
     }
 
     fn count_spread(&mut self) {
@@ -125,6 +142,11 @@ impl Lexicon {
                 *self.spread.entry(*c).or_default() += v * per;
             }
         }
+    }
+
+    /// Identifies this instance within the process (never reused).
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// True when no table was loaded.
@@ -156,7 +178,7 @@ impl Lexicon {
 
     /// The merged meaning of the known words with this Snowball stem.
     pub fn by_stem(&self, lang: &str, stem: &str) -> Option<&Meaning> {
-        self.tables.get(lang)?.stems.get(stem)
+        self.tables.get(lang)?.stems(lang).get(stem)
     }
 
     /// The longest known word that `word` starts with, allowing the known word

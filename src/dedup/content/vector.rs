@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,7 @@ pub struct SparseVec(Vec<(u32, u16)>);
 
 impl SparseVec {
     /// The strongest `keep` components of `weights`, scaled to unit length.
-    pub fn from_weights(weights: &HashMap<u32, f64>, keep: usize) -> SparseVec {
+    pub fn from_weights<S: BuildHasher>(weights: &HashMap<u32, f64, S>, keep: usize) -> SparseVec {
         let mut top: Vec<(u32, f64)> = weights.iter().filter(|(_, v)| **v > 0.0).map(|(c, v)| (*c, *v)).collect();
         top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(keep);
@@ -153,7 +154,7 @@ mod tests {
     use super::*;
 
     fn v(items: &[(u32, f64)]) -> SparseVec {
-        SparseVec::from_weights(&items.iter().copied().collect(), 50)
+        SparseVec::from_weights(&items.iter().copied().collect::<HashMap<u32, f64>>(), 50)
     }
 
     #[test]
