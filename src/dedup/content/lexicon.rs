@@ -135,7 +135,12 @@ impl Lexicon {
     }
 
     fn count_spread(&mut self) {
-        for table in self.tables.values() {
+        // In language order: f32 sums depend on the order of their terms, and
+        // a map's order can differ between processes, which made a borderline
+        // decision differ from one run to the next.
+        let mut langs: Vec<&String> = self.tables.keys().collect();
+        langs.sort();
+        for table in langs.into_iter().map(|l| &self.tables[l]) {
             // per 10k words, so that tables of any size weigh alike (tiny test tables: per word)
             let per = 10_000.0 / table.words.len().max(10_000) as f32 / self.tables.len() as f32;
             for (c, v) in table.words.iter().flat_map(|(_, m)| m.iter()) {
