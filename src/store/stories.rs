@@ -179,6 +179,40 @@ pub(super) fn log(
         .map(|_| ())
 }
 
+/// One row of a "nearest" query: entry id, story id, and what orders ties.
+type NearRow = (i64, String, String, i64, String);
+
+fn nearest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NearRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// A full "nearest" list whose last date is shared by more entries than
+/// fit: which of them made the cut was up to SQLite's row order, that is to
+/// the entry ids, which depend on which source's transaction committed
+/// first. The entries at the edge date are chosen by (source, key) instead,
+/// so the same entries always give the same candidates.
+fn settle_ties(tx: &Transaction<'_>, rows: Vec<NearRow>) -> Result<Vec<(i64, String)>, StoreError> {
+    if rows.len() < NEAREST {
+        return Ok(rows.into_iter().map(|r| (r.0, r.1)).collect());
+    }
+    let edge = rows.last().map(|r| r.2.clone()).unwrap_or_default();
+    let mut out: Vec<(i64, String)> = rows.iter().filter(|r| r.2 != edge).map(|r| (r.0, r.1.clone())).collect();
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT e.id, se.story_id, e.published_at, e.source_id, e.key FROM entries e
+             JOIN story_entries se ON se.entry_id = e.id WHERE e.published_at = ?1
+             ORDER BY e.source_id, e.key LIMIT ?2",
+        )
+        .ctx("cannot find candidates")?;
+    let room = NEAREST.saturating_sub(out.len());
+    let ties = stmt.query_map(params![edge, room], nearest_row).ctx("cannot find candidates")?;
+    for r in ties {
+        let r = r.ctx("cannot find candidates")?;
+        out.push((r.0, r.1));
+    }
+    Ok(out)
+}
+
 /// Candidates: assigned entries sharing an identity key, and the assigned
 /// entries published nearest before and after the new one within the dedup
 /// window. A handful of indexed queries per new entry, whatever the size of
@@ -213,17 +247,21 @@ fn candidates(
     let (from, to, at) = (ts(new.published - window), ts(new.published + window), ts(new.published));
     let any_after = latest.is_some_and(|l| l > at.as_str());
     let queries = [
-        "SELECT e.id, se.story_id FROM entries e JOIN story_entries se ON se.entry_id = e.id
+        "SELECT e.id, se.story_id, e.published_at, e.source_id, e.key FROM entries e
+         JOIN story_entries se ON se.entry_id = e.id
          WHERE e.published_at BETWEEN ?1 AND ?3 ORDER BY e.published_at DESC LIMIT ?4",
-        "SELECT e.id, se.story_id FROM entries e JOIN story_entries se ON se.entry_id = e.id
+        "SELECT e.id, se.story_id, e.published_at, e.source_id, e.key FROM entries e
+         JOIN story_entries se ON se.entry_id = e.id
          WHERE e.published_at > ?3 AND e.published_at <= ?2 ORDER BY e.published_at ASC LIMIT ?4",
     ];
     for sql in &queries[..if any_after { 2 } else { 1 }] {
         let mut stmt = tx.prepare_cached(sql).ctx("cannot find candidates")?;
         let rows = stmt
-            .query_map(params![from, to, at, NEAREST], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![from, to, at, NEAREST], nearest_row)
+            .ctx("cannot find candidates")?
+            .collect::<Result<Vec<_>, _>>()
             .ctx("cannot find candidates")?;
-        found.extend(rows.collect::<Result<Vec<_>, _>>().ctx("cannot find candidates")?);
+        found.extend(settle_ties(tx, rows)?);
     }
     found.sort_unstable();
     found.dedup();
