@@ -6,7 +6,6 @@
 //! atomically (temporary file, fsync, rename), so a bad edit never reaches
 //! disk.
 
-use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -277,29 +276,7 @@ fn inline_element(text: &str, array: &toml_edit::Array, index: usize) -> Option<
 /// target is replaced, not the link). The permissions of the old file stay.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "feeds.toml".into());
-    let tmp = dir.join(format!(".{name}.polyfeed-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if let Ok(md) = std::fs::metadata(&target) {
-            f.set_permissions(md.permissions())?;
-        }
-        f.sync_all()?;
-        std::fs::rename(&tmp, &target)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::publish::sink::write_atomic(&target, bytes)
 }
 
 #[cfg(test)]

@@ -20,21 +20,32 @@ pub fn looks_like_html(text: &str) -> bool {
         || (head.starts_with("<head") || head.starts_with("<body"))
 }
 
+/// The `<link ...` tags (up to, not including, their `>`) that start before
+/// byte `end`, in page order. A tag may run past `end` (a `>` after
+/// `</head`); the scan stops after it. Never panics on bad markup.
+fn link_tags(text: &str, end: usize) -> impl Iterator<Item = &str> {
+    let lower = text.to_ascii_lowercase();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let start = pos + lower.get(pos..end)?.find("<link")?;
+        let close = start + lower[start..].find('>')?;
+        pos = close;
+        Some(&text[start..close])
+    })
+}
+
+/// True when a tag's `rel` holds `alternate`.
+fn is_alternate(tag: &str) -> bool {
+    crate::markup::attr(tag, "rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|t| t == "alternate"))
+}
+
 /// The absolute URLs of the feeds a page advertises, in page order.
 pub fn advertised_feeds(text: &str, base: Option<&str>) -> Vec<String> {
     let base = base.and_then(|b| url::Url::parse(b).ok());
-    let lower = text.to_ascii_lowercase();
     let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(i) = lower[pos..].find("<link") {
-        let start = pos + i;
-        let Some(end) = lower[start..].find('>').map(|e| start + e) else {
-            break;
-        };
-        pos = end;
-        let tag = &text[start..end];
+    for tag in link_tags(text, text.len()) {
         let attr = |name: &str| crate::markup::attr(tag, name);
-        let is_alt = attr("rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|t| t == "alternate"));
+        let is_alt = is_alternate(tag);
         let is_feed = attr("type").is_some_and(|t| FEED_TYPES.contains(&t.trim().to_ascii_lowercase().as_str()));
         if let (true, true, Some(href)) = (is_alt, is_feed, attr("href")) {
             let href = html_escape::decode_html_entities(href.trim()).into_owned();
@@ -64,20 +75,11 @@ const MAX_PAGE_SCAN: usize = 512 * 1024;
 pub fn alternate_languages(text: &str, base: Option<&str>) -> Vec<(String, String)> {
     let text = &text[..text.floor_char_boundary(text.len().min(MAX_PAGE_SCAN))];
     let base = base.and_then(|b| url::Url::parse(b).ok());
-    let lower = text.to_ascii_lowercase();
-    let head_end = lower.find("</head").unwrap_or(lower.len());
+    let head_end = text.to_ascii_lowercase().find("</head").unwrap_or(text.len());
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut pos = 0;
-    // `pos` can pass `head_end` when a tag's `>` comes after `</head`.
-    while let Some(i) = lower.get(pos..head_end).and_then(|h| h.find("<link")) {
-        let start = pos + i;
-        let Some(end) = lower[start..].find('>').map(|e| start + e) else {
-            break;
-        };
-        pos = end;
-        let tag = &text[start..end];
+    for tag in link_tags(text, head_end) {
         let attr = |name: &str| crate::markup::attr(tag, name);
-        let is_alt = attr("rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|t| t == "alternate"));
+        let is_alt = is_alternate(tag);
         let (Some(lang), Some(href)) = (attr("hreflang"), attr("href")) else { continue };
         let lang = lang.trim();
         if !is_alt || lang.eq_ignore_ascii_case("x-default") {

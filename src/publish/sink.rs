@@ -33,7 +33,7 @@ pub fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteSta
             continue;
         }
         replace(&path, &a.body)?;
-        dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
+        dirs.insert(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
         stats.written += 1;
         stats.changed.push(a.path.clone());
     }
@@ -53,10 +53,11 @@ fn target(dir: &Path, rel: &str) -> std::io::Result<PathBuf> {
 }
 
 /// Temporary file in the same directory, fsync, rename, fsync the directory:
-/// a reader sees the old file or the new one, never half of one.
+/// a reader sees the old file or the new one, never half of one. The old
+/// file's permissions stay.
 pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
     replace(path, body)?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")));
+    sync_dir(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")));
     Ok(())
 }
 
@@ -70,13 +71,19 @@ fn sync_dir(dir: &Path) {
 /// [`write_atomic`] without the directory sync: the caller syncs the
 /// directory once after all its files.
 fn replace(path: &Path, body: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact");
     let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // A fresh file (never one someone placed there), with the old
+        // file's permissions when there is one.
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(body)?;
+        if let Ok(md) = std::fs::metadata(path) {
+            f.set_permissions(md.permissions())?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         Ok(())
