@@ -14,7 +14,7 @@ use tracing::{Instrument, debug, info_span};
 
 use crate::config::Config;
 use crate::fetch::{FetchError, Fetched, Fetcher, Validators};
-use crate::pipeline::{HostGate, PollError, SharedStore, blocking, host_of, lock};
+use crate::pipeline::{HostGate, PollError, SharedStore, admit, blocking, host_of, lock};
 use crate::store::{PageResult, PageTodo};
 
 /// Most entry pages fetched in one cycle (the rest wait for later cycles).
@@ -53,11 +53,7 @@ pub(crate) async fn follow_pages(
         let span = info_span!("page", url = %t.url);
         tasks.spawn(
             async move {
-                let _host = match &gate {
-                    Some(g) => g.enter().await,
-                    None => None,
-                };
-                let _slot = global.acquire_owned().await;
+                let _admitted = admit(gate.as_deref(), global).await;
                 let fetched = fetcher.fetch_page(&url, &Validators::default()).await;
                 // A page that trips a bug in the reader is recorded as failed
                 // (and retried like a network error), never the cycle's end.

@@ -211,11 +211,7 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         let global = global.clone();
         tasks.spawn(
             async move {
-                let _host = match &gate {
-                    Some(g) => g.enter().await,
-                    None => None,
-                };
-                let _slot = global.acquire_owned().await;
+                let _admitted = admit(gate.as_deref(), global).await;
                 job.run().await
             }
             .instrument(span),
@@ -339,6 +335,19 @@ impl HostGate {
         tokio::time::sleep_until(start).await;
         permit
     }
+}
+
+/// Waits for a request's turn: its host's gate (concurrency and spacing),
+/// then a global slot. Hold the result while the request runs.
+pub(crate) async fn admit(
+    gate: Option<&HostGate>,
+    global: Arc<Semaphore>,
+) -> (Option<tokio::sync::OwnedSemaphorePermit>, Option<tokio::sync::OwnedSemaphorePermit>) {
+    let host = match gate {
+        Some(g) => g.enter().await,
+        None => None,
+    };
+    (host, global.acquire_owned().await.ok())
 }
 
 /// One source's fetch-parse-store.
