@@ -2,6 +2,7 @@
 """Generate a reproducible farm of feed files for polyfeed's benchmarks.
 
     gen_farm.py OUT --feeds N --entries M [--seed S] [--triple-every K]
+                    [--start 2024-01-01T00:00:00Z] [--guid-prefix urn:farm:]
     gen_farm.py OUT --touch-percent P
 
 Generate mode writes into OUT (created; existing f*.xml files are replaced):
@@ -27,6 +28,14 @@ came before), and rewrites each with one new entry at the top and the oldest
 one dropped, as a real feed does; then updates the manifest. It prints a JSON
 line: the touch number, the feeds touched, the new entries, and the bytes and
 entries of the rewritten files (what a poller downloads and parses).
+
+``--start`` moves every date (entry j of a feed is published about j x 1000
+minutes after it; default 2024-01-01T00:00:00Z) and ``--guid-prefix`` replaces
+the ``urn:farm:`` that guids and Atom feed ids start with, so a second farm
+can be polled into a database holding the first as newer entries that share
+no identity with it (bench/assign_scale.sh). Both are kept in the manifest
+for touches; with the defaults the output is byte-identical to a farm
+generated without them.
 
 Output depends only on the arguments (and, for touches, on the number of
 earlier touches): same seed, same bytes. Python 3 standard library only.
@@ -83,6 +92,7 @@ SAYS = {"fi": "kertoo", "sv": "säger", "en": "says"}
 READ_MORE = {"fi": "Lue lisää", "sv": "Läs mer", "en": "Read more"}
 ASCII_SLUG = str.maketrans("äöå", "aoa")
 BASE_TIME = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+GUID_PREFIX = "urn:farm:"
 PARAGRAPHS = 5
 WORDS_PER_PARAGRAPH = 34
 
@@ -97,7 +107,7 @@ def post_key(feed, triple_every):
     return f"t{group}" if is_triple(group, triple_every) else f"f{feed}"
 
 
-def make_entry(seed, feed, j, triple_every):
+def make_entry(seed, feed, j, triple_every, start=BASE_TIME, guid_prefix=GUID_PREFIX):
     """Entry number j (0 = oldest ever) of a feed, as a dict of plain values."""
     lang = LANGS[feed % 3]
     key = post_key(feed, triple_every)
@@ -106,7 +116,7 @@ def make_entry(seed, feed, j, triple_every):
     n = len(words)
     # Posts are about 17 hours apart on average; the fi/sv/en versions of one
     # post share the time, give or take a few minutes.
-    when = BASE_TIME + dt.timedelta(minutes=j * 1000 + shared.randrange(0, 900))
+    when = start + dt.timedelta(minutes=j * 1000 + shared.randrange(0, 900))
     when += dt.timedelta(minutes=random.Random(f"{seed}:{feed}:{j}:lag").randrange(0, 20))
     number = shared.randrange(10, 99999)
     name = shared.choice(NAMES)
@@ -129,7 +139,7 @@ def make_entry(seed, feed, j, triple_every):
             body.append(f"<p>{text} <em>{number}</em>.</p>")
     body.append(f'<p><a href="{link}">{READ_MORE[lang]}</a></p>')
     return {
-        "guid": f"urn:farm:{feed}:{j}",
+        "guid": f"{guid_prefix}{feed}:{j}",
         "title": title,
         "link": link,
         "when": when,
@@ -161,11 +171,11 @@ def render_rss(feed, lang, entries):
     return "".join(out)
 
 
-def render_atom(feed, lang, entries):
+def render_atom(feed, lang, entries, guid_prefix=GUID_PREFIX):
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">'
-        f"<title>Farm feed {feed} ({lang})</title><id>urn:farm:feed:{feed}</id>"
+        f"<title>Farm feed {feed} ({lang})</title><id>{guid_prefix}feed:{feed}</id>"
         f"<updated>{entries[0]['when'].isoformat()}</updated>"
         f'<link rel="alternate" href="https://farm.example/{lang}/{feed}/"/>\n'
     ]
@@ -185,11 +195,16 @@ def file_name(feed):
     return f"f{feed:05d}.xml"
 
 
-def write_feed(out_dir, seed, feed, entries, first, triple_every):
+def write_feed(out_dir, seed, feed, entries, first, triple_every, start=BASE_TIME, guid_prefix=GUID_PREFIX):
     """Writes the feed with entries first .. first+entries-1, newest first."""
     lang = LANGS[feed % 3]
-    items = [make_entry(seed, feed, j, triple_every) for j in range(first + entries - 1, first - 1, -1)]
-    text = (render_rss if feed % 2 == 0 else render_atom)(feed, lang, items)
+    items = [
+        make_entry(seed, feed, j, triple_every, start, guid_prefix) for j in range(first + entries - 1, first - 1, -1)
+    ]
+    if feed % 2 == 0:
+        text = render_rss(feed, lang, items)
+    else:
+        text = render_atom(feed, lang, items, guid_prefix)
     data = text.encode("utf-8")
     path = os.path.join(out_dir, file_name(feed))
     tmp = path + ".tmp"
@@ -203,7 +218,7 @@ def generate(a):
     os.makedirs(a.out, exist_ok=True)
     sizes = []
     for feed in range(a.feeds):
-        sizes.append(write_feed(a.out, a.seed, feed, a.entries, 0, a.triple_every))
+        sizes.append(write_feed(a.out, a.seed, feed, a.entries, 0, a.triple_every, a.start, a.guid_prefix))
     with open(os.path.join(a.out, "urls.txt"), "w") as f:
         f.write("".join(file_name(i) + "\n" for i in range(a.feeds)))
     triples = sum(1 for g in range((a.feeds + 2) // 3) if is_triple(g, a.triple_every))
@@ -220,6 +235,11 @@ def generate(a):
         "total_bytes": sum(sizes),
         "total_entries": a.feeds * a.entries,
     }
+    # Only when not the defaults, so that a default manifest stays byte-identical.
+    if a.start != BASE_TIME:
+        manifest["start"] = a.start.isoformat()
+    if a.guid_prefix != GUID_PREFIX:
+        manifest["guid_prefix"] = a.guid_prefix
     save_manifest(a.out, manifest)
     summary = {k: manifest[k] for k in ("feeds", "entries_per_feed", "triple_groups", "total_bytes", "total_entries")}
     summary["avg_entry_bytes"] = round(manifest["total_bytes"] / max(1, manifest["total_entries"]))
@@ -244,7 +264,14 @@ def touch(a):
     for feed in chosen:
         m["first_entry"][feed] += 1
         m["sizes"][feed] = write_feed(
-            a.out, m["seed"], feed, m["entries_per_feed"], m["first_entry"][feed], m["triple_every"]
+            a.out,
+            m["seed"],
+            feed,
+            m["entries_per_feed"],
+            m["first_entry"][feed],
+            m["triple_every"],
+            parse_start(m["start"]) if "start" in m else BASE_TIME,
+            m.get("guid_prefix", GUID_PREFIX),
         )
         size += m["sizes"][feed]
     m["total_bytes"] = sum(m["sizes"])
@@ -263,6 +290,14 @@ def touch(a):
     )
 
 
+def parse_start(text):
+    """An RFC 3339 / ISO 8601 time (a date alone is midnight UTC); UTC when no offset is given."""
+    t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(dt.timezone.utc)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="output directory")
@@ -274,6 +309,17 @@ def main(argv=None):
         type=int,
         default=3,
         help="every K-th group of three feeds is a fi/sv/en translation triple (default 3; 1: all; 0: none)",
+    )
+    ap.add_argument(
+        "--start",
+        type=parse_start,
+        default=BASE_TIME,
+        help="time entry 0 of every feed is published after, give or take 15 hours (default 2024-01-01T00:00:00Z)",
+    )
+    ap.add_argument(
+        "--guid-prefix",
+        default=GUID_PREFIX,
+        help="what guids and Atom feed ids start with (default urn:farm:); a second farm needs its own",
     )
     ap.add_argument(
         "--touch-percent",

@@ -279,8 +279,8 @@ impl Daemon {
     }
 
     /// One poll of what is due; publishes (files and site) when it polled
-    /// anything (the index page shows each source's last fetch), or always
-    /// with `force`.
+    /// anything (the sources page shows each source's last fetch; feeds are
+    /// rendered again only when stories changed), or everything with `force`.
     async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<()> {
         let opts = PollOptions { metrics: Some(self.registry.clone()), ..PollOptions::default() };
         let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
@@ -290,7 +290,15 @@ impl Daemon {
         if force || !summary.sources.is_empty() || summary.restructured() {
             let (s, c) = (self.parts.store.clone(), config.clone());
             let started = Instant::now();
-            let report = tokio::task::spawn_blocking(move || pipeline::publish(&lock(&s), &c)).await??;
+            let report = tokio::task::spawn_blocking(move || {
+                if force {
+                    pipeline::publish(&lock(&s), &c).map(Some)
+                } else {
+                    pipeline::publish_after_poll(&lock(&s), &c, &summary)
+                }
+            })
+            .await??;
+            let Some(report) = report else { return Ok(()) };
             self.registry.publish_duration.observe(started.elapsed());
             info!(written = report.files.written, "published");
             crate::websub::ping(config, crate::websub::feed_urls(config, &report.files.changed)).await;

@@ -11,7 +11,7 @@
 //! cross-language matching then uses numbers, names and length only, and a
 //! warning says so.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -58,28 +58,47 @@ pub fn find() -> Option<PathBuf> {
     dirs.into_iter().flatten().map(|d| d.join(FILE)).find(|p| p.is_file())
 }
 
-/// Reads a table (gzip or plain text).
+/// Reads a table (gzip or plain text), a line at a time: the text of the
+/// whole table (28 MB) is never held.
 pub fn load(path: &Path) -> std::io::Result<Lexicon> {
-    let bytes = std::fs::read(path)?;
-    let mut text = String::new();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
-    } else {
-        text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut magic = [0u8; 2];
+    let gzip = std::fs::File::open(path)?.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let mut reader: Box<dyn BufRead> =
+        if gzip { Box::new(std::io::BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(file) };
+    let mut hash = Fnv::default();
+    let mut builder = crate::dedup::content::lexicon::Builder::new("");
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        hash.add(line.as_bytes());
+        builder.line(line.trim_end_matches(['\n', '\r']));
+        line.clear();
     }
-    let id = format!("{}:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or(FILE), fnv_hex(&text));
-    let lex = Lexicon::parse(&text, &id);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(FILE);
+    let lex = builder.finish(&format!("{name}:{}", hash.hex()));
     tracing::info!("lexicon {} loaded from {}", lex.id(), path.display());
     Ok(lex)
 }
 
 /// A short stable hash of the table, so stored features name the table
-/// they were computed with.
-fn fnv_hex(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// they were computed with (FNV-1a 64 over its bytes, top 32 bits in hex).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    format!("{:08x}", h >> 32)
+}
+
+impl Fnv {
+    fn add(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn hex(&self) -> String {
+        format!("{:08x}", self.0 >> 32)
+    }
 }

@@ -83,8 +83,24 @@ pub struct Summary {
     pub reevaluated: crate::store::ReconcileStats,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// Wall time of each phase of the cycle, in seconds.
+    pub phases: Phases,
     /// Peak resident memory of the process so far, KiB (Linux only).
     pub peak_rss_kib: Option<u64>,
+}
+
+/// Wall time of each phase of a cycle, in seconds (`poll --json`; the
+/// benchmarks read story assignment's share from it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Phases {
+    /// Fetching, parsing and storing every due source (concurrently).
+    pub fetch: f64,
+    /// Entry pages for `follow_pages`.
+    pub pages: f64,
+    /// Story assignment of the entries without a story.
+    pub assign: f64,
+    /// Re-evaluation by late evidence and overrides.
+    pub reconcile: f64,
 }
 
 impl Summary {
@@ -225,6 +241,8 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         }
         summary.sources.push(report);
     }
+    summary.phases.fetch = started.elapsed().as_secs_f64();
+    let phase = Instant::now();
     // Entry pages next (same client and host gates), so that assignment
     // already sees the links they give.
     // A failure here (the database, a worker) costs the pages of this
@@ -236,6 +254,8 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
             0
         }
     };
+    summary.phases.pages = phase.elapsed().as_secs_f64();
+    let phase = Instant::now();
     let rules = Arc::new(StoryRules::from_config(config));
     if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
         if let Some(p) = &opts.progress {
@@ -244,8 +264,11 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         let (s, r) = (store.clone(), rules.clone());
         summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
     }
+    summary.phases.assign = phase.elapsed().as_secs_f64();
+    let phase = Instant::now();
     let s = store.clone();
     summary.reevaluated = blocking(move || lock(&s).reconcile_stories(&rules)).await??;
+    summary.phases.reconcile = phase.elapsed().as_secs_f64();
     for w in &summary.reevaluated.warnings {
         warn!("{w}");
     }
@@ -635,6 +658,36 @@ fn render_counted(store: &Store, config: &Config) -> Result<(Vec<crate::publish:
 pub fn publish(store: &Store, config: &Config) -> Result<PublishReport, PublishError> {
     let started = Instant::now();
     let (artifacts, stories) = render_counted(store, config)?;
+    write(config, artifacts, stories, started)
+}
+
+/// What to publish after a poll: everything when stories changed (or the
+/// output directory has no index yet), only the sources' status page when
+/// sources were polled and nothing else changed (a poll where every feed
+/// answered 304 renders no feed), nothing otherwise.
+pub fn publish_after_poll(
+    store: &Store,
+    config: &Config,
+    summary: &Summary,
+) -> Result<Option<PublishReport>, PublishError> {
+    let changed = summary.new_entries() + summary.updated_entries() > 0 || summary.restructured();
+    if changed || !config.output_dir.join("index.html").exists() {
+        return publish(store, config).map(Some);
+    }
+    if summary.sources.is_empty() {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let artifacts = crate::publish::render_status(config, &store.source_infos()?);
+    write(config, artifacts, 0, started).map(Some)
+}
+
+fn write(
+    config: &Config,
+    artifacts: Vec<crate::publish::Artifact>,
+    stories: usize,
+    started: Instant,
+) -> Result<PublishReport, PublishError> {
     let files = crate::publish::sink::write_all(&config.output_dir, &artifacts)
         .map_err(|source| PublishError::Write { dir: config.output_dir.display().to_string(), source })?;
     Ok(PublishReport { artifacts: artifacts.len(), files, stories, seconds: started.elapsed().as_secs_f64() })

@@ -1,7 +1,7 @@
 //! The index page in a real headless browser (Debian's `chromium`): the
 //! offline example is polled and served by `polyfeed serve`; the rendered
-//! DOM must hold the feeds, their subscribe links and the source status
-//! table; every feed link on the page must resolve over HTTP to a feed that
+//! DOM must hold the feeds and their subscribe links, the sources page the
+//! source status table; every feed link on the page must resolve over HTTP to a feed that
 //! parses; and a phone-sized screenshot must not be blank.
 //!
 //! `scripts/setup --browser` installs chromium (`scripts/test` and so
@@ -88,9 +88,12 @@ fn the_index_page_in_headless_chromium() {
 
     let dom = browse(&browser, &dir.path().join("profile-dom"), &["--dump-dom"], &page);
     assert!(dom.contains("<h1>Porvoo and friends (polyfeed demo)</h1>"), "{dom}");
-    for text in ["<h2>Feeds</h2>", "<h2>Latest stories</h2>", "<h2>Sources</h2>", "Next due", "ok (200)", "på svenska"]
-    {
+    for text in ["<h2>Feeds</h2>", "<h2>Latest stories</h2>", "på svenska", "href=\"sources.html\""] {
         assert!(dom.contains(text), "the rendered page lacks {text:?}");
+    }
+    let status = browse(&browser, &dir.path().join("profile-status"), &["--dump-dom"], &daemon.url("/sources.html"));
+    for text in ["<h2>Sources</h2>", "Next due", "ok (200)", "href=\"index.html\""] {
+        assert!(status.contains(text), "the rendered sources page lacks {text:?}");
     }
     let links = hrefs(&dom);
     let feeds: Vec<&String> = links

@@ -35,7 +35,7 @@ fn published(dir: &Path) -> PathBuf {
 fn golden_files() {
     let dir = example_copy();
     let public = published(dir.path());
-    // The index page shows when each source was fetched and is due: stored
+    // The sources page shows when each source was fetched and is due: stored
     // times, set here to fixed values so the golden file does not depend on
     // when the test ran; publishing again renders them.
     let db = rusqlite::Connection::open(dir.path().join("polyfeed.db")).unwrap();
@@ -57,6 +57,7 @@ fn golden_files() {
         "tags/traffic.rss",
         "en/tags/traffic.json",
         "index.html",
+        "sources.html",
         "sources.opml",
     ];
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
@@ -81,11 +82,34 @@ fn publishing_again_writes_nothing() {
     let mut before = Vec::new();
     files(&public, &public, &mut before);
     let out = run_in(dir.path(), &dir.path().join("feeds.toml"), &["publish"]);
-    assert!(stdout(&out).contains("(0 written, 218 unchanged"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("(0 written, 219 unchanged"), "{}", stdout(&out));
     let mut after = Vec::new();
     files(&public, &public, &mut after);
     assert_eq!(before.len(), after.len());
     assert!(after.iter().all(|p| !p.to_string_lossy().ends_with(".tmp")));
+}
+
+/// A poll that finds nothing new renders no feed: it rewrites the sources
+/// page (last fetch, next due) and nothing else; the feeds stay as they were.
+#[test]
+fn a_poll_with_nothing_new_rewrites_only_the_sources_page() {
+    let dir = example_copy();
+    let public = published(dir.path());
+    let atom = std::fs::read(public.join("all.atom")).unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("polyfeed.db")).unwrap();
+    db.execute("UPDATE sources SET last_fetch_at = '2026-01-01T00:00:00Z'", []).unwrap();
+    drop(db);
+    let out = run_in(dir.path(), &dir.path().join("feeds.toml"), &["poll", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = stdout(&out);
+    assert!(said.contains("0 new entries, 0 updated"), "{said}");
+    assert!(said.contains("published 1 files") && said.contains("(1 written, 0 unchanged"), "{said}");
+    let page = std::fs::read_to_string(public.join("sources.html")).unwrap();
+    assert!(!page.contains("2026-01-01 00:00 UTC"), "the page shows the new fetch times");
+    assert_eq!(std::fs::read(public.join("all.atom")).unwrap(), atom);
+    // `publish` renders everything.
+    let out = run_in(dir.path(), &dir.path().join("feeds.toml"), &["publish"]);
+    assert!(stdout(&out).contains("published 219 files"), "{}", stdout(&out));
 }
 
 /// Every feed parses back with our own parser (feed-rs underneath), and

@@ -53,12 +53,10 @@ pub(super) fn run(config: &Config, args: &Args, out: Output) -> anyhow::Result<u
         // The summary line is printed even with -q: cron mails show one line per run.
         crate::cli::say(summary.line());
     }
-    // Polling anything changes the index page's status table, not just new entries.
-    let changed =
-        summary.new_entries() + summary.updated_entries() > 0 || !summary.sources.is_empty() || summary.restructured();
-    if changed || !config.output_dir.join("index.html").exists() {
-        let store = crate::store::Store::open(&config.database)?;
-        let report = crate::pipeline::publish(&store, config)?;
+    // Polling anything changes the sources page's status table; feeds are
+    // rendered again only when stories changed.
+    let store = crate::store::Store::open(&config.database)?;
+    if let Some(report) = crate::pipeline::publish_after_poll(&store, config, &summary)? {
         if !args.json && !quiet {
             crate::cli::say(super::publish::line(config, &report));
         }

@@ -11,7 +11,10 @@ use crate::model::Entry;
 /// Size of the bottom-k MinHash sketch.
 const SKETCH: usize = 128;
 
-/// What assignment knows about one entry.
+/// What assignment knows about one entry. Stored in a binary encoding
+/// ([`Features::encode`]): a change to this struct or to the types in it
+/// must bump [`FORMAT`], so that rows in the old layout are recomputed
+/// instead of misread.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features {
     /// Primary language subtag.
@@ -31,7 +34,7 @@ pub struct Features {
     /// Language-neutral identifiers from the URL and guid.
     pub id_keys: Vec<String>,
     /// Ids captured by the source's `id_pattern`, scoped (`pid:SCOPE:ID`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub pattern_ids: Vec<String>,
     /// Folded URLs of the entry's links to other-language versions.
     pub alternates: Vec<String>,
@@ -39,6 +42,32 @@ pub struct Features {
     pub sketch: Vec<u64>,
     /// Content that survives translation.
     pub content: ContentFeatures,
+}
+
+/// Version of the stored encoding (first byte of a stored row).
+pub const FORMAT: u8 = 1;
+
+impl Features {
+    /// The stored form: [`FORMAT`], then the fields in postcard's compact
+    /// binary encoding (several times faster to write and read than JSON,
+    /// which story assignment does for every candidate it has not cached).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        // Plain data into a Vec: serialising cannot fail.
+        out.extend(postcard::to_allocvec(self).unwrap_or_default());
+        out
+    }
+
+    /// Reads a stored row: the binary form of this [`FORMAT`], or JSON (what
+    /// earlier versions stored). `None` for anything else: the caller
+    /// recomputes or skips.
+    pub fn decode(stored: &[u8]) -> Option<Features> {
+        match stored.split_first() {
+            Some((&FORMAT, rest)) => postcard::from_bytes(rest).ok(),
+            Some((b'{', _)) => serde_json::from_slice(stored).ok(),
+            _ => None,
+        }
+    }
 }
 
 /// Computes the features of an entry.

@@ -1,9 +1,10 @@
-//! `index.html`: a page for people. Every feed with its title, languages,
+//! Pages for people. `index.html`: every feed with its title, languages,
 //! item count, last update and subscribe links (with autodiscovery links in
-//! the head), the newest stories with their language versions, and the
-//! sources with their polling status (last fetch, outcome, next due time, all
-//! as stored: never the clock). Plain server-rendered HTML and CSS, no
-//! script; on a narrow screen each table row becomes a labelled block.
+//! the head), the newest stories with their language versions.
+//! `sources.html`: the sources with their polling status (last fetch,
+//! outcome, next due time, all as stored: never the clock); a poll that
+//! found nothing new rewrites only this page. Plain server-rendered HTML and
+//! CSS, no script; on a narrow screen each table row becomes a labelled block.
 
 use super::doc::{FeedDoc, language_name};
 use super::xml::escape;
@@ -26,12 +27,17 @@ pub struct FeedEntry<'a> {
     pub variants: Vec<(String, String)>,
 }
 
-/// Renders the index page.
-pub fn render(title: &str, feeds: &[FeedEntry<'_>], sources: &[SourceInfo]) -> Vec<u8> {
-    let mut h = String::new();
+/// The start of a page, up to the end of the head's fixed part.
+fn page_head(h: &mut String, title: &str) {
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     h.push_str(&format!("<title>{}</title>\n<style>{STYLE}</style>\n", escape(title)));
+}
+
+/// Renders the index page.
+pub fn render(title: &str, feeds: &[FeedEntry<'_>]) -> Vec<u8> {
+    let mut h = String::new();
+    page_head(&mut h, title);
     for f in feeds {
         let t = escape(&f.main.title);
         let s = &f.main.stem;
@@ -52,6 +58,21 @@ pub fn render(title: &str, feeds: &[FeedEntry<'_>], sources: &[SourceInfo]) -> V
     );
     feeds_table(&mut h, feeds);
     stories(&mut h, feeds.first().map(|f| f.main));
+    h.push_str(
+        "<p><small>Published by polyfeed. <a href=\"sources.html\">Sources and their polling status</a>; \
+         <a href=\"sources.opml\">all sources as OPML</a>.</small></p>\n",
+    );
+    h.push_str("</body>\n</html>\n");
+    h.into_bytes()
+}
+
+/// Renders the sources page: each source with its polling status.
+pub fn render_sources(title: &str, sources: &[SourceInfo]) -> Vec<u8> {
+    let mut h = String::new();
+    page_head(&mut h, &format!("{title}: sources"));
+    h.push_str("</head>\n<body>\n");
+    h.push_str(&format!("<h1>{}</h1>\n", escape(title)));
+    h.push_str("<p><a href=\"index.html\">Feeds and latest stories</a></p>\n");
     sources_table(&mut h, sources);
     h.push_str("<p><small>Published by polyfeed. <a href=\"sources.opml\">All sources as OPML</a>.</small></p>\n");
     h.push_str("</body>\n</html>\n");

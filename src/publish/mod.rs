@@ -93,14 +93,13 @@ pub fn render(input: &Input<'_>) -> Vec<Artifact> {
     let entries: Vec<html::FeedEntry<'_>> =
         mains.iter().zip(index_feeds).map(|(main, variants)| html::FeedEntry { main, variants }).collect();
     let newest = mains.first().map(|m| m.updated).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    // The page also shows each source's last fetch: its Last-Modified moves with it.
-    let fetched = input.sources.iter().filter_map(|s| s.status.last_fetch).max();
     out.push(Artifact {
         path: "index.html".into(),
         content_type: media::HTML,
-        body: html::render(&cfg.publish.title, &entries, input.sources),
-        updated: fetched.map_or(newest, |f| f.max(newest)),
+        body: html::render(&cfg.publish.title, &entries),
+        updated: newest,
     });
+    out.extend(render_status(cfg, input.sources));
     out.push(Artifact {
         path: "sources.opml".into(),
         content_type: media::OPML,
@@ -109,6 +108,19 @@ pub fn render(input: &Input<'_>) -> Vec<Artifact> {
     });
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// The artifacts that change with the sources' polling status alone (a
+/// poll that found nothing new rewrites just these): `sources.html`.
+pub fn render_status(cfg: &Config, sources: &[SourceInfo]) -> Vec<Artifact> {
+    // Its Last-Modified is the last fetch shown on it.
+    let fetched = sources.iter().filter_map(|s| s.status.last_fetch).max();
+    vec![Artifact {
+        path: "sources.html".into(),
+        content_type: media::HTML,
+        body: html::render_sources(&cfg.publish.title, sources),
+        updated: fetched.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+    }]
 }
 
 fn feed_title(cfg: &Config, tag: Option<&str>, prefs: &[String], tagger: &Tagger) -> String {

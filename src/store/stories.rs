@@ -3,7 +3,7 @@
 //! dedup window), the decision by `dedup::decide`, and its record with the
 //! evidence. Runs inside the transaction that stores the entry.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,34 +15,58 @@ use crate::dedup::{self, Candidate, Decision, Evidence, Features};
 /// Window candidates looked at on each side of the new entry's date.
 const NEAREST: usize = 50;
 
-/// Decoded features of stored entries, kept for the life of the store.
+/// Decoded features of the stored entries met most recently, kept for the
+/// life of the store. Bounded: assignment goes in publication order and
+/// compares each entry with its nearest neighbours, which are the entries
+/// it met last; anything older is read again when a key match needs it.
 #[derive(Default)]
-pub(super) struct FeatureCache(HashMap<i64, Arc<Features>>);
+pub(super) struct FeatureCache {
+    map: HashMap<i64, Arc<Features>>,
+    order: std::collections::VecDeque<i64>,
+}
 
-const CACHE_MAX: usize = 200_000;
+/// Entries kept decoded (a few KiB each).
+const CACHE_MAX: usize = 4096;
 
 impl FeatureCache {
     pub(super) fn get(&mut self, tx: &Transaction<'_>, id: i64) -> Result<Option<Arc<Features>>, StoreError> {
-        if let Some(f) = self.0.get(&id) {
+        if let Some(f) = self.map.get(&id) {
             return Ok(Some(f.clone()));
         }
-        let json: Option<String> = tx
+        let stored: Option<Vec<u8>> = tx
             .prepare_cached("SELECT features FROM entry_features WHERE entry_id = ?1")
             .ctx("cannot read features")?
-            .query_row([id], |r| r.get(0))
+            .query_row([id], |r| {
+                Ok(match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Some(b.to_vec()),
+                    _ => None,
+                })
+            })
             .optional()
-            .ctx("cannot read features")?;
-        let Some(f) = json.and_then(|j| serde_json::from_str::<Features>(&j).ok()) else { return Ok(None) };
+            .ctx("cannot read features")?
+            .flatten();
+        let Some(f) = stored.and_then(|b| Features::decode(&b)) else { return Ok(None) };
         Ok(Some(self.put(id, f)))
     }
 
     fn put(&mut self, id: i64, f: Features) -> Arc<Features> {
-        if self.0.len() >= CACHE_MAX {
-            self.0.clear();
-        }
         let f = Arc::new(f);
-        self.0.insert(id, f.clone());
+        if self.map.insert(id, f.clone()).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > CACHE_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
         f
+    }
+
+    /// Forgets an entry whose features were just replaced.
+    fn forget(&mut self, id: i64) {
+        if self.map.remove(&id).is_some() {
+            self.order.retain(|i| *i != id);
+        }
     }
 }
 
@@ -78,10 +102,9 @@ pub(super) fn store_features(
     id: i64,
     f: Features,
 ) -> Result<(), StoreError> {
-    let json = serde_json::to_string(&f).unwrap_or_default();
     tx.prepare_cached("INSERT OR REPLACE INTO entry_features (entry_id, features) VALUES (?1, ?2)")
         .ctx("cannot store features")?
-        .execute(params![id, json])
+        .execute(params![id, f.encode()])
         .ctx("cannot store features")?;
     tx.prepare_cached("DELETE FROM entry_keys WHERE entry_id = ?1")
         .ctx("cannot store keys")?
@@ -93,27 +116,31 @@ pub(super) fn store_features(
     for k in keys(&f) {
         ins.execute(params![k, id]).ctx("cannot store keys")?;
     }
-    cache.put(id, f);
+    // Not kept decoded: a cold poll stores every entry before assigning
+    // any, and assignment reads them back in its own order.
+    cache.forget(id);
     Ok(())
 }
 
-/// Assigns a newly stored entry to a story and records why. `latest` is
-/// the latest `published_at` of any assigned entry (see [`candidates`]).
+/// Assigns a newly stored entry to a story and records why, keeping
+/// `window` (the assigned entries around it) up to date.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn assign(
+fn assign(
     tx: &Transaction<'_>,
     cache: &mut FeatureCache,
+    window: &mut Window,
     id: i64,
+    at: &NearKey,
     first_story_id: &str,
     splits: &[super::reconcile::SplitSet],
-    latest: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Decision, StoreError> {
     let Some(new) = cache.get(tx, id)? else { return Ok(Decision::New) };
-    let candidates = candidates(tx, cache, id, &new, latest)?;
+    let candidates = candidates(tx, cache, window, id, &new)?;
     let candidates = super::reconcile::drop_split_candidates(tx, id, candidates, splits)?;
     let decision = dedup::decide(&new, &candidates);
     let lang = new.lang.clone();
+    let mut merged = 0;
     match &decision {
         Decision::New => {
             tx.prepare_cached("INSERT OR IGNORE INTO stories (id, created_at) VALUES (?1, ?2)")
@@ -138,8 +165,19 @@ pub(super) fn assign(
             )?;
             // Late evidence: links and pattern ids of the new version may
             // tie its story to others (the older id survives; recorded).
-            super::reconcile::merge_strong(tx, id, &new, splits, now)?;
+            merged = super::reconcile::merge_strong(tx, id, &new, splits, now)?;
         }
+    }
+    if merged > 0 {
+        // Stories of entries already in the window changed: read it again.
+        window.reload(tx)?;
+    } else {
+        let (story, role) = match &decision {
+            Decision::New => (first_story_id, "version"),
+            Decision::Duplicate { story_id, .. } => (story_id.as_str(), "duplicate"),
+            Decision::Version { story_id, .. } => (story_id.as_str(), "version"),
+        };
+        window.add(at.clone(), id, story, role, lang.as_deref());
     }
     Ok(decision)
 }
@@ -179,56 +217,127 @@ pub(super) fn log(
         .map(|_| ())
 }
 
-/// One row of a "nearest" query: entry id, story id, and what orders ties.
-type NearRow = (i64, String, String, i64, String);
+/// Where an entry sorts among its neighbours: publication time (as stored:
+/// RFC 3339 text, which sorts by time), then source row id, then entry key.
+type NearKey = (String, i64, String);
 
-fn nearest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NearRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+/// The assigned entries published within the dedup window of a batch of
+/// unassigned ones, with their stories' version languages: the candidates
+/// by date come from here, without a query per new entry. Filled once per
+/// assignment run, kept up to date as entries join stories, read again
+/// when a merge changes stories of entries already in it.
+struct Window {
+    /// First and last publication time covered.
+    from: String,
+    to: String,
+    /// Entries by publication time; at one time, by (source, key).
+    by_date: BTreeMap<String, Vec<(i64, String, i64, String)>>,
+    /// Version languages of the stories met (also of key matches outside
+    /// the window, looked up on demand).
+    langs: HashMap<String, Vec<String>>,
 }
 
-/// A full "nearest" list whose last date is shared by more entries than
-/// fit: which of them made the cut was up to SQLite's row order, that is to
-/// the entry ids, which depend on which source's transaction committed
-/// first. The entries at the edge date are chosen by (source, key) instead,
-/// so the same entries always give the same candidates.
-fn settle_ties(tx: &Transaction<'_>, rows: Vec<NearRow>) -> Result<Vec<(i64, String)>, StoreError> {
-    if rows.len() < NEAREST {
-        return Ok(rows.into_iter().map(|r| (r.0, r.1)).collect());
+impl Window {
+    /// The window around publication times `first..=last`.
+    fn load(tx: &Transaction<'_>, first: DateTime<Utc>, last: DateTime<Utc>) -> Result<Window, StoreError> {
+        let span = chrono::Duration::days(dedup::WINDOW_DAYS);
+        let mut w =
+            Window { from: ts(first - span), to: ts(last + span), by_date: BTreeMap::new(), langs: HashMap::new() };
+        w.reload(tx)?;
+        Ok(w)
     }
-    let edge = rows.last().map(|r| r.2.clone()).unwrap_or_default();
-    let mut out: Vec<(i64, String)> = rows.iter().filter(|r| r.2 != edge).map(|r| (r.0, r.1.clone())).collect();
-    let mut stmt = tx
-        .prepare_cached(
-            "SELECT e.id, se.story_id, e.published_at, e.source_id, e.key FROM entries e
-             JOIN story_entries se ON se.entry_id = e.id WHERE e.published_at = ?1
-             ORDER BY e.source_id, e.key LIMIT ?2",
-        )
-        .ctx("cannot find candidates")?;
-    let room = NEAREST.saturating_sub(out.len());
-    let ties = stmt.query_map(params![edge, room], nearest_row).ctx("cannot find candidates")?;
-    for r in ties {
-        let r = r.ctx("cannot find candidates")?;
-        out.push((r.0, r.1));
+
+    fn reload(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        self.by_date.clear();
+        self.langs.clear();
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT e.published_at, e.source_id, e.key, e.id, se.story_id FROM entries e
+                 JOIN story_entries se ON se.entry_id = e.id WHERE e.published_at BETWEEN ?1 AND ?2",
+            )
+            .ctx("cannot find candidates")?;
+        let rows = stmt
+            .query_map(params![self.from, self.to], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get(4)?,
+                ))
+            })
+            .ctx("cannot find candidates")?;
+        for row in rows {
+            let (at, source, key, id, story) = row.ctx("cannot find candidates")?;
+            self.by_date.entry(at).or_default().push((source, key, id, story));
+        }
+        for group in self.by_date.values_mut() {
+            group.sort_unstable();
+        }
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT DISTINCT v.story_id, v.lang FROM entries e JOIN story_entries se ON se.entry_id = e.id
+                 JOIN story_entries v ON v.story_id = se.story_id
+                 WHERE e.published_at BETWEEN ?1 AND ?2 AND v.role = 'version' AND v.lang IS NOT NULL",
+            )
+            .ctx("cannot read stories")?;
+        let rows = stmt
+            .query_map(params![self.from, self.to], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .ctx("cannot read stories")?;
+        for row in rows {
+            let (story, lang) = row.ctx("cannot read stories")?;
+            self.langs.entry(story).or_default().push(lang);
+        }
+        Ok(())
     }
-    Ok(out)
+
+    /// Records an entry that just joined `story`.
+    fn add(&mut self, (at, source, key): NearKey, id: i64, story: &str, role: &str, lang: Option<&str>) {
+        let group = self.by_date.entry(at).or_default();
+        let row = (source, key, id, story.to_string());
+        let i = group.partition_point(|r| *r < row);
+        group.insert(i, row);
+        let langs = self.langs.entry(story.to_string()).or_default();
+        if let Some(l) = lang.filter(|_| role == "version")
+            && !langs.iter().any(|x| x == l)
+        {
+            langs.push(l.to_string());
+        }
+    }
+
+    /// Up to [`NEAREST`] entries published at or before `at` (`before`)
+    /// or after it, within the dedup window of `at`. Where the last time
+    /// taken is shared by more entries than fit, those with the lowest
+    /// (source, key) are taken: the same entries always give the same
+    /// candidates, whatever order their sources were stored in.
+    fn nearest(&self, at: &str, from: &str, to: &str, out: &mut Vec<(i64, String)>) {
+        use std::ops::Bound::{Excluded, Included};
+        let before = self.by_date.range::<str, _>((Included(from), Included(at))).rev();
+        let after = self.by_date.range::<str, _>((Excluded(at), Included(to)));
+        for side in [Box::new(before) as Box<dyn Iterator<Item = _>>, Box::new(after)] {
+            let mut room = NEAREST;
+            for (_, group) in side {
+                let take = group.len().min(room);
+                out.extend(group[..take].iter().map(|r| (r.2, r.3.clone())));
+                room -= take;
+                if room == 0 {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Candidates: assigned entries sharing an identity key, and the assigned
 /// entries published nearest before and after the new one within the dedup
-/// window. A handful of indexed queries per new entry, whatever the size of
-/// the database.
-///
-/// `latest` is the latest `published_at` of any assigned entry (`None`:
-/// none is). When it is not after the new entry's date, no assigned entry
-/// is published after it and the query for those is skipped: it would walk
-/// every (unassigned) entry of the window for nothing, as in a cold poll,
-/// where assignment goes in date order.
+/// window (from `window`). A few indexed queries per new entry, whatever
+/// the size of the database.
 fn candidates(
     tx: &Transaction<'_>,
     cache: &mut FeatureCache,
+    window: &mut Window,
     id: i64,
     new: &Features,
-    latest: Option<&str>,
 ) -> Result<Vec<Candidate>, StoreError> {
     let mut found: Vec<(i64, String)> = Vec::new();
     {
@@ -243,34 +352,25 @@ fn candidates(
             found.extend(rows.collect::<Result<Vec<_>, _>>().ctx("cannot find candidates")?);
         }
     }
-    let window = chrono::Duration::days(dedup::WINDOW_DAYS);
-    let (from, to, at) = (ts(new.published - window), ts(new.published + window), ts(new.published));
-    let any_after = latest.is_some_and(|l| l > at.as_str());
-    let queries = [
-        "SELECT e.id, se.story_id, e.published_at, e.source_id, e.key FROM entries e
-         JOIN story_entries se ON se.entry_id = e.id
-         WHERE e.published_at BETWEEN ?1 AND ?3 ORDER BY e.published_at DESC LIMIT ?4",
-        "SELECT e.id, se.story_id, e.published_at, e.source_id, e.key FROM entries e
-         JOIN story_entries se ON se.entry_id = e.id
-         WHERE e.published_at > ?3 AND e.published_at <= ?2 ORDER BY e.published_at ASC LIMIT ?4",
-    ];
-    for sql in &queries[..if any_after { 2 } else { 1 }] {
-        let mut stmt = tx.prepare_cached(sql).ctx("cannot find candidates")?;
-        let rows = stmt
-            .query_map(params![from, to, at, NEAREST], nearest_row)
-            .ctx("cannot find candidates")?
-            .collect::<Result<Vec<_>, _>>()
-            .ctx("cannot find candidates")?;
-        found.extend(settle_ties(tx, rows)?);
-    }
+    let span = chrono::Duration::days(dedup::WINDOW_DAYS);
+    let (from, to, at) = (ts(new.published - span), ts(new.published + span), ts(new.published));
+    window.nearest(&at, &from, &to, &mut found);
     found.sort_unstable();
     found.dedup();
     found.retain(|(c, _)| *c != id);
-    let langs = langs_of_stories(tx, found.iter().map(|(_, s)| s.as_str()))?;
+    let missing: Vec<&str> = found.iter().map(|(_, s)| s.as_str()).filter(|s| !window.langs.contains_key(*s)).collect();
+    if !missing.is_empty() {
+        let more = langs_of_stories(tx, missing.into_iter())?;
+        for (_, s) in &found {
+            if !window.langs.contains_key(s) {
+                window.langs.insert(s.clone(), more.get(s).cloned().unwrap_or_default());
+            }
+        }
+    }
     let mut out = Vec::with_capacity(found.len());
     for (cid, story_id) in found {
         let Some(features) = cache.get(tx, cid)? else { continue };
-        let story_langs = langs.get(&story_id).cloned().unwrap_or_default();
+        let story_langs = window.langs.get(&story_id).cloned().unwrap_or_default();
         out.push(Candidate { entry_id: cid, story_id, story_langs, features });
     }
     Ok(out)
@@ -361,47 +461,47 @@ pub(super) fn assign_pending(
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .ctx("cannot start story assignment")?;
-    let todo: Vec<(i64, i64, String, Option<String>, String)> = {
+    type Todo = (i64, i64, String, Option<String>, String, String);
+    let todo: Vec<Todo> = {
         let mut stmt = tx
             .prepare(
-                "SELECT e.id, e.source_id, s.key, s.grp, e.published_at FROM entries e JOIN sources s ON s.id = e.source_id
-                 WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
+                // Unassigned entries are newer rows than every assigned one
+                // (each assignment takes all of them in one transaction; see
+                // `Store::has_unassigned`): the id bound keeps this from
+                // scanning the whole table.
+                "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key FROM entries e JOIN sources s ON s.id = e.source_id
+                 WHERE e.id > COALESCE((SELECT MAX(entry_id) FROM story_entries), 0)
+                   AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
                  ORDER BY e.published_at, s.key, e.key",
             )
             .ctx("cannot find unassigned entries")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
             .ctx("cannot find unassigned entries")?;
         rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")?
     };
     let now = crate::clock::now();
     let splits = super::reconcile::resolve_splits(&tx, rules)?;
-    // The latest date of an assigned entry, kept up to date below: every
-    // entry of the loop is assigned (and only those), in date order.
-    let mut latest: Option<String> = tx
-        .query_row(
-            "SELECT e.published_at FROM entries e
-             WHERE EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
-             ORDER BY e.published_at DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .ctx("cannot find assigned entries")?;
     let mut stats = super::AssignStats::default();
-    for (id, source_id, source_key, group, published) in &todo {
-        let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
+    let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
+        tx.commit().ctx("cannot commit story assignment")?;
+        return Ok(stats);
+    };
+    let date = |s: &str| super::parse_ts(s).unwrap_or(now);
+    let mut window = Window::load(&tx, date(&first.4), date(&last.4))?;
+    for (id, source_id, source_key, group, published, entry_key) in &todo {
+        // Features are stored with the entry; computed here only for rows
+        // stored without them (an older version, an interrupted run).
         if cache.get(&tx, *id)?.is_none() {
+            let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
             let mut f = dedup::features(&row.entry, *source_id, group.as_deref());
             f.pattern_ids = rules.pattern_ids(source_key, row.entry.url.as_deref(), row.entry.guid.as_deref());
             super::pages::add_page_links(&tx, *id, &mut f)?;
             store_features(&tx, cache, *id, f)?;
         }
-        let story_id = crate::story::story_id(source_key, &row.entry.key);
-        let decision = assign(&tx, cache, *id, &story_id, &splits, latest.as_deref(), now)?;
-        if latest.as_ref().is_none_or(|l| l < published) {
-            latest = Some(published.clone());
-        }
+        let story_id = crate::story::story_id(source_key, entry_key);
+        let at = (published.clone(), *source_id, entry_key.clone());
+        let decision = assign(&tx, cache, &mut window, *id, &at, &story_id, &splits, now)?;
         match decision {
             Decision::New => stats.new_stories += 1,
             Decision::Version { .. } => stats.versions += 1,

@@ -14,33 +14,172 @@ use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
 /// A word's meaning: concept ids with weights summing to about 1.
-pub type Meaning = Box<[(u32, f32)]>;
+pub type Meaning = [(u32, f32)];
 
 /// Concepts kept per word.
 const KEEP: usize = 6;
+
+/// Sorted keys (words or stems), each with a meaning, packed into four
+/// buffers: half a million words fit in about 20 MB instead of a heap
+/// allocation or two per word.
+#[derive(Debug, Default)]
+struct Packed {
+    /// The keys, concatenated in sorted order.
+    text: String,
+    /// End of each key in `text`.
+    ends: Vec<u32>,
+    /// The meanings, concatenated in the same order.
+    pairs: Vec<(u32, f32)>,
+    /// End of each meaning in `pairs`.
+    pair_ends: Vec<u32>,
+}
+
+impl Packed {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn key(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    fn meaning(&self, i: usize) -> &Meaning {
+        let start = if i == 0 { 0 } else { self.pair_ends[i - 1] as usize };
+        &self.pairs[start..self.pair_ends[i] as usize]
+    }
+
+    fn push(&mut self, key: &str, meaning: &Meaning) {
+        self.text.push_str(key);
+        self.ends.push(self.text.len() as u32);
+        self.pairs.extend_from_slice(meaning);
+        self.pair_ends.push(self.pairs.len() as u32);
+    }
+
+    /// The same keys and meanings sorted by key; of equal keys the first
+    /// pushed is kept.
+    fn sorted(self) -> Packed {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_by(|&a, &b| self.key(a as usize).cmp(self.key(b as usize)));
+        order.dedup_by(|a, b| self.key(*a as usize) == self.key(*b as usize));
+        let mut out = Packed {
+            text: String::with_capacity(self.text.len()),
+            ends: Vec::with_capacity(order.len()),
+            pairs: Vec::with_capacity(self.pairs.len()),
+            pair_ends: Vec::with_capacity(order.len()),
+        };
+        for i in order {
+            out.push(self.key(i as usize), self.meaning(i as usize));
+        }
+        out
+    }
+
+    /// Index of `key`.
+    fn find(&self, key: &str) -> Option<usize> {
+        let i = self.lower_bound(key);
+        (i < self.len() && self.key(i) == key).then_some(i)
+    }
+
+    /// Index of the first key not less than `key`.
+    fn lower_bound(&self, key: &str) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.key(mid) < key { lo = mid + 1 } else { hi = mid }
+        }
+        lo
+    }
+}
 
 /// The word table of one language.
 #[derive(Debug, Default)]
 struct LangTable {
     /// Known words, sorted (binary search, prefix ranges), one entry each.
-    words: Vec<(Box<str>, Meaning)>,
+    words: Packed,
     /// Snowball stem of each known word -> the merged meaning of its words.
     /// Built on first use: a run meets only some of the languages, and
     /// stemming a whole table is most of the cost of loading it.
-    stems: OnceLock<FxHashMap<String, Meaning>>,
+    stems: OnceLock<Packed>,
 }
 
 impl LangTable {
-    fn stems(&self, lang: &str) -> &FxHashMap<String, Meaning> {
+    fn stems(&self, lang: &str) -> &Packed {
         self.stems.get_or_init(|| {
-            let Some(st) = stemmer(lang) else { return FxHashMap::default() };
+            let Some(st) = stemmer(lang) else { return Packed::default() };
             let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
                 FxHashMap::with_capacity_and_hasher(self.words.len(), Default::default());
-            for (w, m) in &self.words {
-                acc.entry(st.stem(w).into_owned()).or_default().extend(m.iter().copied());
+            for i in 0..self.words.len() {
+                acc.entry(st.stem(self.words.key(i)).into_owned())
+                    .or_default()
+                    .extend(self.words.meaning(i).iter().copied());
             }
-            acc.into_iter().map(|(s, v)| (s, merged(v))).collect()
+            let mut stems = Packed::default();
+            for (s, v) in acc {
+                stems.push(&s, &merged(v));
+            }
+            stems.sorted()
         })
+    }
+}
+
+/// Reads table lines into a [`Lexicon`] one at a time, so that loading
+/// never holds the whole text (see `crate::lexicon::load`).
+pub struct Builder {
+    lex: Lexicon,
+    en: Stemmer,
+    /// English word -> concept id (stemming is the slow part).
+    concepts: FxHashMap<Box<str>, u32>,
+}
+
+impl Builder {
+    /// A builder for a table named `id` in stored features (or named
+    /// when finished: [`Builder::finish`]).
+    pub fn new(id: &str) -> Builder {
+        Builder {
+            lex: Lexicon { id: id.to_string(), ..Lexicon::default() },
+            en: Stemmer::create(Algorithm::English),
+            concepts: FxHashMap::default(),
+        }
+    }
+
+    /// Adds one line of the table (comments and bad lines are skipped).
+    pub fn line(&mut self, line: &str) {
+        if line.starts_with('#') {
+            return;
+        }
+        let mut parts = line.split('\t');
+        let (Some(lang), Some(word), Some(meaning)) = (parts.next(), parts.next(), parts.next()) else { return };
+        let mut pairs: Vec<(u32, f32)> = Vec::new();
+        for item in meaning.split(' ') {
+            let Some((w, v)) = item.rsplit_once(':') else { continue };
+            let c = match self.concepts.get(w) {
+                Some(c) => *c,
+                None => {
+                    let c = concept_id(&self.en.stem(w));
+                    self.concepts.insert(w.into(), c);
+                    c
+                }
+            };
+            pairs.push((c, v.parse().unwrap_or(0.0)));
+        }
+        if !self.lex.tables.contains_key(lang) {
+            self.lex.tables.insert(lang.to_string(), LangTable::default());
+        }
+        if let Some(table) = self.lex.tables.get_mut(lang) {
+            table.words.push(word, &merged(pairs));
+        }
+    }
+
+    /// The finished table; a non-empty `id` names it.
+    pub fn finish(mut self, id: &str) -> Lexicon {
+        if !id.is_empty() {
+            self.lex.id = id.to_string();
+        }
+        for table in self.lex.tables.values_mut() {
+            table.words = std::mem::take(&mut table.words).sorted();
+        }
+        self.lex.count_spread();
+        self.lex
     }
 }
 
@@ -106,32 +245,9 @@ pub fn concept_id(stem: &str) -> u32 {
 impl Lexicon {
     /// Parses a table; `id` names it in stored features. Bad lines are skipped.
     pub fn parse(text: &str, id: &str) -> Lexicon {
-        let en = Stemmer::create(Algorithm::English);
-        let mut cache: FxHashMap<&str, u32> = FxHashMap::default();
-        let mut lex = Lexicon { id: id.to_string(), ..Lexicon::default() };
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let mut parts = line.split('\t');
-            let (Some(lang), Some(word), Some(meaning)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            let mut pairs: Vec<(u32, f32)> = Vec::new();
-            for item in meaning.split(' ') {
-                let Some((w, v)) = item.rsplit_once(':') else { continue };
-                let c = *cache.entry(w).or_insert_with(|| concept_id(&en.stem(w)));
-                pairs.push((c, v.parse().unwrap_or(0.0)));
-            }
-            let entry = (word.into(), merged(pairs));
-            match lex.tables.get_mut(lang) {
-                Some(table) => table.words.push(entry),
-                None => {
-                    lex.tables.insert(lang.to_string(), LangTable { words: vec![entry], ..LangTable::default() });
-                }
-            }
-        }
-        for table in lex.tables.values_mut() {
-            table.words.sort_by(|a, b| a.0.cmp(&b.0));
-            table.words.dedup_by(|a, b| a.0 == b.0);
-        }
-        lex.count_spread();
-        lex
+        let mut b = Builder::new(id);
+        text.lines().for_each(|l| b.line(l));
+        b.finish("")
     }
 
     fn count_spread(&mut self) {
@@ -143,7 +259,7 @@ impl Lexicon {
         for table in langs.into_iter().map(|l| &self.tables[l]) {
             // per 10k words, so that tables of any size weigh alike (tiny test tables: per word)
             let per = 10_000.0 / table.words.len().max(10_000) as f32 / self.tables.len() as f32;
-            for (c, v) in table.words.iter().flat_map(|(_, m)| m.iter()) {
+            for (c, v) in (0..table.words.len()).flat_map(|i| table.words.meaning(i).iter()) {
                 *self.spread.entry(*c).or_default() += v * per;
             }
         }
@@ -178,12 +294,13 @@ impl Lexicon {
     /// The meaning of a known word.
     pub fn exact(&self, lang: &str, word: &str) -> Option<&Meaning> {
         let words = &self.tables.get(lang)?.words;
-        words.binary_search_by(|(k, _)| (**k).cmp(word)).ok().map(|i| &words[i].1)
+        words.find(word).map(|i| words.meaning(i))
     }
 
     /// The merged meaning of the known words with this Snowball stem.
     pub fn by_stem(&self, lang: &str, stem: &str) -> Option<&Meaning> {
-        self.tables.get(lang)?.stems(lang).get(stem)
+        let stems = self.tables.get(lang)?.stems(lang);
+        stems.find(stem).map(|i| stems.meaning(i))
     }
 
     /// The longest known word that `word` starts with, allowing the known word
@@ -194,12 +311,12 @@ impl Lexicon {
         let ends: Vec<usize> = word.char_indices().map(|(i, _)| i).skip(min).chain([word.len()]).collect();
         for &end in ends.iter().rev() {
             let p = &word[..end];
-            let from = words.partition_point(|(k, _)| **k < *p);
             let limit = p.chars().count() + slack;
-            let hit =
-                words[from..].iter().take_while(|(k, _)| k.starts_with(p)).find(|(k, _)| k.chars().count() <= limit);
-            if let Some((_, m)) = hit {
-                return Some((m, end));
+            let hit = (words.lower_bound(p)..words.len())
+                .take_while(|&i| words.key(i).starts_with(p))
+                .find(|&i| words.key(i).chars().count() <= limit);
+            if let Some(i) = hit {
+                return Some((words.meaning(i), end));
             }
         }
         None
@@ -213,7 +330,7 @@ impl Lexicon {
 }
 
 /// Sums duplicate concepts, keeps the strongest few, normalises to sum 1.
-fn merged(mut pairs: Vec<(u32, f32)>) -> Meaning {
+fn merged(mut pairs: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
     pairs.sort_by_key(|p| p.0);
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(pairs.len());
     for (c, v) in pairs {

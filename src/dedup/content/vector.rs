@@ -12,10 +12,26 @@ use serde::{Deserialize, Serialize};
 const SCALE: f64 = 10_000.0;
 
 /// A unit-length sparse vector over concept ids, sorted by id. Serialised
-/// compactly as `id:weight,...` (base-36 id, weight in 1/10000).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+/// compactly as `id:weight,...` (base-36 id, weight in 1/10000) in text
+/// formats, as its (id, weight) pairs in binary ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SparseVec(Vec<(u32, u16)>);
+
+impl Serialize for SparseVec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() { String::from(self.clone()).serialize(s) } else { self.0.serialize(s) }
+    }
+}
+
+impl<'de> Deserialize<'de> for SparseVec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SparseVec, D::Error> {
+        if d.is_human_readable() {
+            SparseVec::try_from(String::deserialize(d)?).map_err(serde::de::Error::custom)
+        } else {
+            Ok(SparseVec(Vec::deserialize(d)?))
+        }
+    }
+}
 
 impl SparseVec {
     /// The strongest `keep` components of `weights`, scaled to unit length.
