@@ -205,6 +205,10 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let shared = Arc::new(config.clone());
     let by_key: HashMap<&str, &SourceConfig> = config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
     let global = Arc::new(Semaphore::new(config.fetch.concurrency));
+    // One per core, and one more that can be storing while the others parse.
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let cpu = Arc::new(Semaphore::new(cores + 1));
+
     let mut hosts: HashMap<String, Arc<HostGate>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     for c in claimed {
@@ -223,6 +227,7 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
             fetcher: fetcher.clone(),
             store: store.clone(),
             metrics: opts.metrics.clone(),
+            cpu: cpu.clone(),
         };
         let global = global.clone();
         tasks.spawn(
@@ -381,6 +386,8 @@ struct Job {
     fetcher: Fetcher,
     store: SharedStore,
     metrics: Option<Arc<crate::observe::Registry>>,
+    /// Permits to parse, normalise and store (CPU work).
+    cpu: Arc<Semaphore>,
 }
 
 impl Job {
@@ -398,6 +405,11 @@ impl Job {
         let url = self.claimed.url.clone();
         let name = self.src.name.clone();
         let metrics = self.metrics.clone();
+        // Many fetches wait on the network at once; only a few sources are
+        // parsed and stored at once: more would hold more feeds in memory
+        // and wait on the store's lock, not finish sooner.
+        let cpu = self.cpu.clone();
+        let _cpu = cpu.acquire().await;
         let report = blocking(move || self.process(fetched, started_at, duration_ms)).await;
         let report = report.unwrap_or_else(|e| SourceReport {
             url: url.clone(),
