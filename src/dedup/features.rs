@@ -266,6 +266,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stored_features_read_back_binary_and_json() {
+        let lex = crate::dedup::content::Lexicon::parse("fi\tkaupunki\tcity:1.0\n", "t");
+        let f = Features {
+            lang: Some("fi".into()),
+            published: "2026-11-20T10:00:00Z".parse().unwrap(),
+            source_id: 7,
+            url_key: Some("porvoo.fi/uutiset/a".into()),
+            id_keys: vec!["cms:2291045".into()],
+            pattern_ids: vec!["pid:porvoo:12".into()],
+            sketch: vec![1, u64::MAX, 42],
+            content: crate::dedup::content::content_features_with(
+                &lex,
+                "fi",
+                "Kaupunki 2027",
+                "Kaupunki Porvoo kertoo 1 250 000 euroa.",
+            ),
+            ..Features::default()
+        };
+        assert!(!f.content.concepts.is_empty(), "the test covers concept vectors");
+        let stored = f.encode();
+        assert_eq!(stored[0], FORMAT);
+        assert_eq!(Features::decode(&stored), Some(f.clone()));
+        // Rows written before the binary form are JSON.
+        assert_eq!(Features::decode(serde_json::to_string(&f).unwrap().as_bytes()), Some(f.clone()));
+        // Another layout is not misread: it is recomputed.
+        let mut other = stored.clone();
+        other[0] = FORMAT + 1;
+        assert_eq!(Features::decode(&other), None);
+        assert_eq!(Features::decode(&stored[..stored.len() / 2]), None);
+    }
+
+    #[test]
     fn id_keys_survive_language_changes() {
         let fi = id_keys(Some("https://www.porvoo.fi/uutiset/-/asset_publisher/2291045/asiantuntijatuki"), None);
         let sv = id_keys(Some("https://www.borga.fi/nyheter/-/asset_publisher/2291045/expertstod"), None);
