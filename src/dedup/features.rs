@@ -13,7 +13,7 @@ const SKETCH: usize = 128;
 
 /// What assignment knows about one entry. Stored in a binary encoding
 /// ([`Features::encode`]): a change to this struct or to the types in it
-/// must bump [`FORMAT`], so that rows in the old layout are recomputed
+/// must bump `FORMAT`, so that rows in the old layout are recomputed
 /// instead of misread.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features {
@@ -48,7 +48,7 @@ pub struct Features {
 pub const FORMAT: u8 = 1;
 
 impl Features {
-    /// The stored form: [`FORMAT`], then the fields in postcard's compact
+    /// The stored form: `FORMAT`, then the fields in postcard's compact
     /// binary encoding (several times faster to write and read than JSON,
     /// which story assignment does for every candidate it has not cached).
     pub fn encode(&self) -> Vec<u8> {
@@ -58,7 +58,7 @@ impl Features {
         out
     }
 
-    /// Reads a stored row: the binary form of this [`FORMAT`], or JSON (what
+    /// Reads a stored row: the binary form of this `FORMAT`, or JSON (what
     /// earlier versions stored). `None` for anything else: the caller
     /// recomputes or skips.
     pub fn decode(stored: &[u8]) -> Option<Features> {
