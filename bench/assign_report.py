@@ -187,7 +187,11 @@ def markdown(latest):
         f"load average before {latest.get('loadavg_before')}, after {' '.join(latest.get('loadavg_after') or [])}). "
         f"New entries: {batch.get('feeds')} farm feeds x {batch.get('entries', 0) // max(1, batch.get('feeds') or 1)} "
         f"(seed {batch.get('seed')}), dated from {batch.get('start')}, after every stored entry. "
-        f"Medians of {max((r['runs'] for r in rows), default=0)} runs per size, each on a fresh copy of the database.",
+        + (
+            f"Medians of {runs} runs per size, each on a fresh copy of the database."
+            if (runs := max((r["runs"] for r in rows), default=0)) != 1
+            else "One run per size, on a fresh copy of the database."
+        ),
         "",
         "| stored entries | database | new entries | assign s (min–max) | µs per new entry | x 10k "
         "| stories new / versions / duplicates | cycle s | poll wall s | poll CPU s | peak RSS MiB |",
@@ -235,18 +239,6 @@ def markdown(latest):
     return "\n".join(lines) + "\n"
 
 
-def rewrite_markdown(path, body):
-    with open(path) as f:
-        text = f.read()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path}: markers {BEGIN} and {END} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path + ".tmp", "w") as f:
-        f.write(f"{head}{BEGIN}\n{body}{END}{tail}")
-    os.replace(path + ".tmp", path)
-
-
 def assemble(a):
     with open(a.results) as f:
         results = [json.loads(line) for line in f if line.strip()]
@@ -273,7 +265,7 @@ def assemble(a):
     os.replace(a.out + ".tmp", a.out)
     print(markdown(latest), end="")
     if a.markdown:
-        rewrite_markdown(a.markdown, markdown(latest))
+        report.rewrite_markdown(a.markdown, markdown(latest), BEGIN, END)
 
 
 def main(argv=None):
@@ -309,7 +301,7 @@ def main(argv=None):
         assemble(a)
     elif a.cmd == "markdown":
         with open(a.latest) as f:
-            rewrite_markdown(a.path, markdown(json.load(f)))
+            report.rewrite_markdown(a.path, markdown(json.load(f)), BEGIN, END)
     return 0
 
 

@@ -239,7 +239,11 @@ done
 # ---------------------------------------------------------------- 4. report
 report_args=()
 [[ ${BENCH_NO_REPORT:-0} == 1 ]] || report_args+=(--markdown "$ROOT/BENCHMARKS.md")
+COMMIT_LABEL=${BENCH_COMMIT:-}
+if [[ -z $COMMIT_LABEL && -n ${BENCH_BIN:-} ]]; then
+    COMMIT_LABEL="unknown (BENCH_BIN=$BENCH_BIN without BENCH_COMMIT; HEAD is $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+fi
 python3 "$BENCH/assign_report.py" assemble "$RESULTS" "$RESULTS_OUT" --command "$COMMAND" \
-    --bin "$SRC_BIN" --root "$ROOT" --commit "${BENCH_COMMIT:-}" --loadavg "$LOADAVG" \
+    --bin "$SRC_BIN" --root "$ROOT" --commit "$COMMIT_LABEL" --loadavg "$LOADAVG" \
     --elapsed "$((SECONDS - STARTED))" "${report_args[@]}"
 log "wrote $RESULTS_OUT${report_args:+ and BENCHMARKS.md} in $((SECONDS - STARTED)) s"

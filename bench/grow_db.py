@@ -26,9 +26,13 @@ each other or anything new by identity and every table stays consistent:
   entry_keys, and in entry_features the guid, url_key, id_keys, alternates
   and pattern_ids (the farm's URLs have no query and no trailing slash, so
   the suffixed URL still folds to the suffixed url_key); story ids too.
+  entry_features is read in both stored forms: the binary one (format byte
+  1, then postcard; rewritten by ``features_blob``, the sketch and content
+  features copied byte for byte) and the JSON of earlier versions; any
+  other format stops the run.
 - dates, RFC 3339 ``YYYY-MM-DDTHH:MM:SSZ`` as polyfeed stores them: entries
   published_at, updated_at, first_seen_at, last_seen_at; the ``published``
-  field of the entry_features JSON (what ``dedup::decide`` compares); the
+  field of entry_features (what ``dedup::decide`` compares); the
   raw JSON's entry.published/entry.updated (with its guid and link hrefs);
   stories.created_at, story_entries.joined_at, story_log.at,
   story_events.at, entry_revisions.replaced_at, entry_pages.fetched_at.
@@ -45,6 +49,7 @@ Python 3 standard library only (sqlite3 with its JSON functions).
 """
 
 import argparse
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -113,9 +118,107 @@ def raw_expr(col, k):
     )
 
 
+# ---------------------------------------------------------------- binary features
+# polyfeed stores entry_features as [FORMAT] + postcard (serde's compact
+# binary encoding) of dedup::Features (src/dedup/features.rs); earlier
+# versions stored JSON text, handled in SQL below. The fields a copy changes
+# all come before the sketch and the content features, which are copied
+# byte for byte: lang, published, source_id, group, host, guid, url_key,
+# id_keys, pattern_ids, alternates.
+FEATURES_FORMAT = 1
+
+
+def varint(buf, i):
+    n = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, i
+        shift += 7
+
+
+def put_varint(out, n):
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def get_str(buf, i):
+    n, i = varint(buf, i)
+    return bytes(buf[i : i + n]), i + n
+
+
+def put_str(out, b):
+    put_varint(out, len(b))
+    out += b
+
+
+def shift_rfc3339(text, seconds):
+    """polyfeed's time text (chrono: 2024-02-04T13:22:00Z, maybe with a fraction) moved back."""
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00")) - dt.timedelta(seconds=seconds)
+    out = t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        out += f".{t.microsecond:06d}".rstrip("0")
+    return out + "Z"
+
+
+def features_blob(blob, seconds, sfx):
+    """A copy's binary features: `published` moved back, identities suffixed."""
+    buf = bytes(blob)
+    if not buf or buf[0] != FEATURES_FORMAT:
+        raise ValueError(f"entry_features in an unknown format (first byte {buf[:1].hex()}): update grow_db.py")
+    sfx = sfx.encode()
+    out = bytearray([FEATURES_FORMAT])
+    i = 1
+
+    def option(transform):
+        nonlocal i
+        tag = buf[i]
+        i += 1
+        out.append(tag)
+        if tag == 1:
+            v, i = get_str(buf, i)
+            put_str(out, transform(v))
+        elif tag != 0:
+            raise ValueError("unexpected Option tag in entry_features")
+
+    def strings(transform):
+        nonlocal i
+        n, i = varint(buf, i)
+        put_varint(out, n)
+        for _ in range(n):
+            v, i = get_str(buf, i)
+            put_str(out, transform(v))
+
+    same = lambda v: v  # noqa: E731
+    add = lambda v: v + sfx  # noqa: E731
+    option(same)  # lang
+    published, i = get_str(buf, i)
+    put_str(out, shift_rfc3339(published.decode(), seconds).encode())
+    start = i
+    _, i = varint(buf, i)  # source_id (zigzag varint): the same sources
+    out += buf[start:i]
+    option(same)  # group
+    option(same)  # host
+    option(add)  # guid
+    option(add)  # url_key
+    strings(add)  # id_keys
+    strings(add)  # pattern_ids
+    strings(add)  # alternates
+    out += buf[i:]  # sketch, content
+    return bytes(out)
+
+
 def features_expr(col, k):
     if k == 0:
         return col
+    return f"CASE WHEN typeof({col}) = 'blob' THEN pf_features({col}, :shift, :sfx) ELSE {json_features_expr(col, k)} END"
+
+
+def json_features_expr(col, k):
     return (
         f"json_replace({col},"
         f" '$.published', {shifted(field(col, '$.published'), k)},"
@@ -252,6 +355,7 @@ def main(argv=None):
         if os.path.exists(p):
             os.remove(p)
     out = sqlite3.connect(tmp, isolation_level=None)
+    out.create_function("pf_features", 3, features_blob, deterministic=True)
     out.execute(f"PRAGMA page_size = {page_size}")
     out.execute("PRAGMA journal_mode = OFF")
     out.execute("PRAGMA synchronous = OFF")

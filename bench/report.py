@@ -428,15 +428,16 @@ def stored(results, n):
     return expected_new(results, n, "cold") + expected_new(results, n, "changed")
 
 
-def rewrite_markdown(path, body):
+def rewrite_markdown(path, body, begin=BEGIN, end=END):
+    """Replaces what lies between the markers begin and end in path."""
     with open(path) as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path}: markers {BEGIN} and {END} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path}: markers {begin} and {end} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     with open(path + ".tmp", "w") as f:
-        f.write(f"{head}{BEGIN}\n{body}{END}{tail}")
+        f.write(f"{head}{begin}\n{body}{end}{tail}")
     os.replace(path + ".tmp", path)
 
 
