@@ -22,6 +22,8 @@
 #   BENCH_KEEP=1          keep the work directory (farms, databases, logs)
 #   BENCH_NO_REPORT=1     do not rewrite BENCHMARKS.md (the results file is still written)
 #   BENCH_RESULTS=PATH    where the results go (default bench/results/latest.json)
+#   BENCH_ASSIGN=0        skip bench/assign_scale.sh (story assignment at 10k, 100k
+#                         and 1M stored entries; its ASSIGN_ variables apply)
 #
 # Everything runs on 127.0.0.1. Servers (nginx, polyfeed serve) are children
 # of this script and are stopped on exit, whatever the exit.
@@ -441,6 +443,11 @@ main() {
         bench_n "$n"
     done
     log "measured in $((SECONDS - started)) s"
+    # Story assignment against the size of the database: its own tables in
+    # BENCHMARKS.md (minutes, and about 30 GB of disk at 1M stored entries).
+    if [[ ${BENCH_ASSIGN:-1} == 1 ]]; then
+        "$BENCH/assign_scale.sh"
+    fi
     local report_args=()
     [[ ${BENCH_NO_REPORT:-0} == 1 ]] || report_args+=(--markdown "$ROOT/BENCHMARKS.md")
     python3 "$BENCH/report.py" assemble "$RESULTS" "$RESULTS_OUT" \
