@@ -11,7 +11,7 @@
 //! cross-language matching then uses numbers, names and length only, and a
 //! warning says so.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -61,13 +61,12 @@ pub fn find() -> Option<PathBuf> {
 /// Reads a table (gzip or plain text), a line at a time: the text of the
 /// whole table (28 MB) is never held.
 pub fn load(path: &Path) -> std::io::Result<Lexicon> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
-    let mut magic = [0u8; 2];
-    let gzip = std::fs::File::open(path)?.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> =
         if gzip { Box::new(std::io::BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(file) };
     let mut hash = Fnv::default();
-    let mut builder = crate::dedup::content::lexicon::Builder::new("");
+    let mut builder = crate::dedup::content::lexicon::Builder::default();
     let mut line = String::new();
     while reader.read_line(&mut line)? > 0 {
         hash.add(line.as_bytes());

@@ -131,17 +131,13 @@ pub struct Builder {
     concepts: FxHashMap<Box<str>, u32>,
 }
 
-impl Builder {
-    /// A builder for a table named `id` in stored features (or named
-    /// when finished: [`Builder::finish`]).
-    pub fn new(id: &str) -> Builder {
-        Builder {
-            lex: Lexicon { id: id.to_string(), ..Lexicon::default() },
-            en: Stemmer::create(Algorithm::English),
-            concepts: FxHashMap::default(),
-        }
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder { lex: Lexicon::default(), en: Stemmer::create(Algorithm::English), concepts: FxHashMap::default() }
     }
+}
 
+impl Builder {
     /// Adds one line of the table (comments and bad lines are skipped).
     pub fn line(&mut self, line: &str) {
         if line.starts_with('#') {
@@ -170,11 +166,9 @@ impl Builder {
         }
     }
 
-    /// The finished table; a non-empty `id` names it.
+    /// The finished table, named `id` in stored features.
     pub fn finish(mut self, id: &str) -> Lexicon {
-        if !id.is_empty() {
-            self.lex.id = id.to_string();
-        }
+        self.lex.id = id.to_string();
         for table in self.lex.tables.values_mut() {
             table.words = std::mem::take(&mut table.words).sorted();
         }
@@ -245,9 +239,9 @@ pub fn concept_id(stem: &str) -> u32 {
 impl Lexicon {
     /// Parses a table; `id` names it in stored features. Bad lines are skipped.
     pub fn parse(text: &str, id: &str) -> Lexicon {
-        let mut b = Builder::new(id);
+        let mut b = Builder::default();
         text.lines().for_each(|l| b.line(l));
-        b.finish("")
+        b.finish(id)
     }
 
     fn count_spread(&mut self) {
