@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::EXIT_OK;
 use crate::dedup::eval::pairs::{Scored, count, report};
 use crate::dedup::eval::{assign, clusters};
-use crate::dedup::{Features, features};
+use crate::dedup::{Decision, Features, features, version_evidence};
 use crate::model::{Entry, LangOrigin, Person};
 
 /// Arguments of `eval-dedup`.
@@ -30,6 +30,12 @@ pub struct Args {
     /// Also write the predicted stories as a JSON list of lists of document ids
     #[arg(long, value_name = "OUT.json")]
     pub predictions: Option<PathBuf>,
+    /// Also write, as JSON lines, every decision taken (document, story, evidence) and the
+    /// version evidence of every cross-language pair that is one gold group or published
+    /// within the dedup window (`missed` when a gold pair ended in two stories): what
+    /// tuning and error analysis read
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub decisions: Option<PathBuf>,
 }
 
 /// One corpus line; `group` is read for scoring only.
@@ -39,38 +45,123 @@ struct Doc {
     group: Option<String>,
     lang: String,
     url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     title: String,
-    published: DateTime<Utc>,
+    /// RFC 3339, or a date (`YYYY-MM-DD`); a partial date (`YYYY-MM`,
+    /// `YYYY`) or none is taken as a feed reader takes a missing one.
+    #[serde(default)]
+    published: Option<String>,
     author: Option<String>,
     text: Option<String>,
     html: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     source: String,
 }
 
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A document's date: the given time, or `None` when the corpus gives
+/// none or only a month or year (feeds carry full dates or none).
+fn date_of(published: Option<&str>) -> Option<DateTime<Utc>> {
+    let s = published?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(12, 0, 0)?.and_utc())
+}
+
 pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
-    let mut docs = read(&args.corpus)?;
-    docs.sort_by_key(|d| d.published); // stable: ties keep file order
+    let docs = read(&args.corpus)?;
+    // An undated document is seen when it is polled, as an undated feed
+    // entry is: all of them at one time, a day after the newest dated one.
+    let dated: Vec<Option<DateTime<Utc>>> = docs.iter().map(|d| date_of(d.published.as_deref())).collect();
+    let polled = dated.iter().flatten().max().copied().unwrap_or_default() + chrono::Duration::days(1);
+    let mut docs: Vec<(Doc, DateTime<Utc>, bool)> =
+        docs.into_iter().zip(dated).map(|(d, t)| (d, t.unwrap_or(polled), t.is_some())).collect();
+    docs.sort_by_key(|d| d.1); // stable: ties keep file order
     let mut sources: HashMap<String, i64> = HashMap::new();
     let feats: Vec<Features> = docs
         .iter()
-        .map(|d| {
+        .map(|(d, published, given)| {
             let next = sources.len() as i64 + 1;
             let source_id = *sources.entry(d.source.clone()).or_insert(next);
-            features(&entry(d), source_id, None)
+            features(&entry(d, *published, *given), source_id, None)
         })
         .collect();
-    let (story, _) = assign(&feats);
+    let (story, decisions) = assign(&feats);
+    if let Some(path) = &args.decisions {
+        write_decisions(path, &docs, &feats, &story, &decisions)?;
+    }
     if let Some(path) = &args.predictions {
         let ids: Vec<Vec<&str>> =
-            clusters(&story).iter().map(|c| c.iter().map(|&i| docs[i].id.as_str()).collect()).collect();
+            clusters(&story).iter().map(|c| c.iter().map(|&i| docs[i].0.id.as_str()).collect()).collect();
         std::fs::write(path, serde_json::to_string(&ids)? + "\n").with_context(|| format!("{}", path.display()))?;
     }
-    let scored: Vec<Scored> =
-        docs.iter().zip(&story).map(|(d, &s)| Scored { group: d.group.as_deref(), lang: &d.lang, story: s }).collect();
+    let scored: Vec<Scored> = docs
+        .iter()
+        .zip(&story)
+        .map(|((d, _, _), &s)| Scored { group: d.group.as_deref(), lang: &d.lang, story: s })
+        .collect();
     print!("{}", report(&count(&scored)));
     Ok(EXIT_OK)
+}
+
+/// The `--decisions` file: one line per decision, then one per missed
+/// gold pair with the evidence the engine saw for it.
+fn write_decisions(
+    path: &Path,
+    docs: &[(Doc, DateTime<Utc>, bool)],
+    feats: &[Features],
+    story: &[usize],
+    decisions: &[Decision],
+) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for (i, d) in decisions.iter().enumerate() {
+        let (kind, other, evidence) = match d {
+            Decision::New => ("new", None, None),
+            Decision::Duplicate { of_entry, evidence, .. } => ("duplicate", Some(*of_entry), Some(evidence)),
+            Decision::Version { matched, evidence, .. } => ("version", Some(*matched), Some(evidence)),
+        };
+        let line = serde_json::json!({
+            "kind": kind,
+            "doc": docs[i].0.id,
+            "story": docs[story[i]].0.id,
+            "matched": other.map(|o| docs[o as usize].0.id.as_str()),
+            "evidence": evidence,
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    for i in 0..docs.len() {
+        for j in i + 1..docs.len() {
+            let (a, b) = (&docs[i].0, &docs[j].0);
+            if a.lang == b.lang {
+                continue;
+            }
+            let gold = a.group.is_some() && a.group == b.group;
+            let near = (docs[i].1 - docs[j].1).num_days().abs() <= crate::dedup::WINDOW_DAYS;
+            if !gold && !near {
+                continue;
+            }
+            let missed = gold && story[i] != story[j];
+            let line = serde_json::json!({
+                "kind": if missed { "missed" } else { "pair" },
+                "gold": gold,
+                "joined": story[i] == story[j],
+                "paragraphs": [feats[j].content.paragraph_chars.len(), feats[i].content.paragraph_chars.len()],
+                "numbers": [feats[j].content.numbers.len(), feats[i].content.numbers.len()],
+                "doc": b.id,
+                "matched": a.id,
+                "evidence": version_evidence(&feats[j], &feats[i]),
+            });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+    }
+    std::fs::write(path, out).with_context(|| format!("{}", path.display()))
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<Doc>> {
@@ -83,7 +174,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<Doc>> {
 }
 
 /// The entry a corpus document stands for.
-fn entry(d: &Doc) -> Entry {
+fn entry(d: &Doc, published: DateTime<Utc>, date_given: bool) -> Entry {
     let html = d.html.clone().or_else(|| d.text.as_deref().map(paragraphs_as_html));
     Entry {
         key: d.id.clone(),
@@ -93,9 +184,9 @@ fn entry(d: &Doc) -> Entry {
         summary_html: None,
         content_html: html,
         authors: d.author.iter().map(|a| Person { name: Some(a.clone()), email: None, uri: None }).collect(),
-        published: d.published,
-        updated: d.published,
-        date_given: true,
+        published,
+        updated: published,
+        date_given,
         lang: Some(d.lang.clone()),
         lang_origin: LangOrigin::Entry,
         categories: Vec::new(),
@@ -106,10 +197,15 @@ fn entry(d: &Doc) -> Entry {
     }
 }
 
-/// Plain paragraphs (blank-line separated) as `<p>` elements.
+/// Plain text as a CMS would publish it: blocks between blank lines as
+/// `<p>` elements, line breaks inside a block as `<br>`.
 fn paragraphs_as_html(text: &str) -> String {
     text.split("\n\n")
         .filter(|p| !p.trim().is_empty())
-        .map(|p| format!("<p>{}</p>", html_escape::encode_text(p.trim())))
+        .map(|p| {
+            let lines: Vec<String> =
+                p.trim().lines().map(|l| html_escape::encode_text(l.trim()).into_owned()).collect();
+            format!("<p>{}</p>", lines.join("<br>"))
+        })
         .collect()
 }

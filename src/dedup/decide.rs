@@ -110,13 +110,14 @@ pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
 
 /// Scores a cross-language pair as versions of one post.
 pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
-    version_scored(new, old, true)
+    version_scored(new, old, &[], true)
 }
 
 /// [`version_evidence`]; without `explain` only the score is filled in (the
 /// same score: signals are only left out, which saves their allocations for
 /// the many candidates that lose).
-fn version_scored(new: &Features, old: &Features, explain: bool) -> Evidence {
+/// Ids in `not_ids` are not compared (see [`shared_not_post_ids`]).
+fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: bool) -> Evidence {
     let mut signals = Vec::new();
     let mut note = |name: &str, score: f64| {
         if explain {
@@ -133,7 +134,7 @@ fn version_scored(new: &Features, old: &Features, explain: bool) -> Evidence {
         note(&format!("same id_pattern id ({})", k.trim_start_matches("pid:")), PATTERN_SCORE);
         return Evidence { score: PATTERN_SCORE, signals };
     }
-    let shared_id = new.id_keys.iter().find(|k| old.id_keys.contains(k));
+    let shared_id = new.id_keys.iter().find(|k| old.id_keys.contains(k) && !not_ids.contains(&k.as_str()));
     if let Some(k) = shared_id.filter(|_| same_publisher(new, old)) {
         note(&format!("shared id {k}, same publisher"), 0.95);
         return Evidence { score: 0.95, signals };
@@ -179,24 +180,50 @@ pub fn decide(new: &Features, candidates: &[Candidate]) -> Decision {
         return Decision::Duplicate { story_id: c.story_id.clone(), of_entry: c.entry_id, evidence };
     }
     let Some(lang) = new.lang.as_ref() else { return Decision::New };
+    let not_ids = shared_not_post_ids(new, candidates);
     let mut best: Option<(&Candidate, Evidence)> = None;
     for c in candidates {
         let other_lang = c.features.lang.as_ref().is_some_and(|l| l != lang);
         if !other_lang || c.story_langs.contains(lang) {
             continue; // one version per language in a story
         }
-        let ev = version_scored(new, &c.features, false);
+        let ev = version_scored(new, &c.features, &not_ids, false);
         if ev.score >= CONTENT_THRESHOLD && better(&ev, c, best.as_ref()) {
             best = Some((c, ev));
         }
     }
     match best {
         Some((c, _)) => {
-            let evidence = version_evidence(new, &c.features);
+            let evidence = version_scored(new, &c.features, &not_ids, true);
             Decision::Version { story_id: c.story_id.clone(), matched: c.entry_id, evidence }
         }
         None => Decision::New,
     }
+}
+
+/// The new entry's language-neutral ids that are not a post's id: an id
+/// that another post of the same language carries too (the new entry is no
+/// duplicate of its candidates by now: a same-language candidate with the
+/// id is another post), or that two posts of one language in different
+/// stories carry. Learned per publisher from what is stored: a section,
+/// category or portlet number that many posts share stops joining them as
+/// soon as two posts of one language show it. The candidates are every
+/// stored entry sharing a key (the store looks them up by key, at any date).
+fn shared_not_post_ids<'a>(new: &'a Features, candidates: &[Candidate]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for k in &new.id_keys {
+        let carriers: Vec<&Candidate> = candidates.iter().filter(|c| c.features.id_keys.contains(k)).collect();
+        let clash = carriers.iter().enumerate().any(|(i, x)| {
+            x.features.lang.is_some() && x.features.lang == new.lang
+                || carriers[i + 1..].iter().any(|y| {
+                    y.features.lang.is_some() && y.features.lang == x.features.lang && y.story_id != x.story_id
+                })
+        });
+        if clash {
+            out.push(k.as_str());
+        }
+    }
+    out
 }
 
 fn better(ev: &Evidence, c: &Candidate, current: Option<&(&Candidate, Evidence)>) -> bool {

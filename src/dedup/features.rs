@@ -70,6 +70,36 @@ impl Features {
     }
 }
 
+impl Features {
+    /// The identity keys this entry is found by (`u:` canonical URL, `a:`
+    /// alternates it links to, `i:` language-neutral ids, `p:` id_pattern
+    /// ids, `g:` guid).
+    pub fn keys(&self) -> Vec<String> {
+        let mut k: Vec<String> = Vec::new();
+        k.extend(self.url_key.iter().map(|u| format!("u:{u}")));
+        k.extend(self.alternates.iter().map(|a| format!("a:{a}")));
+        k.extend(self.id_keys.iter().map(|i| format!("i:{i}")));
+        k.extend(self.pattern_ids.iter().map(|p| format!("p:{p}")));
+        k.extend(self.guid.iter().map(|g| format!("g:{g}")));
+        k
+    }
+
+    /// The keys under which other entries would point at this one: the
+    /// candidates found by [`Features::keys`] of others.
+    pub fn lookups(&self) -> Vec<String> {
+        let mut k: Vec<String> = Vec::new();
+        if let Some(u) = &self.url_key {
+            k.push(format!("u:{u}"));
+            k.push(format!("a:{u}"));
+        }
+        k.extend(self.alternates.iter().map(|a| format!("u:{a}")));
+        k.extend(self.id_keys.iter().map(|i| format!("i:{i}")));
+        k.extend(self.pattern_ids.iter().map(|p| format!("p:{p}")));
+        k.extend(self.guid.iter().map(|g| format!("g:{g}")));
+        k
+    }
+}
+
 /// Computes the features of an entry.
 pub fn features(e: &Entry, source_id: i64, group: Option<&str>) -> Features {
     let text =
@@ -163,7 +193,7 @@ pub fn id_keys(url: Option<&str>, guid: Option<&str>) -> Vec<String> {
         }
         let Ok(u) = url::Url::parse(s) else { continue };
         for seg in u.path_segments().into_iter().flatten() {
-            if seg.len() >= 4 && seg.len() <= 12 && seg.chars().all(|c| c.is_ascii_digit()) {
+            if seg.len() >= 4 && seg.len() <= 12 && seg.chars().all(|c| c.is_ascii_digit()) && !date_like(seg) {
                 keys.push(format!("cms:{seg}"));
             }
         }
@@ -182,6 +212,21 @@ pub fn id_keys(url: Option<&str>, guid: Option<&str>) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// A path segment that reads as a year, a year and month or a date
+/// (`2008`, `200810`, `20081022`): archive paths share them across every
+/// post of a period, so they are never a post's id.
+fn date_like(seg: &str) -> bool {
+    let year = |y: &str| y.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y));
+    let month = |m: &str| m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m));
+    let day = |d: &str| d.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    match seg.len() {
+        4 => year(seg),
+        6 => year(&seg[..4]) && month(&seg[4..]),
+        8 => year(&seg[..4]) && month(&seg[4..6]) && day(&seg[6..]),
+        _ => false,
+    }
 }
 
 /// The URL without language path segments or query parameters, when it had any.
@@ -307,6 +352,15 @@ mod tests {
         assert!(a.iter().any(|k| b.contains(k) && k.starts_with("url:")), "{a:?} {b:?}");
         assert!(id_keys(None, Some("1234 at https://drupal.example")).contains(&"cms:1234".to_string()));
         assert!(id_keys(Some("https://example.org/posts/hello"), None).is_empty());
+        // Archive paths: years, months and dates are shared by every post of a period.
+        for url in [
+            "https://a.example/media/2008/10/otsikko",
+            "https://a.example/news/200810/x",
+            "https://a.example/20081022/x",
+        ] {
+            assert!(id_keys(Some(url), None).is_empty(), "{url}");
+        }
+        assert_eq!(id_keys(Some("https://a.example/news/2008/1410877/x"), None), vec!["cms:1410877".to_string()]);
     }
 
     #[test]

@@ -70,31 +70,6 @@ impl FeatureCache {
     }
 }
 
-/// The identity keys an entry is found by.
-fn keys(f: &Features) -> Vec<String> {
-    let mut k: Vec<String> = Vec::new();
-    k.extend(f.url_key.iter().map(|u| format!("u:{u}")));
-    k.extend(f.alternates.iter().map(|a| format!("a:{a}")));
-    k.extend(f.id_keys.iter().map(|i| format!("i:{i}")));
-    k.extend(f.pattern_ids.iter().map(|p| format!("p:{p}")));
-    k.extend(f.guid.iter().map(|g| format!("g:{g}")));
-    k
-}
-
-/// The keys under which other entries would point at this one.
-fn lookups(f: &Features) -> Vec<String> {
-    let mut k: Vec<String> = Vec::new();
-    if let Some(u) = &f.url_key {
-        k.push(format!("u:{u}"));
-        k.push(format!("a:{u}"));
-    }
-    k.extend(f.alternates.iter().map(|a| format!("u:{a}")));
-    k.extend(f.id_keys.iter().map(|i| format!("i:{i}")));
-    k.extend(f.pattern_ids.iter().map(|p| format!("p:{p}")));
-    k.extend(f.guid.iter().map(|g| format!("g:{g}")));
-    k
-}
-
 /// Stores an entry's features and identity keys (new or changed entry).
 pub(super) fn store_features(
     tx: &Transaction<'_>,
@@ -113,7 +88,7 @@ pub(super) fn store_features(
     let mut ins = tx
         .prepare_cached("INSERT OR IGNORE INTO entry_keys (key, entry_id) VALUES (?1, ?2)")
         .ctx("cannot store keys")?;
-    for k in keys(&f) {
+    for k in f.keys() {
         ins.execute(params![k, id]).ctx("cannot store keys")?;
     }
     // Not kept decoded: a cold poll stores every entry before assigning
@@ -347,7 +322,7 @@ fn candidates(
                  WHERE k.key = ?1 LIMIT 50",
             )
             .ctx("cannot find candidates")?;
-        for k in lookups(new) {
+        for k in new.lookups() {
             let rows = by_key.query_map([k], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot find candidates")?;
             found.extend(rows.collect::<Result<Vec<_>, _>>().ctx("cannot find candidates")?);
         }

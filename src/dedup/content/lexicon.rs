@@ -201,6 +201,15 @@ impl Default for Lexicon {
     }
 }
 
+/// The word table a primary language subtag reads: Norwegian Bokmål and
+/// Nynorsk (`nb`, `nn`) share the table of `no` (FreeDict's `nor`).
+pub fn table_lang(lang: &str) -> &str {
+    match lang {
+        "nb" | "nn" => "no",
+        other => other,
+    }
+}
+
 /// The Snowball stemmer of a primary language subtag.
 pub fn stemmer(lang: &str) -> Option<Stemmer> {
     let alg = match lang {

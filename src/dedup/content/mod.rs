@@ -63,6 +63,7 @@ pub fn content_features(lang: &str, title: &str, text: &str) -> ContentFeatures 
 /// Extracts content features from a title and plain-text body (paragraphs
 /// separated by blank lines).
 pub fn content_features_with(lex: &Lexicon, lang: &str, title: &str, text: &str) -> ContentFeatures {
+    let lang = lexicon::table_lang(lang);
     let all = format!("{title}\n\n{text}");
     let paras: Vec<&str> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
     let numbers = numbers::numbers(&all);

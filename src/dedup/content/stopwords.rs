@@ -31,6 +31,17 @@ hatte wird werden wurde kann können muss müssen soll sollen will wollen sie er
 keine als wie wenn dass ob so auch nur noch schon hier dort dies diese dieser dieses jeder jede jedes ihr ihre ihren \
 sein seine seinen mein meine dann";
 
+const DA: &str = "og i at det en den til er som på de med han af for ikke der var mig sig men et har om vi min havde \
+ham hun nu over da fra du ud sin dem os op man hans hvor eller hvad skal selv her alle vil blev kunne ind når være dog \
+noget ville jo deres efter ned skulle denne end dette mit også under have dig anden hende mine alt meget sit sine vor \
+mod disse hvis din nogle hos blive mange ad bliver hendes været";
+const NO: &str = "og i jeg det at en et den til er som på de med han av ikke der så var meg seg men ett har om vi min \
+mitt ha hadde hun nå over da ved fra du ut sin dem oss opp man kan hans hvor eller hva skal selv her alle vil bli ble \
+blitt kunne inn når være noen noe ville dere deres kun etter ned skulle denne for deg sine sitt mot å dette disse uten \
+ingen din ditt blir samme hver hvem hvis både bare enn fordi før mange også slik vært";
+const IS: &str = "og í að á það er sem til við með um af fyrir en var ekki hann hún þeir þær þau ég þú eru hefur \
+hafa verið frá eða þegar því þess sér sig sína hans hennar þetta þessi þessa einnig líka";
+
 /// True when `word` (lower-cased) is a function word of `lang`.
 pub fn is_stopword(lang: &str, word: &str) -> bool {
     let i = match lang {
@@ -39,6 +50,9 @@ pub fn is_stopword(lang: &str, word: &str) -> bool {
         "sv" => 2,
         "fr" => 3,
         "de" => 4,
+        "da" => 5,
+        "no" | "nb" | "nn" => 6,
+        "is" => 7,
         _ => return false,
     };
     sets()[i].contains(word)
@@ -47,9 +61,9 @@ pub fn is_stopword(lang: &str, word: &str) -> bool {
 /// The lists (in the order of [`is_stopword`]'s indices) as hash sets, built
 /// once: this runs for every word of every entry, and a linear scan of the
 /// list was a tenth of a cold poll.
-fn sets() -> &'static [HashSet<&'static str>; 5] {
-    static SETS: OnceLock<[HashSet<&'static str>; 5]> = OnceLock::new();
-    SETS.get_or_init(|| [EN, FI, SV, FR, DE].map(|l| l.split_whitespace().collect()))
+fn sets() -> &'static [HashSet<&'static str>; 8] {
+    static SETS: OnceLock<[HashSet<&'static str>; 8]> = OnceLock::new();
+    SETS.get_or_init(|| [EN, FI, SV, FR, DE, DA, NO, IS].map(|l| l.split_whitespace().collect()))
 }
 
 #[cfg(test)]
@@ -59,6 +73,7 @@ mod tests {
     #[test]
     fn lists_hold_function_words_only() {
         assert!(is_stopword("fi", "että") && is_stopword("sv", "och") && is_stopword("de", "nicht"));
+        assert!(is_stopword("da", "ikke") && is_stopword("nb", "ikke") && is_stopword("is", "ekki"));
         assert!(!is_stopword("en", "library") && !is_stopword("xx", "the"));
     }
 }

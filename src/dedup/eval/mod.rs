@@ -1,7 +1,8 @@
-//! The assignment loop in memory, exactly as the store runs it
-//! incrementally: entries in publication order, each decided by
-//! [`decide`] against the earlier entries within [`WINDOW_DAYS`], with
-//! their current story and that story's languages. Used by
+//! The assignment loop in memory, as the store runs it incrementally:
+//! entries in publication order, each decided by [`decide`] against the
+//! earlier entries within [`WINDOW_DAYS`] and the earlier entries that
+//! share an identity key with it at any date, with their current story
+//! and that story's languages. Used by
 //! `polyfeed eval-dedup`, tests and the micro-benchmark.
 //!
 //! - `pairs`: pairwise precision, recall and F1 against gold groups.
@@ -21,12 +22,32 @@ pub fn assign(entries: &[Features]) -> (Vec<usize>, Vec<Decision>) {
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); entries.len()];
     let mut story = Vec::with_capacity(entries.len());
     let mut decisions = Vec::with_capacity(entries.len());
+    let mut by_key: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
     let mut lo = 0;
     for (i, f) in entries.iter().enumerate() {
         while f.published - entries[lo].published > window {
             lo += 1;
         }
-        let d = decide(f, &candidates[lo..i]);
+        // As the store: key matches (at most KEY_MATCHES per key) before the window.
+        let mut found: Vec<usize> = f
+            .lookups()
+            .iter()
+            .filter_map(|k| by_key.get(k))
+            .flat_map(|ids| ids.iter().take(KEY_MATCHES).copied())
+            .filter(|&c| c < lo)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        let d = if found.is_empty() {
+            decide(f, &candidates[lo..i])
+        } else {
+            let pool: Vec<Candidate> =
+                found.iter().map(|&c| candidates[c].clone()).chain(candidates[lo..i].iter().cloned()).collect();
+            decide(f, &pool)
+        };
+        for k in f.keys() {
+            by_key.entry(k).or_default().push(i);
+        }
         let s = match &d {
             Decision::New => i,
             Decision::Duplicate { story_id, .. } | Decision::Version { story_id, .. } => {
@@ -49,6 +70,9 @@ pub fn assign(entries: &[Features]) -> (Vec<usize>, Vec<Decision>) {
     }
     (story, decisions)
 }
+
+/// Entries the store reads per identity key.
+const KEY_MATCHES: usize = 50;
 
 /// The languages of a story's members, sorted.
 fn story_langs(candidates: &[Candidate], members: &[usize]) -> Vec<String> {
