@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::EXIT_OK;
 use crate::dedup::eval::pairs::{Scored, count, report};
-use crate::dedup::eval::{assign, clusters};
+use crate::dedup::eval::{assign_with, clusters};
 use crate::dedup::{Decision, Features, features, version_evidence};
 use crate::model::{Entry, LangOrigin, Person};
 
@@ -36,6 +36,10 @@ pub struct Args {
     /// tuning and error analysis read
     #[arg(long, value_name = "OUT.jsonl")]
     pub decisions: Option<PathBuf>,
+    /// Content score a cross-language version needs (default: the built-in threshold); for
+    /// calibrating on one half of a corpus and confirming on the other
+    #[arg(long, value_name = "SCORE")]
+    pub threshold: Option<f64>,
 }
 
 /// One corpus line; `group` is read for scoring only.
@@ -91,7 +95,7 @@ pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
             features(&entry(d, *published, *given), source_id, None)
         })
         .collect();
-    let (story, decisions) = assign(&feats);
+    let (story, decisions) = assign_with(&feats, args.threshold.unwrap_or(crate::dedup::CONTENT_THRESHOLD));
     if let Some(path) = &args.decisions {
         write_decisions(path, &docs, &feats, &story, &decisions)?;
     }

@@ -11,12 +11,17 @@ pub mod pairs;
 
 use chrono::Duration;
 
-use super::{Candidate, Decision, Features, WINDOW_DAYS, decide};
+use super::{CONTENT_THRESHOLD, Candidate, Decision, Features, WINDOW_DAYS, decide_with};
 
 /// Assigns every entry to a story. `entries` must be sorted by publication
 /// time (ties keep their order, as in ingest order). Returns, per entry, the
 /// index of the first entry of its story, and the decision taken for it.
 pub fn assign(entries: &[Features]) -> (Vec<usize>, Vec<Decision>) {
+    assign_with(entries, CONTENT_THRESHOLD)
+}
+
+/// [`assign`] with another content threshold.
+pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>, Vec<Decision>) {
     let window = Duration::days(WINDOW_DAYS);
     let mut candidates: Vec<Candidate> = Vec::with_capacity(entries.len());
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); entries.len()];
@@ -39,11 +44,11 @@ pub fn assign(entries: &[Features]) -> (Vec<usize>, Vec<Decision>) {
         found.sort_unstable();
         found.dedup();
         let d = if found.is_empty() {
-            decide(f, &candidates[lo..i])
+            decide_with(f, &candidates[lo..i], content_threshold)
         } else {
             let pool: Vec<Candidate> =
                 found.iter().map(|&c| candidates[c].clone()).chain(candidates[lo..i].iter().cloned()).collect();
-            decide(f, &pool)
+            decide_with(f, &pool, content_threshold)
         };
         for k in f.keys() {
             by_key.entry(k).or_default().push(i);
