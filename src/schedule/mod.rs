@@ -94,7 +94,7 @@ fn wait(now: DateTime<Utc>, i: &DueInputs<'_>) -> (Duration, String) {
     };
     if i.errors > 0 {
         let mut w = backoff(base, i.errors, i.last_gap);
-        if let Some(ra) = i.retry_after.map(Duration::from_secs).filter(|ra| *ra > w.0) {
+        if let Some(ra) = i.retry_after.map(Duration::from_secs).filter(|ra| *ra >= w.0) {
             w = (ra, format!("Retry-After {} (backoff step {})", fmt(ra), i.errors));
         }
         return w;
