@@ -199,7 +199,10 @@ fn backoff_grows_visibly_under_the_daemon() {
     let table = stdout(&env.run(&["sources"]));
     assert!(table.contains(&format!("{n} (backoff step {n}): HTTP 404")), "{table}");
     let explained = stdout(&env.run(&["explain", "Missing"]));
-    assert!(explained.contains(&format!("backoff step {n}: the wait is the interval doubled {n} times")), "{explained}");
+    assert!(
+        explained.contains(&format!("backoff step {n}: the wait is the interval doubled {n} times")),
+        "{explained}"
+    );
     // The good source on the same host is polled on its own schedule.
     assert_eq!(env.source(&srv.url("/fine.xml"))["backoff_step"], 0);
 }
@@ -224,11 +227,11 @@ fn backoff_steps_over_hours_of_a_shifted_clock() {
         waits.push((due - now).num_minutes());
         now = due;
     }
-    // 2h, 4h, 8h, 16h, then a day: each plus a jitter of at most 10 minutes.
+    // 2h, 4h, 8h, 16h, then a day: each plus a jitter of at most 10 minutes
+    // (at the cap only the jitter differs from one wait to the next).
     let hours: Vec<i64> = waits.iter().map(|m| m / 60).collect();
     assert_eq!(hours, [2, 4, 8, 16, 24, 24], "{waits:?}");
     assert!(waits.iter().all(|m| m % 60 <= 10), "{waits:?}");
-    assert!(waits.windows(2).all(|w| w[1] >= w[0]), "{waits:?}");
 }
 
 #[test]
@@ -240,15 +243,20 @@ fn invalid_utf8_never_becomes_a_control_character() {
 <category>Caf\xe9 \x90</category><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>"
         .to_vec();
     doc.extend_from_slice(b"</channel></rss>");
-    srv.route("/u.xml", move |_| Response::ok(doc.clone()).header("Content-Type", "application/rss+xml; charset=utf-8"));
+    srv.route("/u.xml", move |_| {
+        Response::ok(doc.clone()).header("Content-Type", "application/rss+xml; charset=utf-8")
+    });
     let url = srv.url("/u.xml");
     let env = Env::new("", &[(&url, "tags = [\"news\"]")]);
     let out = env.run(&["poll"]);
     assert_eq!(exit(&out), 0, "{}", stderr(&out));
     let c1 = |s: &str| s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c));
     let db = rusqlite::Connection::open(env.db()).unwrap();
-    let (title, summary): (String, String) =
-        db.query_row("SELECT title, COALESCE(summary_html, content_html, '') FROM entries", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (title, summary): (String, String) = db
+        .query_row("SELECT title, COALESCE(summary_html, content_html, '') FROM entries", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!(title, "Bad \u{FFFD}bytes \u{FFFD} here \u{FFFD} and a \u{2013} dash");
     assert!(summary.contains("Café au lait \u{FFFD} and \u{FFFD} and \u{FFFD}."), "{summary:?}");
     let feed_title: String = db.query_row("SELECT feed_title FROM sources", [], |r| r.get(0)).unwrap();

@@ -235,7 +235,10 @@ mod tests {
         // truncated en dash; \x96 alone is windows-1252's en dash.
         let bytes = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\x81b\x9dc \xe2\x80 d \x96 e\xc3</t>";
         let d = decode(bytes, Some("utf-8"));
-        assert_eq!(d.text, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\u{FFFD}b\u{FFFD}c \u{FFFD} d \u{2013} e\u{c3}</t>");
+        assert_eq!(
+            d.text,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\u{FFFD}b\u{FFFD}c \u{FFFD} d \u{2013} e\u{c3}</t>"
+        );
         assert!(!d.text.chars().any(|c| c.is_control() && c != '\n'), "{:?}", d.text);
         assert_eq!(d.warnings, ["bytes that are not UTF-8: 2 decoded as windows-1252, 3 replaced by U+FFFD"]);
         // C1 controls that arrive valid (UTF-8 of Latin-1-decoded windows-1252,

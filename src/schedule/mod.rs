@@ -197,7 +197,10 @@ mod tests {
         assert_eq!(wait(T, &fast).0, Duration::from_secs(3600));
         assert!(wait(T, &fast).1.contains("floor"));
         let failing = DueInputs { errors: 3, ..inputs() };
-        assert_eq!(wait(T, &failing), (Duration::from_secs(8 * 3600), "backoff step 3 after 3 errors in a row: 8h".into()));
+        assert_eq!(
+            wait(T, &failing),
+            (Duration::from_secs(8 * 3600), "backoff step 3 after 3 errors in a row: 8h".into())
+        );
         let many = DueInputs { errors: 30, ..inputs() };
         assert_eq!(wait(T, &many).0, MAX_WAIT);
         let limited = DueInputs { errors: 1, retry_after: Some(3 * 3600), ..inputs() };
