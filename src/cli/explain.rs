@@ -231,8 +231,8 @@ fn print_source(ex: &SourceExplain) {
     if s.backoff_step > 0 {
         let step = s.backoff_step;
         say(format!(
-            "  backoff step {step}: the wait is the interval doubled {step} time{}, at least twice the time between \
-             the last two failed requests, at most a day; a success ends it",
+            "  backoff step {step}: the wait is the interval doubled {step} time{} (or twice the time between the \
+             last two failed requests when the last came late), at most a day; a success ends it",
             if step == 1 { "" } else { "s" }
         ));
     }
