@@ -203,8 +203,8 @@ mod tests {
         );
         let many = DueInputs { errors: 30, ..inputs() };
         assert_eq!(wait(T, &many).0, MAX_WAIT);
-        let limited = DueInputs { errors: 1, retry_after: Some(3 * 3600), ..inputs() };
-        assert_eq!(wait(T, &limited), (Duration::from_secs(3 * 3600), "Retry-After 3h (backoff step 1)".into()));
+        let limited = DueInputs { errors: 1, retry_after: Some(7200), ..inputs() };
+        assert_eq!(wait(T, &limited), (Duration::from_secs(7200), "Retry-After 2h (backoff step 1)".into()));
         let cached = DueInputs { max_age: Some(3 * 3600), ttl_minutes: Some(90), ..inputs() };
         assert_eq!(wait(T, &cached), (Duration::from_secs(3 * 3600), "max-age 3h".into()));
         let bare = DueInputs { has_validators: false, ..inputs() };
