@@ -463,12 +463,17 @@ impl Job {
         match fetched {
             Ok(Fetched::NotModified(meta)) => {
                 self.apply_meta(&mut rec, &mut due, &meta, true);
+                // A 304 is no proof that the new location is a feed (an old
+                // page answers If-Modified-Since too): `moved_to` stays unset,
+                // the source moves when the new location answers with a feed.
                 rec.outcome = Outcome::NotModified;
             }
             Ok(Fetched::Body(body, meta)) => {
                 self.apply_meta(&mut rec, &mut due, &meta, false);
                 match parse::parse(&body, meta.content_type.as_deref(), Some(&meta.final_url)) {
                     Ok(parsed) => {
+                        // Only a feed at the new location moves the source.
+                        rec.moved_to = meta.moved_to.clone();
                         hints = crate::store::FeedHints {
                             ttl_minutes: parsed.feed.ttl_minutes,
                             schedule: parsed.feed.schedule.clone(),
@@ -481,21 +486,29 @@ impl Job {
                     Err(e) => {
                         // Keep the old validators, so the next poll fetches the body again.
                         rec.validators = None;
-                        rec.error = Some(e.to_string());
+                        rec.error = Some(not_a_feed_message(&e, &meta));
                     }
                 }
             }
             Err(e) => {
+                let mut error = e.to_string();
                 if let Some(meta) = e.meta() {
                     rec.status = Some(meta.status);
                     due.retry_after = meta.hints.retry_after;
+                    if let Some(how) = meta.redirect_phrase() {
+                        error = format!("{how} to {}, which answered {error}", meta.final_url);
+                    }
                 }
                 rec.gone = e.status() == Some(410);
-                rec.error = Some(e.to_string());
+                rec.error = Some(error);
             }
         }
         if rec.outcome == Outcome::Failed {
             due.errors = self.claimed.error_count.saturating_add(1);
+            // The previous fetch failed too: how far apart the two requests were.
+            if self.claimed.error_count > 0 {
+                due.last_gap = self.claimed.last_fetch_at.and_then(|prev| (started_at - prev).to_std().ok());
+            }
         }
         due.ttl_minutes = hints.ttl_minutes;
         due.update_every = hints.schedule.update_every_secs;
@@ -538,7 +551,6 @@ impl Job {
     fn apply_meta(&self, rec: &mut FetchRecord, due: &mut DueInputs<'_>, meta: &ResponseMeta, not_modified: bool) {
         rec.status = Some(meta.status);
         rec.bytes = meta.wire_bytes;
-        rec.moved_to = meta.moved_to.clone();
         let v = &meta.validators;
         // A 304 may omit unchanged validators: keep the stored ones then.
         let (etag, lm) = if not_modified {
@@ -563,12 +575,12 @@ impl Job {
         warnings: &mut Vec<String>,
     ) -> Vec<crate::store::NewEntry> {
         let ctx = normalise::Context { base_url: Some(base), source_lang: self.src.lang.as_deref(), now };
-        let (entries, w) = normalise::feed(&parsed.feed, &ctx);
+        let (entries, w) = normalise::feed_indexed(&parsed.feed, &ctx);
         warnings.extend(w);
         entries
             .into_iter()
-            .zip(&parsed.feed.entries)
-            .map(|(entry, raw)| {
+            .map(|(i, entry)| {
+                let raw = &parsed.feed.entries[i];
                 let raw = RawRecord { entry: raw, base_url: base, feed_lang: parsed.feed.language.as_deref() };
                 let mut features = crate::dedup::features(&entry, self.claimed.id, self.src.group.as_deref());
                 if let Some(p) = &self.src.id_pattern {
@@ -579,6 +591,21 @@ impl Job {
                 crate::store::NewEntry { raw: serde_json::to_string(&raw).unwrap_or_default(), features, entry }
             })
             .collect()
+    }
+}
+
+/// Why a body is not a feed, naming where a redirect led: a feed URL that
+/// now redirects to a web page (a redesign sending every old URL to the home
+/// page) keeps its URL, and the error says what the target was.
+fn not_a_feed_message(e: &parse::ParseError, meta: &ResponseMeta) -> String {
+    let Some(how) = meta.redirect_phrase() else { return e.to_string() };
+    let kept = if meta.moved_to.is_some() { "; the source keeps its URL until it redirects to a feed" } else { "" };
+    match e {
+        parse::ParseError::HtmlPage { advertised } => {
+            let hint = advertised.first().map(|u| format!("; the page advertises a feed at {u}")).unwrap_or_default();
+            format!("{how} to an HTML page at {}, not a feed{hint}{kept}", meta.final_url)
+        }
+        other => format!("{how} to {}, which is not a feed ({other}){kept}", meta.final_url),
     }
 }
 
@@ -601,7 +628,12 @@ fn peak_rss_kib() -> Option<u64> {
 fn feed_meta(feed: &crate::model::RawFeed) -> crate::store::FeedMeta {
     let home = feed.links.iter().find(|l| matches!(l.rel.as_deref(), None | Some("alternate")) && !l.href.is_empty());
     crate::store::FeedMeta {
-        title: feed.title.as_deref().map(crate::normalise::plain_text).filter(|t| !t.is_empty()),
+        title: feed
+            .title
+            .as_deref()
+            .map(crate::normalise::plain_text)
+            .map(|t| crate::parse::encoding::repair_controls(&t).unwrap_or(t))
+            .filter(|t| !t.is_empty()),
         lang: feed.language.as_deref().and_then(crate::lang::normalise_tag),
         format: feed.format.clone(),
         link: home.and_then(|l| crate::normalise::canonical_url(&l.href, None)),

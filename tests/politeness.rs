@@ -45,11 +45,13 @@ fn retry_after_and_backoff_defer_the_next_poll() {
     assert!(busy["due_reason"].as_str().unwrap().contains("Retry-After 6h"), "{busy}");
     env.run_at("2026-11-02T17:00:00Z", &["poll"]);
     assert_eq!(polled(&srv, "/busy"), 1, "Retry-After honoured");
-    assert_eq!(polled(&srv, "/down"), 2, "1h back-off after one error has passed");
-    assert!(env.source(&srv.url("/down"))["due_reason"].as_str().unwrap().contains("backoff after 2 errors"));
+    assert_eq!(polled(&srv, "/down"), 2, "the 2h of back-off step 1 have passed");
+    let down = env.source(&srv.url("/down"));
+    let why = down["due_reason"].as_str().unwrap();
+    assert!(why.starts_with("backoff step 2 after 2 errors in a row: 10h (twice the 5h since the last try)"), "{why}");
     env.run_at("2026-11-02T18:30:00Z", &["poll"]);
     assert_eq!(polled(&srv, "/busy"), 2);
-    assert_eq!(polled(&srv, "/down"), 2, "2h back-off after two errors");
+    assert_eq!(polled(&srv, "/down"), 2, "back-off step 2");
 }
 
 #[test]

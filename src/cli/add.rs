@@ -142,6 +142,9 @@ fn print_proposal(found: &Discovery, proposed: &[Proposed]) {
         found.start,
         group.map(|g| format!(" (group {g:?})")).unwrap_or_default()
     ));
+    if let Some(note) = &found.start_redirect {
+        say(format!("  note: {} {note}; these are the feeds found from there", found.start));
+    }
     for p in proposed {
         let c = &p.candidate;
         let mark = if p.present.is_some() { "=" } else { "+" };

@@ -228,6 +228,14 @@ fn print_source(ex: &SourceExplain) {
     if s.error_count > 0 {
         say(format!("  {} consecutive errors; last: {}", s.error_count, s.last_error.as_deref().unwrap_or("-")));
     }
+    if s.backoff_step > 0 {
+        let step = s.backoff_step;
+        say(format!(
+            "  backoff step {step}: the wait is the interval doubled {step} time{} (or twice the time between the \
+             last two failed requests when the last came late), at most a day; a success ends it",
+            if step == 1 { "" } else { "s" }
+        ));
+    }
     for w in &s.warnings {
         say(format!("  warning: {w}"));
     }

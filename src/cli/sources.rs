@@ -41,8 +41,9 @@ fn table(rows: &[SourceRow]) -> String {
             Some(m) => format!("{} -> {m}", r.url),
             None => r.url.clone(),
         };
-        let errors = match (&r.last_error, r.error_count) {
-            (Some(e), n) if n > 0 => format!("{n}: {e}"),
+        let errors = match (&r.last_error, r.error_count, r.backoff_step) {
+            (Some(e), n, 0) if n > 0 => format!("{n}: {e}"),
+            (Some(e), n, step) if n > 0 => format!("{n} (backoff step {step}): {e}"),
             _ => "0".into(),
         };
         let due = match (&r.next_due_at, &r.due_reason) {

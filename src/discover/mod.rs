@@ -62,6 +62,9 @@ pub struct Discovery {
     pub start: Url,
     /// The URL that answered it, after redirects.
     pub start_final: Url,
+    /// Set when the start URL redirected to a web page: how, and where
+    /// (the feeds proposed are that page's, never the page itself).
+    pub start_redirect: Option<String>,
     /// The feeds, in the order the pages were visited.
     pub candidates: Vec<Candidate>,
     /// Every URL tried and what came of it.
@@ -192,13 +195,24 @@ pub async fn discover(fetcher: &Fetcher, delay: Duration, input: &str) -> Result
     let mut polite = Polite { fetcher, delay, last: HashMap::new(), made: 0 };
     let (body, meta) = polite.get(&start).await.map_err(|e| start_error(&start, e))?;
     let start_final = Url::parse(&meta.final_url).unwrap_or_else(|_| start.clone());
-    let mut d = Discovery { start: start.clone(), start_final: start_final.clone(), candidates: vec![], tried: vec![] };
+    let mut d = Discovery {
+        start: start.clone(),
+        start_final: start_final.clone(),
+        start_redirect: None,
+        candidates: vec![],
+        tried: vec![],
+    };
     match crate::parse::parse(&body, meta.content_type.as_deref(), Some(start_final.as_str())) {
         Ok(parsed) => {
             d.candidates.push(candidate(&start, &meta, &parsed.feed, None, None, "given"));
             Ok(d)
         }
         Err(ParseError::HtmlPage { .. }) => {
+            if let Some(how) = meta.redirect_phrase() {
+                let note = format!("{how} to an HTML page at {start_final}");
+                d.tried.push((start.to_string(), note.clone()));
+                d.start_redirect = Some(note);
+            }
             let text = crate::parse::encoding::decode(&body, None).text;
             let first = page::scan(&text, &start_final);
             follow_pages(&mut polite, &mut d, first).await;
@@ -351,7 +365,10 @@ async fn try_feed(
         Ok((body, meta)) => {
             match crate::parse::parse(&body, meta.content_type.as_deref(), Some(meta.final_url.as_str())) {
                 Ok(parsed) => Ok(candidate(url, &meta, &parsed.feed, Some(page), page_lang, via)),
-                Err(ParseError::HtmlPage { .. }) => Err("an HTML page, not a feed".into()),
+                Err(ParseError::HtmlPage { .. }) => Err(match meta.redirect_phrase() {
+                    Some(how) => format!("{how} to an HTML page at {}, not a feed", meta.final_url),
+                    None => "an HTML page, not a feed".into(),
+                }),
                 Err(e) => Err(e.to_string()),
             }
         }

@@ -34,6 +34,8 @@ pub struct ResponseMeta {
     /// Set when the chain from the requested URL began with permanent
     /// redirects (301/308): the last URL reached through them.
     pub moved_to: Option<String>,
+    /// Every redirect followed, in order: its status and where it pointed.
+    pub redirects: Vec<(u16, String)>,
     /// Validators of this response (replace the stored ones when present).
     pub validators: Validators,
     /// Caching and back-off hints.
@@ -123,6 +125,17 @@ impl FetchError {
     }
 }
 
+impl ResponseMeta {
+    /// How the request was redirected, for messages: `None` without a
+    /// redirect, else e.g. `"redirects (301 Moved Permanently)"` naming the
+    /// first hop's status.
+    pub fn redirect_phrase(&self) -> Option<String> {
+        let (first, _) = self.redirects.first()?;
+        let hops = if self.redirects.len() > 1 { format!(", {} hops", self.redirects.len()) } else { String::new() };
+        Some(format!("redirects ({first}{}{hops})", reason(*first)))
+    }
+}
+
 fn reason(status: u16) -> String {
     StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).map(|r| format!(" {r}")).unwrap_or_default()
 }
@@ -208,6 +221,7 @@ impl Fetcher {
         let mut url = start.clone();
         let mut visited = vec![url.to_string()];
         let mut moved_to: Option<String> = None;
+        let mut redirects = Vec::new();
         let mut all_permanent = true;
         loop {
             let resp = self.send(&url, validators, accept).await?;
@@ -215,9 +229,11 @@ impl Fetcher {
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 let mut meta = meta_of(&resp, &url);
                 meta.moved_to = moved_to;
+                meta.redirects = redirects;
                 return self.finish(resp, meta).await;
             }
             let next = redirect_target(&resp, &url)?;
+            redirects.push((status.as_u16(), next.to_string()));
             all_permanent &= matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
             if all_permanent {
                 moved_to = Some(next.to_string());
@@ -301,6 +317,7 @@ fn meta_of(resp: &reqwest::Response, url: &Url) -> ResponseMeta {
         status: resp.status().as_u16(),
         final_url: url.to_string(),
         moved_to: None,
+        redirects: Vec::new(),
         validators: Validators {
             etag: header_str(h, header::ETAG),
             last_modified: header_str(h, header::LAST_MODIFIED),

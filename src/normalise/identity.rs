@@ -2,7 +2,7 @@
 //! stable fields. Never random, so the same entry gets the same key on every
 //! poll.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
@@ -35,30 +35,60 @@ pub(super) fn short_hash(fields: &[&str]) -> String {
     h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Keys already given in one feed.
+/// What [`KeySet::admit`] made of an entry.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Admitted {
+    /// Its key is new in this document.
+    New,
+    /// Its key was taken by a different item (a publisher's duplicate id):
+    /// the key now carries a hash of its link, title and text.
+    Renamed(String),
+    /// The same item again, verbatim (same key, same content): one entry,
+    /// the repeat is dropped.
+    Repeat(String),
+}
+
+/// Keys already given in one document, each with the content hash of the
+/// item that holds it.
+///
+/// The rule for items of one document that share an id (guid, else link,
+/// else hash): identical items (the same fields as parsed, so the same
+/// content hash) are one entry, stored once; items that differ are told
+/// apart by a hash of their link, title and text, which is stable across
+/// polls, so a later poll of the same document finds the same keys and
+/// adds no rows.
 #[derive(Default)]
-pub(super) struct KeySet(HashSet<String>);
+pub(super) struct KeySet(HashMap<String, String>);
 
 impl KeySet {
-    /// Makes `e.key` unique in this feed; a duplicate guid (a publisher bug)
-    /// is disambiguated by a hash of the entry's link and title, which stays
-    /// stable across polls. Returns a warning when it had to.
-    pub(super) fn make_unique(&mut self, e: &mut Entry) -> Option<String> {
-        if self.0.insert(e.key.clone()) {
-            return None;
-        }
+    /// Admits `e` to this document's keys, renaming its key when another
+    /// item holds it.
+    pub(super) fn admit(&mut self, e: &mut Entry) -> Admitted {
         let original = e.key.clone();
-        let url = e.url.as_deref().unwrap_or("");
-        let body = e.summary_html.as_deref().or(e.content_html.as_deref()).unwrap_or("");
+        let mut key = original.clone();
         let mut n = 0u32;
         loop {
-            let salt = n.to_string();
-            let candidate =
-                format!("{original}#{}", short_hash(&[url, &e.title, body, &salt][..if n == 0 { 3 } else { 4 }]));
-            if self.0.insert(candidate.clone()) {
-                e.key = candidate;
-                return Some(format!("duplicate id {original:?}; entry told apart by its link and title"));
+            match self.0.get(&key) {
+                None => {
+                    self.0.insert(key.clone(), e.content_hash.clone());
+                    if key == original {
+                        return Admitted::New;
+                    }
+                    e.key = key;
+                    return Admitted::Renamed(format!(
+                        "duplicate id {original:?}; entry told apart by its link and title"
+                    ));
+                }
+                Some(hash) if *hash == e.content_hash => {
+                    e.key = key;
+                    return Admitted::Repeat(format!("item {original:?} repeated verbatim; stored once"));
+                }
+                Some(_) => {}
             }
+            let url = e.url.as_deref().unwrap_or("");
+            let body = e.summary_html.as_deref().or(e.content_html.as_deref()).unwrap_or("");
+            let salt = n.to_string();
+            key = format!("{original}#{}", short_hash(&[url, &e.title, body, &salt][..if n == 0 { 3 } else { 4 }]));
             n += 1;
         }
     }

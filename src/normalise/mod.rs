@@ -31,23 +31,33 @@ pub struct Context<'a> {
 /// Dates further in the future than this are clamped to `now`.
 const FUTURE_SLACK: Duration = Duration::minutes(10);
 
-/// Normalises every entry of a feed. Entry keys are unique in the result.
+/// Normalises every entry of a feed. Entry keys are unique in the result;
+/// an item repeated verbatim in the document is one entry (see
+/// `identity::KeySet` for the rule).
 pub fn feed(feed: &RawFeed, ctx: &Context<'_>) -> (Vec<Entry>, Vec<String>) {
+    let (entries, warnings) = feed_indexed(feed, ctx);
+    (entries.into_iter().map(|(_, e)| e).collect(), warnings)
+}
+
+/// [`feed`], each entry with the index of the raw entry it came from in
+/// `feed.entries` (repeats are left out, so the indices can skip).
+pub fn feed_indexed(feed: &RawFeed, ctx: &Context<'_>) -> (Vec<(usize, Entry)>, Vec<String>) {
     let mut warnings = Vec::new();
     let mut keys = identity::KeySet::default();
     let feed_lang = feed.language.as_deref().and_then(lang::normalise_tag);
-    let entries = feed
-        .entries
-        .iter()
-        .map(|raw| {
-            let mut e = entry(raw, feed_lang.as_deref(), ctx);
-            if let Some(w) = keys.make_unique(&mut e) {
+    let mut out = Vec::with_capacity(feed.entries.len());
+    for (i, raw) in feed.entries.iter().enumerate() {
+        let mut e = entry(raw, feed_lang.as_deref(), ctx);
+        match keys.admit(&mut e) {
+            identity::Admitted::New => out.push((i, e)),
+            identity::Admitted::Renamed(w) => {
                 warnings.push(w);
+                out.push((i, e));
             }
-            e
-        })
-        .collect();
-    (entries, warnings)
+            identity::Admitted::Repeat(w) => warnings.push(w),
+        }
+    }
+    (out, warnings)
 }
 
 /// Normalises one entry (its key is not yet made unique within the feed).
@@ -80,9 +90,27 @@ pub fn entry(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entr
         links,
         content_hash: String::new(),
     };
+    no_controls(&mut e);
     e.key = identity::key(&e);
     e.content_hash = content_hash(&e, raw);
     e
+}
+
+/// No control character reaches storage or a published feed, also when a
+/// character reference (`&#x81;`) produced one after decoding: see
+/// [`crate::parse::encoding::repair_controls`].
+fn no_controls(e: &mut Entry) {
+    let fix = |s: &mut String| {
+        if let Some(r) = crate::parse::encoding::repair_controls(s) {
+            *s = r;
+        }
+    };
+    fix(&mut e.title);
+    e.summary_html.iter_mut().chain(e.content_html.iter_mut()).for_each(fix);
+    e.categories.iter_mut().for_each(fix);
+    for p in &mut e.authors {
+        p.name.iter_mut().for_each(fix);
+    }
 }
 
 fn language(

@@ -50,3 +50,28 @@ fn future_dates_are_clamped_and_not_counted_as_given() {
     assert_eq!(dates(&raw(soon), now), (soon, soon, true), "clock skew is tolerated");
     assert_eq!(dates(&RawEntry::default(), now), (now, now, false));
 }
+
+#[test]
+fn repeated_items_are_one_entry_and_different_ones_are_told_apart() {
+    let item = |link: &str, body: &str| RawEntry {
+        guid: Some("g-1".into()),
+        links: vec![crate::model::Link { href: link.into(), ..Default::default() }],
+        title: Some(RawText { body: format!("Title {body}"), is_html: false }),
+        summary: html(body),
+        ..RawEntry::default()
+    };
+    let a = item("https://x.example/a", "first");
+    let b = item("https://x.example/b", "second");
+    let doc = RawFeed { entries: vec![a.clone(), a.clone(), b.clone(), b, a], ..RawFeed::default() };
+    let (entries, warnings) = feed_indexed(&doc, &ctx());
+    let keys: Vec<(usize, &str)> = entries.iter().map(|(i, e)| (*i, e.key.as_str())).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], (0, "g-1"));
+    assert_eq!(keys[1].0, 2);
+    assert!(keys[1].1.starts_with("g-1#"), "{keys:?}");
+    assert_eq!(warnings.iter().filter(|w| w.contains("repeated verbatim")).count(), 3, "{warnings:?}");
+    assert_eq!(warnings.iter().filter(|w| w.contains("told apart")).count(), 1, "{warnings:?}");
+    // The same document again gives the same keys.
+    let (again, _) = feed(&doc, &ctx());
+    assert_eq!(again.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), [keys[0].1, keys[1].1]);
+}

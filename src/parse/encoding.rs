@@ -37,6 +37,10 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
         cow.into_owned()
     };
     strip_invalid_chars(&mut text, &mut warnings);
+    if text.contains(is_c1) {
+        text = repair_controls(&text).unwrap_or(text);
+        warnings.push("C1 control characters read as windows-1252 (else U+FFFD)".into());
+    }
     let text = rewrite_prolog(text);
     Decoded { text, encoding: format!("{} ({why})", enc.name()), warnings }
 }
@@ -99,19 +103,75 @@ fn attr_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     Some(&rest[..rest.find(quote)?])
 }
 
-/// UTF-8 where valid, windows-1252 for each invalid byte.
+/// UTF-8 where valid. An invalid sequence of one byte (what a windows-1252
+/// byte in UTF-8 text looks like: `\xe4` for ä, `\x96` for –) is read as
+/// windows-1252 when that byte means a character there; anything else (a
+/// truncated multi-byte sequence, one of the five bytes windows-1252 leaves
+/// undefined) becomes U+FFFD. Never a control character.
 fn utf8_lossy_1252(bytes: &[u8], warnings: &mut Vec<String>) -> String {
     if let Ok(s) = std::str::from_utf8(bytes) {
         return s.to_string();
     }
-    warnings.push("bytes that are not UTF-8 decoded as windows-1252".into());
+    let (mut repaired, mut replaced) = (0usize, 0usize);
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
     for chunk in bytes.utf8_chunks() {
         out.push_str(chunk.valid());
-        let (s, _) = WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
-        out.push_str(&s);
+        let c = match chunk.invalid() {
+            [] => continue,
+            [b] => windows_1252_char(*b),
+            _ => None,
+        };
+        if let Some(c) = c {
+            out.push(c);
+            repaired += 1;
+        } else {
+            out.push(char::REPLACEMENT_CHARACTER);
+            replaced += 1;
+        }
     }
+    let mut parts = Vec::new();
+    if repaired > 0 {
+        parts.push(format!("{repaired} decoded as windows-1252"));
+    }
+    if replaced > 0 {
+        parts.push(format!("{replaced} replaced by U+FFFD"));
+    }
+    warnings.push(format!("bytes that are not UTF-8: {}", parts.join(", ")));
     out
+}
+
+/// The character a byte above 0x7F stands for in windows-1252; `None` for
+/// the five bytes it leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D), which
+/// decoders map to C1 control characters.
+fn windows_1252_char(b: u8) -> Option<char> {
+    let byte = [b];
+    let (s, _) = WINDOWS_1252.decode_without_bom_handling(&byte);
+    s.chars().next().filter(|c| !is_c1(*c))
+}
+
+fn is_c1(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
+}
+
+/// Text without control characters: a C1 control (U+0080 to U+009F, which
+/// no feed means: it is a windows-1252 byte decoded as Latin-1, or an
+/// undefined byte) becomes the windows-1252 character, else U+FFFD; C0
+/// controls other than tab, newline and carriage return are removed.
+/// `None` when there was nothing to change.
+pub fn repair_controls(text: &str) -> Option<String> {
+    let bad = |c: char| is_c1(c) || (c < ' ' && !matches!(c, '\t' | '\n' | '\r'));
+    if !text.contains(bad) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_c1(c) {
+            out.push(windows_1252_char(c as u8).unwrap_or(char::REPLACEMENT_CHARACTER));
+        } else if !bad(c) {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// Removes characters XML 1.0 forbids (C0 controls but tab, newline and
@@ -167,6 +227,28 @@ mod tests {
         let d = decode(bytes, None);
         assert!(d.text.contains("Päivä – “x” ä"), "{}", d.text);
         assert!(!d.warnings.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_never_becomes_a_control_character() {
+        // 0x81 and 0x9D are undefined in windows-1252; \xe2\x80 is a
+        // truncated en dash; \x96 alone is windows-1252's en dash.
+        let bytes = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\x81b\x9dc \xe2\x80 d \x96 e\xc3</t>";
+        let d = decode(bytes, Some("utf-8"));
+        assert_eq!(
+            d.text,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\u{FFFD}b\u{FFFD}c \u{FFFD} d \u{2013} e\u{c3}</t>"
+        );
+        assert!(!d.text.chars().any(|c| c.is_control() && c != '\n'), "{:?}", d.text);
+        assert_eq!(d.warnings, ["bytes that are not UTF-8: 2 decoded as windows-1252, 3 replaced by U+FFFD"]);
+        // C1 controls that arrive valid (UTF-8 of Latin-1-decoded windows-1252,
+        // or an ISO-8859-1 document using an undefined byte).
+        let d = decode("<t>\u{93}x\u{94} \u{81}</t>".as_bytes(), None);
+        assert_eq!(d.text, "<t>\u{201c}x\u{201d} \u{FFFD}</t>");
+        let d = decode(b"<?xml version='1.0' encoding='ISO-8859-1'?><t>\x8d\xe5</t>", None);
+        assert!(d.text.ends_with("<t>\u{FFFD}\u{e5}</t>"), "{}", d.text);
+        assert_eq!(repair_controls("ok"), None);
+        assert_eq!(repair_controls("a\u{1}b\u{9d}\tc").as_deref(), Some("ab\u{FFFD}\tc"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use sha2::{Digest, Sha256};
 
 /// Longest wait we derive from server hints or back-off.
@@ -19,8 +19,12 @@ pub struct DueInputs<'a> {
     pub interval: Duration,
     /// The global floor.
     pub min_interval: Duration,
-    /// Consecutive failures including this fetch (0 after a success).
+    /// Consecutive failures including this fetch (0 after a success): the
+    /// back-off step.
     pub errors: u32,
+    /// With `errors` of 2 or more: the time from the previous failed request
+    /// to this one, as the server saw it (a late cycle makes it longer).
+    pub last_gap: Option<Duration>,
     /// `Retry-After` seconds.
     pub retry_after: Option<u64>,
     /// `Cache-Control: max-age` seconds.
@@ -47,6 +51,8 @@ pub fn next_due(now: DateTime<Utc>, i: &DueInputs<'_>) -> (DateTime<Utc>, String
     let (wait, mut reason) = wait(now, i);
     let jitter = jitter(i.key, now, wait);
     let at = now + chrono::Duration::from_std(wait + jitter).unwrap_or(chrono::Duration::days(1));
+    // Stored times are whole seconds: round up, never wait less.
+    let at = at.duration_round_up(chrono::Duration::seconds(1)).unwrap_or(at);
     let allowed = skip(at, i.skip_hours, i.skip_days);
     if allowed != at {
         reason.push_str(", then skipHours/skipDays");
@@ -57,7 +63,7 @@ pub fn next_due(now: DateTime<Utc>, i: &DueInputs<'_>) -> (DateTime<Utc>, String
 /// The first time at or after `at` outside the skipped hours and days (GMT).
 /// When the publisher skips every hour, the hints are ignored.
 fn skip(at: DateTime<Utc>, hours: &[u8], days: &[u8]) -> DateTime<Utc> {
-    use chrono::{Datelike, DurationRound, Timelike};
+    use chrono::{Datelike, Timelike};
     let skipped = |t: DateTime<Utc>| {
         hours.contains(&(t.hour() as u8)) || days.contains(&(t.weekday().num_days_from_monday() as u8))
     };
@@ -87,11 +93,9 @@ fn wait(now: DateTime<Utc>, i: &DueInputs<'_>) -> (Duration, String) {
         format!("interval {}", fmt(base))
     };
     if i.errors > 0 {
-        let factor = 1u32 << (i.errors - 1).min(10);
-        let backoff = base.saturating_mul(factor).min(MAX_WAIT).max(base);
-        let mut w = (backoff, format!("backoff after {} error{}", i.errors, if i.errors == 1 { "" } else { "s" }));
-        if let Some(ra) = i.retry_after.map(Duration::from_secs).filter(|ra| *ra > w.0) {
-            w = (ra, format!("Retry-After {}", fmt(ra)));
+        let mut w = backoff(base, i.errors, i.last_gap);
+        if let Some(ra) = i.retry_after.map(Duration::from_secs).filter(|ra| *ra >= w.0) {
+            w = (ra, format!("Retry-After {} (backoff step {})", fmt(ra), i.errors));
         }
         return w;
     }
@@ -125,10 +129,40 @@ fn wait(now: DateTime<Utc>, i: &DueInputs<'_>) -> (Duration, String) {
     (wait, reason)
 }
 
+/// The wait after `step` consecutive errors: `base` doubled once per step
+/// (the first error already waits twice the interval), at most
+/// [`MAX_WAIT`]. When the previous failed request came later than its own
+/// step allowed (a long cycle before it, a stopped daemon), the wait is at
+/// least twice the time between the last two failed requests instead, so
+/// the gaps the server sees grow whatever delayed one of them. Jitter only
+/// ever adds. The one back-off rule, for every kind of error.
+pub fn backoff(base: Duration, step: u32, last_gap: Option<Duration>) -> (Duration, String) {
+    let doubled = base.saturating_mul(1u32 << step.min(20));
+    let previous = doubled / 2;
+    // What the previous step could have waited: its wait, its jitter, and
+    // the rounding of stored times to whole seconds.
+    let allowed = previous + jitter_span(previous) + Duration::from_secs(2);
+    let late_gap = last_gap.filter(|g| step >= 2 && *g > allowed && g.saturating_mul(2) > doubled);
+    let wait = late_gap.map_or(doubled, |g| g.saturating_mul(2)).min(MAX_WAIT).max(base);
+    let errors = if step == 1 { "1 error".to_string() } else { format!("{step} errors in a row") };
+    let why = match late_gap {
+        Some(gap) if doubled < MAX_WAIT => {
+            format!("backoff step {step} after {errors}: {} (twice the {} since the last try)", fmt(wait), fmt(gap))
+        }
+        _ => format!("backoff step {step} after {errors}: {}", fmt(wait)),
+    };
+    (wait, why)
+}
+
+/// The most jitter a wait gets: a tenth of it, at most 10 minutes.
+fn jitter_span(wait: Duration) -> Duration {
+    Duration::from_secs((wait.as_secs() / 10).min(600))
+}
+
 /// Up to a tenth of the wait (at most 10 minutes), derived from the source
 /// and the time so that sources polled together spread out.
 fn jitter(key: &str, now: DateTime<Utc>, wait: Duration) -> Duration {
-    let span = (wait.as_secs() / 10).min(600);
+    let span = jitter_span(wait).as_secs();
     if span == 0 {
         return Duration::ZERO;
     }
@@ -163,15 +197,56 @@ mod tests {
         assert_eq!(wait(T, &fast).0, Duration::from_secs(3600));
         assert!(wait(T, &fast).1.contains("floor"));
         let failing = DueInputs { errors: 3, ..inputs() };
-        assert_eq!(wait(T, &failing), (Duration::from_secs(4 * 3600), "backoff after 3 errors".into()));
+        assert_eq!(
+            wait(T, &failing),
+            (Duration::from_secs(8 * 3600), "backoff step 3 after 3 errors in a row: 8h".into())
+        );
         let many = DueInputs { errors: 30, ..inputs() };
         assert_eq!(wait(T, &many).0, MAX_WAIT);
         let limited = DueInputs { errors: 1, retry_after: Some(7200), ..inputs() };
-        assert_eq!(wait(T, &limited), (Duration::from_secs(7200), "Retry-After 2h".into()));
+        assert_eq!(wait(T, &limited), (Duration::from_secs(7200), "Retry-After 2h (backoff step 1)".into()));
         let cached = DueInputs { max_age: Some(3 * 3600), ttl_minutes: Some(90), ..inputs() };
         assert_eq!(wait(T, &cached), (Duration::from_secs(3 * 3600), "max-age 3h".into()));
         let bare = DueInputs { has_validators: false, ..inputs() };
         assert_eq!(wait(T, &bare).0, Duration::from_secs(4 * 3600));
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_first_error_and_outgrows_a_late_gap() {
+        let hour = Duration::from_secs(3600);
+        let waits: Vec<u64> = (1..=6).map(|n| backoff(hour, n, None).0.as_secs() / 3600).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 24, 24], "doubling from the first error, capped at a day");
+        assert_eq!(backoff(hour, 1, None).1, "backoff step 1 after 1 error: 2h");
+        // The previous attempt came 5h after the one before (a late cycle):
+        // the next wait is at least twice that, not the scheduled 4h.
+        let (w, why) = backoff(hour, 2, Some(5 * hour));
+        assert_eq!(w, 10 * hour);
+        assert_eq!(why, "backoff step 2 after 2 errors in a row: 10h (twice the 5h since the last try)");
+        assert_eq!(backoff(hour, 2, Some(hour)).0, 4 * hour, "an early gap never shortens the step");
+        assert_eq!(backoff(hour, 1, Some(9 * hour)).0, 2 * hour, "after a success the gap does not count");
+        assert_eq!(backoff(hour, 3, Some(20 * hour)).0, MAX_WAIT);
+        // A gap within the step and its jitter is on time: no compounding.
+        let on_time = 2 * hour + Duration::from_secs(599);
+        assert_eq!(backoff(hour, 2, Some(on_time)).0, 4 * hour);
+        // Small intervals (tests, aggressive configs) follow the same rule.
+        let second = Duration::from_secs(1);
+        let small: Vec<u64> = (1..=4).map(|n| backoff(second, n, None).0.as_secs()).collect();
+        assert_eq!(small, [2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn jitter_never_undoes_a_backoff_step() {
+        for key in ["a", "b", "c", "d"] {
+            let mut last = Duration::ZERO;
+            for n in 1..=5 {
+                let i = DueInputs { key, errors: n, ..inputs() };
+                let (at, _) = next_due(T, &i);
+                let w = (at - T).to_std().unwrap();
+                assert!(w > last, "{key} step {n}: {w:?} after {last:?}");
+                assert!(w.as_secs() >= 3600 << n.min(4), "{w:?}");
+                last = w;
+            }
+        }
     }
 
     const T: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).unwrap(); // 2027-01-15T08:00:00Z, a Friday

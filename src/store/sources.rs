@@ -24,6 +24,8 @@ pub struct Claimed {
     pub last_modified: Option<String>,
     /// Consecutive failures so far.
     pub error_count: u32,
+    /// When the previous fetch started (any outcome).
+    pub last_fetch_at: Option<DateTime<Utc>>,
     /// The feed's scheduling hints from its last parsed body.
     pub hints: FeedHints,
 }
@@ -136,6 +138,10 @@ pub struct SourceRow {
     pub entries: u64,
     /// Consecutive failures.
     pub error_count: u32,
+    /// The back-off step the source is on: the number of consecutive
+    /// failures that set its next due time (0: not backing off; a source
+    /// that is gone is not polled at all).
+    pub backoff_step: u32,
     /// The last error.
     pub last_error: Option<String>,
     /// Repairs made on the last successful read.
@@ -209,7 +215,7 @@ impl Store {
                      WHERE in_config = 1 AND gone = 0
                        AND (claimed_until IS NULL OR claimed_until <= ?1)
                        AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
-                     RETURNING id, key, url, etag, last_modified, error_count, feed_hints",
+                     RETURNING id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at",
                 )
                 .ctx("cannot claim sources")?;
             let rows = stmt
@@ -221,6 +227,7 @@ impl Store {
                         etag: r.get(3)?,
                         last_modified: r.get(4)?,
                         error_count: r.get(5)?,
+                        last_fetch_at: r.get::<_, Option<String>>(7)?.as_deref().and_then(parse_ts),
                         hints: r
                             .get::<_, Option<String>>(6)?
                             .and_then(|h| serde_json::from_str(&h).ok())
@@ -274,6 +281,7 @@ impl Store {
                     last_ok_at: r.get(10)?,
                     entries: r.get(11)?,
                     error_count: r.get(12)?,
+                    backoff_step: if r.get::<_, bool>(17)? { 0 } else { r.get(12)? },
                     last_error: r.get(13)?,
                     warnings: serde_json::from_str(&warnings).unwrap_or_default(),
                     next_due_at: r.get(15)?,
