@@ -143,7 +143,7 @@ const LONG_TEXT: usize = 800;
 /// Fewest paragraphs (title included) of a paragraph structure.
 const MIN_PARAGRAPHS: usize = 3;
 /// Largest ratio of paragraph counts still compared paragraph by paragraph.
-const STRUCTURE_RATIO: usize = 3;
+const STRUCTURE_RATIO: usize = 5;
 
 /// Weights of the concept cosine, the paragraph alignment, the shared
 /// numbers and the shared names in the content score. Chosen on the two
