@@ -13,6 +13,9 @@ fn offline_example_is_ingested() {
     let check = run_in(dir.path(), &config, &["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     assert!(!stdout(&check).contains("file not found"), "{}", stdout(&check));
+    // No base_url in the example: `check` says what that costs.
+    assert!(stdout(&check).contains("base_url:    (none): feeds carry no rel=\"self\" link"), "{}", stdout(&check));
+    assert!(stdout(&check).contains("feed ids:    urn:polyfeed:feed:all, ..."), "{}", stdout(&check));
 
     let out = run_in(dir.path(), &config, &["poll"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

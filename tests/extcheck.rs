@@ -1,11 +1,14 @@
 //! What we publish, read by real third-party readers (Python feedparser,
-//! newsboat, rss-parser, feedsmith from ../shared/extcheck) over HTTP from
+//! newsboat, rss-parser, feedsmith) over HTTP from
 //! `polyfeed serve`: ids, titles, links and hreflang alternates must survive,
 //! and newsboat's conditional reloads must get 304s.
 //!
-//! The readers are installed by `.ci/run` (into `target/extcheck`, or where
-//! `EXTCHECK_DIR` points). Without them the test is skipped locally and fails
-//! in CI (`CI` set).
+//! The readers are installed by `scripts/setup --extcheck` (which
+//! `scripts/test` runs) through `tests/readers/install`, into
+//! `target/extcheck` (or where `EXTCHECK_DIR` points); `bin/fp-read`,
+//! `bin/feedsmith-read` and `bin/rssparser-read` there print what each reader
+//! saw as JSON. Without them the test is skipped locally and fails in CI
+//! (`CI` set).
 
 mod common;
 
@@ -19,10 +22,16 @@ use serde_json::Value;
 fn extcheck() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let candidates = [std::env::var_os("EXTCHECK_DIR").map(PathBuf::from), Some(root.join("target/extcheck"))];
-    let found = candidates.into_iter().flatten().find(|d| d.join(".venv").exists() && d.join("node_modules").exists());
+    let found = candidates
+        .into_iter()
+        .flatten()
+        .find(|d| ["bin/fp-read", "bin/feedsmith-read", "bin/rssparser-read"].iter().all(|b| d.join(b).exists()));
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "extcheck readers are not installed: .ci/run installs them");
-        eprintln!("skipping: extcheck readers not installed (run .ci/run, or install into target/extcheck)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "extcheck readers are not installed: scripts/setup --extcheck installs them"
+        );
+        eprintln!("skipping: extcheck readers not installed (run scripts/setup --extcheck)");
     }
     found
 }

@@ -21,6 +21,9 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
     ));
     crate::cli::say(format!("  interval:    {} (floor {})", fmt(c.interval), fmt(c.min_interval)));
     crate::cli::say(format!("  user agent:  {}", crate::fetch::user_agent(c.fetch.contact.as_deref())));
+    for line in publishing(&c) {
+        crate::cli::say(line);
+    }
     crate::cli::say(format!("  {} source{}:", c.sources.len(), if c.sources.len() == 1 { "" } else { "s" }));
     for s in &c.sources {
         let missing = match &s.location {
@@ -52,4 +55,37 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// What the published feeds will say about themselves: their self links
+/// and ids, and what is missing without `base_url` or `id_authority`.
+fn publishing(c: &Config) -> Vec<String> {
+    let p = &c.publish;
+    let mut out = Vec::new();
+    match &p.base_url {
+        Some(b) => out.push(format!("  base_url:    {b} (each feed links to itself there: rel=\"self\", feed_url)")),
+        None => out.push(
+            "  base_url:    (none): feeds carry no rel=\"self\" link and no feed_url (the W3C Feed Validator \
+             warns about that; readers still work); set base_url to the URL output_dir is served at"
+                .into(),
+        ),
+    }
+    let example = crate::publish::FeedDoc {
+        stem: "all".into(),
+        title: String::new(),
+        lang: None,
+        base_url: p.base_url.as_ref().map(|u| u.to_string()),
+        id_authority: p.id_authority.clone(),
+        hub: None,
+        updated: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        items: Vec::new(),
+    }
+    .id();
+    let how = match (&p.id_authority, &p.base_url) {
+        (Some(_), _) => "tag: URIs under id_authority",
+        (None, Some(_)) => "the feeds' URLs; set id_authority to keep them if base_url changes",
+        (None, None) => "unique to this installation only; set id_authority (or base_url) for ids no one else uses",
+    };
+    out.push(format!("  feed ids:    {example}, ... ({how})"));
+    out
 }

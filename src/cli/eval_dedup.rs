@@ -1,5 +1,5 @@
 //! `polyfeed eval-dedup CORPUS.jsonl [--predictions OUT.json]`: runs the
-//! story engine over a labelled corpus (the format of `shared/corpus/`) and
+//! story engine over a labelled corpus (JSON lines, see [`Args::corpus`]) and
 //! prints pairwise precision, recall and F1 per language pair.
 //!
 //! Each document becomes an [`Entry`] of source `source` (no publisher

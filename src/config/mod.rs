@@ -154,6 +154,9 @@ pub struct PublishSettings {
     pub title: String,
     /// Public URL where `output_dir` is served, for self links.
     pub base_url: Option<Url>,
+    /// The tagging entity of `tag:` feed ids (RFC 4151), as
+    /// `authority,date`: `example.org,2026` or `me@example.org,2026-05-01`.
+    pub id_authority: Option<String>,
     /// Newest stories per feed.
     pub items: usize,
     /// Publish feeds for categories that have no `[tags.NAME]` table.
@@ -412,8 +415,22 @@ impl Ctx<'_> {
             },
         };
         let admin_listen = s.admin_listen.as_ref().map(|v| address(v, "admin_listen")).transpose()?;
+        let id_authority = match &s.id_authority {
+            None => None,
+            Some(v) => match tag_entity(v.get_ref().trim()) {
+                Some(e) => Some(e),
+                None => {
+                    return Err(self.error(
+                        v.span(),
+                        "invalid id_authority: expected a domain or e-mail address you own and a date when you \
+                         owned it, as \"example.org,2026\" or \"me@example.org,2026-05-01\" (RFC 4151)",
+                    ));
+                }
+            },
+        };
         Ok(PublishSettings {
             hub,
+            id_authority,
             title: s.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "polyfeed".into()),
             base_url,
             items: self.count(&s.items, "items", 50)?,
@@ -550,6 +567,49 @@ fn file_key(path: &Path, base: &Path) -> String {
 /// Makes a path absolute without touching the filesystem beyond the cwd.
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// An RFC 4151 `taggingEntity` (`authorityName "," date`), lower-cased
+/// (as RFC 4151 recommends, and as the W3C Feed Validator requires), or
+/// `None` when it is not one: the authority a DNS name or an e-mail address
+/// (letters, digits, `-._` before the `@`), the date `YYYY`, `YYYY-MM` or
+/// `YYYY-MM-DD`.
+pub fn tag_entity(text: &str) -> Option<String> {
+    let (authority, date) = text.rsplit_once(',')?;
+    let dns = |d: &str| {
+        d.contains('.')
+            && d.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            })
+    };
+    let authority_ok = match authority.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && local.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+                && dns(domain)
+        }
+        None => dns(authority),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let digits = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_digit());
+    let date_ok = match parts.as_slice() {
+        [y] => digits(y, 4),
+        [y, m] => digits(y, 4) && digits(m, 2) && (1..=12).contains(&m.parse::<u8>().unwrap_or(0)),
+        [y, m, d] => {
+            digits(y, 4)
+                && digits(m, 2)
+                && digits(d, 2)
+                && chrono::NaiveDate::parse_from_str(&format!("{y}-{m}-{d}"), "%Y-%m-%d").is_ok()
+        }
+        _ => false,
+    };
+    (authority_ok && date_ok).then(|| text.to_ascii_lowercase())
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -71,6 +71,7 @@ pub struct RawSettings {
     pub per_host_delay: Option<Spanned<String>>,
     pub title: Option<String>,
     pub base_url: Option<Spanned<String>>,
+    pub id_authority: Option<Spanned<String>>,
     pub items: Option<Spanned<i64>>,
     pub publish_untagged: Option<bool>,
     pub listen: Option<Spanned<String>>,

@@ -90,8 +90,27 @@ fn bad_values_are_located() {
     assert!(e.contains(":4:7: duplicate source url"), "{e}");
     let e = err("[settings]\nmax_body_size = \"10 parsecs\"\n");
     assert!(e.contains(":2:17: invalid max_body_size"), "{e}");
+    let e = err("[settings]\nid_authority = \"example.org\"\n");
+    assert!(e.contains(":2:16: invalid id_authority"), "{e}");
+    let e = err("[settings]\nid_authority = \"http://example.org/,2026\"\n");
+    assert!(e.contains("invalid id_authority"), "{e}");
+    let e = err("[settings]\nid_authority = \"example.org,2026-13\"\n");
+    assert!(e.contains("invalid id_authority"), "{e}");
     let e = err("[[source]]\nname = \"no url\"\n");
     assert!(e.contains("missing field `url`"), "{e}");
+}
+
+#[test]
+fn id_authority_is_an_rfc_4151_tagging_entity() {
+    let c = parse("[settings]\nid_authority = \"Feeds.Example.org,2026\"\n").unwrap();
+    assert_eq!(c.publish.id_authority.as_deref(), Some("feeds.example.org,2026"));
+    for ok in ["example.org,2026-05", "me@example.org,2026-05-01", "a-b.example,1999"] {
+        assert!(tag_entity(ok).is_some(), "{ok}");
+    }
+    for bad in ["example.org", "example,2026", "example.org,26", "example.org,2026-02-30", "a b@example.org,2026"] {
+        assert!(tag_entity(bad).is_none(), "{bad}");
+    }
+    assert_eq!(parse("").unwrap().publish.id_authority, None);
 }
 
 #[test]

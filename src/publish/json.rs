@@ -4,7 +4,7 @@
 use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
 
-use super::doc::{FeedDoc, Item};
+use super::doc::{self, FeedDoc, Item};
 
 /// Renders a feed as JSON Feed 1.1.
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
@@ -52,21 +52,22 @@ fn item(i: &Item) -> Value {
     }
     m.insert("date_published".into(), json!(i.published.to_rfc3339_opts(SecondsFormat::Secs, true)));
     m.insert("date_modified".into(), json!(i.updated.to_rfc3339_opts(SecondsFormat::Secs, true)));
-    if !i.authors.is_empty() {
-        let authors: Vec<Value> = i
-            .authors
-            .iter()
-            .map(|p| {
-                let mut a = Map::new();
-                if let Some(n) = p.name.as_ref().or(p.email.as_ref()) {
-                    a.insert("name".into(), json!(n));
-                }
-                if let Some(u) = &p.uri {
-                    a.insert("url".into(), json!(u));
-                }
-                Value::Object(a)
-            })
-            .collect();
+    // JSON Feed 1.1: an author object has at least one of name, url, avatar.
+    let authors: Vec<Value> = i
+        .authors
+        .iter()
+        .filter_map(|p| {
+            let mut a = Map::new();
+            if let Some(n) = doc::person_name(p) {
+                a.insert("name".into(), json!(n));
+            }
+            if let Some(u) = doc::person_uri(p) {
+                a.insert("url".into(), json!(u));
+            }
+            (!a.is_empty()).then_some(Value::Object(a))
+        })
+        .collect();
+    if !authors.is_empty() {
         m.insert("authors".into(), Value::Array(authors));
     }
     if !i.tags.is_empty() {
@@ -82,7 +83,7 @@ fn item(i: &Item) -> Value {
             .map(|e| {
                 let mut a = Map::new();
                 a.insert("url".into(), json!(e.url));
-                a.insert("mime_type".into(), json!(e.mime.as_deref().unwrap_or("application/octet-stream")));
+                a.insert("mime_type".into(), json!(doc::mime(e.mime.as_deref()).unwrap_or("application/octet-stream")));
                 if let Some(l) = e.length {
                     a.insert("size_in_bytes".into(), json!(l));
                 }

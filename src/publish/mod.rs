@@ -67,6 +67,7 @@ pub fn render(input: &Input<'_>) -> Vec<Artifact> {
             title: feed_title(cfg, tag.as_deref(), prefs, input.tagger),
             lang: prefs.first().cloned(),
             base_url: base.clone(),
+            id_authority: cfg.publish.id_authority.clone(),
             hub: cfg.publish.hub.as_ref().map(|u| u.to_string()),
             updated: stories.iter().map(|s| s.updated()).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
             items: stories

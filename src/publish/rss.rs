@@ -1,10 +1,16 @@
 //! RSS 2.0: one `<item>` per story; the other language versions as
 //! `atom:link rel="alternate" hreflang` and as a visible "Also in" line
 //! (many readers ignore extra links); `<source>` names the origin feed.
+//!
+//! Written with our own XML builder like `atom.rs`, not the `rss` crate's
+//! writer: byte-stable output in our element order (the alternate link
+//! order matters to readers) with item-level `atom:link hreflang`; the
+//! rules RSS 2.0 sets (RFC 822 dates, `<author>` an e-mail address, a guid
+//! on every item) are checked on the output by `tests/feed_rules.rs`.
 
 use chrono::{DateTime, Utc};
 
-use super::doc::{FeedDoc, Item, also_in_html};
+use super::doc::{self, FeedDoc, Item, also_in_html};
 use super::xml::Xml;
 
 fn date(t: DateTime<Utc>) -> String {
@@ -57,12 +63,17 @@ fn render_item(x: &mut Xml, item: &Item) {
     if !body.is_empty() {
         x.text("description", &[], &body);
     }
+    // RSS 2.0's <author> is an e-mail address ("addr (Name)"); a name
+    // without one goes in dc:creator.
     for p in &item.authors {
-        match (&p.email, &p.name) {
+        let name = p.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        match (doc::email(p), name) {
             (Some(e), Some(n)) => x.text("author", &[], &format!("{e} ({n})")),
-            (_, Some(n)) => x.text("dc:creator", &[], n),
             (Some(e), None) => x.text("author", &[], e),
-            (None, None) => x,
+            (None, _) => match doc::person_name(p) {
+                Some(n) => x.text("dc:creator", &[], n),
+                None => x,
+            },
         };
     }
     for (slug, label) in &item.tags {
@@ -72,7 +83,11 @@ fn render_item(x: &mut Xml, item: &Item) {
         let len = e.length.unwrap_or(0).to_string();
         x.empty(
             "enclosure",
-            &[("url", &e.url), ("length", &len), ("type", e.mime.as_deref().unwrap_or("application/octet-stream"))],
+            &[
+                ("url", &e.url),
+                ("length", &len),
+                ("type", doc::mime(e.mime.as_deref()).unwrap_or("application/octet-stream")),
+            ],
         );
     }
     if let Some(l) = &item.lang {

@@ -1,7 +1,6 @@
 //! Pairwise precision, recall and F1 of predicted stories against gold
-//! groups, per language pair, counted exactly as
-//! `shared/corpus/score_pairs.py` counts them (cell sizes, not an
-//! enumeration of pairs; an empty denominator counts as 1.0).
+//! groups, per language pair, counted from cell sizes (not an enumeration
+//! of pairs; an empty denominator counts as 1.0).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
