@@ -29,11 +29,32 @@ pub(super) fn numbers(text: &str) -> BTreeSet<String> {
             }
             i += 1;
         }
-        if let Some(n) = fold_number(&raw) {
+        // `25.10.2006` and `1.1.` are dates in the Nordic way of writing
+        // them: their day and year are what an English `October 25, 2006`
+        // or a Swedish `25 oktober 2006` gives.
+        let abbreviated = chars.get(i) == Some(&'.');
+        if let Some(parts) = date_parts(&raw, abbreviated) {
+            out.extend(parts);
+        } else if let Some(n) = fold_number(&raw) {
             out.insert(n);
         }
     }
     out
+}
+
+/// The day and year of a numeric date `D.M.YYYY`, or the day of `D.M.`
+/// (`abbreviated`: a full stop follows). `None` for anything else.
+fn date_parts(raw: &str, abbreviated: bool) -> Option<Vec<String>> {
+    let parts: Vec<&str> = raw.split('.').collect();
+    let day = |d: &str| d.len() <= 2 && d.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    let month = |m: &str| m.len() <= 2 && m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m));
+    let year = |y: &str| y.len() == 4 && y.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y));
+    let number = |d: &str| d.trim_start_matches('0').to_string();
+    match parts.as_slice() {
+        [d, m, y] if day(d) && month(m) && year(y) => Some(vec![number(d), y.to_string()]),
+        [d, m] if abbreviated && day(d) && month(m) => Some(vec![number(d)]),
+        _ => None,
+    }
 }
 
 /// True when exactly three digits follow position `i` (a thousands group).
@@ -99,6 +120,17 @@ mod tests {
         let en = numbers("The project costs EUR 1,250,000 and a ticket EUR 9.90. Budget 38.6 million for 2027.");
         assert_eq!(fi, en);
         assert!(fi.contains("1250000") && fi.contains("9.9") && fi.contains("38.6") && fi.contains("2027"));
+    }
+
+    #[test]
+    fn nordic_dates_give_their_day_and_year() {
+        let fi = numbers("Pörssitiedote 25.10.2006 klo 12.00: katsauskausi 1.1.–30.9.2006.");
+        let en =
+            numbers("Stock exchange release October 25, 2006 at 12.00: the period January 1 - September 30, 2006.");
+        assert_eq!(fi, en, "{fi:?} {en:?}");
+        // Not dates: decimals, grouped thousands, a version number.
+        assert!(numbers("38.6 ja 1.250").contains("38.6") && numbers("1.250").contains("1250"));
+        assert_eq!(numbers("versio 2.45.3").into_iter().collect::<Vec<_>>(), vec!["2453".to_string()]);
     }
 
     #[test]
