@@ -1,10 +1,12 @@
-//! Bytes to [`RawFeed`]: encoding repair, feed-rs behind a panic guard, the
+//! Bytes to [`RawFeed`]: encoding repair, Atom 0.3 and odd Atom text
+//! constructs rewritten to Atom 1.0, feed-rs behind a panic guard, the
 //! `<rss>`-without-version retry, and second passes for what feed-rs drops:
 //! item-level `atom:link`s in RSS (with the rss crate), `xml:base` and
 //! `xml:lang` on Atom entries, JSON Feed item languages and attachments.
 //! Feed-level authors are inherited where the format says so. No other
 //! module sees the feed crates' types.
 
+mod atom_fix;
 mod atom_scope;
 mod convert;
 pub mod encoding;
@@ -74,6 +76,9 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
         return Err(ParseError::HtmlPage { advertised: html::advertised_feeds(text, base_url) });
     }
     let mut warnings = decoded.warnings;
+    // Atom 0.3 and odd text constructs, rewritten to Atom 1.0 feed-rs reads.
+    let rewritten = atom_fix::rewrite(text);
+    let text = rewritten.as_deref().unwrap_or(text);
     let mut feed = parse_text(text, base_url)?;
     recover_dropped(text, &mut feed, base_url, &mut warnings);
     inherit_authors(&mut feed);
