@@ -44,7 +44,8 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                     if local != "feed" && local != "entry" {
                         return None;
                     }
-                    legacy_root = ns.as_deref() == Some(ATOM03) || attr(e, "version").is_some_and(|v| v.starts_with("0."));
+                    legacy_root =
+                        ns.as_deref() == Some(ATOM03) || attr(e, "version").is_some_and(|v| v.starts_with("0."));
                 }
                 let atom = match ns.as_deref() {
                     Some(n) => n == ATOM10 || n == ATOM03,
@@ -186,7 +187,9 @@ fn text_construct(
     let ty = attr(e, "type").unwrap_or_default();
     let mode = attr(e, "mode").unwrap_or_default();
     let markup = ty.contains("html") || ty.ends_with("+xml") || ty.ends_with("/xml");
-    if mode == "base64" || (!has_elements && !is_text_type(&ty) && !ty.starts_with("text/") && !markup && !ty.is_empty()) {
+    if mode == "base64"
+        || (!has_elements && !is_text_type(&ty) && !ty.starts_with("text/") && !markup && !ty.is_empty())
+    {
         // base64, said or implied by a non-text MIME type (RFC 4287 §4.1.3.3)
         let decoded = match base64(&text) {
             Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),

@@ -8,6 +8,7 @@
 
 mod atom_fix;
 mod atom_scope;
+mod codepages;
 mod convert;
 pub mod encoding;
 mod hints;
