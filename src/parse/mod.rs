@@ -127,9 +127,15 @@ fn parse_text(text: &str, base_url: Option<&str>) -> Result<RawFeed, ParseError>
     }
     match feed_rs_parse(text, base_url) {
         Err(ParseError::Invalid(e)) if e.contains("no root") || e.contains("NoFeedRoot") => {
-            match rss_with_version(text) {
-                Some(fixed) => feed_rs_parse(&fixed, base_url),
-                None => Err(ParseError::Invalid(e)),
+            let Some(fixed) = rss_with_version(text) else {
+                return Err(ParseError::Invalid(e));
+            };
+            match feed_rs_parse(&fixed, base_url) {
+                Err(ParseError::Invalid(_)) if !fixed.contains("<channel") => match rss_with_channel(&fixed) {
+                    Some(wrapped) => feed_rs_parse(&wrapped, base_url),
+                    None => Err(ParseError::Invalid(e)),
+                },
+                other => other,
             }
         }
         other => other,
@@ -193,6 +199,18 @@ fn rss_with_version(text: &str) -> Option<String> {
     Some(format!("{}{}{}", &text[..start], new_tag, &text[end..]))
 }
 
+/// `<rss>` without `<channel>` (an empty document, or items directly under
+/// the root, which old readers accepted): the root's content wrapped in one.
+fn rss_with_channel(text: &str) -> Option<String> {
+    let start = text.find("<rss")?;
+    let open_end = start + text[start..].find('>')?;
+    if text[..open_end].ends_with('/') {
+        return None;
+    }
+    let close = text.rfind("</rss>").filter(|c| *c > open_end)?;
+    Some(format!("{}<channel>{}</channel>{}", &text[..=open_end], &text[open_end + 1..close], &text[close..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +220,16 @@ mod tests {
         assert_eq!(rss_with_version("<rss><channel/></rss>").unwrap(), "<rss version=\"2.0\"><channel/></rss>");
         assert_eq!(rss_with_version("<rss version='0.94' x='1'>").unwrap(), "<rss version=\"2.0\" x='1'>");
         assert!(rss_with_version("<rsss>").is_none());
+    }
+
+    #[test]
+    fn rss_without_channel_is_read() {
+        let doc = br#"<rss version="0.91"><item><title>T</title><link>http://e.fi/1</link></item></rss>"#;
+        let parsed = parse(doc, None, None).unwrap();
+        assert_eq!(parsed.feed.entries.len(), 1);
+        assert_eq!(parsed.feed.entries[0].title.as_ref().unwrap().body, "T");
+        assert!(parse(b"<rss>\n</rss>", None, None).unwrap().feed.entries.is_empty());
+        assert!(parse(b"<rss/>", None, None).is_err());
     }
 
     #[test]
