@@ -99,7 +99,17 @@ fn recover_dropped(text: &str, feed: &mut RawFeed, base_url: Option<&str>, warni
     let (what, result) = match feed.format.as_str() {
         "atom" => ("Atom xml:base/xml:lang", guarded(|| atom_scope::apply(text, feed, base_url))),
         "json" => ("JSON Feed item", guarded(|| json_items::apply(text, feed))),
-        f if f.starts_with("rss") && text.contains("http://www.w3.org/2005/Atom") => {
+        f if f.starts_with("rss") => {
+            // RSS 1.0's Dublin Core is feed-rs's; the rss crate reads 0.9x and 2.0.
+            if f != "rss1" && text.contains("http://purl.org/dc/") {
+                let result = guarded(|| rss_links::recover_dublin_core(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("Dublin Core pass failed: {e}"));
+                }
+            }
+            if !text.contains("http://www.w3.org/2005/Atom") {
+                return;
+            }
             ("item atom:link", guarded(|| rss_links::recover_item_links(text, feed, base_url)))
         }
         _ => return,
