@@ -86,6 +86,7 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
         Enc::Page(i) => code_page(body, i),
     };
     strip_invalid_chars(&mut text, &mut warnings);
+    c1_as_1252(&mut text, &mut warnings);
     let text = rewrite_prolog(text);
     Decoded { text, encoding: format!("{} ({why})", enc.name()), warnings }
 }
@@ -223,6 +224,24 @@ fn strip_invalid_chars(text: &mut String, warnings: &mut Vec<String>) {
     }
 }
 
+/// C1 control characters (U+0080..U+009F) are never meant in a feed: they
+/// are windows-1252 bytes (`\x92` for `’`) decoded as ISO-8859-1 or
+/// written as such; read them as windows-1252, as browsers do.
+fn c1_as_1252(text: &mut String, warnings: &mut Vec<String>) {
+    let c1 = |c: char| ('\u{80}'..='\u{9f}').contains(&c);
+    if !text.contains(c1) {
+        return;
+    }
+    *text = text
+        .chars()
+        .map(|c| match c1(c) {
+            true => WINDOWS_1252.decode_without_bom_handling(&[c as u8]).0.chars().next().unwrap_or(c),
+            false => c,
+        })
+        .collect();
+    warnings.push("C1 control characters read as windows-1252".into());
+}
+
 /// Makes the XML declaration say UTF-8, since the text now is.
 fn rewrite_prolog(text: String) -> String {
     let trimmed = text.trim_start();
@@ -307,6 +326,13 @@ mod tests {
             decode(b"<?xml version='1.0' encoding='CSPC8CODEPAGE437'?><t>\x80</t>", None).encoding,
             "cp437 (XML prolog)"
         );
+    }
+
+    #[test]
+    fn c1_controls_are_windows_1252() {
+        let d = decode("<t>don\u{92}t \u{81}</t>".as_bytes(), None);
+        assert_eq!(d.text, "<t>don\u{2019}t \u{81}</t>");
+        assert!(d.warnings.iter().any(|w| w.contains("C1")), "{:?}", d.warnings);
     }
 
     #[test]
