@@ -196,7 +196,8 @@ fn text_construct(
             None if mode == "base64" => return Some(()),
             None => text.clone(),
         };
-        let new_type = if markup { "html" } else { "text" };
+        let looks_like_markup = decoded.contains('<') && decoded.contains('>');
+        let new_type = if markup || looks_like_markup { "html" } else { "text" };
         out.write_event(Event::Start(start_tag(e, qname, Some(new_type)))).ok()?;
         out.write_event(Event::Text(BytesText::new(&decoded))).ok()?;
         return out.write_event(Event::End(BytesEnd::new(end_name))).ok();
@@ -294,7 +295,7 @@ mod tests {
         assert!(out.contains("<published>2003-12-31T10:14:55Z</published>"), "{out}");
         assert!(out.contains("<updated>2004-01-01T00:00:00Z</updated>"), "{out}");
         assert!(out.contains("<uri>http://a.example/</uri>"), "{out}");
-        assert!(out.contains(r#"<content type="text">&lt;b&gt;hi&lt;/b&gt;</content>"#), "{out}");
+        assert!(out.contains(r#"<content type="html">&lt;b&gt;hi&lt;/b&gt;</content>"#), "{out}");
     }
 
     #[test]
