@@ -1,6 +1,7 @@
 //! Bytes to [`RawFeed`]: encoding repair, Atom 0.3 and odd Atom text
-//! constructs rewritten to Atom 1.0, feed-rs behind a panic guard, the
-//! `<rss>`-without-version retry, and second passes for what feed-rs drops:
+//! constructs rewritten to Atom 1.0 (and RSS 0.90 or RSS in UserLand's
+//! namespace to the RSS namespace), feed-rs behind a panic guard, the
+//! `<rss>`-without-version and -channel retries, and second passes for what feed-rs drops:
 //! item-level `atom:link`s in RSS (with the rss crate), `xml:base` and
 //! `xml:lang` on Atom entries, JSON Feed item languages and attachments.
 //! Feed-level authors are inherited where the format says so. No other
@@ -14,6 +15,7 @@ pub mod encoding;
 mod hints;
 mod html;
 mod json_items;
+mod rss_fix;
 mod rss_links;
 
 pub use html::alternate_languages;
@@ -77,8 +79,9 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
         return Err(ParseError::HtmlPage { advertised: html::advertised_feeds(text, base_url) });
     }
     let mut warnings = decoded.warnings;
-    // Atom 0.3 and odd text constructs, rewritten to Atom 1.0 feed-rs reads.
-    let rewritten = atom_fix::rewrite(text);
+    // Atom 0.3 and odd text constructs, rewritten to Atom 1.0 feed-rs reads;
+    // RSS in namespaces feed-rs does not know, RSS 1.0 items without a link.
+    let rewritten = atom_fix::rewrite(text).or_else(|| rss_fix::rewrite(text));
     let text = rewritten.as_deref().unwrap_or(text);
     let mut feed = parse_text(text, base_url)?;
     recover_dropped(text, &mut feed, base_url, &mut warnings);
