@@ -63,7 +63,10 @@ SKIPPED_FORMATS = {
 
 # Documents where polyfeed differs from feedparser on purpose; each counts
 # as agreement and is listed with its reason.
-DIFFERENCES = {}
+DIFFERENCES = {
+    "wellformed/rss/item_guid_not_permalink.xml":
+        "an item without a link is published with its guid as link when the guid is an http(s) URL",
+}
 
 # ---------- the suite and the reference feedparser ----------
 
@@ -264,10 +267,11 @@ def run_polyfeed(binary, docs, base, work):
 
 
 class Text(str):
-    """A plain-text value (a title): equal to an expected value with the same text."""
+    """A plain-text value (a title): equal to an expected value with the same
+    text, the expected value read as HTML or (feedparser's text/plain) as is."""
 
     def __eq__(self, other):
-        return isinstance(other, str) and squash(str(self)) == as_text(other)
+        return isinstance(other, str) and squash(str(self)) in (as_text(other), squash(other))
 
     def __ne__(self, other):
         return not self.__eq__(other)
@@ -276,10 +280,11 @@ class Text(str):
 
 
 class Html(str):
-    """Sanitised HTML (a summary or content): compared as text."""
+    """Sanitised HTML (a summary or content): compared as text, the expected
+    value read as HTML or (feedparser's text/plain) as is."""
 
     def __eq__(self, other):
-        return isinstance(other, str) and as_text(str(self)) == as_text(other)
+        return isinstance(other, str) and as_text(str(self)) in (as_text(other), squash(other))
 
     def __ne__(self, other):
         return not self.__eq__(other)
@@ -317,6 +322,27 @@ class Author(str):
         return not self.__eq__(other)
 
     __hash__ = str.__hash__
+
+
+class Url(str):
+    """A URL: scheme and host compare ignoring case (polyfeed stores them lower case)."""
+
+    def __eq__(self, other):
+        return isinstance(other, str) and url_key(self) == url_key(other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
+def url_key(u):
+    from urllib.parse import urlsplit
+    try:
+        p = urlsplit(u.strip())
+        return (p.scheme.lower(), p.netloc.lower(), p.path, p.query, p.fragment)
+    except ValueError:
+        return u
 
 
 class Lang(str):
@@ -384,7 +410,7 @@ def stored(db, docs, base):
                 feed["title"] = Text(s["feed_title"])
                 feed["title_detail"] = D(value=feed["title"])
             if s["feed_link"]:
-                feed["link"] = s["feed_link"]
+                feed["link"] = Url(s["feed_link"])
             if s["feed_lang"]:
                 feed["language"] = Lang(s["feed_lang"])
         entries = []
@@ -404,7 +430,7 @@ def entry(con, e, D):
         x["title"] = Text(e["title"])
         x["title_detail"] = D(value=x["title"])
     if e["url"]:
-        x["link"] = e["url"]
+        x["link"] = Url(e["url"])
     if e["guid"]:
         x["id"] = e["guid"]
     summary, content = e["summary_html"], e["content_html"]
