@@ -15,6 +15,7 @@ pub mod encoding;
 mod hints;
 mod html;
 mod json_items;
+mod rss_bodies;
 mod rss_fix;
 mod rss_links;
 
@@ -99,10 +100,17 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
 /// Second passes for what feed-rs drops, each contained: a failure costs
 /// the recovered details (with a warning), never the feed.
 fn recover_dropped(text: &str, feed: &mut RawFeed, base_url: Option<&str>, warnings: &mut Vec<String>) {
-    let (what, result) = match feed.format.as_str() {
+    let format = feed.format.clone();
+    let (what, result) = match format.as_str() {
         "atom" => ("Atom xml:base/xml:lang", guarded(|| atom_scope::apply(text, feed, base_url))),
         "json" => ("JSON Feed item", guarded(|| json_items::apply(text, feed))),
         f if f.starts_with("rss") => {
+            if f != "rss1" {
+                let result = guarded(|| rss_bodies::apply(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("RSS item body pass failed: {e}"));
+                }
+            }
             // RSS 1.0's Dublin Core is feed-rs's; the rss crate reads 0.9x and 2.0.
             if f != "rss1" && text.contains("http://purl.org/dc/") {
                 let result = guarded(|| rss_links::recover_dublin_core(text, feed));
