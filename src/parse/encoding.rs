@@ -1,8 +1,54 @@
-//! Bytes to UTF-8 text: BOMs, UTF-16, the XML prolog, the HTTP charset, and
-//! windows-1252 bytes mislabelled as UTF-8. The parsers then always see UTF-8
-//! with a prolog that says so.
+//! Bytes to UTF-8 text: BOMs, UTF-16 and UTF-32, EBCDIC, the XML prolog, the
+//! HTTP charset, and windows-1252 bytes mislabelled as UTF-8. Labels
+//! encoding_rs (the WHATWG set) does not know are looked up among the
+//! single-byte code pages of `codepages` (DOS, EBCDIC, old Mac). The parsers
+//! then always see UTF-8 with a prolog that says so.
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+use super::codepages;
+
+/// An encoding we can decode.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Enc {
+    /// One of encoding_rs's.
+    Rs(&'static Encoding),
+    /// UTF-32, big-endian when true.
+    Utf32(bool),
+    /// An index into `codepages::PAGES`.
+    Page(usize),
+}
+
+impl Enc {
+    fn name(self) -> &'static str {
+        match self {
+            Enc::Rs(e) => e.name(),
+            Enc::Utf32(true) => "UTF-32BE",
+            Enc::Utf32(false) => "UTF-32LE",
+            Enc::Page(i) => codepages::PAGES[i].0,
+        }
+    }
+
+    /// From a label (prolog or HTTP charset).
+    fn for_label(label: &str) -> Option<Enc> {
+        let label = label.trim();
+        if let Some(e) = Encoding::for_label(label.as_bytes()) {
+            return Some(Enc::Rs(e));
+        }
+        let key: String = label.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+        match key.as_str() {
+            "utf32" | "utf32be" | "ucs4" | "ucs4be" => return Some(Enc::Utf32(true)),
+            "utf32le" | "ucs4le" => return Some(Enc::Utf32(false)),
+            _ => {}
+        }
+        let i = codepages::ALIASES.binary_search_by(|(k, _)| (*k).cmp(key.as_str())).ok()?;
+        Some(Enc::Page(codepages::ALIASES[i].1))
+    }
+
+    fn is_wide(self) -> bool {
+        matches!(self, Enc::Rs(e) if e == UTF_16BE || e == UTF_16LE) || matches!(self, Enc::Utf32(_))
+    }
+}
 
 /// The decoded document and how the encoding was chosen.
 #[derive(Debug)]
@@ -27,14 +73,17 @@ pub struct Decoded {
 pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
     let mut warnings = Vec::new();
     let (enc, why, body) = choose(bytes, http_charset, &mut warnings);
-    let mut text = if enc == UTF_8 {
-        utf8_lossy_1252(body, &mut warnings)
-    } else {
-        let (cow, had_errors) = enc.decode_without_bom_handling(body);
-        if had_errors {
-            warnings.push(format!("invalid {} bytes replaced", enc.name()));
+    let mut text = match enc {
+        Enc::Rs(e) if e == UTF_8 => utf8_lossy_1252(body, &mut warnings),
+        Enc::Rs(e) => {
+            let (cow, had_errors) = e.decode_without_bom_handling(body);
+            if had_errors {
+                warnings.push(format!("invalid {} bytes replaced", e.name()));
+            }
+            cow.into_owned()
         }
-        cow.into_owned()
+        Enc::Utf32(be) => utf32(body, be, &mut warnings),
+        Enc::Page(i) => code_page(body, i),
     };
     strip_invalid_chars(&mut text, &mut warnings);
     if text.contains(is_c1) {
@@ -49,22 +98,45 @@ fn choose<'a>(
     bytes: &'a [u8],
     http_charset: Option<&str>,
     warnings: &mut Vec<String>,
-) -> (&'static Encoding, &'static str, &'a [u8]) {
-    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
-        return (enc, "byte-order mark", &bytes[bom_len..]);
-    }
+) -> (Enc, &'static str, &'a [u8]) {
     match bytes {
-        [0, b'<', 0, _, ..] => return (UTF_16BE, "UTF-16 detected", bytes),
-        [b'<', 0, _, 0, ..] => return (UTF_16LE, "UTF-16 detected", bytes),
+        [0, 0, 0xfe, 0xff, rest @ ..] => return (Enc::Utf32(true), "byte-order mark", rest),
+        [0xff, 0xfe, 0, 0, rest @ ..] => return (Enc::Utf32(false), "byte-order mark", rest),
         _ => {}
     }
-    let from_label = |label: &str| Encoding::for_label(label.trim().as_bytes());
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        return (Enc::Rs(enc), "byte-order mark", &bytes[bom_len..]);
+    }
+    match bytes {
+        [0, 0, 0, b'<', ..] => return (Enc::Utf32(true), "UTF-32 detected", bytes),
+        [b'<', 0, 0, 0, ..] => return (Enc::Utf32(false), "UTF-32 detected", bytes),
+        [0, b'<', 0, _, ..] => return (Enc::Rs(UTF_16BE), "UTF-16 detected", bytes),
+        [b'<', 0, _, 0, ..] => return (Enc::Rs(UTF_16LE), "UTF-16 detected", bytes),
+        // `<?xm` in EBCDIC: the prolog names the code page, else 037.
+        [0x4c, 0x6f, 0xa7, 0x94, ..] => {
+            let cp037 = Enc::for_label("cp037").expect("cp037 table");
+            let head = code_page(
+                &bytes[..bytes.len().min(512)],
+                match cp037 {
+                    Enc::Page(i) => i,
+                    _ => unreachable!(),
+                },
+            );
+            let declared = prolog_encoding(head.as_bytes()).and_then(Enc::for_label);
+            return match declared {
+                Some(e @ Enc::Page(_)) => (e, "EBCDIC, XML prolog", bytes),
+                _ => (cp037, "EBCDIC detected", bytes),
+            };
+        }
+        _ => {}
+    }
+    let from_label = Enc::for_label;
     let prolog = prolog_encoding(bytes);
     if let Some(label) = prolog {
         match from_label(label) {
-            // A UTF-16 label on bytes that are not UTF-16 (checked above) is a lie.
-            Some(enc) if enc == UTF_16BE || enc == UTF_16LE => {
-                return (UTF_8, "prolog said UTF-16 without it", bytes);
+            // A UTF-16 or UTF-32 label on bytes that are not (checked above) is a lie.
+            Some(enc) if enc.is_wide() => {
+                return (Enc::Rs(UTF_8), "prolog said UTF-16 without it", bytes);
             }
             Some(enc) => {
                 if let Some(http) = http_charset.and_then(from_label).filter(|h| *h != enc) {
@@ -80,9 +152,36 @@ fn choose<'a>(
         }
     }
     match http_charset.and_then(from_label) {
-        Some(enc) if enc != UTF_16BE && enc != UTF_16LE => (enc, "HTTP charset", bytes),
-        _ => (UTF_8, "default", bytes),
+        Some(enc) if !enc.is_wide() => (enc, "HTTP charset", bytes),
+        _ => (Enc::Rs(UTF_8), "default", bytes),
     }
+}
+
+/// UTF-32 (without its byte-order mark); invalid code points become U+FFFD.
+fn utf32(bytes: &[u8], be: bool, warnings: &mut Vec<String>) -> String {
+    let mut bad = false;
+    let text = bytes
+        .chunks(4)
+        .map(|c| {
+            let mut b = [0u8; 4];
+            b[..c.len()].copy_from_slice(c);
+            let v = if be { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) };
+            char::from_u32(v).filter(|_| c.len() == 4).unwrap_or_else(|| {
+                bad = true;
+                '\u{FFFD}'
+            })
+        })
+        .collect();
+    if bad {
+        warnings.push("invalid UTF-32 replaced".into());
+    }
+    text
+}
+
+/// A single-byte code page, byte by byte.
+fn code_page(bytes: &[u8], page: usize) -> String {
+    let table: Vec<char> = codepages::PAGES[page].1.chars().collect();
+    bytes.iter().map(|b| table.get(usize::from(*b)).copied().unwrap_or('\u{FFFD}')).collect()
 }
 
 /// The `encoding` pseudo-attribute of an XML declaration, if any.
@@ -269,6 +368,34 @@ mod tests {
         }
         assert!(decode(&be, None).text.ends_with("<t>ö</t>"));
         assert!(decode(&le, None).text.contains("encoding=\"UTF-8\""));
+    }
+
+    #[test]
+    fn utf32_ebcdic_and_dos_code_pages() {
+        let s = "<?xml version=\"1.0\"?><t>\u{20ac}</t>";
+        let be: Vec<u8> = s.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+        let le: Vec<u8> =
+            [0xff, 0xfe, 0, 0].into_iter().chain(s.chars().flat_map(|c| (c as u32).to_le_bytes())).collect();
+        assert!(decode(&be, None).text.ends_with("<t>\u{20ac}</t>"));
+        assert!(decode(&le, None).text.ends_with("<t>\u{20ac}</t>"));
+        // `<?xml version="1.0" encoding="cp500"?><t>` then 0x4a, which is `[` in cp500 and `¢` in cp037
+        let ebcdic = b"\x4c\x6f\xa7\x94\x93\x40\xa5\x85\x99\xa2\x89\x96\x95\x7e\x7f\xf1\x4b\xf0\x7f\x40\x85\x95\x83\x96\x84\x89\x95\x87\x7e\x7f\x83\x97\xf5\xf0\xf0\x7f\x6f\x6e\x4c\xa3\x6e\x4a";
+        let d = decode(ebcdic, None);
+        assert!(d.text.ends_with("<t>["), "{}", d.text);
+        assert!(d.encoding.contains("cp500"), "{}", d.encoding);
+        let d = decode(b"<?xml version='1.0' encoding='ibm437'?><t>\x80</t>", None);
+        assert!(d.text.ends_with("<t>\u{c7}</t>"), "{}", d.text);
+        assert_eq!(
+            decode(b"<?xml version='1.0' encoding='CSPC8CODEPAGE437'?><t>\x80</t>", None).encoding,
+            "cp437 (XML prolog)"
+        );
+    }
+
+    #[test]
+    fn c1_controls_are_windows_1252() {
+        let d = decode("<t>don\u{92}t \u{81}</t>".as_bytes(), None);
+        assert_eq!(d.text, "<t>don\u{2019}t \u{81}</t>");
+        assert!(d.warnings.iter().any(|w| w.contains("C1")), "{:?}", d.warnings);
     }
 
     #[test]

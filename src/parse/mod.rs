@@ -1,16 +1,22 @@
-//! Bytes to [`RawFeed`]: encoding repair, feed-rs behind a panic guard, the
-//! `<rss>`-without-version retry, and second passes for what feed-rs drops:
+//! Bytes to [`RawFeed`]: encoding repair, Atom 0.3 and odd Atom text
+//! constructs rewritten to Atom 1.0 (and RSS 0.90 or RSS in UserLand's
+//! namespace to the RSS namespace), feed-rs behind a panic guard, the
+//! `<rss>`-without-version and -channel retries, and second passes for what feed-rs drops:
 //! item-level `atom:link`s in RSS (with the rss crate), `xml:base` and
 //! `xml:lang` on Atom entries, JSON Feed item languages and attachments.
 //! Feed-level authors are inherited where the format says so. No other
 //! module sees the feed crates' types.
 
+mod atom_fix;
 mod atom_scope;
+mod codepages;
 mod convert;
 pub mod encoding;
 mod hints;
 mod html;
 mod json_items;
+mod rss_bodies;
+mod rss_fix;
 mod rss_links;
 
 pub use html::alternate_languages;
@@ -74,6 +80,10 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
         return Err(ParseError::HtmlPage { advertised: html::advertised_feeds(text, base_url) });
     }
     let mut warnings = decoded.warnings;
+    // Atom 0.3 and odd text constructs, rewritten to Atom 1.0 feed-rs reads;
+    // RSS in namespaces feed-rs does not know, RSS 1.0 items without a link.
+    let rewritten = atom_fix::rewrite(text).or_else(|| rss_fix::rewrite(text));
+    let text = rewritten.as_deref().unwrap_or(text);
     let mut feed = parse_text(text, base_url)?;
     recover_dropped(text, &mut feed, base_url, &mut warnings);
     inherit_authors(&mut feed);
@@ -90,10 +100,27 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
 /// Second passes for what feed-rs drops, each contained: a failure costs
 /// the recovered details (with a warning), never the feed.
 fn recover_dropped(text: &str, feed: &mut RawFeed, base_url: Option<&str>, warnings: &mut Vec<String>) {
-    let (what, result) = match feed.format.as_str() {
+    let format = feed.format.clone();
+    let (what, result) = match format.as_str() {
         "atom" => ("Atom xml:base/xml:lang", guarded(|| atom_scope::apply(text, feed, base_url))),
         "json" => ("JSON Feed item", guarded(|| json_items::apply(text, feed))),
-        f if f.starts_with("rss") && text.contains("http://www.w3.org/2005/Atom") => {
+        f if f.starts_with("rss") => {
+            if f != "rss1" {
+                let result = guarded(|| rss_bodies::apply(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("RSS item body pass failed: {e}"));
+                }
+            }
+            // RSS 1.0's Dublin Core is feed-rs's; the rss crate reads 0.9x and 2.0.
+            if f != "rss1" && text.contains("http://purl.org/dc/") {
+                let result = guarded(|| rss_links::recover_dublin_core(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("Dublin Core pass failed: {e}"));
+                }
+            }
+            if !text.contains("http://www.w3.org/2005/Atom") {
+                return;
+            }
             ("item atom:link", guarded(|| rss_links::recover_item_links(text, feed, base_url)))
         }
         _ => return,
@@ -121,9 +148,15 @@ fn parse_text(text: &str, base_url: Option<&str>) -> Result<RawFeed, ParseError>
     }
     match feed_rs_parse(text, base_url) {
         Err(ParseError::Invalid(e)) if e.contains("no root") || e.contains("NoFeedRoot") => {
-            match rss_with_version(text) {
-                Some(fixed) => feed_rs_parse(&fixed, base_url),
-                None => Err(ParseError::Invalid(e)),
+            let Some(fixed) = rss_with_version(text) else {
+                return Err(ParseError::Invalid(e));
+            };
+            match feed_rs_parse(&fixed, base_url) {
+                Err(ParseError::Invalid(_)) if !fixed.contains("<channel") => match rss_with_channel(&fixed) {
+                    Some(wrapped) => feed_rs_parse(&wrapped, base_url),
+                    None => Err(ParseError::Invalid(e)),
+                },
+                other => other,
             }
         }
         other => other,
@@ -187,6 +220,18 @@ fn rss_with_version(text: &str) -> Option<String> {
     Some(format!("{}{}{}", &text[..start], new_tag, &text[end..]))
 }
 
+/// `<rss>` without `<channel>` (an empty document, or items directly under
+/// the root, which old readers accepted): the root's content wrapped in one.
+fn rss_with_channel(text: &str) -> Option<String> {
+    let start = text.find("<rss")?;
+    let open_end = start + text[start..].find('>')?;
+    if text[..open_end].ends_with('/') {
+        return None;
+    }
+    let close = text.rfind("</rss>").filter(|c| *c > open_end)?;
+    Some(format!("{}<channel>{}</channel>{}", &text[..=open_end], &text[open_end + 1..close], &text[close..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +241,16 @@ mod tests {
         assert_eq!(rss_with_version("<rss><channel/></rss>").unwrap(), "<rss version=\"2.0\"><channel/></rss>");
         assert_eq!(rss_with_version("<rss version='0.94' x='1'>").unwrap(), "<rss version=\"2.0\" x='1'>");
         assert!(rss_with_version("<rsss>").is_none());
+    }
+
+    #[test]
+    fn rss_without_channel_is_read() {
+        let doc = br#"<rss version="0.91"><item><title>T</title><link>http://e.fi/1</link></item></rss>"#;
+        let parsed = parse(doc, None, None).unwrap();
+        assert_eq!(parsed.feed.entries.len(), 1);
+        assert_eq!(parsed.feed.entries[0].title.as_ref().unwrap().body, "T");
+        assert!(parse(b"<rss>\n</rss>", None, None).unwrap().feed.entries.is_empty());
+        assert!(parse(b"<rss/>", None, None).is_err());
     }
 
     #[test]
