@@ -1,5 +1,5 @@
 //! The assignment loop in memory, as the store runs it incrementally:
-//! entries in publication order, each decided by [`decide`] against the
+//! entries in publication order, each decided by [`super::decide`] against the
 //! earlier entries within [`WINDOW_DAYS`] and the earlier entries that
 //! share an identity key with it at any date, with their current story
 //! and that story's languages. Used by
