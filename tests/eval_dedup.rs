@@ -1,7 +1,9 @@
 //! `polyfeed eval-dedup` end to end: the real binary over a small corpus
 //! written for this test (the bridge post in en/fi/sv, the library post in
 //! en/sv, and two distractors on the same topics), with a tiny hand-written
-//! lexicon, so the result does not depend on installed dictionaries.
+//! lexicon, so the result does not depend on installed dictionaries; and a
+//! listed company's releases (`releases.jsonl`) whose URLs share section
+//! and year numbers, with undated and line-broken versions.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,4 +56,47 @@ fn without_a_lexicon_it_warns_and_merges_nothing_wrong() {
     assert!(stdout.ends_with("pairs: precision=1.0000 recall=0.0000 f1=0.0000\n"), "{stdout}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("no lexicon found") && stderr.contains("scripts/build-lexicon"), "{stderr}");
+}
+
+/// A listed company's releases, written for this test: its Q3 report in
+/// Finnish, English (lines as `<br>`, not paragraphs) and Swedish (dated only
+/// by month, so read as undated), the same report of the year before, and a
+/// dividend proposal of the same week. Every URL carries the site's news
+/// section number (4410) and the year: neither is a post's id, and both
+/// used to join the English report to the wrong Finnish post (score 0.95).
+#[test]
+fn releases_join_by_content_not_by_section_or_year_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let predictions = dir.path().join("predictions.json");
+    let decisions = dir.path().join("decisions.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .arg("eval-dedup")
+        .arg(fixture("releases.jsonl"))
+        .args(["--predictions", predictions.to_str().unwrap(), "--decisions", decisions.to_str().unwrap()])
+        .env("POLYFEED_LEXICON", fixture("releases-lexicon.tsv"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run polyfeed");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.ends_with("pairs: precision=1.0000 recall=1.0000 f1=1.0000\n"), "{stdout}");
+    let clusters: Vec<Vec<String>> = serde_json::from_slice(&std::fs::read(&predictions).unwrap()).unwrap();
+    assert_eq!(
+        clusters,
+        [vec!["fi-q3-2025"], vec!["fi-dividend-2026"], vec!["fi-q3-2026", "en-q3-2026", "sv-q3-2026"]]
+    );
+    // The joins are content joins (numbers carry them), never a shared id.
+    let text = std::fs::read_to_string(&decisions).unwrap();
+    let versions: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|d| d["kind"] == "version")
+        .collect();
+    assert_eq!(versions.len(), 2, "{text}");
+    for v in &versions {
+        let signals = v["evidence"]["signals"].as_array().unwrap();
+        assert!(signals.iter().all(|s| !s["name"].as_str().unwrap().starts_with("shared id")), "{v}");
+        let numbers = signals.iter().find(|s| s["name"] == "numbers").unwrap()["score"].as_f64().unwrap();
+        assert!(numbers > 0.5, "{v}");
+    }
 }

@@ -238,3 +238,46 @@ fn better(ev: &Evidence, c: &Candidate, current: Option<&(&Candidate, Evidence)>
         Some((cur, cur_ev)) => ev.score > cur_ev.score || (ev.score == cur_ev.score && c.entry_id < cur.entry_id),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn post(lang: &str, hour: i64, id: &str) -> Features {
+        Features {
+            lang: Some(lang.into()),
+            published: chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(hour),
+            host: Some("site.example".into()),
+            id_keys: vec![format!("cms:{id}")],
+            ..Features::default()
+        }
+    }
+
+    fn candidate(entry_id: i64, story: &str, f: Features) -> Candidate {
+        Candidate { entry_id, story_id: story.into(), story_langs: f.lang.iter().cloned().collect(), features: Arc::new(f) }
+    }
+
+    #[test]
+    fn an_id_one_post_carries_joins_its_language_versions() {
+        let fi = candidate(1, "s1", post("fi", 0, "4410"));
+        match decide(&post("sv", 1, "4410"), &[fi]) {
+            Decision::Version { story_id, evidence, .. } => {
+                assert_eq!(story_id, "s1");
+                assert!(evidence.signals[0].name.starts_with("shared id cms:4410"), "{evidence:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_id_two_posts_of_one_language_carry_is_not_a_post_id() {
+        // Two Finnish posts in two stories share the number: a section, not a post.
+        let a = candidate(1, "s1", post("fi", 0, "4410"));
+        let b = candidate(2, "s2", post("fi", 2, "4410"));
+        assert_eq!(decide(&post("sv", 3, "4410"), &[a.clone(), b]), Decision::New);
+        // A new Finnish post with the number: another post of that language has it.
+        let sv = candidate(3, "s3", post("sv", 1, "4410"));
+        assert_eq!(decide(&post("fi", 3, "4410"), &[a, sv]), Decision::New);
+    }
+}

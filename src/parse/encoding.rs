@@ -394,7 +394,7 @@ mod tests {
     #[test]
     fn c1_controls_are_windows_1252() {
         let d = decode("<t>don\u{92}t \u{81}</t>".as_bytes(), None);
-        assert_eq!(d.text, "<t>don\u{2019}t \u{81}</t>");
+        assert_eq!(d.text, "<t>don\u{2019}t \u{FFFD}</t>"); // 0x81 is undefined in windows-1252
         assert!(d.warnings.iter().any(|w| w.contains("C1")), "{:?}", d.warnings);
     }
 

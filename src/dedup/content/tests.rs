@@ -88,3 +88,13 @@ fn differing_latest_years_halve_the_score() {
     let (_, parts) = content_similarity(&a, &b);
     assert!(parts.contains(&("latest years differ", 0.5)), "{parts:?}");
 }
+
+#[test]
+fn norwegian_bokmal_and_nynorsk_read_the_norwegian_table() {
+    let lex = Lexicon::parse("no\tbibliotek\tlibrary:1.0\nno\tåpne\topen:1.0\n", "t");
+    for lang in ["no", "nb", "nn"] {
+        let f = content_features_with(&lex, lang, "Biblioteket åpner", "Nytt bibliotek åpner i byen.");
+        assert_eq!(f.lexicon.as_deref(), Some("t"), "{lang}");
+        assert!(!f.concepts.is_empty(), "{lang}");
+    }
+}
