@@ -274,14 +274,36 @@ fn invalid_utf8_never_becomes_a_control_character() {
     assert!(warnings.contains("not UTF-8") && warnings.contains("U+FFFD"), "{warnings}");
     // Every published format, and the served pages for people.
     let public = env.dir.path().join("public");
+    let files = published_files(&public);
     for path in ["all.atom", "all.rss", "all.json", "tags/news.atom", "index.html", "sources.html", "sources.opml"] {
-        let bytes = std::fs::read(public.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let text = String::from_utf8(bytes).unwrap_or_else(|e| panic!("{path} is not UTF-8: {e}"));
-        assert_eq!(c1_written(&text), None, "{path} holds a C1 control character");
-        if path.starts_with("all.") {
-            assert!(text.contains("Bad \u{FFFD}bytes"), "{path}");
+        assert!(files.contains(&public.join(path)), "{path} is published: {files:?}");
+    }
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let Ok(text) = String::from_utf8(bytes) else {
+            // Compressed copies (.gz, .br) are the same text, checked as text.
+            assert!(file.extension().is_some_and(|e| e == "gz" || e == "br"), "{} is not UTF-8", file.display());
+            continue;
+        };
+        assert_eq!(c1_written(&text), None, "{} holds a C1 control character", file.display());
+        if file.file_name().is_some_and(|n| n.to_string_lossy().starts_with("all.")) {
+            assert!(text.contains("Bad \u{FFFD}bytes"), "{}", file.display());
         }
     }
+}
+
+/// Every file below `dir`, recursively.
+fn published_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(published_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// The first C1 control character (U+0080 to U+009F) `text` holds or
