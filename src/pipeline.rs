@@ -444,6 +444,7 @@ impl Job {
             error: None,
             validators: None,
             moved_to: None,
+            move_back: false,
             gone: false,
             next_due: (now, String::new()),
             bytes: 0,
@@ -486,7 +487,17 @@ impl Job {
                     Err(e) => {
                         // Keep the old validators, so the next poll fetches the body again.
                         rec.validators = None;
-                        rec.error = Some(not_a_feed_message(&e, &meta));
+                        let mut error = not_a_feed_message(&e, &meta);
+                        // Moved (by an earlier version) to what is now a web
+                        // page: back to the subscribed URL.
+                        if matches!(e, parse::ParseError::HtmlPage { .. }) && self.claimed.url != self.claimed.key {
+                            rec.move_back = true;
+                            error.push_str(&format!(
+                                "; the source was moved here from {}, which is polled again from now on",
+                                self.claimed.key
+                            ));
+                        }
+                        rec.error = Some(error);
                     }
                 }
             }
@@ -499,12 +510,19 @@ impl Job {
                         error = format!("{how} to {}, which answered {error}", meta.final_url);
                     }
                 }
-                rec.gone = e.status() == Some(410);
+                // Gone only when the source's own URL answered 410: a
+                // redirect to a 410 is a broken redirect, not the feed's end.
+                rec.gone = e.status() == Some(410) && e.meta().is_none_or(|m| m.redirects.is_empty());
                 rec.error = Some(error);
             }
         }
         if rec.outcome == Outcome::Failed {
             due.errors = self.claimed.error_count.saturating_add(1);
+            // Back-off doubles the wait without errors, which is longer for
+            // a source known to send no validators; one that never answered
+            // is not known to lack them (an error page's headers do not count).
+            due.has_validators =
+                self.claimed.etag.is_some() || self.claimed.last_modified.is_some() || !self.claimed.ever_ok;
             // The previous fetch failed too: how far apart the two requests were.
             if self.claimed.error_count > 0 {
                 due.last_gap = self.claimed.last_fetch_at.and_then(|prev| (started_at - prev).to_std().ok());

@@ -231,8 +231,9 @@ fn print_source(ex: &SourceExplain) {
     if s.backoff_step > 0 {
         let step = s.backoff_step;
         say(format!(
-            "  backoff step {step}: the wait is the interval doubled {step} time{} (or twice the time between the \
-             last two failed requests when the last came late), at most a day; a success ends it",
+            "  backoff step {step}: the wait it has without errors (the interval, or longer as the server's hints, \
+             its publishing rate or missing validators ask) doubled {step} time{} (or twice the time between the last \
+             two failed requests when the last came late), at most a day or that wait if longer; a success ends it",
             if step == 1 { "" } else { "s" }
         ));
     }

@@ -2,7 +2,7 @@
 //! stable fields. Never random, so the same entry gets the same key on every
 //! poll.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 
@@ -48,8 +48,7 @@ pub(super) enum Admitted {
     Repeat(String),
 }
 
-/// Keys already given in one document, each with the content hash of the
-/// item that holds it.
+/// Keys already given in one document.
 ///
 /// The rule for items of one document that share an id (guid, else link,
 /// else hash): identical items (the same fields as parsed, so the same
@@ -57,38 +56,51 @@ pub(super) enum Admitted {
 /// apart by a hash of their link, title and text, which is stable across
 /// polls, so a later poll of the same document finds the same keys and
 /// adds no rows.
+///
+/// The keys are the ones earlier versions gave, which stored a verbatim
+/// repeat as an entry of its own: a repeat still takes the key it had then
+/// (`id#hash` of its link, title and text, salted when taken), so the items
+/// after it keep theirs and never overwrite the stored repeat.
 #[derive(Default)]
-pub(super) struct KeySet(HashMap<String, String>);
+pub(super) struct KeySet {
+    /// Every key given so far, repeats' too.
+    taken: HashSet<String>,
+    /// (id before renaming, content hash) of each entry kept.
+    kept: HashSet<(String, String)>,
+}
 
 impl KeySet {
     /// Admits `e` to this document's keys, renaming its key when another
     /// item holds it.
     pub(super) fn admit(&mut self, e: &mut Entry) -> Admitted {
         let original = e.key.clone();
-        let mut key = original.clone();
+        let key = self.next_free(e);
+        if !self.kept.insert((original.clone(), e.content_hash.clone())) {
+            return Admitted::Repeat(format!("item {original:?} repeated verbatim; stored once"));
+        }
+        if key == original {
+            return Admitted::New;
+        }
+        e.key = key;
+        Admitted::Renamed(format!("duplicate id {original:?}; entry told apart by its link and title"))
+    }
+
+    /// The entry's key if free, else the first free `key#hash` of its link,
+    /// title and text (salted 0, 1, ... after the first), and takes it.
+    fn next_free(&mut self, e: &Entry) -> String {
+        if self.taken.insert(e.key.clone()) {
+            return e.key.clone();
+        }
+        let url = e.url.as_deref().unwrap_or("");
+        let body = e.summary_html.as_deref().or(e.content_html.as_deref()).unwrap_or("");
         let mut n = 0u32;
         loop {
-            match self.0.get(&key) {
-                None => {
-                    self.0.insert(key.clone(), e.content_hash.clone());
-                    if key == original {
-                        return Admitted::New;
-                    }
-                    e.key = key;
-                    return Admitted::Renamed(format!(
-                        "duplicate id {original:?}; entry told apart by its link and title"
-                    ));
-                }
-                Some(hash) if *hash == e.content_hash => {
-                    e.key = key;
-                    return Admitted::Repeat(format!("item {original:?} repeated verbatim; stored once"));
-                }
-                Some(_) => {}
-            }
-            let url = e.url.as_deref().unwrap_or("");
-            let body = e.summary_html.as_deref().or(e.content_html.as_deref()).unwrap_or("");
             let salt = n.to_string();
-            key = format!("{original}#{}", short_hash(&[url, &e.title, body, &salt][..if n == 0 { 3 } else { 4 }]));
+            let candidate =
+                format!("{}#{}", e.key, short_hash(&[url, &e.title, body, &salt][..if n == 0 { 3 } else { 4 }]));
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
             n += 1;
         }
     }

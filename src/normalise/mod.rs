@@ -47,8 +47,12 @@ pub fn feed_indexed(feed: &RawFeed, ctx: &Context<'_>) -> (Vec<(usize, Entry)>, 
     let feed_lang = feed.language.as_deref().and_then(lang::normalise_tag);
     let mut out = Vec::with_capacity(feed.entries.len());
     for (i, raw) in feed.entries.iter().enumerate() {
-        let mut e = entry(raw, feed_lang.as_deref(), ctx);
-        match keys.admit(&mut e) {
+        let mut e = keyed(raw, feed_lang.as_deref(), ctx);
+        // Keys, renamed ones too, come from the text as parsed; only then
+        // is the text repaired.
+        let admitted = keys.admit(&mut e);
+        no_controls(&mut e);
+        match admitted {
             identity::Admitted::New => out.push((i, e)),
             identity::Admitted::Renamed(w) => {
                 warnings.push(w);
@@ -62,6 +66,21 @@ pub fn feed_indexed(feed: &RawFeed, ctx: &Context<'_>) -> (Vec<(usize, Entry)>, 
 
 /// Normalises one entry (its key is not yet made unique within the feed).
 pub fn entry(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entry {
+    let mut e = keyed(raw, feed_lang, ctx);
+    no_controls(&mut e);
+    e
+}
+
+/// One entry with its key and content hash, its text still as parsed
+/// (control characters not yet repaired).
+///
+/// The key is computed from exactly the text earlier versions keyed by (they
+/// stored C1 and C0 characters as parsed), so an entry keyed by a hash of
+/// its text keeps its stored key. The content hash is that of earlier
+/// versions too, except for an entry whose text gets repaired: its hash
+/// changes once, so a row stored with control characters is updated (and
+/// cleaned) on the next poll.
+fn keyed(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entry {
     let base = raw.base.as_deref().or(ctx.base_url);
     let links: Vec<Link> = urls::links(&raw.links, base);
     let title = raw.title.as_ref().map(text::title).unwrap_or_default();
@@ -90,26 +109,30 @@ pub fn entry(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entr
         links,
         content_hash: String::new(),
     };
-    no_controls(&mut e);
     e.key = identity::key(&e);
-    e.content_hash = content_hash(&e, raw);
+    let repaired = text_fields(&mut e).any(|s| crate::parse::encoding::repair_controls(s).is_some());
+    e.content_hash = content_hash(&e, raw, repaired);
     e
+}
+
+/// Every text field of an entry that is stored or published.
+fn text_fields(e: &mut Entry) -> impl Iterator<Item = &mut String> {
+    std::iter::once(&mut e.title)
+        .chain(e.guid.iter_mut())
+        .chain(e.summary_html.iter_mut())
+        .chain(e.content_html.iter_mut())
+        .chain(e.categories.iter_mut())
+        .chain(e.authors.iter_mut().flat_map(|p| p.name.iter_mut()))
 }
 
 /// No control character reaches storage or a published feed, also when a
 /// character reference (`&#x81;`) produced one after decoding: see
-/// [`crate::parse::encoding::repair_controls`].
+/// [`crate::parse::encoding::repair_controls`]. The key is left as it is.
 fn no_controls(e: &mut Entry) {
-    let fix = |s: &mut String| {
+    for s in text_fields(e) {
         if let Some(r) = crate::parse::encoding::repair_controls(s) {
             *s = r;
         }
-    };
-    fix(&mut e.title);
-    e.summary_html.iter_mut().chain(e.content_html.iter_mut()).for_each(fix);
-    e.categories.iter_mut().for_each(fix);
-    for p in &mut e.authors {
-        p.name.iter_mut().for_each(fix);
     }
 }
 
@@ -149,10 +172,13 @@ fn dates(raw: &RawEntry, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>, b
 /// A hash of what the feed said about the entry, to tell a real update from
 /// a re-send. Based on the raw entry so that fallback values (first-seen
 /// dates) do not make every poll look like a change.
-fn content_hash(e: &Entry, raw: &RawEntry) -> String {
+fn content_hash(e: &Entry, raw: &RawEntry, repaired: bool) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(raw).unwrap_or_default());
     h.update(e.key.as_bytes());
+    if repaired {
+        h.update(b"\0control characters repaired");
+    }
     let digest = h.finalize();
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

@@ -75,3 +75,82 @@ fn repeated_items_are_one_entry_and_different_ones_are_told_apart() {
     let (again, _) = feed(&doc, &ctx());
     assert_eq!(again.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), [keys[0].1, keys[1].1]);
 }
+
+/// Documents with text the issue-17 decoding and control-character repair
+/// changed: invalid UTF-8 (undefined windows-1252 bytes, invalid multi-byte
+/// chunks), C1 characters as bytes, as valid UTF-8 and as references, C0
+/// characters from JSON escapes; hash-keyed items, a duplicate guid, and an
+/// item repeated verbatim then with another date.
+const LEGACY_DOCS: [(&[u8], &str); 3] = [
+    (
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>K</title><link>https://example.org/</link>\
+<item><title>Caf\xe9\x85 \x81 &#x81; x</title><description>d\x90 \xe2\x80 &#x9D; \xf4\x96 \xc2\x93q\xc2\x94</description><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
+<item><title>Plain \x8d \xe9\x94</title></item>\
+<item><guid isPermaLink=\"false\">dup</guid><title>One \x81</title><link>https://example.org/1</link><description>first \x9d</description></item>\
+<item><guid isPermaLink=\"false\">dup</guid><title>Two &#x85;</title><link>https://example.org/2</link><description>second</description></item>\
+<item><guid isPermaLink=\"false\">rep</guid><title>Same \x90</title><link>https://example.org/r</link><description>r \xe9\x85</description><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
+<item><guid isPermaLink=\"false\">rep</guid><title>Same \x90</title><link>https://example.org/r</link><description>r \xe9\x85</description><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
+<item><guid isPermaLink=\"false\">rep</guid><title>Same \x90</title><link>https://example.org/r</link><description>r \xe9\x85</description><pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate></item>\
+<item><guid isPermaLink=\"false\">id\x81z</guid><title>Guid</title></item>\
+</channel></rss>",
+        "application/rss+xml; charset=utf-8",
+    ),
+    (
+        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>L</title>\
+<item><title>Lat \x81\x93x\x94</title><description>b\x8f</description></item></channel></rss>",
+        "application/rss+xml",
+    ),
+    (
+        b"{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"J\",\"items\":[{\"id\":\"\",\"title\":\"C0 \\u0001 and \\u0085\",\"content_text\":\"t\\u0007\"}]}",
+        "application/feed+json",
+    ),
+];
+
+/// Each document's entry keys, as `normalise::feed` gives them.
+fn legacy_doc_keys() -> Vec<Vec<String>> {
+    LEGACY_DOCS
+        .iter()
+        .map(|(bytes, ct)| {
+            let parsed = crate::parse::parse(bytes, Some(ct), Some("https://example.org/feed")).expect("parses");
+            feed(&parsed.feed, &ctx()).0.into_iter().map(|e| e.key).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn keys_are_the_ones_earlier_versions_stored() {
+    // Computed by polyfeed at 86a6cd4 (before control characters were
+    // repaired and verbatim repeats dropped) from `LEGACY_DOCS`: rows it
+    // stored keep their keys, so a poll after upgrading adds no duplicates.
+    let legacy: [&[&str]; 3] = [
+        &[
+            "sha256:0741e28d1cae632adf317d5f",
+            "sha256:e0b2aefb6d37335e62f67b30",
+            "dup",
+            "dup#9be31bfaf3feb28e399275a7",
+            "rep",
+            "rep#c3bdcbce107a0da01019d678",
+            "rep#afe4e55248f8424e2fd99d02",
+            "id\u{81}z",
+        ],
+        &["sha256:4ee45bf7fe65a6f037ee61db"],
+        &["sha256:9889a02aae959e30a006ce37"],
+    ];
+    let now = legacy_doc_keys();
+    // The verbatim repeat of "rep" is one entry now; the item after it
+    // (another date) keeps the key it had, not the repeat's.
+    let mut want: Vec<Vec<String>> = legacy.iter().map(|k| k.iter().map(|s| s.to_string()).collect()).collect();
+    want[0].retain(|k| k != "rep#c3bdcbce107a0da01019d678");
+    assert_eq!(now, want);
+    // The stored text has no control character, whatever the key holds.
+    let (bytes, ct) = LEGACY_DOCS[0];
+    let parsed = crate::parse::parse(bytes, Some(ct), None).unwrap();
+    let (entries, _) = feed(&parsed.feed, &ctx());
+    let c1 = |s: &str| s.chars().any(|c| c.is_control() && c != '\n');
+    for e in &entries {
+        let text = [&e.title, e.guid.as_deref().unwrap_or(""), e.summary_html.as_deref().unwrap_or("")];
+        assert!(!text.iter().any(|t| c1(t)), "{text:?}");
+    }
+    assert_eq!(entries[0].title, "Café… \u{FFFD} \u{FFFD} x");
+    assert_eq!(entries[1].title, "Plain \u{FFFD} é”");
+}

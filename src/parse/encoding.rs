@@ -62,7 +62,9 @@ pub struct Decoded {
     pub warnings: Vec<String>,
 }
 
-/// Decodes a document.
+/// Decodes a document, for reading it as a page or an outline: no control
+/// character is left (C1 controls become the windows-1252 character or
+/// U+FFFD, see [`repair_controls`]).
 ///
 /// Precedence: a byte-order mark, then UTF-16 detected from the first bytes,
 /// then the XML prolog's `encoding`, then the HTTP `charset`, then UTF-8. The
@@ -71,6 +73,19 @@ pub struct Decoded {
 /// document. Text declared UTF-8 that is not valid UTF-8 is decoded as
 /// windows-1252 byte by byte where it is invalid (mixed files exist).
 pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
+    let mut d = decode_keeping_c1(bytes, http_charset);
+    if let Some(text) = repair_controls(&d.text) {
+        d.text = text;
+    }
+    d
+}
+
+/// [`decode`] for a feed: C1 control characters (from an undefined
+/// windows-1252 byte, valid UTF-8 of mis-decoded text) are kept, so that
+/// entries are keyed by the same text as by earlier versions (stored rows
+/// keep their keys); `normalise` repairs every stored field after keying.
+/// The warnings say what will be repaired.
+pub fn decode_keeping_c1(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
     let mut warnings = Vec::new();
     let (enc, why, body) = choose(bytes, http_charset, &mut warnings);
     let mut text = match enc {
@@ -86,8 +101,7 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
         Enc::Page(i) => code_page(body, i),
     };
     strip_invalid_chars(&mut text, &mut warnings);
-    if text.contains(is_c1) {
-        text = repair_controls(&text).unwrap_or(text);
+    if text.contains(is_c1) && !warnings.iter().any(|w| w.contains("U+FFFD")) {
         warnings.push("C1 control characters read as windows-1252 (else U+FFFD)".into());
     }
     let text = rewrite_prolog(text);
@@ -202,11 +216,12 @@ fn attr_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     Some(&rest[..rest.find(quote)?])
 }
 
-/// UTF-8 where valid. An invalid sequence of one byte (what a windows-1252
-/// byte in UTF-8 text looks like: `\xe4` for ä, `\x96` for –) is read as
-/// windows-1252 when that byte means a character there; anything else (a
-/// truncated multi-byte sequence, one of the five bytes windows-1252 leaves
-/// undefined) becomes U+FFFD. Never a control character.
+/// UTF-8 where valid; each byte of an invalid sequence (what windows-1252
+/// text in a UTF-8 document looks like: `\xe4` for ä, `\x96` for –,
+/// `\xe9\x85` for é…) is read as windows-1252, as earlier versions did. The
+/// five bytes windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+/// come out as C1 controls here, which [`repair_controls`] turns into
+/// U+FFFD.
 fn utf8_lossy_1252(bytes: &[u8], warnings: &mut Vec<String>) -> String {
     if let Ok(s) = std::str::from_utf8(bytes) {
         return s.to_string();
@@ -215,25 +230,22 @@ fn utf8_lossy_1252(bytes: &[u8], warnings: &mut Vec<String>) -> String {
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
     for chunk in bytes.utf8_chunks() {
         out.push_str(chunk.valid());
-        let c = match chunk.invalid() {
-            [] => continue,
-            [b] => windows_1252_char(*b),
-            _ => None,
-        };
-        if let Some(c) = c {
-            out.push(c);
-            repaired += 1;
-        } else {
-            out.push(char::REPLACEMENT_CHARACTER);
-            replaced += 1;
+        let (s, _) = WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
+        for c in s.chars() {
+            if is_c1(c) {
+                replaced += 1;
+            } else {
+                repaired += 1;
+            }
         }
+        out.push_str(&s);
     }
     let mut parts = Vec::new();
     if repaired > 0 {
         parts.push(format!("{repaired} decoded as windows-1252"));
     }
     if replaced > 0 {
-        parts.push(format!("{replaced} replaced by U+FFFD"));
+        parts.push(format!("{replaced} undefined there, replaced by U+FFFD"));
     }
     warnings.push(format!("bytes that are not UTF-8: {}", parts.join(", ")));
     out
@@ -331,15 +343,24 @@ mod tests {
     #[test]
     fn invalid_utf8_never_becomes_a_control_character() {
         // 0x81 and 0x9D are undefined in windows-1252; \xe2\x80 is a
-        // truncated en dash; \x96 alone is windows-1252's en dash.
+        // truncated en dash (â€ byte by byte); \x96 alone is windows-1252's
+        // en dash.
         let bytes = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\x81b\x9dc \xe2\x80 d \x96 e\xc3</t>";
         let d = decode(bytes, Some("utf-8"));
         assert_eq!(
             d.text,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\u{FFFD}b\u{FFFD}c \u{FFFD} d \u{2013} e\u{c3}</t>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>a\u{FFFD}b\u{FFFD}c \u{e2}\u{20ac} d \u{2013} e\u{c3}</t>"
         );
         assert!(!d.text.chars().any(|c| c.is_control() && c != '\n'), "{:?}", d.text);
-        assert_eq!(d.warnings, ["bytes that are not UTF-8: 2 decoded as windows-1252, 3 replaced by U+FFFD"]);
+        assert_eq!(
+            d.warnings,
+            ["bytes that are not UTF-8: 4 decoded as windows-1252, 2 undefined there, replaced by U+FFFD"]
+        );
+        // For a feed the C1 controls stay until `normalise` has keyed its
+        // entries (by the text earlier versions keyed them by).
+        let kept = decode_keeping_c1(bytes, Some("utf-8"));
+        assert!(kept.text.contains("a\u{81}b\u{9d}c"), "{:?}", kept.text);
+        assert_eq!(repair_controls(&kept.text).as_deref(), Some(d.text.as_str()));
         // C1 controls that arrive valid (UTF-8 of Latin-1-decoded windows-1252,
         // or an ISO-8859-1 document using an undefined byte).
         let d = decode("<t>\u{93}x\u{94} \u{81}</t>".as_bytes(), None);
@@ -348,6 +369,15 @@ mod tests {
         assert!(d.text.ends_with("<t>\u{FFFD}\u{e5}</t>"), "{}", d.text);
         assert_eq!(repair_controls("ok"), None);
         assert_eq!(repair_controls("a\u{1}b\u{9d}\tc").as_deref(), Some("ab\u{FFFD}\tc"));
+    }
+
+    #[test]
+    fn every_byte_of_an_invalid_sequence_is_read_as_windows_1252() {
+        // Windows-1252 text in a UTF-8 document where a lead byte is followed
+        // by what UTF-8 takes for a continuation: the sequence is invalid as
+        // a whole, and each of its bytes is a character.
+        let d = decode(b"<t>caf\xe9\x85 r\xe9\x94 h\xf4\x96t \xe9\x81</t>", Some("utf-8"));
+        assert_eq!(d.text, "<t>café… ré” hô–t é\u{FFFD}</t>");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct Parsed {
 /// Parses a fetched document. `base_url` resolves relative links (the URL the
 /// document was fetched from); `content_type` supplies the HTTP charset.
 pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -> Result<Parsed, ParseError> {
-    let decoded = encoding::decode(bytes, content_type.and_then(encoding::charset_of));
+    let decoded = encoding::decode_keeping_c1(bytes, content_type.and_then(encoding::charset_of));
     let text = decoded.text.trim_start();
     if text.is_empty() {
         return Err(ParseError::Empty);

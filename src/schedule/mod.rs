@@ -87,18 +87,31 @@ fn publishing_gap(now: DateTime<Utc>, recent: &[DateTime<Utc>]) -> Option<Durati
 
 fn wait(now: DateTime<Utc>, i: &DueInputs<'_>) -> (Duration, String) {
     let base = i.interval.max(i.min_interval);
-    let mut reason = if i.interval < i.min_interval {
+    let reason = if i.interval < i.min_interval {
         format!("interval {} raised to the {} floor", fmt(i.interval), fmt(i.min_interval))
     } else {
         format!("interval {}", fmt(base))
     };
     if i.errors > 0 {
-        let mut w = backoff(base, i.errors, i.last_gap);
+        // Back-off doubles the wait the source has without errors, so a
+        // failing source is never polled more often than a healthy one.
+        let (normal, why) = normal_wait(now, i, base, reason);
+        let mut w = backoff(normal, i.errors, i.last_gap);
+        if !why.starts_with("interval") {
+            w.1 = format!("{} (doubling {why})", w.1);
+        }
         if let Some(ra) = i.retry_after.map(Duration::from_secs).filter(|ra| *ra >= w.0) {
             w = (ra, format!("Retry-After {} (backoff step {})", fmt(ra), i.errors));
         }
         return w;
     }
+    normal_wait(now, i, base, reason)
+}
+
+/// The wait without errors: `base` (the interval, at least the floor),
+/// lengthened by the server's hints, the publishing rate and missing
+/// validators.
+fn normal_wait(now: DateTime<Utc>, i: &DueInputs<'_>, base: Duration, mut reason: String) -> (Duration, String) {
     let mut wait = base;
     let hints = [
         (i.max_age, "max-age"),
@@ -129,9 +142,9 @@ fn wait(now: DateTime<Utc>, i: &DueInputs<'_>) -> (Duration, String) {
     (wait, reason)
 }
 
-/// The wait after `step` consecutive errors: `base` doubled once per step
-/// (the first error already waits twice the interval), at most
-/// [`MAX_WAIT`]. When the previous failed request came later than its own
+/// The wait after `step` consecutive errors: `base` (the wait the source
+/// has without errors) doubled once per step (the first error already waits
+/// twice that), at most [`MAX_WAIT`] or `base` when that is longer. When the previous failed request came later than its own
 /// step allowed (a long cycle before it, a stopped daemon), the wait is at
 /// least twice the time between the last two failed requests instead, so
 /// the gaps the server sees grow whatever delayed one of them. Jitter only
@@ -143,10 +156,11 @@ pub fn backoff(base: Duration, step: u32, last_gap: Option<Duration>) -> (Durati
     // the rounding of stored times to whole seconds.
     let allowed = previous + jitter_span(previous) + Duration::from_secs(2);
     let late_gap = last_gap.filter(|g| step >= 2 && *g > allowed && g.saturating_mul(2) > doubled);
-    let wait = late_gap.map_or(doubled, |g| g.saturating_mul(2)).min(MAX_WAIT).max(base);
+    let cap = MAX_WAIT.max(base);
+    let wait = late_gap.map_or(doubled, |g| g.saturating_mul(2)).min(cap).max(base);
     let errors = if step == 1 { "1 error".to_string() } else { format!("{step} errors in a row") };
     let why = match late_gap {
-        Some(gap) if doubled < MAX_WAIT => {
+        Some(gap) if doubled < cap => {
             format!("backoff step {step} after {errors}: {} (twice the {} since the last try)", fmt(wait), fmt(gap))
         }
         _ => format!("backoff step {step} after {errors}: {}", fmt(wait)),
@@ -232,6 +246,35 @@ mod tests {
         let second = Duration::from_secs(1);
         let small: Vec<u64> = (1..=4).map(|n| backoff(second, n, None).0.as_secs()).collect();
         assert_eq!(small, [2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn backoff_doubles_the_wait_a_healthy_source_would_have() {
+        let hour = Duration::from_secs(3600);
+        let step = |i: DueInputs<'_>, n: u32| wait(T, &DueInputs { errors: n, ..i }).0.as_secs() / 3600;
+        // ttl 3h: healthy every 3h, so a failing one waits 6h, then 12h.
+        let ttl = DueInputs { ttl_minutes: Some(180), ..inputs() };
+        assert_eq!((step(ttl.clone(), 0), step(ttl.clone(), 1), step(ttl.clone(), 2)), (3, 6, 12));
+        assert_eq!(wait(T, &DueInputs { errors: 1, ..ttl }).1, "backoff step 1 after 1 error: 6h (doubling ttl 3h)");
+        // No validators: healthy every 4h, failing 8h, 16h.
+        let bare = DueInputs { has_validators: false, ..inputs() };
+        assert_eq!((step(bare.clone(), 0), step(bare.clone(), 1), step(bare, 2)), (4, 8, 16));
+        let syn = DueInputs { update_every: Some(5 * 3600), ..inputs() };
+        assert_eq!(step(syn, 1), 10);
+        // An interval over a day: the cap is the normal wait, never shorter.
+        let slow = DueInputs { interval: 48 * hour, ..inputs() };
+        assert_eq!((step(slow.clone(), 0), step(slow.clone(), 1), step(slow, 5)), (48, 48, 48));
+        assert_eq!(backoff(30 * hour, 3, Some(100 * hour)).0, 30 * hour);
+        // Never more often than healthy, at any step.
+        for hints in [
+            inputs(),
+            DueInputs { ttl_minutes: Some(600), ..inputs() },
+            DueInputs { max_age: Some(20 * 3600), ..inputs() },
+        ] {
+            for n in 1..8 {
+                assert!(step(hints.clone(), n) >= step(hints.clone(), 0), "{hints:?} step {n}");
+            }
+        }
     }
 
     #[test]

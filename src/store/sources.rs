@@ -26,6 +26,8 @@ pub struct Claimed {
     pub error_count: u32,
     /// When the previous fetch started (any outcome).
     pub last_fetch_at: Option<DateTime<Utc>>,
+    /// Whether a fetch ever succeeded (what its validators say is known).
+    pub ever_ok: bool,
     /// The feed's scheduling hints from its last parsed body.
     pub hints: FeedHints,
 }
@@ -82,6 +84,9 @@ pub struct FetchRecord {
     pub validators: Option<(Option<String>, Option<String>)>,
     /// Set after a permanent redirect: fetch here from now on.
     pub moved_to: Option<String>,
+    /// A moved source whose new location answered with a web page: fetch
+    /// the subscribed URL again (earlier versions moved sources to pages).
+    pub move_back: bool,
     /// 410 Gone: stop polling.
     pub gone: bool,
     /// When to poll next, and why.
@@ -215,7 +220,8 @@ impl Store {
                      WHERE in_config = 1 AND gone = 0
                        AND (claimed_until IS NULL OR claimed_until <= ?1)
                        AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
-                     RETURNING id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at",
+                     RETURNING id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at,
+                               last_ok_at IS NOT NULL",
                 )
                 .ctx("cannot claim sources")?;
             let rows = stmt
@@ -228,6 +234,7 @@ impl Store {
                         last_modified: r.get(4)?,
                         error_count: r.get(5)?,
                         last_fetch_at: r.get::<_, Option<String>>(7)?.as_deref().and_then(parse_ts),
+                        ever_ok: r.get(8)?,
                         hints: r
                             .get::<_, Option<String>>(6)?
                             .and_then(|h| serde_json::from_str(&h).ok())
@@ -328,8 +335,8 @@ pub(super) fn record(
             last_error = CASE WHEN ?5 THEN ?6 ELSE NULL END,
             etag = CASE WHEN ?7 THEN etag ELSE ?8 END,
             last_modified = CASE WHEN ?7 THEN last_modified ELSE ?9 END,
-            moved_to = COALESCE(?10, moved_to),
-            url = COALESCE(?10, url),
+            moved_to = CASE WHEN ?20 THEN NULL ELSE COALESCE(?10, moved_to) END,
+            url = CASE WHEN ?20 THEN key ELSE COALESCE(?10, url) END,
             gone = ?11,
             next_due_at = ?12, due_reason = ?13,
             feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format), feed_link = COALESCE(?18, feed_link), feed_hints = COALESCE(?19, feed_hints),
@@ -356,6 +363,7 @@ pub(super) fn record(
             (f.outcome == Outcome::Ok).then(|| serde_json::to_string(&f.warnings).unwrap_or_default()),
             f.feed.as_ref().and_then(|x| x.link.clone()),
             f.feed.as_ref().map(|x| serde_json::to_string(&x.hints).unwrap_or_default()),
+            f.move_back,
         ],
     )
     .ctx("cannot update source state")?;
