@@ -10,7 +10,7 @@ date; a month, a year or none gives an item without a date (seen when polled). P
 becomes `<p>` blocks with `<br>` line breaks, as eval-dedup reads it. Prints the per-pair
 table and the overall line. Python 3 standard library only.
 """
-import argparse, collections, email.utils, html, json, os, subprocess, sys, datetime, urllib.parse
+import argparse, collections, shutil, email.utils, html, json, os, subprocess, sys, datetime, urllib.parse
 
 
 def rss_date(published):
@@ -39,9 +39,8 @@ def main():
     ap.add_argument("--work", default="target/news-feeds")
     a = ap.parse_args()
     docs = [json.loads(l) for l in open(a.corpus, encoding="utf-8") if l.strip()]
-    os.makedirs(a.work, exist_ok=True)
-    for f in os.listdir(a.work):
-        os.remove(os.path.join(a.work, f))
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
     feeds = collections.defaultdict(list)
     for d in docs:
         host = urllib.parse.urlsplit(d["url"]).hostname or "unknown"

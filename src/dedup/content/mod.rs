@@ -110,14 +110,15 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
     // a block, or broken at every line) say nothing by their shape; short
     // ones keep it, since it is most of what tells short texts apart.
     let comparable = structure_comparable(a, b);
-    let shape = if comparable { vector::shape(&a.paragraph_chars, &b.paragraph_chars) } else { 1.0 };
+    let cut = a.chars.min(b.chars) >= LONG_TEXT;
+    let shape = if comparable { vector::shape(&a.paragraph_chars, &b.paragraph_chars, cut) } else { 1.0 };
     parts.push(if comparable { ("paragraph shape", shape) } else { ("long texts, paragraphs not comparable", 1.0) });
     let damp = (0.6 + 0.4 * len) * shape * years;
     if a.lexicon.is_none() || b.lexicon.is_none() {
         return (FALLBACK_SCALE * (0.55 * nums + 0.45 * names) * damp, parts);
     }
     let cos = a.concepts.cosine(&b.concepts);
-    let align = if comparable { vector::align(&a.paragraph_concepts, &b.paragraph_concepts, ALIGN_FLOOR) } else { cos };
+    let align = if comparable { vector::align(&a.paragraph_concepts, &b.paragraph_concepts, ALIGN_FLOOR, cut) } else { cos };
     parts.extend([("concept cosine", cos), ("paragraph alignment", align)]);
     // A weighted mean of the signals both texts can give: numbers only when
     // both have some (help pages have none; releases are full of them).

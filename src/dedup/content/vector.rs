@@ -124,45 +124,60 @@ fn base36(mut n: u32) -> String {
 
 /// Best monotone matching of paragraphs (a translation keeps their order):
 /// the summed cosine of matched pairs at or above `floor`, divided by the
-/// larger paragraph count. 0..1.
-pub fn align(a: &[SparseVec], b: &[SparseVec], floor: f64) -> f64 {
-    let (n, m) = (a.len(), b.len());
-    if n == 0 || m == 0 {
-        return 0.0;
-    }
-    let mut prev = vec![0.0f64; m + 1];
-    for pa in a {
-        let mut row = vec![0.0f64; m + 1];
-        for (j, pb) in b.iter().enumerate() {
-            let s = pa.cosine(pb);
-            let diag = if s >= floor { prev[j] + s } else { prev[j] };
-            row[j + 1] = diag.max(prev[j + 1]).max(row[j]);
-        }
-        prev = row;
-    }
-    prev[m] / n.max(m) as f64
+/// larger paragraph count. 0..1. `cut`: either text may be cut short (see
+/// [`monotone`]).
+pub fn align(a: &[SparseVec], b: &[SparseVec], floor: f64, cut: bool) -> f64 {
+    monotone(a.len(), b.len(), cut, |i, j| {
+        let s = a[i].cosine(&b[j]);
+        (s >= floor).then_some(s)
+    })
 }
 
 /// How alike two sequences of paragraph lengths are: the best monotone
 /// matching of paragraphs whose lengths differ by at most a factor of two,
 /// each pair scoring its length ratio, divided by the larger count. 0..1.
-pub fn shape(a: &[u32], b: &[u32]) -> f64 {
+pub fn shape(a: &[u32], b: &[u32], cut: bool) -> f64 {
     let ratio = |x: u32, y: u32| f64::from(x.min(y)) / f64::from(x.max(y).max(1));
-    let (n, m) = (a.len(), b.len());
+    monotone(a.len(), b.len(), cut, |i, j| {
+        let r = ratio(a[i], b[j]);
+        (r >= 0.5).then_some(r)
+    })
+}
+
+/// Least share of the longer text that a text cut short must cover.
+const PREFIX_MIN: f64 = 0.7;
+
+/// The best monotone matching of two sequences of `n` and `m` items (`pair`
+/// scores a pair, `None` when it cannot match), divided by the larger count.
+/// With `cut`, one text may end early (feeds and excerpts cut long texts at
+/// different points): the rest of the other is not held against it if what
+/// was compared covers at least [`PREFIX_MIN`] of it.
+fn monotone(n: usize, m: usize, cut: bool, pair: impl Fn(usize, usize) -> Option<f64>) -> f64 {
     if n == 0 || m == 0 {
         return 0.0;
     }
     let mut prev = vec![0.0f64; m + 1];
-    for &la in a {
+    let mut best: f64 = 0.0;
+    for i in 0..n {
         let mut row = vec![0.0f64; m + 1];
-        for (j, &lb) in b.iter().enumerate() {
-            let r = ratio(la, lb);
-            let diag = if r >= 0.5 { prev[j] + r } else { prev[j] };
+        for j in 0..m {
+            let diag = pair(i, j).map_or(prev[j], |s| prev[j] + s);
             row[j + 1] = diag.max(prev[j + 1]).max(row[j]);
+        }
+        if cut && (i + 1) as f64 >= PREFIX_MIN * n as f64 {
+            best = best.max(row[m] / (i + 1).max(m) as f64);
         }
         prev = row;
     }
-    prev[m] / n.max(m) as f64
+    best = best.max(prev[m] / n.max(m) as f64);
+    if cut {
+        for (j, v) in prev.iter().enumerate().skip(1) {
+            if j as f64 >= PREFIX_MIN * m as f64 {
+                best = best.max(v / n.max(j) as f64);
+            }
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -188,8 +203,27 @@ mod tests {
     fn alignment_rewards_order() {
         let p: Vec<SparseVec> = (1..=4).map(|c| v(&[(c, 1.0)])).collect();
         let reversed: Vec<SparseVec> = p.iter().rev().cloned().collect();
-        assert!((align(&p, &p, 0.2) - 1.0).abs() < 1e-3);
-        assert!(align(&p, &reversed, 0.2) < 0.3);
-        assert!((align(&p, &p[..2], 0.2) - 0.5).abs() < 1e-3);
+        assert!((align(&p, &p, 0.2, false) - 1.0).abs() < 1e-3);
+        assert!(align(&p, &reversed, 0.2, false) < 0.3);
+        assert!((align(&p, &p[..2], 0.2, false) - 0.5).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_text_cut_short_is_compared_with_the_part_it_covers() {
+        let p: Vec<SparseVec> = (1..=10).map(|c| v(&[(c, 1.0)])).collect();
+        // Cut after 8 of 10 paragraphs: all of it against the first 8.
+        assert!((align(&p[..8], &p, 0.2, false) - 0.8).abs() < 1e-3);
+        assert!((align(&p[..8], &p, 0.2, true) - 1.0).abs() < 1e-3);
+        assert!((align(&p, &p[..8], 0.2, true) - 1.0).abs() < 1e-3, "either side");
+        // Only the part past PREFIX_MIN of the other is forgiven: half a
+        // text against its first 7 of 10 paragraphs scores 5/7.
+        assert!((align(&p[..5], &p, 0.2, true) - 5.0 / 7.0).abs() < 1e-3);
+        // The same for lengths.
+        let lens: Vec<u32> = (1..=10).map(|i| 100 * i).collect();
+        assert!((shape(&lens[..8], &lens, true) - 1.0).abs() < 1e-3);
+        assert!(shape(&lens[..8], &lens, false) < 0.81);
+        // Another text is not helped: order still counts.
+        let reversed: Vec<SparseVec> = p[..8].iter().rev().cloned().collect();
+        assert!(align(&reversed, &p, 0.2, true) < 0.2);
     }
 }
