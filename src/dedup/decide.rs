@@ -255,7 +255,12 @@ mod tests {
     }
 
     fn candidate(entry_id: i64, story: &str, f: Features) -> Candidate {
-        Candidate { entry_id, story_id: story.into(), story_langs: f.lang.iter().cloned().collect(), features: Arc::new(f) }
+        Candidate {
+            entry_id,
+            story_id: story.into(),
+            story_langs: f.lang.iter().cloned().collect(),
+            features: Arc::new(f),
+        }
     }
 
     #[test]

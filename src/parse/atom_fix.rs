@@ -56,7 +56,7 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                 let name_local = new_local.map(str::to_string).unwrap_or_else(|| local.clone());
                 let qname = qualified(e, new_local);
                 if atom && !empty && TEXT_CONSTRUCTS.contains(&name_local.as_str()) {
-                    let inner = subtree(&mut reader)?;
+                    let inner = super::rss_fix::subtree(|| reader.read_event().ok())?;
                     text_construct(&mut out, e, qname.as_deref(), &name_local, &inner)?;
                     continue;
                 }
@@ -142,23 +142,6 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
         .flatten()
         .find(|a| a.key.as_ref() == name)
         .map(|a| a.value.trim().to_ascii_lowercase())
-}
-
-/// The events inside the element just opened, up to (not including) its end.
-fn subtree<'i>(reader: &mut NsReader<&'i [u8]>) -> Option<Vec<Event<'i>>> {
-    let mut depth = 0usize;
-    let mut events = Vec::new();
-    loop {
-        let event = reader.read_event().ok()?;
-        match &event {
-            Event::Start(_) => depth += 1,
-            Event::End(_) if depth == 0 => return Some(events),
-            Event::End(_) => depth -= 1,
-            Event::Eof => return None,
-            _ => {}
-        }
-        events.push(event);
-    }
 }
 
 /// Writes one text construct with a type feed-rs reads, or nothing when it

@@ -46,7 +46,7 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                     continue;
                 }
                 if root == "RDF" && local == "item" {
-                    let inner = subtree(&mut reader)?;
+                    let inner = subtree(|| reader.read_event().ok())?;
                     let has_link = has_child(&inner, "link");
                     let about = e.attributes().with_checks(false).flatten().find(|a| a.key.as_ref() == "rdf:about");
                     out.write_event(Event::Start(start)).ok()?;
@@ -89,12 +89,14 @@ fn start_tag<'a>(e: &'a BytesStart<'a>, changed: &mut bool) -> BytesStart<'a> {
     start
 }
 
-/// The events inside the element just opened, up to (not including) its end.
-fn subtree<'i>(reader: &mut Reader<&'i [u8]>) -> Option<Vec<Event<'i>>> {
+/// The events inside the element just opened, up to (not including) its
+/// end, from `next` (a reader's `read_event`; `None` on an error). Shared
+/// with `atom_fix`.
+pub(super) fn subtree<'i>(mut next: impl FnMut() -> Option<Event<'i>>) -> Option<Vec<Event<'i>>> {
     let mut depth = 0usize;
     let mut events = Vec::new();
     loop {
-        let event = reader.read_event().ok()?;
+        let event = next()?;
         match &event {
             Event::Start(_) => depth += 1,
             Event::End(_) if depth == 0 => return Some(events),

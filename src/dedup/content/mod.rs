@@ -118,7 +118,8 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
         return (FALLBACK_SCALE * (0.55 * nums + 0.45 * names) * damp, parts);
     }
     let cos = a.concepts.cosine(&b.concepts);
-    let align = if comparable { vector::align(&a.paragraph_concepts, &b.paragraph_concepts, ALIGN_FLOOR, cut) } else { cos };
+    let align =
+        if comparable { vector::align(&a.paragraph_concepts, &b.paragraph_concepts, ALIGN_FLOOR, cut) } else { cos };
     parts.extend([("concept cosine", cos), ("paragraph alignment", align)]);
     // A weighted mean of the signals both texts can give: numbers only when
     // both have some (help pages have none; releases are full of them).
