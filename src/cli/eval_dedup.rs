@@ -67,21 +67,34 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
 }
 
 /// A document's date: the given time, or `None` when the corpus gives
-/// none or only a month or year (feeds carry full dates or none).
-fn date_of(published: Option<&str>) -> Option<DateTime<Utc>> {
-    let s = published?.trim();
+/// none or only a month or year (feeds carry full dates or none); an error
+/// for anything else.
+fn date_of(published: Option<&str>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let Some(s) = published.map(str::trim) else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Ok(Some(t.with_timezone(&Utc)));
     }
-    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    Some(day.and_hms_opt(12, 0, 0)?.and_utc())
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(day.and_hms_opt(12, 0, 0).map(|t| t.and_utc()));
+    }
+    let partial = |p: &str| p.len() == 4 && p.chars().all(|c| c.is_ascii_digit());
+    match s.split_once('-') {
+        None if partial(s) => Ok(None),
+        Some((y, m)) if partial(y) && m.len() == 2 && m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m)) => Ok(None),
+        _ => anyhow::bail!("published {s:?} is not RFC 3339, YYYY-MM-DD, YYYY-MM or YYYY"),
+    }
 }
 
 pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
     let docs = read(&args.corpus)?;
     // An undated document is seen when it is polled, as an undated feed
     // entry is: all of them at one time, a day after the newest dated one.
-    let dated: Vec<Option<DateTime<Utc>>> = docs.iter().map(|d| date_of(d.published.as_deref())).collect();
+    let dated = docs
+        .iter()
+        .map(|d| {
+            date_of(d.published.as_deref()).with_context(|| format!("{}: document {}", args.corpus.display(), d.id))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let polled = dated.iter().flatten().max().copied().unwrap_or_default() + chrono::Duration::days(1);
     let mut docs: Vec<(Doc, DateTime<Utc>, bool)> =
         docs.into_iter().zip(dated).map(|(d, t)| (d, t.unwrap_or(polled), t.is_some())).collect();
@@ -113,8 +126,12 @@ pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// The `--decisions` file: one line per decision, then one per missed
-/// gold pair with the evidence the engine saw for it.
+/// The `--decisions` file: one line per decision, then one per
+/// cross-language pair that is one gold group or published within the dedup
+/// window (`missed` for a gold pair in two stories, else `pair`), with the
+/// pair's version evidence as scored alone (without the ids the engine
+/// learned not to trust from the other candidates). Pairs of two undated
+/// documents are written only when gold (they all share the poll time).
 fn write_decisions(
     path: &Path,
     docs: &[(Doc, DateTime<Utc>, bool)],
@@ -146,7 +163,8 @@ fn write_decisions(
                 continue;
             }
             let gold = a.group.is_some() && a.group == b.group;
-            let near = (docs[i].1 - docs[j].1).num_days().abs() <= crate::dedup::WINDOW_DAYS;
+            let near =
+                (docs[i].1 - docs[j].1).num_days().abs() <= crate::dedup::WINDOW_DAYS && (docs[i].2 || docs[j].2);
             if !gold && !near {
                 continue;
             }

@@ -208,17 +208,22 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
 }
 
 /// The new entry's language-neutral ids that are not a post's id: an id
-/// that another post of the same language carries too (the new entry is no
-/// duplicate of its candidates by now: a same-language candidate with the
-/// id is another post), or that two posts of one language in different
-/// stories carry. Learned per publisher from what is stored: a section,
-/// category or portlet number that many posts share stops joining them as
-/// soon as two posts of one language show it. The candidates are every
-/// stored entry sharing a key (the store looks them up by key, at any date).
+/// that another post of the same language and publisher carries too (the
+/// new entry is no duplicate of its candidates by now: a same-language
+/// candidate with the id is another post), or that two posts of one
+/// language in different stories of that publisher carry. Learned per
+/// publisher from what is stored: a section, category or portlet number
+/// that many posts share stops joining them as soon as two posts of one
+/// language show it. (A same-language republication that is not judged a
+/// duplicate, a new slug or a summary against the full text, also switches
+/// the id off: `id_pattern` is the way to insist.) The candidates are the
+/// stored entries sharing a key, as the store finds them (up to 50 a key,
+/// at any date).
 fn shared_not_post_ids<'a>(new: &'a Features, candidates: &[Candidate]) -> Vec<&'a str> {
     let mut out = Vec::new();
     for k in &new.id_keys {
-        let carriers: Vec<&Candidate> = candidates.iter().filter(|c| c.features.id_keys.contains(k)).collect();
+        let carriers: Vec<&Candidate> =
+            candidates.iter().filter(|c| c.features.id_keys.contains(k) && same_publisher(new, &c.features)).collect();
         let clash = carriers.iter().enumerate().any(|(i, x)| {
             x.features.lang.is_some() && x.features.lang == new.lang
                 || carriers[i + 1..].iter().any(|y| {
@@ -283,6 +288,16 @@ mod tests {
         assert_eq!(decide(&post("sv", 3, "4410"), &[a.clone(), b]), Decision::New);
         // A new Finnish post with the number: another post of that language has it.
         let sv = candidate(3, "s3", post("sv", 1, "4410"));
-        assert_eq!(decide(&post("fi", 3, "4410"), &[a, sv]), Decision::New);
+        assert_eq!(decide(&post("fi", 3, "4410"), &[a.clone(), sv]), Decision::New);
+        // Another publisher's posts with the same number say nothing of this one's.
+        let other = |id, story: &str, hour| {
+            let mut f = post("fi", hour, "4410");
+            f.host = Some("elsewhere.example".into());
+            candidate(id, story, f)
+        };
+        match decide(&post("sv", 3, "4410"), &[a, other(4, "s4", 1), other(5, "s5", 2)]) {
+            Decision::Version { story_id, .. } => assert_eq!(story_id, "s1"),
+            d => panic!("{d:?}"),
+        }
     }
 }

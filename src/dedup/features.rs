@@ -216,7 +216,8 @@ pub fn id_keys(url: Option<&str>, guid: Option<&str>) -> Vec<String> {
 
 /// A path segment that reads as a year, a year and month or a date
 /// (`2008`, `200810`, `20081022`): archive paths share them across every
-/// post of a period, so they are never a post's id.
+/// post of a period, so they are not taken for a post's id (a site whose
+/// real ids look like years needs `id_pattern`).
 fn date_like(seg: &str) -> bool {
     let year = |y: &str| y.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y));
     let month = |m: &str| m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m));

@@ -89,11 +89,12 @@ pub fn content_features_with(lex: &Lexicon, lang: &str, title: &str, text: &str)
     f
 }
 
-/// Similarity of two texts' contents, with the parts that made it. Concept
-/// cosine and paragraph alignment carry it (numbers and names help), damped
-/// by the length ratio, the paragraph shape (translations keep their
-/// paragraphs' relative lengths) and differing latest years. Weights and
-/// threshold were chosen on the GNOME Help development corpus.
+/// Similarity of two texts' contents, with the parts that made it: a
+/// weighted mean of the concept cosine, the paragraph alignment, shared
+/// names and (when both texts have some) shared numbers, damped by the
+/// length ratio, the paragraph shape (translations keep their paragraphs'
+/// relative lengths) and differing latest years. Weights and threshold were
+/// chosen on the two development corpora (BENCHMARKS.md, "Story merging").
 pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec<(&'static str, f64)>) {
     let nums = shrunk_jaccard(&a.numbers, &b.numbers, 3.0);
     let names = shrunk_jaccard(&prefixes(&a.names), &prefixes(&b.names), 4.0);

@@ -32,7 +32,12 @@ pub(super) fn numbers(text: &str) -> BTreeSet<String> {
         // `25.10.2006` and `1.1.` are dates in the Nordic way of writing
         // them: their day and year are what an English `October 25, 2006`
         // or a Swedish `25 oktober 2006` gives.
-        let abbreviated = chars.get(i) == Some(&'.');
+        // `D.M.` is a date when a range or another number follows
+        // (`1.1.–30.9.2006`, `1.1. - 30.9.`); `rose 3.2.` ends a sentence.
+        let abbreviated = chars.get(i) == Some(&'.') && {
+            let rest = chars[i + 1..].iter().skip_while(|c| **c == ' ');
+            rest.take(1).any(|c| matches!(c, '–' | '—' | '-') || c.is_ascii_digit())
+        };
         if let Some(parts) = date_parts(&raw, abbreviated) {
             out.extend(parts);
         } else if let Some(n) = fold_number(&raw) {
@@ -128,6 +133,7 @@ mod tests {
         let en =
             numbers("Stock exchange release October 25, 2006 at 12.00: the period January 1 - September 30, 2006.");
         assert_eq!(fi, en, "{fi:?} {en:?}");
+        assert!(numbers("Sales rose 3.2.").contains("3.2") && numbers("Myynti kasvoi 3,2.").contains("3.2"));
         // Not dates: decimals, grouped thousands, a version number.
         assert!(numbers("38.6 ja 1.250").contains("38.6") && numbers("1.250").contains("1250"));
         assert_eq!(numbers("versio 2.45.3").into_iter().collect::<Vec<_>>(), vec!["2453".to_string()]);
