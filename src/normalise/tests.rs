@@ -83,16 +83,7 @@ fn repeated_items_are_one_entry_and_different_ones_are_told_apart() {
 /// item repeated verbatim then with another date.
 const LEGACY_DOCS: [(&[u8], &str); 3] = [
     (
-        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>K</title><link>https://example.org/</link>\
-<item><title>Caf\xe9\x85 \x81 &#x81; x</title><description>d\x90 \xe2\x80 &#x9D; \xf4\x96 \xc2\x93q\xc2\x94</description><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
-<item><title>Plain \x8d \xe9\x94</title></item>\
-<item><guid isPermaLink=\"false\">dup</guid><title>One \x81</title><link>https://example.org/1</link><description>first \x9d</description></item>\
-<item><guid isPermaLink=\"false\">dup</guid><title>Two &#x85;</title><link>https://example.org/2</link><description>second</description></item>\
-<item><guid isPermaLink=\"false\">rep</guid><title>Same \x90</title><link>https://example.org/r</link><description>r \xe9\x85</description><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
-<item><guid isPermaLink=\"false\">rep</guid><title>Same \x90</title><link>https://example.org/r</link><description>r \xe9\x85</description><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
-<item><guid isPermaLink=\"false\">rep</guid><title>Same \x90</title><link>https://example.org/r</link><description>r \xe9\x85</description><pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate></item>\
-<item><guid isPermaLink=\"false\">id\x81z</guid><title>Guid</title></item>\
-</channel></rss>",
+        include_bytes!("../../tests/fixtures/misbehaving/legacy-controls.rss"),
         "application/rss+xml; charset=utf-8",
     ),
     (

@@ -25,6 +25,9 @@ const TEXT_CONSTRUCTS: [&str; 5] = ["title", "subtitle", "rights", "summary", "c
 
 /// The rewritten document, or `None` when it is not Atom or not well-formed.
 pub(super) fn rewrite(text: &str) -> Option<String> {
+    if !may_need_rewrite(text) {
+        return None; // an ordinary Atom 1.0 document: not parsed twice
+    }
     let mut reader = NsReader::from_str(text);
     let mut out = Writer::new(Vec::with_capacity(text.len() + 64));
     // Per open element: the name its end tag is written with, if renamed.
@@ -79,6 +82,54 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out.into_inner()).ok()
+}
+
+/// A string scan, far cheaper than the rewrite, that is true for every
+/// document the rewrite could change: Atom 0.3 (its namespace, a `version`
+/// of 0.x), a `mode` attribute, and text constructs that are empty, have a
+/// `type` other than `text`, `html` or `xhtml`, or hold elements without
+/// being `xhtml` (CDATA counts as an element here: a false alarm only costs
+/// the rewrite).
+fn may_need_rewrite(text: &str) -> bool {
+    if text.contains(ATOM03) || text.contains("version=\"0.") || text.contains("version='0.") || text.contains("mode=")
+    {
+        return true;
+    }
+    let mut rest = text;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let name_end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let local = name.rsplit(':').next().unwrap_or(name);
+        if !TEXT_CONSTRUCTS.contains(&local) {
+            continue;
+        }
+        let Some(close) = rest.find('>') else { return true };
+        let tag = &rest[name_end..close];
+        if tag.ends_with('/') {
+            return true; // empty
+        }
+        let ty = tag_type(tag);
+        if !matches!(ty, None | Some("text" | "html" | "xhtml")) {
+            return true;
+        }
+        let body = &rest[close + 1..];
+        let Some(next) = body.find('<') else { return true };
+        let is_end = body[next..].strip_prefix("</").is_some_and(|e| e.starts_with(name));
+        if ty != Some("xhtml") && (!is_end || body[..next].trim().is_empty()) {
+            return true; // elements in a text construct, or nothing in it
+        }
+    }
+    false
+}
+
+/// The value of a start tag's `type` attribute (the text after the name).
+fn tag_type(tag: &str) -> Option<&str> {
+    let at = tag.find("type=")?;
+    let rest = &tag[at + 5..];
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].trim())
 }
 
 fn owned_ns(ns: &ResolveResult<'_>) -> Option<String> {

@@ -20,6 +20,14 @@ struct Bodies {
 
 /// Fills empty contents and summaries from the item's other body elements.
 pub(super) fn apply(text: &str, feed: &mut RawFeed) -> Result<(), String> {
+    // Only entries without a summary or content can gain one: most feeds
+    // have both, or carry none of the body elements, and skip the scan.
+    let wants_summary = feed.entries.iter().any(|e| e.summary.is_none());
+    let wants_content = feed.entries.iter().any(|e| e.content.is_none())
+        && ["<body", ":body", "<fullitem"].iter().any(|n| text.contains(n));
+    if !wants_summary && !wants_content {
+        return Ok(());
+    }
     let items = scan(text).ok_or("not well-formed")?;
     if items.len() != feed.entries.len() {
         return Err(format!("found {} items, the parser {}", items.len(), feed.entries.len()));
