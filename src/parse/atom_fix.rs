@@ -98,7 +98,12 @@ fn may_need_rewrite(text: &str) -> bool {
     let mut rest = text;
     while let Some(at) = rest.find('<') {
         rest = &rest[at + 1..];
-        let name_end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
+        // Names are short: a bounded look, so that `<<<<…` stays linear.
+        let Some((name_end, _)) =
+            rest.char_indices().take(64).find(|(_, c)| c.is_whitespace() || *c == '>' || *c == '/')
+        else {
+            continue;
+        };
         let name = &rest[..name_end];
         let local = name.rsplit(':').next().unwrap_or(name);
         if !TEXT_CONSTRUCTS.contains(&local) {
@@ -348,5 +353,23 @@ mod tests {
         assert!(rewrite("<feed><title>x</feed>").is_none());
         assert_eq!(base64("aGk=").unwrap(), b"hi");
         assert!(base64("a*b").is_none());
+    }
+
+    #[test]
+    fn only_documents_the_rewrite_can_change_are_rewritten() {
+        let ordinary = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="text">T</title><link type="text/html" href="x"/><entry><title>E &amp; F</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div></content></entry></feed>"#;
+        assert!(!may_need_rewrite(ordinary) && rewrite(ordinary).is_none());
+        for odd in [
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/xhtml+xml">T</title></feed>"#,
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title/></feed>"#,
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><atom:summary>  </atom:summary></feed>"#,
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title><b>T</b></title></feed>"#,
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><content mode="escaped">T</content></feed>"#,
+        ] {
+            assert!(may_need_rewrite(odd), "{odd}");
+        }
+        // A hostile document stays linear (and is not a construct).
+        let hostile = "<".repeat(200_000);
+        assert!(!may_need_rewrite(&hostile));
     }
 }
