@@ -3,7 +3,10 @@
 //! en/sv, and two distractors on the same topics), with a tiny hand-written
 //! lexicon, so the result does not depend on installed dictionaries; and a
 //! listed company's releases (`releases.jsonl`) whose URLs share section
-//! and year numbers, with undated and line-broken versions.
+//! and year numbers, with undated and line-broken versions; and
+//! (`republications.jsonl`) one company's two releases of a day, each
+//! republished on a newswire site inside its page chrome, a digest that
+//! keeps two paragraphs of one, and a journalist's rewrite of it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -99,4 +102,37 @@ fn releases_join_by_content_not_by_section_or_year_numbers() {
         let numbers = signals.iter().find(|s| s["name"] == "numbers").unwrap()["score"].as_f64().unwrap();
         assert!(numbers > 0.5, "{v}");
     }
+}
+
+/// Republications are one story with the release; a rewrite with the same
+/// figures and a release of the same day from the same template are not.
+/// The wire pages carry the site's navigation, cookie notice and footer: by
+/// Jaccard over the whole page (0.69) they were stories of their own.
+#[test]
+fn republications_join_their_release_through_page_chrome() {
+    let dir = tempfile::tempdir().unwrap();
+    let predictions = dir.path().join("predictions.json");
+    let decisions = dir.path().join("decisions.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .arg("eval-dedup")
+        .arg(fixture("republications.jsonl"))
+        .args(["--predictions", predictions.to_str().unwrap(), "--decisions", decisions.to_str().unwrap()])
+        .env("POLYFEED_LEXICON", "")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run polyfeed");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let clusters: Vec<Vec<String>> = serde_json::from_slice(&std::fs::read(&predictions).unwrap()).unwrap();
+    assert_eq!(
+        clusters,
+        [
+            vec!["tervala-ferries", "marketwire-ferries", "digest-ferries"],
+            vec!["businessdaily-ferries"],
+            vec!["tervala-datacentres", "marketwire-datacentres"],
+        ]
+    );
+    let text = std::fs::read_to_string(&decisions).unwrap();
+    let duplicates = text.lines().filter(|l| l.contains("\"kind\":\"duplicate\"")).count();
+    assert_eq!(duplicates, 3, "{text}");
+    assert_eq!(text.matches("3-gram containment").count(), 3, "{text}");
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::content::content_similarity;
-use super::features::{Features, sketch_similarity};
+use super::features::{Features, sketch_containment, sketch_similarity};
 
 /// Cross-language content score needed to join a story without structural
 /// evidence (explicit links, shared ids). Chosen on one half of each
@@ -19,6 +19,13 @@ const CONTENT_CAP: f64 = 0.9;
 pub const PATTERN_SCORE: f64 = 0.95;
 /// Same-language near-duplicate: estimated 3-gram Jaccard.
 pub const DUPLICATE_THRESHOLD: f64 = 0.85;
+/// Same-language republication: estimated share of the shorter text's
+/// 3-grams found in the other (page chrome on one side, a summary against
+/// the full text).
+pub const CONTAINMENT_THRESHOLD: f64 = 0.8;
+/// Fewest sampled 3-grams a containment estimate is trusted on (about 25
+/// words of the shorter text).
+const CONTAINMENT_SAMPLE: usize = 24;
 /// Entries further apart than this are never versions of one post by
 /// content alone.
 pub const WINDOW_DAYS: i64 = 7;
@@ -103,10 +110,34 @@ pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
     if new.guid.is_some() && new.guid == old.guid && same_publisher(new, old) {
         return Some(Evidence { score: 1.0, signals: vec![sig("same guid, same publisher", 1.0)] });
     }
-    let sim = sketch_similarity(&new.sketch, &old.sketch);
     let days = (new.published - old.published).num_days().abs();
-    (sim >= DUPLICATE_THRESHOLD && days <= 3)
-        .then(|| Evidence { score: sim, signals: vec![sig("near-identical text (3-gram Jaccard)", sim)] })
+    if days > 3 {
+        return None;
+    }
+    let sim = sketch_similarity(&new.sketch, &old.sketch);
+    if sim >= DUPLICATE_THRESHOLD {
+        return Some(Evidence { score: sim, signals: vec![sig("near-identical text (3-gram Jaccard)", sim)] });
+    }
+    if new.source_id == old.source_id || same_publisher(new, old) {
+        // A republication is on another site. One publisher's pages that
+        // share text (an abstract and its page, a post quoting an earlier
+        // one) are posts of their own.
+        return None;
+    }
+    let (contained, sample) = sketch_containment(&new.sketch, &old.sketch);
+    (sample >= CONTAINMENT_SAMPLE && contained >= CONTAINMENT_THRESHOLD && numbers_contained(new, old)).then(|| {
+        Evidence { score: contained, signals: vec![sig("text contained in the other (3-gram containment)", contained)] }
+    })
+}
+
+/// The shorter text's numbers are (nearly all) in the longer one: a
+/// republication keeps every figure, a release from the same template on
+/// the same day changes them.
+fn numbers_contained(a: &Features, b: &Features) -> bool {
+    let (short, long) = if a.content.chars <= b.content.chars { (a, b) } else { (b, a) };
+    let nums = &short.content.numbers;
+    let missing = nums.iter().filter(|n| !long.content.numbers.contains(*n)).count();
+    missing * 10 <= nums.len()
 }
 
 /// Scores a cross-language pair as versions of one post.
@@ -299,5 +330,58 @@ mod tests {
             Decision::Version { story_id, .. } => assert_eq!(story_id, "s1"),
             d => panic!("{d:?}"),
         }
+    }
+
+    const RELEASE: &str = "Tervala has signed an agreement with Nordhavn Shipping to deliver hybrid propulsion \
+systems for four new ferries. The order is worth approximately 86 million euros and it will be booked in the \
+second quarter of 2026. The ferries will operate between Turku and Stockholm from the spring of 2029. Each \
+vessel will carry 1,800 passengers and 650 cars, and the hybrid systems cut fuel consumption by 23 percent \
+compared with the current fleet. Deliveries start in the autumn of 2027.";
+
+    fn page(host: &str, source_id: i64, hour: i64, text: &str) -> Features {
+        let lex = crate::dedup::content::Lexicon::parse("", "t");
+        Features {
+            lang: Some("en".into()),
+            published: chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(hour),
+            host: Some(host.into()),
+            source_id,
+            sketch: crate::dedup::features::sketch(text),
+            content: crate::dedup::content::content_features_with(&lex, "en", "", text),
+            ..Features::default()
+        }
+    }
+
+    #[test]
+    fn a_republication_with_page_chrome_is_a_duplicate_of_the_release() {
+        let chrome = "Home Markets Companies Press releases Calendar Subscribe Log in. We use cookies to give \
+you the best experience on our website. By continuing to browse you accept our use of cookies. Most read today: \
+central bank keeps rates unchanged as inflation slows.";
+        let release = candidate(1, "s1", page("tervala.example", 1, 0, RELEASE));
+        let republished = page("wire.example", 2, 1, &format!("{chrome} {RELEASE} {chrome}"));
+        let jaccard = sketch_similarity(&republished.sketch, &release.features.sketch);
+        assert!(jaccard < DUPLICATE_THRESHOLD, "the chrome alone defeats Jaccard: {jaccard}");
+        match decide(&republished, std::slice::from_ref(&release)) {
+            Decision::Duplicate { story_id, evidence, .. } => {
+                assert_eq!(story_id, "s1");
+                assert!(evidence.signals[0].name.contains("containment"), "{evidence:?}");
+            }
+            d => panic!("{d:?}"),
+        }
+        // The release's own site: a page quoting another page is a page of its own.
+        let own = page("tervala.example", 3, 1, &format!("{chrome} {RELEASE} {chrome}"));
+        assert_eq!(decide(&own, std::slice::from_ref(&release)), Decision::New);
+        // Four days later: not a republication by text alone.
+        let late = page("wire.example", 2, 96, &format!("{chrome} {RELEASE}"));
+        assert_eq!(decide(&late, &[release]), Decision::New);
+    }
+
+    #[test]
+    fn the_same_template_with_other_figures_is_another_release() {
+        let release = candidate(1, "s1", page("tervala.example", 1, 0, RELEASE));
+        let other = RELEASE.replace("86", "41").replace("1,800", "1,200").replace("650", "420").replace("23", "18");
+        let republished = page("wire.example", 2, 1, &other);
+        let (contained, _) = sketch_containment(&republished.sketch, &release.features.sketch);
+        assert!(contained >= CONTAINMENT_THRESHOLD, "most 3-grams are shared: {contained}");
+        assert_eq!(decide(&republished, &[release]), Decision::New);
     }
 }

@@ -260,7 +260,7 @@ fn fnv(s: &str) -> u64 {
 }
 
 /// Bottom-k MinHash of the lower-cased word 3-grams.
-fn sketch(text: &str) -> Vec<u64> {
+pub(crate) fn sketch(text: &str) -> Vec<u64> {
     let words: Vec<String> =
         text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let mut hashes: Vec<u64> = words.windows(3).map(|w| fnv(&w.join(" "))).collect();
@@ -305,6 +305,31 @@ pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
         union += 1;
     }
     both as f64 / union as f64
+}
+
+/// Estimated containment of the smaller 3-gram set behind two sketches in
+/// the larger one, with the number of sampled 3-grams it rests on.
+///
+/// Both sketches hold every hash of their set up to their largest (all of
+/// them when a sketch is not full), so below the smaller of the two limits
+/// both sets are known exactly: that range is a random sample of each set,
+/// and the share of the smaller sample found in the other estimates
+/// containment. Robust to page chrome that only one side has, where
+/// Jaccard falls with every added line.
+pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
+    if !(a.is_sorted_by(|x, y| x < y) && b.is_sorted_by(|x, y| x < y)) {
+        return (0.0, 0);
+    }
+    let limit = |s: &[u64]| if s.len() < SKETCH { u64::MAX } else { s.last().copied().unwrap_or(u64::MAX) };
+    let tau = limit(a).min(limit(b));
+    let below = |s: &[u64]| s.partition_point(|h| *h <= tau);
+    let (na, nb) = (below(a), below(b));
+    let (small, large) = if na <= nb { (&a[..na], &b[..nb]) } else { (&b[..nb], &a[..na]) };
+    if small.is_empty() {
+        return (0.0, 0);
+    }
+    let both = small.iter().filter(|h| large.binary_search(h).is_ok()).count();
+    (both as f64 / small.len() as f64, small.len())
 }
 
 #[cfg(test)]
