@@ -21,8 +21,10 @@ pub const PATTERN_SCORE: f64 = 0.95;
 pub const DUPLICATE_THRESHOLD: f64 = 0.85;
 /// Same-language republication: estimated share of the shorter text's
 /// 3-grams found in the other (page chrome on one side, a summary against
-/// the full text).
-pub const CONTAINMENT_THRESHOLD: f64 = 0.8;
+/// the full text, both at once). News rewrites of a release reach 0.44 on
+/// news-dev, one company's reports from one template 0.73 (with other
+/// figures: see [`numbers_contained`]).
+pub const CONTAINMENT_THRESHOLD: f64 = 0.7;
 /// Fewest sampled 3-grams a containment estimate is trusted on (about 25
 /// words of the shorter text).
 const CONTAINMENT_SAMPLE: usize = 24;
@@ -130,14 +132,15 @@ pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
     })
 }
 
-/// The shorter text's numbers are (nearly all) in the longer one: a
-/// republication keeps every figure, a release from the same template on
-/// the same day changes them.
+/// At least 80 % of the shorter text's numbers are in the longer one: a
+/// republication keeps every figure (its page may add a few: a copyright
+/// year, a related headline's), a release from the same template changes
+/// them.
 fn numbers_contained(a: &Features, b: &Features) -> bool {
     let (short, long) = if a.content.chars <= b.content.chars { (a, b) } else { (b, a) };
     let nums = &short.content.numbers;
     let missing = nums.iter().filter(|n| !long.content.numbers.contains(*n)).count();
-    missing * 10 <= nums.len()
+    missing * 5 <= nums.len()
 }
 
 /// Scores a cross-language pair as versions of one post.
