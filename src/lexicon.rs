@@ -1,5 +1,7 @@
 //! Finds and loads the cross-language word table once per process, for
-//! `dedup` (which stays pure and receives it as a value).
+//! `dedup` (which stays pure and receives it as a value); keeps a compiled
+//! copy of it (`lexicon.bin`) that opens in milliseconds and reads only the
+//! languages a run meets.
 //!
 //! The table is built at setup by `scripts/build-lexicon` from the FreeDict
 //! dictionaries Debian packages (it keeps their licences, so it is not
@@ -12,10 +14,12 @@
 //! warning says so.
 
 use std::io::BufRead;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::dedup::content::Lexicon;
+use crate::dedup::content::lexicon::SectionSource;
 
 /// The environment variable naming the table.
 pub const ENV: &str = "POLYFEED_LEXICON";
@@ -42,6 +46,24 @@ and length only; run scripts/build-lexicon"
     })
 }
 
+/// One line on the word table for `check`: where it is, in which form,
+/// and the languages it has words for.
+pub fn describe() -> String {
+    let Some(path) = find() else {
+        return "none found: cross-language matching uses numbers, names and length only \
+(scripts/setup builds one)"
+            .to_string();
+    };
+    let lex = shared();
+    if lex.is_empty() {
+        return format!("{} cannot be read (see the warning above)", path.display());
+    }
+    let compiled = path.with_file_name(COMPILED);
+    let form =
+        if compiled.is_file() && fresh(&compiled, &path) { format!(", compiled in {COMPILED}") } else { String::new() };
+    format!("{}{form}; words for {}", path.display(), lex.languages().join(", "))
+}
+
 /// Where the table is, if anywhere.
 pub fn find() -> Option<PathBuf> {
     if let Some(v) = std::env::var_os(ENV) {
@@ -58,9 +80,97 @@ pub fn find() -> Option<PathBuf> {
     dirs.into_iter().flatten().map(|d| d.join(FILE)).find(|p| p.is_file())
 }
 
-/// Reads a table (gzip or plain text), a line at a time: the text of the
-/// whole table (28 MB) is never held.
+/// The compiled table beside `lexicon.tsv.gz`: a cache that loads without
+/// parsing or stemming, written by the first process that parses the text
+/// and used while it is not older than the text.
+pub const COMPILED: &str = "lexicon.bin";
+
+/// Reads a table: a compiled one (each language's words read from the file
+/// on first use), or text (gzip or plain), a line at a time so that the
+/// text of the whole table (28 MB) is never held. For `lexicon.tsv.gz`,
+/// a fresh `lexicon.bin` beside it is used instead, and written when
+/// missing or stale (best effort: a read-only folder just means parsing
+/// every time).
 pub fn load(path: &Path) -> std::io::Result<Lexicon> {
+    if let Some(lex) = open_compiled(path)? {
+        return Ok(lex);
+    }
+    let cache = (path.file_name().and_then(|n| n.to_str()) == Some(FILE)).then(|| path.with_file_name(COMPILED));
+    if let Some(cache) = cache.as_deref().filter(|c| fresh(c, path))
+        && let Ok(Some(lex)) = open_compiled(cache)
+    {
+        return Ok(lex);
+    }
+    let lex = parse(path)?;
+    if let Some(cache) = cache {
+        write_compiled(&lex, &cache);
+    }
+    Ok(lex)
+}
+
+/// True when `cache` exists and is not older than `source`.
+fn fresh(cache: &Path, source: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(cache), modified(source)), (Some(c), Some(s)) if c >= s)
+}
+
+/// Writes the compiled table next to the text, atomically (a process that
+/// has the old file open keeps reading the old file).
+fn write_compiled(lex: &Lexicon, cache: &Path) {
+    let tmp = cache.with_extension(format!("tmp{}", std::process::id()));
+    let result = std::fs::write(&tmp, lex.compile()).and_then(|()| std::fs::rename(&tmp, cache));
+    match result {
+        Ok(()) => tracing::info!("compiled word table written to {}", cache.display()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::debug!("cannot write the compiled word table {}: {e}", cache.display());
+        }
+    }
+}
+
+/// A compiled table, opened: its header is read now, each language when
+/// first used. `Ok(None)` when the file is not a compiled table.
+fn open_compiled(path: &Path) -> std::io::Result<Option<Lexicon>> {
+    let file = std::fs::File::open(path)?;
+    let mut first = [0u8; 16];
+    if file.read_exact_at(&mut first, 0).is_err() {
+        return Ok(None);
+    }
+    let Some(head_len) = Lexicon::compiled_head_len(&first) else { return Ok(None) };
+    let size = file.metadata()?.len();
+    if head_len as u64 > size {
+        return Err(std::io::Error::other("the compiled word table is truncated"));
+    }
+    let mut head = vec![0u8; head_len];
+    file.read_exact_at(&mut head, 0)?;
+    let source = Arc::new(CompiledFile { file, size });
+    let lex = Lexicon::open_compiled(&head, source)
+        .ok_or_else(|| std::io::Error::other("the compiled word table's header is damaged"))?;
+    tracing::info!("lexicon {} opened from {}", lex.id(), path.display());
+    Ok(Some(lex))
+}
+
+/// A compiled table's open file: sections are read from it by offset, so
+/// a newer table renamed over the path meanwhile never mixes with it.
+#[derive(Debug)]
+struct CompiledFile {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl SectionSource for CompiledFile {
+    fn read(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        if offset.checked_add(len).is_none_or(|end| end > self.size) {
+            return Err(std::io::Error::other("section out of range"));
+        }
+        let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+}
+
+/// Parses a table in text form.
+fn parse(path: &Path) -> std::io::Result<Lexicon> {
     let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
     let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> =

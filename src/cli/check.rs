@@ -21,6 +21,22 @@ pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
     ));
     crate::cli::say(format!("  interval:    {} (floor {})", fmt(c.interval), fmt(c.min_interval)));
     crate::cli::say(format!("  user agent:  {}", crate::fetch::user_agent(c.fetch.contact.as_deref())));
+    crate::cli::say(format!("  word table:  {}", crate::lexicon::describe()));
+    let mut uncovered: Vec<&str> = c
+        .sources
+        .iter()
+        .filter_map(|s| s.lang.as_deref())
+        .map(crate::lang::primary)
+        .filter(|l| !crate::lexicon::shared().covers(crate::dedup::content::lexicon::table_lang(l)))
+        .collect();
+    uncovered.sort_unstable();
+    uncovered.dedup();
+    if !uncovered.is_empty() && !crate::lexicon::shared().is_empty() {
+        crate::cli::say(format!(
+            "               no words for {}: their versions join by links, ids, numbers and names only",
+            uncovered.join(", ")
+        ));
+    }
     for line in publishing(&c) {
         crate::cli::say(line);
     }

@@ -7,8 +7,8 @@
 //! are their own concepts.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
@@ -95,23 +95,64 @@ impl Packed {
 #[derive(Debug, Default)]
 struct LangTable {
     /// Known words, sorted (binary search, prefix ranges), one entry each.
-    words: Packed,
+    /// Parsed from text, or read from a compiled table on first use.
+    words: OnceLock<Packed>,
     /// Snowball stem of each known word -> the merged meaning of its words.
-    /// Built on first use: a run meets only some of the languages, and
-    /// stemming a whole table is most of the cost of loading it.
+    /// A compiled table holds them; from text they are built on first use:
+    /// a run meets only some of the languages, and stemming a whole table
+    /// is most of the cost of parsing it.
     stems: OnceLock<Packed>,
+    /// Where a compiled table keeps this language's words and stems.
+    section: Option<Section>,
+}
+
+/// One language's part of a compiled table: read on first use.
+#[derive(Debug, Clone)]
+struct Section {
+    source: Arc<dyn SectionSource>,
+    offset: u64,
+    len: u64,
+}
+
+/// Reads the byte ranges of a compiled table (`crate::lexicon` reads them
+/// from the file it opened, so `dedup` does no I/O of its own).
+pub trait SectionSource: std::fmt::Debug + Send + Sync {
+    /// The bytes at `offset..offset + len` of the compiled table.
+    fn read(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>>;
 }
 
 impl LangTable {
+    fn words(&self) -> &Packed {
+        self.words.get_or_init(|| {
+            let Some(sec) = &self.section else { return Packed::default() };
+            let parsed = sec.source.read(sec.offset, sec.len).ok().and_then(|b| {
+                let mut r = Bytes(&b);
+                let words = Packed::read(&mut r)?;
+                let stems = Packed::read(&mut r)?;
+                Some((words, stems))
+            });
+            match parsed {
+                Some((words, stems)) => {
+                    let _ = self.stems.set(stems);
+                    words
+                }
+                None => {
+                    tracing::warn!("the compiled word table cannot be read; a language is left without words");
+                    let _ = self.stems.set(Packed::default());
+                    Packed::default()
+                }
+            }
+        })
+    }
+
     fn stems(&self, lang: &str) -> &Packed {
+        let words = self.words(); // a compiled table sets the stems with the words
         self.stems.get_or_init(|| {
             let Some(st) = stemmer(lang) else { return Packed::default() };
             let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
-                FxHashMap::with_capacity_and_hasher(self.words.len(), Default::default());
-            for i in 0..self.words.len() {
-                acc.entry(st.stem(self.words.key(i)).into_owned())
-                    .or_default()
-                    .extend(self.words.meaning(i).iter().copied());
+                FxHashMap::with_capacity_and_hasher(words.len(), Default::default());
+            for i in 0..words.len() {
+                acc.entry(st.stem(words.key(i)).into_owned()).or_default().extend(words.meaning(i).iter().copied());
             }
             let mut stems = Packed::default();
             for (s, v) in acc {
@@ -126,6 +167,8 @@ impl LangTable {
 /// never holds the whole text (see `crate::lexicon::load`).
 pub struct Builder {
     lex: Lexicon,
+    /// Words per language as read, sorted at the end.
+    staged: HashMap<String, Packed>,
     en: Stemmer,
     /// English word -> concept id (stemming is the slow part).
     concepts: FxHashMap<Box<str>, u32>,
@@ -133,7 +176,12 @@ pub struct Builder {
 
 impl Default for Builder {
     fn default() -> Builder {
-        Builder { lex: Lexicon::default(), en: Stemmer::create(Algorithm::English), concepts: FxHashMap::default() }
+        Builder {
+            lex: Lexicon::default(),
+            staged: HashMap::new(),
+            en: Stemmer::create(Algorithm::English),
+            concepts: FxHashMap::default(),
+        }
     }
 }
 
@@ -158,19 +206,19 @@ impl Builder {
             };
             pairs.push((c, v.parse().unwrap_or(0.0)));
         }
-        if !self.lex.tables.contains_key(lang) {
-            self.lex.tables.insert(lang.to_string(), LangTable::default());
+        if !self.staged.contains_key(lang) {
+            self.staged.insert(lang.to_string(), Packed::default());
         }
-        if let Some(table) = self.lex.tables.get_mut(lang) {
-            table.words.push(word, &merged(pairs));
+        if let Some(words) = self.staged.get_mut(lang) {
+            words.push(word, &merged(pairs));
         }
     }
 
     /// The finished table, named `id` in stored features.
     pub fn finish(mut self, id: &str) -> Lexicon {
         self.lex.id = id.to_string();
-        for table in self.lex.tables.values_mut() {
-            table.words = std::mem::take(&mut table.words).sorted();
+        for (lang, words) in self.staged {
+            self.lex.tables.insert(lang, LangTable { words: OnceLock::from(words.sorted()), ..LangTable::default() });
         }
         self.lex.count_spread();
         self.lex
@@ -261,8 +309,9 @@ impl Lexicon {
         langs.sort();
         for table in langs.into_iter().map(|l| &self.tables[l]) {
             // per 10k words, so that tables of any size weigh alike (tiny test tables: per word)
-            let per = 10_000.0 / table.words.len().max(10_000) as f32 / self.tables.len() as f32;
-            for (c, v) in (0..table.words.len()).flat_map(|i| table.words.meaning(i).iter()) {
+            let words = table.words();
+            let per = 10_000.0 / words.len().max(10_000) as f32 / self.tables.len() as f32;
+            for (c, v) in (0..words.len()).flat_map(|i| words.meaning(i).iter()) {
                 *self.spread.entry(*c).or_default() += v * per;
             }
         }
@@ -296,7 +345,7 @@ impl Lexicon {
 
     /// The meaning of a known word.
     pub fn exact(&self, lang: &str, word: &str) -> Option<&Meaning> {
-        let words = &self.tables.get(lang)?.words;
+        let words = self.tables.get(lang)?.words();
         words.find(word).map(|i| words.meaning(i))
     }
 
@@ -310,7 +359,7 @@ impl Lexicon {
     /// up to `slack` more letters (stem changes: `kaupungissa` -> `kaupunki`).
     /// Returns the meaning and how many bytes of `word` it covers.
     pub fn prefix(&self, lang: &str, word: &str, min: usize, slack: usize) -> Option<(&Meaning, usize)> {
-        let words = &self.tables.get(lang)?.words;
+        let words = self.tables.get(lang)?.words();
         let ends: Vec<usize> = word.char_indices().map(|(i, _)| i).skip(min).chain([word.len()]).collect();
         for &end in ends.iter().rev() {
             let p = &word[..end];
@@ -348,6 +397,184 @@ fn merged(mut pairs: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
     out.iter().map(|&(c, v)| (c, if total > 0.0 { v / total } else { 0.0 })).collect()
 }
 
+/// The first bytes of a compiled table.
+pub const MAGIC: &[u8; 8] = b"PFLEXv1\n";
+
+/// A bounds-checked little-endian reader: a damaged or truncated compiled
+/// table gives `None`, never a panic.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.0.len() {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        let lo = u64::from(self.u32()?);
+        let hi = u64::from(self.u32()?);
+        Some(lo | hi << 32)
+    }
+
+    /// `n` little-endian `u32`s (checked against what is left first, so a
+    /// damaged count never allocates more than the table holds).
+    fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
+        let b = self.take(n.checked_mul(4)?)?;
+        Some(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    fn pairs(&mut self, n: usize) -> Option<Vec<(u32, f32)>> {
+        let raw = self.u32s(n.checked_mul(2)?)?;
+        Some(raw.chunks_exact(2).map(|c| (c[0], f32::from_bits(c[1]))).collect())
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_pairs(out: &mut Vec<u8>, pairs: &[(u32, f32)]) {
+    for &(c, v) in pairs {
+        put_u32(out, c);
+        put_u32(out, v.to_bits());
+    }
+}
+
+impl Packed {
+    fn write(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.len() as u32);
+        put_str(out, &self.text);
+        self.ends.iter().for_each(|&e| put_u32(out, e));
+        put_u32(out, self.pairs.len() as u32);
+        put_pairs(out, &self.pairs);
+        self.pair_ends.iter().for_each(|&e| put_u32(out, e));
+    }
+
+    /// Reads what [`Packed::write`] wrote, checking that every offset is in
+    /// bounds, ascending and on a character boundary, and that the keys are
+    /// sorted (lookups rely on all of it).
+    fn read(r: &mut Bytes) -> Option<Packed> {
+        let n = r.u32()? as usize;
+        let text = r.string()?;
+        let ends = r.u32s(n)?;
+        let n_pairs = r.u32()? as usize;
+        let pairs = r.pairs(n_pairs)?;
+        let pair_ends = r.u32s(n)?;
+        let ascending =
+            |v: &[u32], max: usize| v.windows(2).all(|w| w[0] <= w[1]) && v.last().is_none_or(|&e| e as usize <= max);
+        if !ascending(&ends, text.len())
+            || !ascending(&pair_ends, pairs.len())
+            || !ends.iter().all(|&e| text.is_char_boundary(e as usize))
+        {
+            return None;
+        }
+        let p = Packed { text, ends, pairs, pair_ends };
+        (1..p.len()).all(|i| p.key(i - 1) < p.key(i)).then_some(p)
+    }
+}
+
+impl Lexicon {
+    /// The compiled form: every language's words and Snowball stems and the
+    /// concept weights, ready to use without parsing or stemming. Layout
+    /// (little-endian): [`MAGIC`], the header's length (u64), the header (id,
+    /// concept spread, and per language its section's offset and length),
+    /// then one section per language (its words, then its stems).
+    pub fn compile(&self) -> Vec<u8> {
+        let mut langs: Vec<&String> = self.tables.keys().collect();
+        langs.sort();
+        let sections: Vec<Vec<u8>> = langs
+            .iter()
+            .map(|l| {
+                let mut out = Vec::new();
+                self.tables[*l].words().write(&mut out);
+                self.tables[*l].stems(l).write(&mut out);
+                out
+            })
+            .collect();
+        let mut spread: Vec<(u32, f32)> = self.spread.iter().map(|(c, v)| (*c, *v)).collect();
+        spread.sort_by_key(|p| p.0);
+        let mut header = Vec::new();
+        put_str(&mut header, &self.id);
+        put_u32(&mut header, spread.len() as u32);
+        put_pairs(&mut header, &spread);
+        put_u32(&mut header, langs.len() as u32);
+        let index_len: usize = langs.iter().map(|l| 4 + l.len() + 16).sum();
+        let mut offset = (MAGIC.len() + 8 + header.len() + index_len) as u64;
+        for (l, sec) in langs.iter().zip(&sections) {
+            put_str(&mut header, l);
+            put_u64(&mut header, offset);
+            put_u64(&mut header, sec.len() as u64);
+            offset += sec.len() as u64;
+        }
+        let mut out = Vec::with_capacity(offset as usize);
+        out.extend_from_slice(MAGIC);
+        put_u64(&mut out, header.len() as u64);
+        out.extend_from_slice(&header);
+        sections.iter().for_each(|s| out.extend_from_slice(s));
+        out
+    }
+
+    /// Opens a compiled table from its first bytes (at least the magic, the
+    /// header's length and the header): each language's words are read
+    /// from `source` when first looked up. `None` when the bytes are not a
+    /// whole header of this version.
+    pub fn open_compiled(head: &[u8], source: Arc<dyn SectionSource>) -> Option<Lexicon> {
+        let mut r = Bytes(head);
+        if r.take(MAGIC.len())? != MAGIC {
+            return None;
+        }
+        let len = usize::try_from(r.u64()?).ok()?;
+        let mut r = Bytes(r.take(len)?);
+        let mut lex = Lexicon { id: r.string()?, ..Lexicon::default() };
+        let n = r.u32()? as usize;
+        lex.spread = r.pairs(n)?.into_iter().collect();
+        for _ in 0..r.u32()? {
+            let lang = r.string()?;
+            let (offset, len) = (r.u64()?, r.u64()?);
+            let section = Some(Section { source: source.clone(), offset, len });
+            lex.tables.insert(lang, LangTable { section, ..LangTable::default() });
+        }
+        Some(lex)
+    }
+
+    /// The header's length of a compiled table from its first 16 bytes
+    /// (what [`Lexicon::open_compiled`] needs in all).
+    pub fn compiled_head_len(first: &[u8]) -> Option<usize> {
+        let mut r = Bytes(first);
+        (r.take(MAGIC.len())? == MAGIC).then_some(())?;
+        usize::try_from(r.u64()?).ok()?.checked_add(MAGIC.len() + 8)
+    }
+
+    /// The languages with a table, sorted.
+    pub fn languages(&self) -> Vec<&str> {
+        let mut langs: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+        langs.sort_unstable();
+        langs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +599,55 @@ mod tests {
         let (_, used) = lex.prefix("fi", "kirjastoauto", 4, 2).unwrap();
         assert_eq!(used, "kirjasto".len());
         assert!(lex.prefix("fi", "auto", 4, 2).is_none());
+    }
+
+    /// Serves a compiled table from memory.
+    #[derive(Debug)]
+    struct InMemory(Vec<u8>);
+
+    impl SectionSource for InMemory {
+        fn read(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+            let (o, l) = (offset as usize, len as usize);
+            self.0.get(o..o + l).map(<[u8]>::to_vec).ok_or_else(|| std::io::Error::other("out of range"))
+        }
+    }
+
+    #[test]
+    fn a_compiled_table_answers_as_the_parsed_one() {
+        let table = format!("{TABLE}sv\tbibliotek\tlibrary:1.0\nfi\tkaupunginkirjasto\tlibrary:0.7 city:0.3\n");
+        let parsed = Lexicon::parse(&table, "t:1");
+        let bytes = parsed.compile();
+        let head = Lexicon::compiled_head_len(&bytes[..16]).unwrap();
+        let compiled = Lexicon::open_compiled(&bytes[..head], Arc::new(InMemory(bytes.clone()))).unwrap();
+        assert_eq!(compiled.id(), "t:1");
+        assert_eq!(compiled.languages(), ["fi", "sv"]);
+        for (lang, word) in [("fi", "kaupunki"), ("fi", "kirjasto"), ("sv", "stad"), ("sv", "bibliotek"), ("fi", "x")] {
+            assert_eq!(compiled.exact(lang, word), parsed.exact(lang, word), "{lang} {word}");
+        }
+        let stem = |l: &Lexicon| l.by_stem("fi", "kirjasto").map(<[_]>::to_vec);
+        assert_eq!(stem(&compiled), stem(&parsed));
+        let prefix = |l: &Lexicon| l.prefix("fi", "kaupungissa", 4, 2).map(|(m, n)| (m.to_vec(), n));
+        assert_eq!(prefix(&compiled), prefix(&parsed));
+        assert_eq!(compiled.weight(concept_id("librari")), parsed.weight(concept_id("librari")));
+        assert_eq!(compiled.compile(), bytes, "compiling again gives the same bytes");
+    }
+
+    #[test]
+    fn a_damaged_compiled_table_is_refused_or_empty_never_a_panic() {
+        let bytes = Lexicon::parse(TABLE, "t").compile();
+        let head = Lexicon::compiled_head_len(&bytes[..16]).unwrap();
+        assert!(Lexicon::open_compiled(&bytes[..head - 1], Arc::new(InMemory(bytes.clone()))).is_none());
+        assert!(Lexicon::open_compiled(b"PFLEXv0\n", Arc::new(InMemory(Vec::new()))).is_none());
+        // Every truncation and a flipped byte anywhere in the sections.
+        for cut in (head..bytes.len()).step_by(3) {
+            let lex = Lexicon::open_compiled(&bytes[..head], Arc::new(InMemory(bytes[..cut].to_vec()))).unwrap();
+            let _ = (lex.exact("fi", "kaupunki"), lex.prefix("fi", "kaupungissa", 4, 2), lex.by_stem("sv", "stad"));
+        }
+        for at in head..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0xa5;
+            let lex = Lexicon::open_compiled(&bad[..head], Arc::new(InMemory(bad.clone()))).unwrap();
+            let _ = (lex.exact("fi", "kaupunki"), lex.prefix("fi", "kaupungissa", 4, 2), lex.by_stem("sv", "stad"));
+        }
     }
 }
