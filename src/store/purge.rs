@@ -45,7 +45,7 @@ impl Store {
         let Some(id) = id else { return Ok(None) };
         let stats = purge(&tx, id, key)?;
         tx.commit().ctx("cannot commit purge")?;
-        self.features = super::stories::FeatureCache::default();
+        self.features = crate::stories::FeatureCache::default();
         Ok(Some(stats))
     }
 }
