@@ -22,6 +22,8 @@
 
 mod assign;
 mod cache;
+#[cfg(test)]
+mod memory;
 mod reconcile;
 
 use std::sync::Arc;
