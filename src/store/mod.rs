@@ -7,7 +7,7 @@
 //! Within `store`, modules import each other one way only: `features` (the
 //! rows the rules read beside each entry) and `sources` are leaves;
 //! `entries` and `pages` write through `features`; `stories` reads through
-//! `features` and `entries`.
+//! `features` and `entries`; `purge` repairs stories through `stories`.
 
 mod entries;
 mod explain;

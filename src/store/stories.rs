@@ -14,8 +14,8 @@ use super::{Context, Store, StoreError, features, parse_ts, ts};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 use crate::stories::{
-    self, AssignStats, Event, FeatureCache, Join, Pending, Placed, ReconcileStats, SourceEntry, StoryAge, StoryData,
-    StoryRules,
+    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, Placed, ReconcileStats, Role, SourceEntry,
+    StoryAge, StoryData, StoryRules,
 };
 
 impl Store {
@@ -315,6 +315,38 @@ impl StoryData for SqliteStories<'_, '_> {
             )
             .ctx("cannot split story")
             .map(|_| ())
+    }
+
+    fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT entry_id, role, lang, joined_at FROM story_entries WHERE story_id = ?1 ORDER BY entry_id",
+            )
+            .ctx("cannot read story")?;
+        let rows = stmt
+            .query_map([story], |r| {
+                let role: String = r.get(1)?;
+                Ok(MemberRole {
+                    entry: r.get(0)?,
+                    role: if role == "duplicate" { Role::Duplicate } else { Role::Version },
+                    lang: r.get(2)?,
+                    joined: time(&r.get::<_, String>(3)?),
+                })
+            })
+            .ctx("cannot read story")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story")
+    }
+
+    fn promote(&mut self, entry: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute("UPDATE story_entries SET role = 'version', matched_entry = NULL WHERE entry_id = ?1", [entry])
+            .ctx("cannot promote duplicate")
+            .map(|_| ())
+    }
+
+    fn delete_story(&mut self, story: &str) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM stories WHERE id = ?1", [story]).ctx("cannot delete story").map(|_| ())
     }
 
     fn log(&mut self, story: &str, action: &str, detail: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

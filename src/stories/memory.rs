@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Event, Join, Pending, Placed, Role, SourceEntry, StoryAge, StoryData};
+use super::{Event, Join, MemberRole, Pending, Placed, Role, SourceEntry, StoryAge, StoryData};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 
@@ -30,6 +30,7 @@ pub(super) struct Member {
     pub role: Role,
     pub lang: Option<String>,
     pub matched: Option<i64>,
+    pub joined: DateTime<Utc>,
 }
 
 /// A recorded event: (kind, story, other, entries, reason).
@@ -198,9 +199,9 @@ impl StoryData for Memory {
         Ok(())
     }
 
-    fn join(&mut self, j: &Join<'_>, _: DateTime<Utc>) -> Result<(), Infallible> {
-        let m =
-            Member { story: j.story.to_string(), role: j.role, lang: j.lang.map(str::to_string), matched: j.matched };
+    fn join(&mut self, j: &Join<'_>, at: DateTime<Utc>) -> Result<(), Infallible> {
+        let lang = j.lang.map(str::to_string);
+        let m = Member { story: j.story.to_string(), role: j.role, lang, matched: j.matched, joined: at };
         self.members.insert(j.entry, m);
         Ok(())
     }
@@ -224,6 +225,28 @@ impl StoryData for Memory {
             m.matched = None;
             m.role = Role::Version;
         }
+        Ok(())
+    }
+
+    fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, Infallible> {
+        Ok(self
+            .members
+            .iter()
+            .filter(|(_, m)| m.story == story)
+            .map(|(e, m)| MemberRole { entry: *e, role: m.role, lang: m.lang.clone(), joined: m.joined })
+            .collect())
+    }
+
+    fn promote(&mut self, entry: i64) -> Result<(), Infallible> {
+        if let Some(m) = self.members.get_mut(&entry) {
+            m.role = Role::Version;
+            m.matched = None;
+        }
+        Ok(())
+    }
+
+    fn delete_story(&mut self, story: &str) -> Result<(), Infallible> {
+        self.stories.remove(story);
         Ok(())
     }
 
@@ -275,7 +298,7 @@ mod tests {
 
     use super::*;
     use crate::config::Override;
-    use crate::stories::{StoryRules, assign_pending, reconcile};
+    use crate::stories::{Repair, StoryRules, assign_pending, reconcile, repair_after_purge};
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()
@@ -399,5 +422,33 @@ mod tests {
         let stats = reconcile(&mut m, &rules, t0()).unwrap();
         assert_eq!((stats.split, stats.merged), (0, 0));
         assert_ne!(story(&m, 1), story(&m, 2));
+    }
+
+    #[test]
+    fn a_purge_promotes_the_first_duplicate_and_deletes_an_empty_story() {
+        let mut m = Memory::default();
+        let fi_url = add(&mut m, 1, "city.example", "fi", 4, t0(), &[]);
+        add(&mut m, 2, "city.example", "sv", 4, t0(), &[&fi_url]);
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        let s = story(&m, 1);
+        // Two later same-language copies of the fi version, the second
+        // joining first; then the version's source is purged.
+        for (e, joined) in [(3, t0() + Duration::hours(2)), (4, t0() + Duration::hours(1))] {
+            let m2 =
+                Member { story: s.clone(), role: Role::Duplicate, lang: Some("fi".into()), matched: Some(1), joined };
+            m.members.insert(e, m2);
+        }
+        m.members.remove(&1);
+        assert_eq!(
+            repair_after_purge(&mut m, &s, "https://city.example/fi.xml", t0()).unwrap(),
+            Repair::Promoted(vec![4])
+        );
+        assert_eq!((m.members[&4].role, m.members[&4].matched), (Role::Version, None));
+        assert_eq!(m.members[&3].role, Role::Duplicate);
+        assert!(m.log.last().unwrap().2.ends_with("promoted to version: entry 4"), "{:?}", m.log.last());
+        // A story with nothing left goes.
+        m.members.retain(|_, x| x.story != s);
+        assert_eq!(repair_after_purge(&mut m, &s, "https://city.example/fi.xml", t0()).unwrap(), Repair::Deleted);
+        assert!(!m.stories.contains_key(&s));
     }
 }

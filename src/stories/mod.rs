@@ -11,7 +11,8 @@
 //! batch. The decision itself (scores, thresholds) is `dedup`'s.
 //!
 //! - `assign.rs`: [`assign_pending`], the window, the candidates.
-//! - `reconcile.rs`: [`reconcile`], merges, splits, founders, patterns.
+//! - `reconcile.rs`: [`reconcile`], merges, splits, founders, patterns;
+//!   [`repair_after_purge`], a story that lost entries with their source.
 //! - `cache.rs`: [`FeatureCache`], decoded features kept by recency (an
 //!   engine keeps one for the life of its store).
 //! - `memory.rs` (tests): an in-memory [`StoryData`] the rules are unit
@@ -37,7 +38,7 @@ use crate::model::Entry;
 
 pub use assign::{NEAREST, assign_pending};
 pub use cache::FeatureCache;
-pub use reconcile::reconcile;
+pub use reconcile::{Repair, reconcile, repair_after_purge};
 
 /// An entry without a story yet, as assignment takes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +79,19 @@ pub struct StoryAge {
     pub created: DateTime<Utc>,
     /// The earliest publication time among its members.
     pub first_published: Option<DateTime<Utc>>,
+}
+
+/// A member with its role, as a repair after a purge needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRole {
+    /// Entry row id.
+    pub entry: i64,
+    /// Version or duplicate.
+    pub role: Role,
+    /// Its primary language subtag.
+    pub lang: Option<String>,
+    /// When it joined the story.
+    pub joined: DateTime<Utc>,
 }
 
 /// An entry of a source, with what its `id_pattern` ids come from.
@@ -203,6 +217,13 @@ pub trait StoryData {
     /// Makes a member a root of its story: a version, matched with nothing,
     /// with this evidence.
     fn make_root(&mut self, entry: i64, evidence: &Evidence) -> Result<(), Self::Error>;
+    /// A story's members with their roles, by entry id.
+    fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, Self::Error>;
+    /// Makes a duplicate its language's version, matched with nothing
+    /// (its evidence kept).
+    fn promote(&mut self, entry: i64) -> Result<(), Self::Error>;
+    /// Deletes a story that has no members left.
+    fn delete_story(&mut self, story: &str) -> Result<(), Self::Error>;
     /// Appends a line to a story's log.
     fn log(&mut self, story: &str, action: &str, detail: &str, at: DateTime<Utc>) -> Result<(), Self::Error>;
     /// Records a story event.

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Event, ReconcileStats, StoryData, StoryRules};
+use super::{Event, ReconcileStats, Role, StoryData, StoryRules};
 use crate::config::Override;
 use crate::dedup::{Candidate, Evidence, Features, Signal};
 
@@ -394,4 +394,54 @@ pub fn reconcile<D: StoryData>(
         apply_merge(data, m, &splits, now, &mut stats)?;
     }
     Ok(stats)
+}
+
+/// What [`repair_after_purge`] did to a story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repair {
+    /// No entry was left: the story is gone.
+    Deleted,
+    /// These duplicates became their language's version.
+    Promoted(Vec<i64>),
+}
+
+/// After the entries of source `source_key` were deleted from `story`:
+/// deletes it if empty, else promotes, in each language left without a
+/// version, the duplicate that joined first (then the lowest entry id), so
+/// every remaining entry still belongs to a story with one version per
+/// language. Logged in the story's log.
+pub fn repair_after_purge<D: StoryData>(
+    data: &mut D,
+    story: &str,
+    source_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Repair, D::Error> {
+    let members = data.roles(story)?;
+    if members.is_empty() {
+        data.delete_story(story)?;
+        data.log(story, "purged", &format!("every entry was removed with source {source_key}; story deleted"), now)?;
+        return Ok(Repair::Deleted);
+    }
+    let has_version = |lang: &Option<String>| members.iter().any(|m| m.role == Role::Version && m.lang == *lang);
+    let mut first: BTreeMap<Option<&str>, &super::MemberRole> = BTreeMap::new();
+    for m in members.iter().filter(|m| m.role == Role::Duplicate && !has_version(&m.lang)) {
+        let best = first.entry(m.lang.as_deref()).or_insert(m);
+        if (m.joined, m.entry) < (best.joined, best.entry) {
+            *best = m;
+        }
+    }
+    let mut promoted: Vec<i64> = first.values().map(|m| m.entry).collect();
+    promoted.sort_unstable();
+    for e in &promoted {
+        data.promote(*e)?;
+    }
+    let detail = match promoted.as_slice() {
+        [] => format!("entries of source {source_key} removed"),
+        p => format!(
+            "entries of source {source_key} removed; promoted to version: entry {}",
+            p.iter().map(i64::to_string).collect::<Vec<_>>().join(", entry ")
+        ),
+    };
+    data.log(story, "purged", &detail, now)?;
+    Ok(Repair::Promoted(promoted))
 }
