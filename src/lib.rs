@@ -8,6 +8,7 @@
 //! - [`parse`]: bytes to [`model::RawFeed`]: encodings, feed-rs behind guards, rss fallback.
 //! - [`normalise`]: raw entries to [`model::Entry`]: ids, URLs, language, dates, sanitised HTML.
 //! - [`store`]: the only module with SQL: SQLite, migrations, sources, entries.
+//! - [`stories`]: the story rules (assignment, merges, splits), once, over a data-access trait each store implements.
 //! - [`schedule`]: when each source is due next, and why.
 //! - [`pipeline`]: one poll cycle, readable top to bottom.
 //! - [`follow`]: `follow_pages`, the one fetch of an entry's own page for its hreflang links.
@@ -41,6 +42,7 @@ pub mod reload;
 pub mod schedule;
 pub mod server;
 pub mod store;
+pub mod stories;
 pub mod story;
 pub mod tags;
 pub mod websub;

@@ -16,7 +16,8 @@ use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::model::RawEntry;
 use crate::schedule::{self, DueInputs};
-use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError, StoryRules};
+use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
+use crate::stories::StoryRules;
 use crate::{normalise, parse};
 
 /// How many recent entries the adaptive interval looks at.
@@ -76,11 +77,11 @@ pub struct Summary {
     /// Per source, in completion order.
     pub sources: Vec<SourceReport>,
     /// What story assignment did with the new entries.
-    pub stories: crate::store::AssignStats,
+    pub stories: crate::stories::AssignStats,
     /// Entry pages fetched for `follow_pages`.
     pub pages: u64,
     /// Merges and splits by late evidence and overrides, with warnings.
-    pub reevaluated: crate::store::ReconcileStats,
+    pub reevaluated: crate::stories::ReconcileStats,
     /// Wall time in seconds.
     pub seconds: f64,
     /// Wall time of each phase of the cycle, in seconds.

@@ -14,7 +14,7 @@ pub struct Args {
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     let mut store = super::open_store(config)?;
     // Overrides and id patterns changed in the config apply here too.
-    let reevaluated = store.reconcile_stories(&crate::store::StoryRules::from_config(config))?;
+    let reevaluated = store.reconcile_stories(&crate::stories::StoryRules::from_config(config))?;
     for w in &reevaluated.warnings {
         eprintln!("warning: {w}");
     }

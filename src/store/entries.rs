@@ -6,8 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::sources::{FetchRecord, record};
-use super::stories;
-use super::{Context, Store, StoreError, ts};
+use super::{Context, Store, StoreError, features, ts};
 use crate::model::{Entry, LangOrigin};
 
 /// What one save changed.
@@ -17,17 +16,6 @@ pub struct SaveStats {
     pub new: u64,
     /// Stored entries whose content changed.
     pub updated: u64,
-}
-
-/// What story assignment did with the new entries of a cycle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct AssignStats {
-    /// Entries that started a story of their own.
-    pub new_stories: u64,
-    /// Entries that joined a story as another language version.
-    pub versions: u64,
-    /// Entries recognised as same-language duplicates.
-    pub duplicates: u64,
 }
 
 /// An entry to store, with what re-normalising and story assignment need.
@@ -74,15 +62,17 @@ impl Store {
             match upsert(&tx, source_id, &n.entry, &n.raw, now)? {
                 Upsert::New(id) => {
                     stats.new += 1;
-                    stories::store_features(&tx, cache, id, n.features.clone())?;
+                    features::store(&tx, cache, id, n.features.clone())?;
                 }
                 Upsert::Updated(id) => {
                     stats.updated += 1;
+                    // An updated entry keeps what its page said.
                     let mut f = n.features.clone();
-                    super::pages::add_page_links(&tx, id, &mut f)?;
-                    stories::store_features(&tx, cache, id, f)?;
+                    let links = features::page_links(&tx, id)?;
+                    crate::stories::add_links(&mut f, links.iter().map(String::as_str));
+                    features::store(&tx, cache, id, f)?;
                     // A changed entry may carry new strong evidence (a late hreflang link).
-                    super::reconcile::queue_recheck(&tx, id)?;
+                    features::queue_recheck(&tx, id)?;
                 }
                 Upsert::Same => {}
             }

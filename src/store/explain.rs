@@ -1,5 +1,5 @@
 //! Read access for `stories` and `explain`: story members with the evidence
-//! of each decision, the story log, and a source's recent fetches.
+//! of each decision, the story log and events, and a source's recent fetches.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -41,6 +41,23 @@ pub struct LogLine {
     pub action: String,
     /// What happened.
     pub detail: String,
+}
+
+/// One recorded merge or split, as `explain` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryEvent {
+    /// When.
+    pub at: String,
+    /// `merge`, `split` or `refused`.
+    pub kind: String,
+    /// The surviving (merge) or kept (split) story.
+    pub story_id: String,
+    /// The story merged in, split off, or not merged.
+    pub other_id: Option<String>,
+    /// The entries that moved.
+    pub entries: Vec<i64>,
+    /// Why.
+    pub reason: String,
 }
 
 /// One fetch of a source.
@@ -132,6 +149,31 @@ impl Store {
             .query_map([story_id], |r| Ok(LogLine { at: r.get(0)?, action: r.get(1)?, detail: r.get(2)? }))
             .ctx("cannot read story log")?;
         rows.collect::<Result<_, _>>().ctx("cannot read story log")
+    }
+
+    /// The merges and splits a story took part in, oldest first.
+    pub fn story_events(&self, story_id: &str) -> Result<Vec<StoryEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, kind, story_id, other_id, entries, reason FROM story_events
+                 WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
+            )
+            .ctx("cannot read story events")?;
+        let rows = stmt
+            .query_map([story_id], |r| {
+                let entries: String = r.get(4)?;
+                Ok(StoryEvent {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    story_id: r.get(2)?,
+                    other_id: r.get(3)?,
+                    entries: serde_json::from_str(&entries).unwrap_or_default(),
+                    reason: r.get(5)?,
+                })
+            })
+            .ctx("cannot read story events")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story events")
     }
 
     /// A source's newest fetches.

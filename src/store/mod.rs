@@ -1,13 +1,20 @@
 //! The only module with SQL. SQLite in WAL mode, ordered migrations, one
 //! transaction per source. The interface is narrow (plain types in, plain
-//! types out) so that another backend can implement it later.
+//! types out) so that another backend can implement it later. The story
+//! rules are not here: `crate::stories` holds them, over the data access
+//! `stories.rs` gives them.
+//!
+//! Within `store`, modules import each other one way only: `features` (the
+//! rows the rules read beside each entry) and `sources` are leaves;
+//! `entries` and `pages` write through `features`; `stories` reads through
+//! `features` and `entries`; `purge` repairs stories through `stories`.
 
 mod entries;
 mod explain;
+mod features;
 mod pages;
 mod publish;
 mod purge;
-mod reconcile;
 mod schema;
 mod sources;
 mod stats;
@@ -19,12 +26,11 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-pub use entries::{AssignStats, EntryRow, NewEntry, SaveStats};
-pub use explain::{FetchLine, LogLine, Member};
+pub use entries::{EntryRow, NewEntry, SaveStats};
+pub use explain::{FetchLine, LogLine, Member, StoryEvent};
 pub use pages::{PageResult, PageTodo};
 pub use publish::IndexRow;
 pub use purge::PurgeStats;
-pub use reconcile::{ReconcileStats, SourcePattern, StoryEvent, StoryRules};
 pub use sources::{Claimed, FeedHints, FeedMeta, FetchRecord, Outcome, SourceRow};
 pub use stats::StoreStats;
 
@@ -93,7 +99,7 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 pub struct Store {
     conn: Connection,
     /// Decoded dedup features of stored entries (assignment reads them often).
-    features: stories::FeatureCache,
+    features: crate::stories::FeatureCache,
 }
 
 impl Store {
@@ -107,7 +113,7 @@ impl Store {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ctx(&format!("cannot open database {}", path.display()))?;
-        let mut store = Store { conn, features: stories::FeatureCache::default() };
+        let mut store = Store { conn, features: crate::stories::FeatureCache::default() };
         store.configure().ctx(&format!("cannot set up database {}", path.display()))?;
         store.migrate()?;
         Ok(store)
@@ -144,11 +150,6 @@ impl Store {
             tx.pragma_update(None, "user_version", i + 1).ctx("cannot bump schema version")?;
         }
         tx.commit().ctx("cannot commit migration")
-    }
-
-    /// Gives every entry without a story its story (see `stories::assign_pending`).
-    pub fn assign_stories(&mut self, rules: &StoryRules) -> Result<AssignStats, StoreError> {
-        stories::assign_pending(&mut self.conn, &mut self.features, rules)
     }
 
     /// `PRAGMA integrity_check`: `ok` or the problems found.

@@ -5,12 +5,10 @@
 //! already has a story is queued for a recheck (a late link merges).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::params;
 
-use super::reconcile::queue_recheck;
-use super::stories::store_features;
-use super::{Context, Store, StoreError, ts};
-use crate::dedup::Features;
+use super::{Context, Store, StoreError, features, ts};
+use crate::stories::add_links;
 
 /// Failed page fetches are retried in later cycles up to this many attempts.
 const MAX_ATTEMPTS: i64 = 3;
@@ -92,45 +90,15 @@ impl Store {
             if r.links.is_empty() {
                 continue;
             }
-            let Some(f) = self.features.get(&tx, r.entry_id)? else { continue };
+            let Some(f) = features::load(&tx, &mut self.features, r.entry_id)? else { continue };
             let mut f = (*f).clone();
             if add_links(&mut f, r.links.iter().map(|(_, h)| h.as_str())) {
-                store_features(&tx, &mut self.features, r.entry_id, f)?;
-                queue_recheck(&tx, r.entry_id)?;
+                features::store(&tx, &mut self.features, r.entry_id, f)?;
+                features::queue_recheck(&tx, r.entry_id)?;
                 gained += 1;
             }
         }
         tx.commit().ctx("cannot commit pages")?;
         Ok(gained)
     }
-}
-
-/// Adds folded links (not the entry's own URL) to its alternates; true
-/// when something was added.
-fn add_links<'a>(f: &mut Features, hrefs: impl Iterator<Item = &'a str>) -> bool {
-    let before = f.alternates.len();
-    for h in hrefs {
-        if let Some(u) = crate::dedup::fold_url(h)
-            && Some(&u) != f.url_key.as_ref()
-            && !f.alternates.contains(&u)
-        {
-            f.alternates.push(u);
-        }
-    }
-    f.alternates.sort();
-    f.alternates.len() != before
-}
-
-/// Adds the links found on an entry's page earlier to freshly computed
-/// features (an updated entry keeps what its page said).
-pub(super) fn add_page_links(tx: &Transaction<'_>, id: i64, f: &mut Features) -> Result<(), StoreError> {
-    let links: Option<String> = rusqlite::OptionalExtension::optional(
-        tx.prepare_cached("SELECT links FROM entry_pages WHERE entry_id = ?1")
-            .ctx("cannot read page links")?
-            .query_row([id], |r| r.get(0)),
-    )
-    .ctx("cannot read page links")?;
-    let links: Vec<(String, String)> = links.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default();
-    add_links(f, links.iter().map(|(_, h)| h.as_str()));
-    Ok(())
 }

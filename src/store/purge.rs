@@ -1,12 +1,14 @@
 //! `remove --purge`: deleting one source with everything stored for it, in
-//! one transaction that leaves the stories consistent. A story that loses
-//! its last entry is deleted; a story that loses its only version in a
-//! language promotes that language's oldest duplicate to version, so every
-//! remaining entry still belongs to exactly one story.
+//! one transaction that leaves the stories consistent: each story that lost
+//! entries is repaired by the rules (`stories::repair_after_purge`: deleted
+//! when empty, else a duplicate promoted in each language left without a
+//! version), so every remaining entry still belongs to exactly one story.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction};
 
-use super::{Context, Store, StoreError, ts};
+use super::stories::SqliteStories;
+use super::{Context, Store, StoreError};
+use crate::stories::{FeatureCache, Repair};
 
 /// What a purge removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,14 +45,14 @@ impl Store {
             .optional()
             .ctx("cannot find source")?;
         let Some(id) = id else { return Ok(None) };
-        let stats = purge(&tx, id, key)?;
+        let stats = purge(&tx, &mut self.features, id, key)?;
         tx.commit().ctx("cannot commit purge")?;
-        self.features = super::stories::FeatureCache::default();
+        self.features = FeatureCache::default();
         Ok(Some(stats))
     }
 }
 
-fn purge(tx: &Transaction<'_>, source_id: i64, key: &str) -> Result<PurgeStats, StoreError> {
+fn purge(tx: &Transaction<'_>, cache: &mut FeatureCache, source_id: i64, key: &str) -> Result<PurgeStats, StoreError> {
     let mut stats = PurgeStats::default();
     tx.execute("CREATE TEMP TABLE purged (id INTEGER PRIMARY KEY)", []).ctx("cannot purge")?;
     stats.entries = tx
@@ -72,61 +74,13 @@ fn purge(tx: &Transaction<'_>, source_id: i64, key: &str) -> Result<PurgeStats, 
     tx.execute("DELETE FROM fetches WHERE source_id = ?1", [source_id]).ctx("cannot purge fetches")?;
     tx.execute("DELETE FROM sources WHERE id = ?1", [source_id]).ctx("cannot purge source")?;
     tx.execute("DROP TABLE temp.purged", []).ctx("cannot purge")?;
-    let now = ts(crate::clock::now());
+    let now = crate::clock::now();
+    let mut data = SqliteStories { tx, cache };
     for story in &stories {
-        repair_story(tx, story, key, &now, &mut stats)?;
+        match crate::stories::repair_after_purge(&mut data, story, key, now)? {
+            Repair::Deleted => stats.stories_deleted += 1,
+            Repair::Promoted(p) => stats.promoted += p.len() as u64,
+        }
     }
     Ok(stats)
-}
-
-/// After a purge took entries out of `story`: deletes it if empty, else
-/// promotes a duplicate in each language left without a version.
-fn repair_story(
-    tx: &Transaction<'_>,
-    story: &str,
-    key: &str,
-    now: &str,
-    stats: &mut PurgeStats,
-) -> Result<(), StoreError> {
-    let left: i64 = tx
-        .query_row("SELECT COUNT(*) FROM story_entries WHERE story_id = ?1", [story], |r| r.get(0))
-        .ctx("cannot purge")?;
-    let log = |detail: String| {
-        tx.execute(
-            "INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, 'purged', ?3)",
-            params![now, story, detail],
-        )
-        .ctx("cannot log purge")
-    };
-    if left == 0 {
-        tx.execute("DELETE FROM stories WHERE id = ?1", [story]).ctx("cannot delete story")?;
-        stats.stories_deleted += 1;
-        log(format!("every entry was removed with source {key}; story deleted"))?;
-        return Ok(());
-    }
-    let promoted: Vec<i64> = {
-        let mut stmt = tx
-            .prepare(
-                "SELECT d.entry_id FROM story_entries d WHERE d.story_id = ?1 AND d.role = 'duplicate'
-                   AND NOT EXISTS (SELECT 1 FROM story_entries v WHERE v.story_id = ?1 AND v.role = 'version' AND v.lang IS d.lang)
-                   AND d.entry_id = (SELECT d2.entry_id FROM story_entries d2 WHERE d2.story_id = ?1 AND d2.role = 'duplicate'
-                                     AND d2.lang IS d.lang ORDER BY d2.joined_at, d2.entry_id LIMIT 1)",
-            )
-            .ctx("cannot purge")?;
-        stmt.query_map([story], |r| r.get(0)).ctx("cannot purge")?.collect::<Result<_, _>>().ctx("cannot purge")?
-    };
-    for entry in &promoted {
-        tx.execute("UPDATE story_entries SET role = 'version', matched_entry = NULL WHERE entry_id = ?1", [entry])
-            .ctx("cannot promote duplicate")?;
-        stats.promoted += 1;
-    }
-    let detail = match promoted.as_slice() {
-        [] => format!("entries of source {key} removed"),
-        p => format!(
-            "entries of source {key} removed; promoted to version: entry {}",
-            p.iter().map(i64::to_string).collect::<Vec<_>>().join(", entry ")
-        ),
-    };
-    log(detail)?;
-    Ok(())
 }

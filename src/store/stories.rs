@@ -1,444 +1,72 @@
-//! Story assignment in the store: candidates for a new entry (identity-key
-//! matches at any time, and the entries published nearest to it within the
-//! dedup window), the decision by `dedup::decide`, and its record with the
-//! evidence. Runs inside the transaction that stores the entry.
+//! The story rules' data access on SQLite: [`SqliteStories`] implements
+//! `stories::StoryData` over one transaction (and the store's feature
+//! cache), and the `Store` methods the pipeline calls open that
+//! transaction, run `stories::assign_pending` or `stories::reconcile`, and
+//! commit: one IMMEDIATE transaction per batch. Only SQL here; the rules
+//! themselves are in `crate::stories`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Context, StoreError, ts};
-use crate::dedup::{self, Candidate, Decision, Evidence, Features};
+use super::{Context, Store, StoreError, features, parse_ts, ts};
+use crate::dedup::{Evidence, Features};
+use crate::model::Entry;
+use crate::stories::{
+    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, Placed, ReconcileStats, Role, SourceEntry,
+    StoryAge, StoryData, StoryRules,
+};
 
-/// Window candidates looked at on each side of the new entry's date.
-const NEAREST: usize = 50;
-
-/// Decoded features of the stored entries met most recently, kept for the
-/// life of the store. Bounded: assignment goes in publication order and
-/// compares each entry with its nearest neighbours, which are the entries
-/// it met last; anything older is read again when a key match needs it.
-#[derive(Default)]
-pub(super) struct FeatureCache {
-    map: HashMap<i64, Arc<Features>>,
-    order: std::collections::VecDeque<i64>,
-}
-
-/// Entries kept decoded (a few KiB each).
-const CACHE_MAX: usize = 4096;
-
-impl FeatureCache {
-    pub(super) fn get(&mut self, tx: &Transaction<'_>, id: i64) -> Result<Option<Arc<Features>>, StoreError> {
-        if let Some(f) = self.map.get(&id) {
-            return Ok(Some(f.clone()));
-        }
-        let stored: Option<Vec<u8>> = tx
-            .prepare_cached("SELECT features FROM entry_features WHERE entry_id = ?1")
-            .ctx("cannot read features")?
-            .query_row([id], |r| {
-                Ok(match r.get_ref(0)? {
-                    rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Some(b.to_vec()),
-                    _ => None,
-                })
-            })
-            .optional()
-            .ctx("cannot read features")?
-            .flatten();
-        let Some(f) = stored.and_then(|b| Features::decode(&b)) else { return Ok(None) };
-        Ok(Some(self.put(id, f)))
+impl Store {
+    /// Gives every entry without a story its story (`stories::assign_pending`),
+    /// in one transaction.
+    pub fn assign_stories(&mut self, rules: &StoryRules) -> Result<AssignStats, StoreError> {
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("cannot start story assignment")?;
+        let stats = stories::assign_pending(
+            &mut SqliteStories { tx: &tx, cache: &mut self.features },
+            rules,
+            crate::clock::now(),
+        )?;
+        tx.commit().ctx("cannot commit story assignment")?;
+        Ok(stats)
     }
 
-    fn put(&mut self, id: i64, f: Features) -> Arc<Features> {
-        let f = Arc::new(f);
-        if self.map.insert(id, f.clone()).is_none() {
-            self.order.push_back(id);
-        }
-        while self.order.len() > CACHE_MAX {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-        f
-    }
-
-    /// Forgets an entry whose features were just replaced.
-    fn forget(&mut self, id: i64) {
-        if self.map.remove(&id).is_some() {
-            self.order.retain(|i| *i != id);
-        }
+    /// Re-evaluates stories against late evidence and the config's rules
+    /// (`stories::reconcile`), in one transaction. Run after every
+    /// assignment, and before publishing, so config changes apply without
+    /// new entries.
+    pub fn reconcile_stories(&mut self, rules: &StoryRules) -> Result<ReconcileStats, StoreError> {
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("cannot start re-evaluation")?;
+        let stats =
+            stories::reconcile(&mut SqliteStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
+        tx.commit().ctx("cannot commit re-evaluation")?;
+        Ok(stats)
     }
 }
 
-/// Stores an entry's features and identity keys (new or changed entry).
-pub(super) fn store_features(
-    tx: &Transaction<'_>,
-    cache: &mut FeatureCache,
-    id: i64,
-    f: Features,
-) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT OR REPLACE INTO entry_features (entry_id, features) VALUES (?1, ?2)")
-        .ctx("cannot store features")?
-        .execute(params![id, f.encode()])
-        .ctx("cannot store features")?;
-    tx.prepare_cached("DELETE FROM entry_keys WHERE entry_id = ?1")
-        .ctx("cannot store keys")?
-        .execute([id])
-        .ctx("cannot store keys")?;
-    let mut ins = tx
-        .prepare_cached("INSERT OR IGNORE INTO entry_keys (key, entry_id) VALUES (?1, ?2)")
-        .ctx("cannot store keys")?;
-    for k in f.keys() {
-        ins.execute(params![k, id]).ctx("cannot store keys")?;
-    }
-    // Not kept decoded: a cold poll stores every entry before assigning
-    // any, and assignment reads them back in its own order.
-    cache.forget(id);
-    Ok(())
+/// The story rules' view of one SQLite transaction.
+pub(super) struct SqliteStories<'a, 'c> {
+    /// The transaction; the caller commits.
+    pub(super) tx: &'a Transaction<'c>,
+    /// The store's decoded features.
+    pub(super) cache: &'a mut FeatureCache,
 }
 
-/// Assigns a newly stored entry to a story and records why, keeping
-/// `window` (the assigned entries around it) up to date.
-#[allow(clippy::too_many_arguments)]
-fn assign(
-    tx: &Transaction<'_>,
-    cache: &mut FeatureCache,
-    window: &mut Window,
-    id: i64,
-    at: &NearKey,
-    first_story_id: &str,
-    splits: &[super::reconcile::SplitSet],
-    now: DateTime<Utc>,
-) -> Result<Decision, StoreError> {
-    let Some(new) = cache.get(tx, id)? else { return Ok(Decision::New) };
-    let candidates = candidates(tx, cache, window, id, &new)?;
-    let candidates = super::reconcile::drop_split_candidates(tx, id, candidates, splits)?;
-    let decision = dedup::decide(&new, &candidates);
-    let lang = new.lang.clone();
-    let mut merged = 0;
-    match &decision {
-        Decision::New => {
-            tx.prepare_cached("INSERT OR IGNORE INTO stories (id, created_at) VALUES (?1, ?2)")
-                .ctx("cannot create story")?
-                .execute(params![first_story_id, ts(now)])
-                .ctx("cannot create story")?;
-            join(tx, id, first_story_id, "version", lang.as_deref(), None, &Evidence::default(), now)?;
-            log(tx, first_story_id, "created", &format!("entry {id}"), now)?;
-        }
-        Decision::Duplicate { story_id, of_entry, evidence } => {
-            join(tx, id, story_id, "duplicate", lang.as_deref(), Some(*of_entry), evidence, now)?;
-            log(tx, story_id, "joined", &format!("entry {id} as a duplicate of entry {of_entry}"), now)?;
-        }
-        Decision::Version { story_id, matched, evidence } => {
-            join(tx, id, story_id, "version", lang.as_deref(), Some(*matched), evidence, now)?;
-            log(
-                tx,
-                story_id,
-                "joined",
-                &format!("entry {id} ({}) as a version, matched entry {matched}", lang.as_deref().unwrap_or("?")),
-                now,
-            )?;
-            // Late evidence: links and pattern ids of the new version may
-            // tie its story to others (the older id survives; recorded).
-            merged = super::reconcile::merge_strong(tx, id, &new, splits, now)?;
-        }
-    }
-    if merged > 0 {
-        // Stories of entries already in the window changed: read it again.
-        window.reload(tx)?;
-    } else {
-        let (story, role) = match &decision {
-            Decision::New => (first_story_id, "version"),
-            Decision::Duplicate { story_id, .. } => (story_id.as_str(), "duplicate"),
-            Decision::Version { story_id, .. } => (story_id.as_str(), "version"),
-        };
-        window.add(at.clone(), id, story, role, lang.as_deref());
-    }
-    Ok(decision)
+/// A stored time (fixed-width RFC 3339 text); unreadable text (never
+/// written by polyfeed) reads as the epoch.
+fn time(s: &str) -> DateTime<Utc> {
+    parse_ts(s).unwrap_or_default()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn join(
-    tx: &Transaction<'_>,
-    id: i64,
-    story: &str,
-    role: &str,
-    lang: Option<&str>,
-    matched: Option<i64>,
-    ev: &Evidence,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO story_entries (entry_id, story_id, role, lang, matched_entry, evidence, joined_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .ctx("cannot record story membership")?
-    .execute(params![id, story, role, lang, matched, serde_json::to_string(ev).unwrap_or_default(), ts(now)])
-    .ctx("cannot record story membership")
-    .map(|_| ())
-}
+impl StoryData for SqliteStories<'_, '_> {
+    type Error = StoreError;
 
-pub(super) fn log(
-    tx: &Transaction<'_>,
-    story: &str,
-    action: &str,
-    detail: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)")
-        .ctx("cannot log story change")?
-        .execute(params![ts(now), story, action, detail])
-        .ctx("cannot log story change")
-        .map(|_| ())
-}
-
-/// Where an entry sorts among its neighbours: publication time (as stored:
-/// RFC 3339 text, which sorts by time), then source row id, then entry key.
-type NearKey = (String, i64, String);
-
-/// The assigned entries published within the dedup window of a batch of
-/// unassigned ones, with their stories' version languages: the candidates
-/// by date come from here, without a query per new entry. Filled once per
-/// assignment run, kept up to date as entries join stories, read again
-/// when a merge changes stories of entries already in it.
-struct Window {
-    /// First and last publication time covered.
-    from: String,
-    to: String,
-    /// Entries by publication time; at one time, by (source, key).
-    by_date: BTreeMap<String, Vec<(i64, String, i64, String)>>,
-    /// Version languages of the stories met (also of key matches outside
-    /// the window, looked up on demand).
-    langs: HashMap<String, Vec<String>>,
-}
-
-impl Window {
-    /// The window around publication times `first..=last`.
-    fn load(tx: &Transaction<'_>, first: DateTime<Utc>, last: DateTime<Utc>) -> Result<Window, StoreError> {
-        let span = chrono::Duration::days(dedup::WINDOW_DAYS);
-        let mut w =
-            Window { from: ts(first - span), to: ts(last + span), by_date: BTreeMap::new(), langs: HashMap::new() };
-        w.reload(tx)?;
-        Ok(w)
-    }
-
-    fn reload(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        self.by_date.clear();
-        self.langs.clear();
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT e.published_at, e.source_id, e.key, e.id, se.story_id FROM entries e
-                 JOIN story_entries se ON se.entry_id = e.id WHERE e.published_at BETWEEN ?1 AND ?2",
-            )
-            .ctx("cannot find candidates")?;
-        let rows = stmt
-            .query_map(params![self.from, self.to], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get(4)?,
-                ))
-            })
-            .ctx("cannot find candidates")?;
-        for row in rows {
-            let (at, source, key, id, story) = row.ctx("cannot find candidates")?;
-            self.by_date.entry(at).or_default().push((source, key, id, story));
-        }
-        for group in self.by_date.values_mut() {
-            group.sort_unstable();
-        }
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT DISTINCT v.story_id, v.lang FROM entries e JOIN story_entries se ON se.entry_id = e.id
-                 JOIN story_entries v ON v.story_id = se.story_id
-                 WHERE e.published_at BETWEEN ?1 AND ?2 AND v.role = 'version' AND v.lang IS NOT NULL",
-            )
-            .ctx("cannot read stories")?;
-        let rows = stmt
-            .query_map(params![self.from, self.to], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .ctx("cannot read stories")?;
-        for row in rows {
-            let (story, lang) = row.ctx("cannot read stories")?;
-            self.langs.entry(story).or_default().push(lang);
-        }
-        Ok(())
-    }
-
-    /// Records an entry that just joined `story`.
-    fn add(&mut self, (at, source, key): NearKey, id: i64, story: &str, role: &str, lang: Option<&str>) {
-        let group = self.by_date.entry(at).or_default();
-        let row = (source, key, id, story.to_string());
-        let i = group.partition_point(|r| *r < row);
-        group.insert(i, row);
-        let langs = self.langs.entry(story.to_string()).or_default();
-        if let Some(l) = lang.filter(|_| role == "version")
-            && !langs.iter().any(|x| x == l)
-        {
-            langs.push(l.to_string());
-        }
-    }
-
-    /// Up to [`NEAREST`] entries published at or before `at` (`before`)
-    /// or after it, within the dedup window of `at`. Where the last time
-    /// taken is shared by more entries than fit, those with the lowest
-    /// (source, key) are taken: the same entries always give the same
-    /// candidates, whatever order their sources were stored in.
-    fn nearest(&self, at: &str, from: &str, to: &str, out: &mut Vec<(i64, String)>) {
-        use std::ops::Bound::{Excluded, Included};
-        let before = self.by_date.range::<str, _>((Included(from), Included(at))).rev();
-        let after = self.by_date.range::<str, _>((Excluded(at), Included(to)));
-        for side in [Box::new(before) as Box<dyn Iterator<Item = _>>, Box::new(after)] {
-            let mut room = NEAREST;
-            for (_, group) in side {
-                let take = group.len().min(room);
-                out.extend(group[..take].iter().map(|r| (r.2, r.3.clone())));
-                room -= take;
-                if room == 0 {
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// Candidates: assigned entries sharing an identity key, and the assigned
-/// entries published nearest before and after the new one within the dedup
-/// window (from `window`). A few indexed queries per new entry, whatever
-/// the size of the database.
-fn candidates(
-    tx: &Transaction<'_>,
-    cache: &mut FeatureCache,
-    window: &mut Window,
-    id: i64,
-    new: &Features,
-) -> Result<Vec<Candidate>, StoreError> {
-    let mut found: Vec<(i64, String)> = Vec::new();
-    {
-        let mut by_key = tx
-            .prepare_cached(
-                "SELECT k.entry_id, se.story_id FROM entry_keys k JOIN story_entries se ON se.entry_id = k.entry_id
-                 WHERE k.key = ?1 LIMIT 50",
-            )
-            .ctx("cannot find candidates")?;
-        for k in new.lookups() {
-            let rows = by_key.query_map([k], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot find candidates")?;
-            found.extend(rows.collect::<Result<Vec<_>, _>>().ctx("cannot find candidates")?);
-        }
-    }
-    let span = chrono::Duration::days(dedup::WINDOW_DAYS);
-    let (from, to, at) = (ts(new.published - span), ts(new.published + span), ts(new.published));
-    window.nearest(&at, &from, &to, &mut found);
-    found.sort_unstable();
-    found.dedup();
-    found.retain(|(c, _)| *c != id);
-    let missing: Vec<&str> = found.iter().map(|(_, s)| s.as_str()).filter(|s| !window.langs.contains_key(*s)).collect();
-    if !missing.is_empty() {
-        let more = langs_of_stories(tx, missing.into_iter())?;
-        for (_, s) in &found {
-            if !window.langs.contains_key(s) {
-                window.langs.insert(s.clone(), more.get(s).cloned().unwrap_or_default());
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(found.len());
-    for (cid, story_id) in found {
-        let Some(features) = cache.get(tx, cid)? else { continue };
-        let story_langs = window.langs.get(&story_id).cloned().unwrap_or_default();
-        out.push(Candidate { entry_id: cid, story_id, story_langs, features });
-    }
-    Ok(out)
-}
-
-/// The version languages of several stories, in one query.
-fn langs_of_stories<'a>(
-    tx: &Transaction<'_>,
-    stories: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut ids: Vec<&str> = stories.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(400) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let sql = format!(
-            "SELECT story_id, lang FROM story_entries WHERE role = 'version' AND lang IS NOT NULL AND story_id IN ({marks})"
-        );
-        let mut stmt = tx.prepare(&sql).ctx("cannot read stories")?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .ctx("cannot read stories")?;
-        for row in rows {
-            let (s, l) = row.ctx("cannot read stories")?;
-            out.entry(s).or_default().push(l);
-        }
-    }
-    Ok(out)
-}
-
-/// The story of an entry and the languages of its versions.
-pub(super) fn story_of(tx: &Transaction<'_>, entry: i64) -> Result<Option<(String, Vec<String>)>, StoreError> {
-    let story: Option<String> = tx
-        .prepare_cached("SELECT story_id FROM story_entries WHERE entry_id = ?1")
-        .ctx("cannot read story")?
-        .query_row([entry], |r| r.get(0))
-        .optional()
-        .ctx("cannot read story")?;
-    let Some(story) = story else { return Ok(None) };
-    let langs = story_langs(tx, &story)?;
-    Ok(Some((story, langs)))
-}
-
-pub(super) fn story_langs(tx: &Transaction<'_>, story: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = tx
-        .prepare_cached(
-            "SELECT DISTINCT lang FROM story_entries WHERE story_id = ?1 AND role = 'version' AND lang IS NOT NULL",
-        )
-        .ctx("cannot read story")?;
-    let rows = stmt.query_map([story], |r| r.get(0)).ctx("cannot read story")?;
-    rows.collect::<Result<Vec<String>, _>>().ctx("cannot read story")
-}
-
-/// (older, younger) of two stories: by creation time, then (stories created
-/// in one cycle) by their earliest entry publication time, the order
-/// assignment met them in, then by id.
-pub(super) fn older_first(tx: &Transaction<'_>, a: &str, b: &str) -> Result<(String, String), StoreError> {
-    let created = |id: &str| -> Result<(String, String), StoreError> {
-        tx.prepare_cached(
-            "SELECT s.created_at, COALESCE((SELECT MIN(e.published_at) FROM story_entries se
-                 JOIN entries e ON e.id = se.entry_id WHERE se.story_id = s.id), '')
-             FROM stories s WHERE s.id = ?1",
-        )
-        .ctx("cannot read story")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .ctx("cannot read story")
-    };
-    let (ca, cb) = (created(a)?, created(b)?);
-    Ok(if (ca.0.as_str(), ca.1.as_str(), a) <= (cb.0.as_str(), cb.1.as_str(), b) {
-        (a.to_string(), b.to_string())
-    } else {
-        (b.to_string(), a.to_string())
-    })
-}
-
-/// Assigns a story to every entry that has none yet (new in this cycle, or
-/// left by an interrupted run), in a deterministic order: publication time,
-/// then source, then entry key. The same entries give the same stories
-/// whatever order the fetches finished in.
-pub(super) fn assign_pending(
-    conn: &mut rusqlite::Connection,
-    cache: &mut FeatureCache,
-    rules: &super::StoryRules,
-) -> Result<super::AssignStats, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .ctx("cannot start story assignment")?;
-    type Todo = (i64, i64, String, Option<String>, String, String);
-    let todo: Vec<Todo> = {
-        let mut stmt = tx
+    fn unassigned(&mut self) -> Result<Vec<Pending>, StoreError> {
+        let mut stmt = self
+            .tx
             .prepare(
                 // Unassigned entries are newer rows than every assigned one
                 // (each assignment takes all of them in one transaction; see
@@ -446,43 +74,355 @@ pub(super) fn assign_pending(
                 // scanning the whole table.
                 "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key FROM entries e JOIN sources s ON s.id = e.source_id
                  WHERE e.id > COALESCE((SELECT MAX(entry_id) FROM story_entries), 0)
-                   AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
-                 ORDER BY e.published_at, s.key, e.key",
+                   AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)",
             )
             .ctx("cannot find unassigned entries")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .query_map([], |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    source_key: r.get(2)?,
+                    group: r.get(3)?,
+                    published: time(&r.get::<_, String>(4)?),
+                    entry_key: r.get(5)?,
+                })
+            })
             .ctx("cannot find unassigned entries")?;
-        rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")?
-    };
-    let now = crate::clock::now();
-    let splits = super::reconcile::resolve_splits(&tx, rules)?;
-    let mut stats = super::AssignStats::default();
-    let (Some(first), Some(last)) = (todo.first(), todo.last()) else {
-        tx.commit().ctx("cannot commit story assignment")?;
-        return Ok(stats);
-    };
-    let date = |s: &str| super::parse_ts(s).unwrap_or(now);
-    let mut window = Window::load(&tx, date(&first.4), date(&last.4))?;
-    for (id, source_id, source_key, group, published, entry_key) in &todo {
-        // Features are stored with the entry; computed here only for rows
-        // stored without them (an older version, an interrupted run).
-        if cache.get(&tx, *id)?.is_none() {
-            let Some(row) = super::entries::load_one(&tx, *id)? else { continue };
-            let mut f = dedup::features(&row.entry, *source_id, group.as_deref());
-            f.pattern_ids = rules.pattern_ids(source_key, row.entry.url.as_deref(), row.entry.guid.as_deref());
-            super::pages::add_page_links(&tx, *id, &mut f)?;
-            store_features(&tx, cache, *id, f)?;
-        }
-        let story_id = crate::story::story_id(source_key, entry_key);
-        let at = (published.clone(), *source_id, entry_key.clone());
-        let decision = assign(&tx, cache, &mut window, *id, &at, &story_id, &splits, now)?;
-        match decision {
-            Decision::New => stats.new_stories += 1,
-            Decision::Version { .. } => stats.versions += 1,
-            Decision::Duplicate { .. } => stats.duplicates += 1,
-        }
+        rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")
     }
-    tx.commit().ctx("cannot commit story assignment")?;
-    Ok(stats)
+
+    fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, StoreError> {
+        features::load(self.tx, self.cache, entry)
+    }
+
+    fn store_features(&mut self, entry: i64, f: Features) -> Result<(), StoreError> {
+        features::store(self.tx, self.cache, entry, f)
+    }
+
+    fn entry(&mut self, entry: i64) -> Result<Option<Entry>, StoreError> {
+        Ok(super::entries::load_one(self.tx, entry)?.map(|row| row.entry))
+    }
+
+    fn page_links(&mut self, entry: i64) -> Result<Vec<String>, StoreError> {
+        features::page_links(self.tx, entry)
+    }
+
+    fn entries_with_key(&mut self, key: &str, limit: Option<usize>) -> Result<Vec<i64>, StoreError> {
+        // entry_keys' primary key is (key, entry_id): rows come by entry id.
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 ORDER BY entry_id LIMIT ?2")
+            .ctx("cannot find entries by key")?;
+        let limit = limit.map_or(-1, |n| n as i64);
+        let rows = stmt.query_map(params![key, limit], |r| r.get(0)).ctx("cannot find entries by key")?;
+        rows.collect::<Result<_, _>>().ctx("cannot find entries by key")
+    }
+
+    fn assigned_with_key(&mut self, key: &str, limit: usize, out: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT k.entry_id, se.story_id FROM entry_keys k JOIN story_entries se ON se.entry_id = k.entry_id
+                 WHERE k.key = ?1 ORDER BY k.entry_id LIMIT ?2",
+            )
+            .ctx("cannot find candidates")?;
+        let rows =
+            stmt.query_map(params![key, limit as i64], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot find candidates")?;
+        for row in rows {
+            out.push(row.ctx("cannot find candidates")?);
+        }
+        Ok(())
+    }
+
+    fn assigned_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Placed>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT e.published_at, e.source_id, e.key, e.id, se.story_id FROM entries e
+                 JOIN story_entries se ON se.entry_id = e.id WHERE e.published_at BETWEEN ?1 AND ?2",
+            )
+            .ctx("cannot find candidates")?;
+        let rows = stmt
+            .query_map(params![ts(from), ts(to)], |r| {
+                Ok(Placed {
+                    published: time(&r.get::<_, String>(0)?),
+                    source_id: r.get(1)?,
+                    key: r.get(2)?,
+                    id: r.get(3)?,
+                    story: r.get(4)?,
+                })
+            })
+            .ctx("cannot find candidates")?;
+        rows.collect::<Result<_, _>>().ctx("cannot find candidates")
+    }
+
+    fn version_langs_between(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT v.story_id, v.lang FROM entries e JOIN story_entries se ON se.entry_id = e.id
+                 JOIN story_entries v ON v.story_id = se.story_id
+                 WHERE e.published_at BETWEEN ?1 AND ?2 AND v.role = 'version' AND v.lang IS NOT NULL",
+            )
+            .ctx("cannot read stories")?;
+        let rows =
+            stmt.query_map(params![ts(from), ts(to)], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot read stories")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read stories")
+    }
+
+    fn version_langs_of(&mut self, stories: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in stories.chunks(400) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT story_id, lang FROM story_entries WHERE role = 'version' AND lang IS NOT NULL AND story_id IN ({marks})"
+            );
+            let mut stmt = self.tx.prepare(&sql).ctx("cannot read stories")?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(chunk.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
+                .ctx("cannot read stories")?;
+            for row in rows {
+                out.push(row.ctx("cannot read stories")?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn story_of(&mut self, entry: i64) -> Result<Option<String>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT story_id FROM story_entries WHERE entry_id = ?1")
+            .ctx("cannot read story")?
+            .query_row([entry], |r| r.get(0))
+            .optional()
+            .ctx("cannot read story")
+    }
+
+    fn story_langs(&mut self, story: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT lang FROM story_entries WHERE story_id = ?1 AND role = 'version' AND lang IS NOT NULL",
+            )
+            .ctx("cannot read story")?;
+        let rows = stmt.query_map([story], |r| r.get(0)).ctx("cannot read story")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story")
+    }
+
+    fn members(&mut self, story: &str) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT entry_id, matched_entry FROM story_entries WHERE story_id = ?1 ORDER BY entry_id")
+            .ctx("cannot read story")?;
+        let rows = stmt.query_map([story], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot read story")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story")
+    }
+
+    fn story_size(&mut self, story: &str) -> Result<u64, StoreError> {
+        self.tx
+            .query_row("SELECT COUNT(*) FROM story_entries WHERE story_id = ?1", [story], |r| r.get(0))
+            .ctx("cannot split story")
+    }
+
+    fn story_age(&mut self, story: &str) -> Result<StoryAge, StoreError> {
+        let (created, first): (String, Option<String>) = self
+            .tx
+            .prepare_cached(
+                "SELECT s.created_at, (SELECT MIN(e.published_at) FROM story_entries se
+                     JOIN entries e ON e.id = se.entry_id WHERE se.story_id = s.id)
+                 FROM stories s WHERE s.id = ?1",
+            )
+            .ctx("cannot read story")?
+            .query_row([story], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("cannot read story")?;
+        Ok(StoryAge { created: time(&created), first_published: first.as_deref().map(time) })
+    }
+
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT s.key, e.key FROM entries e JOIN sources s ON s.id = e.source_id WHERE e.id = ?1")
+            .ctx("cannot read entry")?
+            .query_row([entry], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .ctx("cannot read entry")
+    }
+
+    fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT e.id, e.url, e.guid FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.key = ?1")
+            .ctx("cannot read entries")?;
+        let rows = stmt
+            .query_map([source_key], |r| Ok(SourceEntry { id: r.get(0)?, url: r.get(1)?, guid: r.get(2)? }))
+            .ctx("cannot read entries")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read entries")
+    }
+
+    fn create_story(&mut self, story: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO stories (id, created_at) VALUES (?1, ?2)")
+            .ctx("cannot create story")?
+            .execute(params![story, ts(at)])
+            .ctx("cannot create story")
+            .map(|_| ())
+    }
+
+    fn join(&mut self, j: &Join<'_>, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO story_entries (entry_id, story_id, role, lang, matched_entry, evidence, joined_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .ctx("cannot record story membership")?
+            .execute(params![
+                j.entry,
+                j.story,
+                j.role.as_str(),
+                j.lang,
+                j.matched,
+                serde_json::to_string(j.evidence).unwrap_or_default(),
+                ts(at)
+            ])
+            .ctx("cannot record story membership")
+            .map(|_| ())
+    }
+
+    fn move_members(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute("UPDATE story_entries SET story_id = ?1 WHERE story_id = ?2", params![to, from])
+            .ctx("cannot merge stories")
+            .map(|_| ())
+    }
+
+    fn move_entry(&mut self, entry: i64, to: &str) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE story_entries SET story_id = ?2 WHERE entry_id = ?1")
+            .ctx("cannot split story")?
+            .execute(params![entry, to])
+            .ctx("cannot split story")
+            .map(|_| ())
+    }
+
+    fn make_root(&mut self, entry: i64, evidence: &Evidence) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE story_entries SET matched_entry = NULL, role = 'version', evidence = ?2 WHERE entry_id = ?1",
+                params![entry, serde_json::to_string(evidence).unwrap_or_default()],
+            )
+            .ctx("cannot split story")
+            .map(|_| ())
+    }
+
+    fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT entry_id, role, lang, joined_at FROM story_entries WHERE story_id = ?1 ORDER BY entry_id",
+            )
+            .ctx("cannot read story")?;
+        let rows = stmt
+            .query_map([story], |r| {
+                let role: String = r.get(1)?;
+                Ok(MemberRole {
+                    entry: r.get(0)?,
+                    role: if role == "duplicate" { Role::Duplicate } else { Role::Version },
+                    lang: r.get(2)?,
+                    joined: time(&r.get::<_, String>(3)?),
+                })
+            })
+            .ctx("cannot read story")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read story")
+    }
+
+    fn promote(&mut self, entry: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute("UPDATE story_entries SET role = 'version', matched_entry = NULL WHERE entry_id = ?1", [entry])
+            .ctx("cannot promote duplicate")
+            .map(|_| ())
+    }
+
+    fn delete_story(&mut self, story: &str) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM stories WHERE id = ?1", [story]).ctx("cannot delete story").map(|_| ())
+    }
+
+    fn log(&mut self, story: &str, action: &str, detail: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)")
+            .ctx("cannot log story change")?
+            .execute(params![ts(at), story, action, detail])
+            .ctx("cannot log story change")
+            .map(|_| ())
+    }
+
+    fn event(&mut self, e: &Event<'_>, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO story_events (at, kind, story_id, other_id, entries, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .ctx("cannot record story event")?
+            .execute(params![
+                ts(at),
+                e.kind,
+                e.story,
+                e.other,
+                serde_json::to_string(e.entries).unwrap_or_default(),
+                e.reason
+            ])
+            .ctx("cannot record story event")
+            .map(|_| ())
+    }
+
+    fn refusal_recorded(&mut self, story: &str, other: &str, reason: &str) -> Result<bool, StoreError> {
+        let seen: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM story_events WHERE kind = 'refused' AND story_id = ?1 AND other_id = ?2 AND reason = ?3",
+            )
+            .ctx("cannot read story events")?
+            .query_row(params![story, other, reason], |r| r.get(0))
+            .optional()
+            .ctx("cannot read story events")?;
+        Ok(seen.is_some())
+    }
+
+    fn rule_state(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT value FROM rule_state WHERE name = ?1")
+            .ctx("cannot read rule state")?
+            .query_row([name], |r| r.get(0))
+            .optional()
+            .ctx("cannot read rule state")
+    }
+
+    fn set_rule_state(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO rule_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2",
+                params![name, value],
+            )
+            .ctx("cannot store rule state")
+            .map(|_| ())
+    }
+
+    fn queue_recheck(&mut self, entry: i64) -> Result<(), StoreError> {
+        features::queue_recheck(self.tx, entry)
+    }
+
+    fn rechecks(&mut self) -> Result<Vec<i64>, StoreError> {
+        let mut stmt =
+            self.tx.prepare("SELECT entry_id FROM story_recheck ORDER BY entry_id").ctx("cannot read rechecks")?;
+        let rows = stmt.query_map([], |r| r.get(0)).ctx("cannot read rechecks")?;
+        rows.collect::<Result<_, _>>().ctx("cannot read rechecks")
+    }
+
+    fn clear_recheck(&mut self, entry: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM story_recheck WHERE entry_id = ?1", [entry])
+            .ctx("cannot clear recheck")
+            .map(|_| ())
+    }
 }

@@ -1,0 +1,263 @@
+//! Story assignment: every entry without a story, in a deterministic order,
+//! gets one. Candidates for a new entry are the assigned entries sharing an
+//! identity key (at any time) and those published nearest to it within the
+//! dedup window (from an in-memory window of the assigned entries around the
+//! batch, not a query per entry); `dedup::decide` chooses; the decision is
+//! recorded with its evidence, and late strong evidence of a new version
+//! may merge its story with others (`reconcile::merge_strong`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::reconcile::{SplitSet, drop_split_candidates, merge_strong, resolve_splits};
+use super::{AssignStats, Join, Pending, Role, StoryData, StoryRules};
+use crate::dedup::{self, Candidate, Decision, Evidence, Features};
+
+/// Window candidates looked at on each side of the new entry's date.
+pub const NEAREST: usize = 50;
+
+/// Key matches looked at per identity key.
+const PER_KEY: usize = 50;
+
+/// Assigns a story to every entry that has none yet (new in this cycle, or
+/// left by an interrupted run), in a deterministic order: publication time,
+/// then source key, then entry key. The same entries give the same stories
+/// whatever order the fetches finished in. `now` stamps what is recorded.
+pub fn assign_pending<D: StoryData>(
+    data: &mut D,
+    rules: &StoryRules,
+    now: DateTime<Utc>,
+) -> Result<AssignStats, D::Error> {
+    let mut todo = data.unassigned()?;
+    todo.sort_by(|a, b| (a.published, &a.source_key, &a.entry_key).cmp(&(b.published, &b.source_key, &b.entry_key)));
+    let splits = resolve_splits(data, rules)?;
+    let mut stats = AssignStats::default();
+    let (Some(first), Some(last)) = (todo.first(), todo.last()) else { return Ok(stats) };
+    let mut window = Window::load(data, first.published, last.published)?;
+    for p in &todo {
+        let Pending { id, source_id, source_key, group, published, entry_key } = p;
+        // Features are stored with the entry; computed here only for rows
+        // stored without them (an older version, an interrupted run).
+        if data.features(*id)?.is_none() {
+            let Some(entry) = data.entry(*id)? else { continue };
+            let mut f = dedup::features(&entry, *source_id, group.as_deref());
+            f.pattern_ids = rules.pattern_ids(source_key, entry.url.as_deref(), entry.guid.as_deref());
+            let links = data.page_links(*id)?;
+            super::add_links(&mut f, links.iter().map(String::as_str));
+            data.store_features(*id, f)?;
+        }
+        let story_id = crate::story::story_id(source_key, entry_key);
+        let at = (*published, *source_id, entry_key.clone());
+        let decision = assign(data, &mut window, *id, &at, &story_id, &splits, now)?;
+        match decision {
+            Decision::New => stats.new_stories += 1,
+            Decision::Version { .. } => stats.versions += 1,
+            Decision::Duplicate { .. } => stats.duplicates += 1,
+        }
+    }
+    Ok(stats)
+}
+
+/// Assigns a newly stored entry to a story and records why, keeping
+/// `window` (the assigned entries around it) up to date.
+fn assign<D: StoryData>(
+    data: &mut D,
+    window: &mut Window,
+    id: i64,
+    at: &NearKey,
+    first_story_id: &str,
+    splits: &[SplitSet],
+    now: DateTime<Utc>,
+) -> Result<Decision, D::Error> {
+    let Some(new) = data.features(id)? else { return Ok(Decision::New) };
+    let candidates = candidates(data, window, id, &new)?;
+    let candidates = drop_split_candidates(data, id, candidates, splits)?;
+    let decision = dedup::decide(&new, &candidates);
+    let lang = new.lang.as_deref();
+    let mut merged = 0;
+    match &decision {
+        Decision::New => {
+            data.create_story(first_story_id, now)?;
+            let evidence = Evidence::default();
+            let join = Join {
+                entry: id,
+                story: first_story_id,
+                role: Role::Version,
+                lang,
+                matched: None,
+                evidence: &evidence,
+            };
+            data.join(&join, now)?;
+            data.log(first_story_id, "created", &format!("entry {id}"), now)?;
+        }
+        Decision::Duplicate { story_id, of_entry, evidence } => {
+            let join =
+                Join { entry: id, story: story_id, role: Role::Duplicate, lang, matched: Some(*of_entry), evidence };
+            data.join(&join, now)?;
+            data.log(story_id, "joined", &format!("entry {id} as a duplicate of entry {of_entry}"), now)?;
+        }
+        Decision::Version { story_id, matched, evidence } => {
+            let join =
+                Join { entry: id, story: story_id, role: Role::Version, lang, matched: Some(*matched), evidence };
+            data.join(&join, now)?;
+            data.log(
+                story_id,
+                "joined",
+                &format!("entry {id} ({}) as a version, matched entry {matched}", lang.unwrap_or("?")),
+                now,
+            )?;
+            // Late evidence: links and pattern ids of the new version may
+            // tie its story to others (the older id survives; recorded).
+            merged = merge_strong(data, id, &new, splits, now)?;
+        }
+    }
+    if merged > 0 {
+        // Stories of entries already in the window changed: read it again.
+        window.reload(data)?;
+    } else {
+        let (story, role) = match &decision {
+            Decision::New => (first_story_id, Role::Version),
+            Decision::Duplicate { story_id, .. } => (story_id.as_str(), Role::Duplicate),
+            Decision::Version { story_id, .. } => (story_id.as_str(), Role::Version),
+        };
+        window.add(at.clone(), id, story, role, lang);
+    }
+    Ok(decision)
+}
+
+/// Where an entry sorts among its neighbours: publication time, then source
+/// row id, then entry key.
+type NearKey = (DateTime<Utc>, i64, String);
+
+/// An assigned entry in the window: (source row id, entry key, entry id,
+/// story), in this order so that entries published at one time sort by
+/// (source, key).
+type Slot = (i64, String, i64, String);
+
+/// The assigned entries published within the dedup window of a batch of
+/// unassigned ones, with their stories' version languages: the candidates
+/// by date come from here, without a query per new entry. Filled once per
+/// assignment run, kept up to date as entries join stories, read again
+/// when a merge changes stories of entries already in it.
+struct Window {
+    /// First and last publication time covered.
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Entries by publication time; at one time, by (source, key).
+    by_date: BTreeMap<DateTime<Utc>, Vec<Slot>>,
+    /// Version languages of the stories met (also of key matches outside
+    /// the window, looked up on demand).
+    langs: HashMap<String, Vec<String>>,
+}
+
+impl Window {
+    /// The window around publication times `first..=last`.
+    fn load<D: StoryData>(data: &mut D, first: DateTime<Utc>, last: DateTime<Utc>) -> Result<Window, D::Error> {
+        let span = chrono::Duration::days(dedup::WINDOW_DAYS);
+        let mut w = Window {
+            from: (first - span).trunc_subsecs(0),
+            to: (last + span).trunc_subsecs(0),
+            by_date: BTreeMap::new(),
+            langs: HashMap::new(),
+        };
+        w.reload(data)?;
+        Ok(w)
+    }
+
+    fn reload<D: StoryData>(&mut self, data: &mut D) -> Result<(), D::Error> {
+        self.by_date.clear();
+        self.langs.clear();
+        for p in data.assigned_between(self.from, self.to)? {
+            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story));
+        }
+        for group in self.by_date.values_mut() {
+            group.sort_unstable();
+        }
+        for (story, lang) in data.version_langs_between(self.from, self.to)? {
+            self.langs.entry(story).or_default().push(lang);
+        }
+        Ok(())
+    }
+
+    /// Records an entry that just joined `story`.
+    fn add(&mut self, (at, source, key): NearKey, id: i64, story: &str, role: Role, lang: Option<&str>) {
+        let group = self.by_date.entry(at).or_default();
+        let row = (source, key, id, story.to_string());
+        let i = group.partition_point(|r| *r < row);
+        group.insert(i, row);
+        let langs = self.langs.entry(story.to_string()).or_default();
+        if let Some(l) = lang.filter(|_| role == Role::Version)
+            && !langs.iter().any(|x| x == l)
+        {
+            langs.push(l.to_string());
+        }
+    }
+
+    /// Up to [`NEAREST`] entries published at or before `at` (`before`)
+    /// or after it, within `from..=to`. Where the last time taken is shared
+    /// by more entries than fit, those with the lowest (source, key) are
+    /// taken: the same entries always give the same candidates, whatever
+    /// order their sources were stored in.
+    fn nearest(&self, at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, out: &mut Vec<(i64, String)>) {
+        use std::ops::Bound::{Excluded, Included};
+        let before = self.by_date.range((Included(from), Included(at))).rev();
+        let after = self.by_date.range((Excluded(at), Included(to)));
+        for side in [Box::new(before) as Box<dyn Iterator<Item = _>>, Box::new(after)] {
+            let mut room = NEAREST;
+            for (_, group) in side {
+                let take = group.len().min(room);
+                out.extend(group[..take].iter().map(|r| (r.2, r.3.clone())));
+                room -= take;
+                if room == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Candidates: assigned entries sharing an identity key, and the assigned
+/// entries published nearest before and after the new one within the dedup
+/// window (from `window`). A few indexed reads per new entry, whatever the
+/// size of the database.
+fn candidates<D: StoryData>(
+    data: &mut D,
+    window: &mut Window,
+    id: i64,
+    new: &Features,
+) -> Result<Vec<Candidate>, D::Error> {
+    let mut found: Vec<(i64, String)> = Vec::new();
+    for k in new.lookups() {
+        data.assigned_with_key(&k, PER_KEY, &mut found)?;
+    }
+    let span = chrono::Duration::days(dedup::WINDOW_DAYS);
+    // Compared to the second, as stored.
+    let at = new.published.trunc_subsecs(0);
+    window.nearest(at, at - span, at + span, &mut found);
+    found.sort_unstable();
+    found.dedup();
+    found.retain(|(c, _)| *c != id);
+    let missing: Vec<&str> = found.iter().map(|(_, s)| s.as_str()).filter(|s| !window.langs.contains_key(*s)).collect();
+    if !missing.is_empty() {
+        let mut ids = missing;
+        ids.sort_unstable();
+        ids.dedup();
+        let mut more: HashMap<String, Vec<String>> = HashMap::new();
+        for (s, l) in data.version_langs_of(&ids)? {
+            more.entry(s).or_default().push(l);
+        }
+        for (_, s) in &found {
+            if !window.langs.contains_key(s) {
+                window.langs.insert(s.clone(), more.get(s).cloned().unwrap_or_default());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(found.len());
+    for (cid, story_id) in found {
+        let Some(features) = data.features(cid)? else { continue };
+        let story_langs = window.langs.get(&story_id).cloned().unwrap_or_default();
+        out.push(Candidate { entry_id: cid, story_id, story_langs, features });
+    }
+    Ok(out)
+}

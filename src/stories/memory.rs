@@ -1,0 +1,454 @@
+//! An in-memory [`StoryData`] (tests only): the trait's contract written
+//! out over plain maps, and the rules' unit tests run on it, without SQL.
+//! Entries are given with their features; `entry` (features to compute)
+//! finds none.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Event, Join, MemberRole, Pending, Placed, Role, SourceEntry, StoryAge, StoryData};
+use crate::dedup::{Evidence, Features};
+use crate::model::Entry;
+
+/// A stored entry.
+#[derive(Debug, Clone)]
+pub(super) struct Row {
+    pub source_id: i64,
+    pub source_key: String,
+    pub key: String,
+    pub published: DateTime<Utc>,
+    pub url: Option<String>,
+}
+
+/// A membership.
+#[derive(Debug, Clone)]
+pub(super) struct Member {
+    pub story: String,
+    pub role: Role,
+    pub lang: Option<String>,
+    pub matched: Option<i64>,
+    pub joined: DateTime<Utc>,
+}
+
+/// A recorded event: (kind, story, other, entries, reason).
+pub(super) type Recorded = (String, String, Option<String>, Vec<i64>, String);
+
+/// The whole store, in maps.
+#[derive(Default)]
+pub(super) struct Memory {
+    pub entries: BTreeMap<i64, Row>,
+    pub features: BTreeMap<i64, Arc<Features>>,
+    pub keys: BTreeSet<(String, i64)>,
+    pub pages: BTreeMap<i64, Vec<String>>,
+    pub stories: BTreeMap<String, DateTime<Utc>>,
+    pub members: BTreeMap<i64, Member>,
+    pub log: Vec<(String, String, String)>,
+    pub events: Vec<Recorded>,
+    pub rule_state: BTreeMap<String, String>,
+    pub recheck: BTreeSet<i64>,
+}
+
+impl Memory {
+    fn versions(&self, story: &str) -> impl Iterator<Item = &str> {
+        self.members
+            .values()
+            .filter(move |m| m.story == story && m.role == Role::Version)
+            .filter_map(|m| m.lang.as_deref())
+    }
+}
+
+impl StoryData for Memory {
+    type Error = Infallible;
+
+    fn unassigned(&mut self) -> Result<Vec<Pending>, Infallible> {
+        Ok(self
+            .entries
+            .iter()
+            .filter(|(id, _)| !self.members.contains_key(id))
+            .map(|(id, r)| Pending {
+                id: *id,
+                source_id: r.source_id,
+                source_key: r.source_key.clone(),
+                group: None,
+                published: r.published,
+                entry_key: r.key.clone(),
+            })
+            .collect())
+    }
+
+    fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, Infallible> {
+        Ok(self.features.get(&entry).cloned())
+    }
+
+    fn store_features(&mut self, entry: i64, f: Features) -> Result<(), Infallible> {
+        self.keys.retain(|(_, e)| *e != entry);
+        for k in f.keys() {
+            self.keys.insert((k, entry));
+        }
+        self.features.insert(entry, Arc::new(f));
+        Ok(())
+    }
+
+    fn entry(&mut self, _: i64) -> Result<Option<Entry>, Infallible> {
+        Ok(None)
+    }
+
+    fn page_links(&mut self, entry: i64) -> Result<Vec<String>, Infallible> {
+        Ok(self.pages.get(&entry).cloned().unwrap_or_default())
+    }
+
+    fn entries_with_key(&mut self, key: &str, limit: Option<usize>) -> Result<Vec<i64>, Infallible> {
+        let all = self.keys.iter().filter(|(k, _)| k == key).map(|(_, e)| *e);
+        Ok(all.take(limit.unwrap_or(usize::MAX)).collect())
+    }
+
+    fn assigned_with_key(&mut self, key: &str, limit: usize, out: &mut Vec<(i64, String)>) -> Result<(), Infallible> {
+        let found = self.keys.iter().filter(|(k, _)| k == key).filter_map(|(_, e)| {
+            let m = self.members.get(e)?;
+            Some((*e, m.story.clone()))
+        });
+        out.extend(found.take(limit));
+        Ok(())
+    }
+
+    fn assigned_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Placed>, Infallible> {
+        Ok(self
+            .entries
+            .iter()
+            .filter(|(_, r)| r.published >= from && r.published <= to)
+            .filter_map(|(id, r)| {
+                let m = self.members.get(id)?;
+                Some(Placed {
+                    published: r.published,
+                    source_id: r.source_id,
+                    key: r.key.clone(),
+                    id: *id,
+                    story: m.story.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn version_langs_between(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, Infallible> {
+        let stories: BTreeSet<String> = self.assigned_between(from, to)?.into_iter().map(|p| p.story).collect();
+        let mut out = BTreeSet::new();
+        for s in &stories {
+            out.extend(self.versions(s).map(|l| (s.clone(), l.to_string())));
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    fn version_langs_of(&mut self, stories: &[&str]) -> Result<Vec<(String, String)>, Infallible> {
+        Ok(stories.iter().flat_map(|s| self.versions(s).map(|l| (s.to_string(), l.to_string()))).collect())
+    }
+
+    fn story_of(&mut self, entry: i64) -> Result<Option<String>, Infallible> {
+        Ok(self.members.get(&entry).map(|m| m.story.clone()))
+    }
+
+    fn story_langs(&mut self, story: &str) -> Result<Vec<String>, Infallible> {
+        let mut out: Vec<String> = Vec::new();
+        for l in self.versions(story) {
+            if !out.iter().any(|x| x == l) {
+                out.push(l.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    fn members(&mut self, story: &str) -> Result<Vec<(i64, Option<i64>)>, Infallible> {
+        Ok(self.members.iter().filter(|(_, m)| m.story == story).map(|(e, m)| (*e, m.matched)).collect())
+    }
+
+    fn story_size(&mut self, story: &str) -> Result<u64, Infallible> {
+        Ok(self.members.values().filter(|m| m.story == story).count() as u64)
+    }
+
+    fn story_age(&mut self, story: &str) -> Result<StoryAge, Infallible> {
+        let first_published = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.story == story)
+            .filter_map(|(e, _)| self.entries.get(e).map(|r| r.published))
+            .min();
+        Ok(StoryAge { created: self.stories.get(story).copied().unwrap_or_default(), first_published })
+    }
+
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, Infallible> {
+        Ok(self.entries.get(&entry).map(|r| (r.source_key.clone(), r.key.clone())))
+    }
+
+    fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, Infallible> {
+        Ok(self
+            .entries
+            .iter()
+            .filter(|(_, r)| r.source_key == source_key)
+            .map(|(id, r)| SourceEntry { id: *id, url: r.url.clone(), guid: None })
+            .collect())
+    }
+
+    fn create_story(&mut self, story: &str, at: DateTime<Utc>) -> Result<(), Infallible> {
+        self.stories.entry(story.to_string()).or_insert(at);
+        Ok(())
+    }
+
+    fn join(&mut self, j: &Join<'_>, at: DateTime<Utc>) -> Result<(), Infallible> {
+        let lang = j.lang.map(str::to_string);
+        let m = Member { story: j.story.to_string(), role: j.role, lang, matched: j.matched, joined: at };
+        self.members.insert(j.entry, m);
+        Ok(())
+    }
+
+    fn move_members(&mut self, from: &str, to: &str) -> Result<(), Infallible> {
+        for m in self.members.values_mut().filter(|m| m.story == from) {
+            m.story = to.to_string();
+        }
+        Ok(())
+    }
+
+    fn move_entry(&mut self, entry: i64, to: &str) -> Result<(), Infallible> {
+        if let Some(m) = self.members.get_mut(&entry) {
+            m.story = to.to_string();
+        }
+        Ok(())
+    }
+
+    fn make_root(&mut self, entry: i64, _: &Evidence) -> Result<(), Infallible> {
+        if let Some(m) = self.members.get_mut(&entry) {
+            m.matched = None;
+            m.role = Role::Version;
+        }
+        Ok(())
+    }
+
+    fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, Infallible> {
+        Ok(self
+            .members
+            .iter()
+            .filter(|(_, m)| m.story == story)
+            .map(|(e, m)| MemberRole { entry: *e, role: m.role, lang: m.lang.clone(), joined: m.joined })
+            .collect())
+    }
+
+    fn promote(&mut self, entry: i64) -> Result<(), Infallible> {
+        if let Some(m) = self.members.get_mut(&entry) {
+            m.role = Role::Version;
+            m.matched = None;
+        }
+        Ok(())
+    }
+
+    fn delete_story(&mut self, story: &str) -> Result<(), Infallible> {
+        self.stories.remove(story);
+        Ok(())
+    }
+
+    fn log(&mut self, story: &str, action: &str, detail: &str, _: DateTime<Utc>) -> Result<(), Infallible> {
+        self.log.push((story.to_string(), action.to_string(), detail.to_string()));
+        Ok(())
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: DateTime<Utc>) -> Result<(), Infallible> {
+        let other = e.other.map(str::to_string);
+        self.events.push((e.kind.to_string(), e.story.to_string(), other, e.entries.to_vec(), e.reason.to_string()));
+        Ok(())
+    }
+
+    fn refusal_recorded(&mut self, story: &str, other: &str, reason: &str) -> Result<bool, Infallible> {
+        Ok(self
+            .events
+            .iter()
+            .any(|e| e.0 == "refused" && e.1 == story && e.2.as_deref() == Some(other) && e.4 == reason))
+    }
+
+    fn rule_state(&mut self, name: &str) -> Result<Option<String>, Infallible> {
+        Ok(self.rule_state.get(name).cloned())
+    }
+
+    fn set_rule_state(&mut self, name: &str, value: &str) -> Result<(), Infallible> {
+        self.rule_state.insert(name.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn queue_recheck(&mut self, entry: i64) -> Result<(), Infallible> {
+        self.recheck.insert(entry);
+        Ok(())
+    }
+
+    fn rechecks(&mut self) -> Result<Vec<i64>, Infallible> {
+        Ok(self.recheck.iter().copied().collect())
+    }
+
+    fn clear_recheck(&mut self, entry: i64) -> Result<(), Infallible> {
+        self.recheck.remove(&entry);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::config::Override;
+    use crate::stories::{Repair, StoryRules, assign_pending, reconcile, repair_after_purge};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()
+    }
+
+    /// Stores entry `id` of source `https://{site}/{lang}.xml` at
+    /// `https://{site}/{lang}/{n}`, linking (hreflang) to `links`.
+    fn add(
+        m: &mut Memory,
+        id: i64,
+        site: &str,
+        lang: &str,
+        n: u32,
+        published: DateTime<Utc>,
+        links: &[&str],
+    ) -> String {
+        let url = format!("https://{site}/{lang}/{n}");
+        let source_key = format!("https://{site}/{lang}.xml");
+        let source_id = if lang == "fi" { 1 } else { 2 };
+        m.entries.insert(id, Row { source_id, source_key, key: url.clone(), published, url: Some(url.clone()) });
+        let f = Features {
+            lang: Some(lang.to_string()),
+            published,
+            source_id,
+            url_key: crate::dedup::fold_url(&url),
+            alternates: links.iter().filter_map(|l| crate::dedup::fold_url(l)).collect(),
+            ..Features::default()
+        };
+        m.store_features(id, f).unwrap();
+        url
+    }
+
+    fn story(m: &Memory, id: i64) -> String {
+        m.members[&id].story.clone()
+    }
+
+    fn own_id(m: &Memory, id: i64) -> String {
+        let r = &m.entries[&id];
+        crate::story::story_id(&r.source_key, &r.key)
+    }
+
+    #[test]
+    fn assignment_gives_the_same_stories_whatever_the_row_order() {
+        let mut ids = Vec::new();
+        for (fi, sv) in [(1, 2), (2, 1)] {
+            let mut m = Memory::default();
+            let fi_url = add(&mut m, fi, "city.example", "fi", 7, t0(), &[]);
+            add(&mut m, sv, "city.example", "sv", 7, t0(), &[&fi_url]);
+            let stats = assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+            assert_eq!((stats.new_stories, stats.versions, stats.duplicates), (1, 1, 0));
+            assert_eq!(story(&m, fi), story(&m, sv));
+            // At one time, the source key decides: fi.xml before sv.xml.
+            assert_eq!(story(&m, fi), own_id(&m, fi));
+            assert_eq!(m.members[&sv].matched, Some(fi));
+            ids.push(story(&m, fi));
+        }
+        assert_eq!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn a_late_link_merges_stories_and_the_older_id_survives() {
+        let mut m = Memory::default();
+        let fi_url = add(&mut m, 1, "city.example", "fi", 1, t0(), &[]);
+        // Far apart and unlinked: two stories.
+        add(&mut m, 2, "city.example", "sv", 1, t0() + Duration::days(60), &[]);
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        assert_ne!(story(&m, 1), story(&m, 2));
+        let younger = story(&m, 2);
+        // The sv entry is updated with a link to the fi one.
+        let mut f = (*m.features[&2]).clone();
+        f.alternates.push(crate::dedup::fold_url(&fi_url).unwrap());
+        m.store_features(2, f).unwrap();
+        m.queue_recheck(2).unwrap();
+        let stats = reconcile(&mut m, &StoryRules::default(), t0()).unwrap();
+        assert_eq!(stats.merged, 1);
+        assert_eq!(story(&m, 2), own_id(&m, 1));
+        assert!(m.recheck.is_empty());
+        assert_eq!(m.events.len(), 1);
+        let (kind, kept, gone, moved, reason) = &m.events[0];
+        assert_eq!(
+            (kind.as_str(), kept, gone.as_deref(), moved.as_slice()),
+            ("merge", &own_id(&m, 1), Some(younger.as_str()), &[2][..])
+        );
+        assert!(reason.contains("hreflang link from entry 2"), "{reason}");
+    }
+
+    #[test]
+    fn a_merge_override_never_puts_two_versions_of_one_language_in_a_story() {
+        let mut m = Memory::default();
+        let a = add(&mut m, 1, "city.example", "fi", 1, t0(), &[]);
+        let b = add(&mut m, 2, "city.example", "fi", 2, t0() + Duration::days(60), &[]);
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        let rules = StoryRules { merges: vec![Override { line: 12, urls: vec![a, b] }], ..StoryRules::default() };
+        for _ in 0..2 {
+            let stats = reconcile(&mut m, &rules, t0()).unwrap();
+            assert_eq!(stats.merged, 0);
+            assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
+            assert!(stats.warnings[0].contains("both stories have a version in \"fi\""), "{:?}", stats.warnings);
+        }
+        assert_ne!(story(&m, 1), story(&m, 2));
+        // Recorded once, however often it is asked for.
+        assert_eq!(m.events.iter().filter(|e| e.0 == "refused").count(), 1);
+    }
+
+    #[test]
+    fn a_split_keeps_the_founders_id_and_its_entries_are_never_merged_again() {
+        let mut m = Memory::default();
+        let fi_url = add(&mut m, 1, "city.example", "fi", 3, t0(), &[]);
+        let sv_url = add(&mut m, 2, "city.example", "sv", 3, t0() + Duration::hours(1), &[&fi_url]);
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        assert_eq!(story(&m, 2), own_id(&m, 1));
+        let rules =
+            StoryRules { splits: vec![Override { line: 20, urls: vec![fi_url, sv_url] }], ..StoryRules::default() };
+        let stats = reconcile(&mut m, &rules, t0()).unwrap();
+        assert_eq!((stats.split, stats.merged), (1, 0));
+        assert_eq!(story(&m, 1), own_id(&m, 1));
+        assert_eq!(story(&m, 2), own_id(&m, 2));
+        assert_eq!((m.members[&2].role, m.members[&2].matched), (Role::Version, None));
+        // The link is still there: a recheck must not join them again.
+        m.queue_recheck(2).unwrap();
+        let stats = reconcile(&mut m, &rules, t0()).unwrap();
+        assert_eq!((stats.split, stats.merged), (0, 0));
+        assert_ne!(story(&m, 1), story(&m, 2));
+    }
+
+    #[test]
+    fn a_purge_promotes_the_first_duplicate_and_deletes_an_empty_story() {
+        let mut m = Memory::default();
+        let fi_url = add(&mut m, 1, "city.example", "fi", 4, t0(), &[]);
+        add(&mut m, 2, "city.example", "sv", 4, t0(), &[&fi_url]);
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        let s = story(&m, 1);
+        // Two later same-language copies of the fi version, the second
+        // joining first; then the version's source is purged.
+        for (e, joined) in [(3, t0() + Duration::hours(2)), (4, t0() + Duration::hours(1))] {
+            let m2 =
+                Member { story: s.clone(), role: Role::Duplicate, lang: Some("fi".into()), matched: Some(1), joined };
+            m.members.insert(e, m2);
+        }
+        m.members.remove(&1);
+        assert_eq!(
+            repair_after_purge(&mut m, &s, "https://city.example/fi.xml", t0()).unwrap(),
+            Repair::Promoted(vec![4])
+        );
+        assert_eq!((m.members[&4].role, m.members[&4].matched), (Role::Version, None));
+        assert_eq!(m.members[&3].role, Role::Duplicate);
+        assert!(m.log.last().unwrap().2.ends_with("promoted to version: entry 4"), "{:?}", m.log.last());
+        // A story with nothing left goes.
+        m.members.retain(|_, x| x.story != s);
+        assert_eq!(repair_after_purge(&mut m, &s, "https://city.example/fi.xml", t0()).unwrap(), Repair::Deleted);
+        assert!(!m.stories.contains_key(&s));
+    }
+}

@@ -1,0 +1,342 @@
+//! The story rules, once, over any database: assignment of new entries to
+//! stories (the in-memory window of assigned neighbours, the candidates,
+//! `dedup::decide`, the record of each decision), and the re-evaluation of
+//! assigned stories by strong evidence (late hreflang links, `id_pattern`
+//! ids, the user's `[[merge]]` and `[[split]]` overrides, the choice of a
+//! story's founder). No SQL and no IO of its own: the rules read and write
+//! through [`StoryData`], a narrow data-access trait in plain types that
+//! each store engine implements over one of its transactions (SQLite:
+//! `store::stories`). The caller opens the transaction, runs one of
+//! [`assign_pending`] or [`reconcile`] and commits: one transaction per
+//! batch. The decision itself (scores, thresholds) is `dedup`'s.
+//!
+//! - `assign.rs`: [`assign_pending`], the window, the candidates.
+//! - `reconcile.rs`: [`reconcile`], merges, splits, founders, patterns;
+//!   [`repair_after_purge`], a story that lost entries with their source.
+//! - `cache.rs`: [`FeatureCache`], decoded features kept by recency (an
+//!   engine keeps one for the life of its store).
+//! - `memory.rs` (tests): an in-memory [`StoryData`] the rules are unit
+//!   tested on.
+//!
+//! Times cross the trait at one-second precision (the stores keep them as
+//! RFC 3339 text to the second); the rules compare them as times.
+
+mod assign;
+mod cache;
+#[cfg(test)]
+mod memory;
+mod reconcile;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{Config, IdPattern, Override};
+use crate::dedup::{Evidence, Features};
+use crate::model::Entry;
+
+pub use assign::{NEAREST, assign_pending};
+pub use cache::FeatureCache;
+pub use reconcile::{Repair, reconcile, repair_after_purge};
+
+/// An entry without a story yet, as assignment takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// Entry row id.
+    pub id: i64,
+    /// Its source's row id.
+    pub source_id: i64,
+    /// Its source's key (the configured URL).
+    pub source_key: String,
+    /// Its source's publisher group.
+    pub group: Option<String>,
+    /// Its publication time as stored.
+    pub published: DateTime<Utc>,
+    /// Its key within the source.
+    pub entry_key: String,
+}
+
+/// An assigned entry in the window of publication times around a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    /// Its publication time as stored.
+    pub published: DateTime<Utc>,
+    /// Its source's row id.
+    pub source_id: i64,
+    /// Its key within the source.
+    pub key: String,
+    /// Entry row id.
+    pub id: i64,
+    /// Its story.
+    pub story: String,
+}
+
+/// When a story began: what decides which of two merged stories is older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryAge {
+    /// When the story was created.
+    pub created: DateTime<Utc>,
+    /// The earliest publication time among its members.
+    pub first_published: Option<DateTime<Utc>>,
+}
+
+/// A member with its role, as a repair after a purge needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRole {
+    /// Entry row id.
+    pub entry: i64,
+    /// Version or duplicate.
+    pub role: Role,
+    /// Its primary language subtag.
+    pub lang: Option<String>,
+    /// When it joined the story.
+    pub joined: DateTime<Utc>,
+}
+
+/// An entry of a source, with what its `id_pattern` ids come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceEntry {
+    /// Entry row id.
+    pub id: i64,
+    /// Its URL.
+    pub url: Option<String>,
+    /// Its guid.
+    pub guid: Option<String>,
+}
+
+/// How an entry belongs to its story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The story's version in the entry's language.
+    Version,
+    /// A same-language copy of a member.
+    Duplicate,
+}
+
+impl Role {
+    /// The stored name (`version`, `duplicate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Version => "version",
+            Role::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// A membership to record: an entry joins (or starts) a story.
+#[derive(Debug, Clone, Copy)]
+pub struct Join<'a> {
+    /// The entry.
+    pub entry: i64,
+    /// The story.
+    pub story: &'a str,
+    /// As what.
+    pub role: Role,
+    /// The entry's primary language subtag.
+    pub lang: Option<&'a str>,
+    /// The member it was matched with (none: it started the story).
+    pub matched: Option<i64>,
+    /// Why.
+    pub evidence: &'a Evidence,
+}
+
+/// A merge, split or refused override to record in `story_events`.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// `merge`, `split` or `refused`.
+    pub kind: &'a str,
+    /// The surviving (merge) or kept (split) story.
+    pub story: &'a str,
+    /// The story merged in, split off, or not merged.
+    pub other: Option<&'a str>,
+    /// The entries that moved.
+    pub entries: &'a [i64],
+    /// Why.
+    pub reason: &'a str,
+}
+
+/// What the story rules read and write, in plain types: one transaction of
+/// one store engine. Every method acts inside that transaction; the caller
+/// commits. Orders that the rules depend on are part of each method's
+/// contract.
+pub trait StoryData {
+    /// The engine's error.
+    type Error;
+
+    /// Every entry without a story (new in this cycle, or left by an
+    /// interrupted run), in any order.
+    fn unassigned(&mut self) -> Result<Vec<Pending>, Self::Error>;
+    /// An entry's stored features (none: not stored or unreadable).
+    fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, Self::Error>;
+    /// Stores an entry's features and replaces its identity keys with
+    /// `f.keys()`.
+    fn store_features(&mut self, entry: i64, f: Features) -> Result<(), Self::Error>;
+    /// An entry as stored (to compute features it was stored without).
+    fn entry(&mut self, entry: i64) -> Result<Option<Entry>, Self::Error>;
+    /// The hrefs of the alternate links found on an entry's page, if fetched.
+    fn page_links(&mut self, entry: i64) -> Result<Vec<String>, Self::Error>;
+    /// The entries holding identity key `key`, lowest id first, at most `limit`.
+    fn entries_with_key(&mut self, key: &str, limit: Option<usize>) -> Result<Vec<i64>, Self::Error>;
+    /// Appends to `out` the assigned entries holding identity key `key`
+    /// with their stories, lowest id first, at most `limit`.
+    fn assigned_with_key(&mut self, key: &str, limit: usize, out: &mut Vec<(i64, String)>) -> Result<(), Self::Error>;
+    /// The assigned entries published from `from` to `to` (inclusive).
+    fn assigned_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Placed>, Self::Error>;
+    /// (story, language) of every version with a language in the stories
+    /// of the entries published from `from` to `to`; distinct pairs.
+    fn version_langs_between(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, Self::Error>;
+    /// (story, language) of every version with a language in these stories.
+    fn version_langs_of(&mut self, stories: &[&str]) -> Result<Vec<(String, String)>, Self::Error>;
+    /// The story of an entry.
+    fn story_of(&mut self, entry: i64) -> Result<Option<String>, Self::Error>;
+    /// The distinct languages of a story's versions.
+    fn story_langs(&mut self, story: &str) -> Result<Vec<String>, Self::Error>;
+    /// A story's members, (entry, matched entry), by entry id.
+    fn members(&mut self, story: &str) -> Result<Vec<(i64, Option<i64>)>, Self::Error>;
+    /// The number of entries in a story.
+    fn story_size(&mut self, story: &str) -> Result<u64, Self::Error>;
+    /// When a story was created, and its members' earliest publication time.
+    fn story_age(&mut self, story: &str) -> Result<StoryAge, Self::Error>;
+    /// (source key, entry key) of an entry.
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, Self::Error>;
+    /// Every entry of the source with this key.
+    fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, Self::Error>;
+    /// Creates a story unless it exists.
+    fn create_story(&mut self, story: &str, at: DateTime<Utc>) -> Result<(), Self::Error>;
+    /// Records (or replaces) an entry's membership.
+    fn join(&mut self, join: &Join<'_>, at: DateTime<Utc>) -> Result<(), Self::Error>;
+    /// Moves every member of story `from` to story `to`.
+    fn move_members(&mut self, from: &str, to: &str) -> Result<(), Self::Error>;
+    /// Moves one entry to story `to`, keeping its role and evidence.
+    fn move_entry(&mut self, entry: i64, to: &str) -> Result<(), Self::Error>;
+    /// Makes a member a root of its story: a version, matched with nothing,
+    /// with this evidence.
+    fn make_root(&mut self, entry: i64, evidence: &Evidence) -> Result<(), Self::Error>;
+    /// A story's members with their roles, by entry id.
+    fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, Self::Error>;
+    /// Makes a duplicate its language's version, matched with nothing
+    /// (its evidence kept).
+    fn promote(&mut self, entry: i64) -> Result<(), Self::Error>;
+    /// Deletes a story that has no members left.
+    fn delete_story(&mut self, story: &str) -> Result<(), Self::Error>;
+    /// Appends a line to a story's log.
+    fn log(&mut self, story: &str, action: &str, detail: &str, at: DateTime<Utc>) -> Result<(), Self::Error>;
+    /// Records a story event.
+    fn event(&mut self, event: &Event<'_>, at: DateTime<Utc>) -> Result<(), Self::Error>;
+    /// True when a `refused` event with these stories and reason exists.
+    fn refusal_recorded(&mut self, story: &str, other: &str, reason: &str) -> Result<bool, Self::Error>;
+    /// A remembered rule state (`id_pattern KEY`).
+    fn rule_state(&mut self, name: &str) -> Result<Option<String>, Self::Error>;
+    /// Remembers a rule state.
+    fn set_rule_state(&mut self, name: &str, value: &str) -> Result<(), Self::Error>;
+    /// Queues an entry for a strong-evidence recheck.
+    fn queue_recheck(&mut self, entry: i64) -> Result<(), Self::Error>;
+    /// The queued entries, by id.
+    fn rechecks(&mut self) -> Result<Vec<i64>, Self::Error>;
+    /// Takes an entry off the queue.
+    fn clear_recheck(&mut self, entry: i64) -> Result<(), Self::Error>;
+}
+
+/// What the config says about stories: per-source id patterns and the
+/// user's overrides.
+#[derive(Debug, Clone, Default)]
+pub struct StoryRules {
+    /// Every configured source with its `id_pattern` (or none).
+    pub patterns: Vec<SourcePattern>,
+    /// `[[merge]]` overrides.
+    pub merges: Vec<Override>,
+    /// `[[split]]` overrides.
+    pub splits: Vec<Override>,
+}
+
+/// A source's `id_pattern` and the scope its ids are compared in.
+#[derive(Debug, Clone)]
+pub struct SourcePattern {
+    /// The source's key.
+    pub source_key: String,
+    /// Its pattern, if configured.
+    pub pattern: Option<IdPattern>,
+    /// The group, else the source's key.
+    pub scope: String,
+}
+
+impl StoryRules {
+    /// The rules of a config.
+    pub fn from_config(config: &Config) -> StoryRules {
+        StoryRules {
+            patterns: config
+                .sources
+                .iter()
+                .map(|s| SourcePattern {
+                    source_key: s.key.clone(),
+                    pattern: s.id_pattern.clone(),
+                    scope: s.group.clone().unwrap_or_else(|| s.key.clone()),
+                })
+                .collect(),
+            merges: config.merges.clone(),
+            splits: config.splits.clone(),
+        }
+    }
+
+    /// The pattern ids of an entry of `source_key`.
+    pub fn pattern_ids(&self, source_key: &str, url: Option<&str>, guid: Option<&str>) -> Vec<String> {
+        match self.patterns.iter().find(|p| p.source_key == source_key) {
+            Some(SourcePattern { pattern: Some(p), scope, .. }) => {
+                crate::dedup::pattern_ids(&p.regex, scope, url, guid)
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What story assignment did with the new entries of a cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AssignStats {
+    /// Entries that started a story of their own.
+    pub new_stories: u64,
+    /// Entries that joined a story as another language version.
+    pub versions: u64,
+    /// Entries recognised as same-language duplicates.
+    pub duplicates: u64,
+}
+
+/// What a re-evaluation changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileStats {
+    /// Stories merged into others.
+    pub merged: u64,
+    /// Stories split off.
+    pub split: u64,
+    /// Problems with the overrides (a merge that would put two versions of
+    /// one language into a story, ...), one line each.
+    pub warnings: Vec<String>,
+}
+
+impl ReconcileStats {
+    /// True when some story changed.
+    pub fn changed(&self) -> bool {
+        self.merged + self.split > 0
+    }
+}
+
+/// Adds folded links (not the entry's own URL) to an entry's alternates;
+/// true when something was added. Links found on an entry's page count as
+/// its own explicit alternates.
+pub fn add_links<'a>(f: &mut Features, hrefs: impl Iterator<Item = &'a str>) -> bool {
+    let before = f.alternates.len();
+    for h in hrefs {
+        if let Some(u) = crate::dedup::fold_url(h)
+            && Some(&u) != f.url_key.as_ref()
+            && !f.alternates.contains(&u)
+        {
+            f.alternates.push(u);
+        }
+    }
+    f.alternates.sort();
+    f.alternates.len() != before
+}
