@@ -328,7 +328,19 @@ pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
     if small.is_empty() {
         return (0.0, 0);
     }
-    let both = small.iter().filter(|h| large.binary_search(h).is_ok()).count();
+    // Both strictly ascending: one merge pass counts the shared hashes.
+    let (mut i, mut j, mut both) = (0, 0, 0usize);
+    while i < small.len() && j < large.len() {
+        match small[i].cmp(&large[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     (both as f64 / small.len() as f64, small.len())
 }
 
