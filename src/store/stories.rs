@@ -139,8 +139,9 @@ impl StoryData for SqliteStories<'_, '_> {
         let mut stmt = self
             .tx
             .prepare_cached(
-                "SELECT e.published_at, e.source_id, e.key, e.id, se.story_id FROM entries e
-                 JOIN story_entries se ON se.entry_id = e.id WHERE e.published_at BETWEEN ?1 AND ?2",
+                "SELECT e.published_at, e.source_id, e.key, e.id, se.story_id, s.grp FROM entries e
+                 JOIN story_entries se ON se.entry_id = e.id JOIN sources s ON s.id = e.source_id
+                 WHERE e.published_at BETWEEN ?1 AND ?2",
             )
             .ctx("cannot find candidates")?;
         let rows = stmt
@@ -151,6 +152,7 @@ impl StoryData for SqliteStories<'_, '_> {
                     key: r.get(2)?,
                     id: r.get(3)?,
                     story: r.get(4)?,
+                    group: r.get(5)?,
                 })
             })
             .ctx("cannot find candidates")?;

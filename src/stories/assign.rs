@@ -121,7 +121,7 @@ fn assign<D: StoryData>(
             Decision::Duplicate { story_id, .. } => (story_id.as_str(), Role::Duplicate),
             Decision::Version { story_id, .. } => (story_id.as_str(), Role::Version),
         };
-        window.add(at.clone(), id, story, role, lang);
+        window.add(at.clone(), id, story, role, lang, new.group.as_deref());
     }
     Ok(decision)
 }
@@ -131,9 +131,9 @@ fn assign<D: StoryData>(
 type NearKey = (DateTime<Utc>, i64, String);
 
 /// An assigned entry in the window: (source row id, entry key, entry id,
-/// story), in this order so that entries published at one time sort by
-/// (source, key).
-type Slot = (i64, String, i64, String);
+/// story, its source's publisher group), in this order so that entries
+/// published at one time sort by (source, key).
+type Slot = (i64, String, i64, String, Option<String>);
 
 /// The assigned entries published within the dedup window of a batch of
 /// unassigned ones, with their stories' version languages: the candidates
@@ -169,7 +169,7 @@ impl Window {
         self.by_date.clear();
         self.langs.clear();
         for p in data.assigned_between(self.from, self.to)? {
-            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story));
+            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story, p.group));
         }
         for group in self.by_date.values_mut() {
             group.sort_unstable();
@@ -181,9 +181,17 @@ impl Window {
     }
 
     /// Records an entry that just joined `story`.
-    fn add(&mut self, (at, source, key): NearKey, id: i64, story: &str, role: Role, lang: Option<&str>) {
+    fn add(
+        &mut self,
+        (at, source, key): NearKey,
+        id: i64,
+        story: &str,
+        role: Role,
+        lang: Option<&str>,
+        publisher: Option<&str>,
+    ) {
         let group = self.by_date.entry(at).or_default();
-        let row = (source, key, id, story.to_string());
+        let row = (source, key, id, story.to_string(), publisher.map(str::to_string));
         let i = group.partition_point(|r| *r < row);
         group.insert(i, row);
         let langs = self.langs.entry(story.to_string()).or_default();
@@ -196,19 +204,35 @@ impl Window {
 
     /// Up to [`NEAREST`] entries published at or before `at` (`before`)
     /// or after it, within `from..=to`. Where the last time taken is shared
-    /// by more entries than fit, those with the lowest (source, key) are
-    /// taken: the same entries always give the same candidates, whatever
-    /// order their sources were stored in.
-    fn nearest(&self, at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, out: &mut Vec<(i64, String)>) {
+    /// by more entries than fit (undated entries of one poll all carry its
+    /// time), those of the new entry's publisher group come first, then
+    /// the lowest (source, key): a publisher's language versions are found
+    /// in a crowded second, and the same entries always give the same
+    /// candidates, whatever order their sources were stored in.
+    fn nearest(
+        &self,
+        at: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        publisher: Option<&str>,
+        out: &mut Vec<(i64, String)>,
+    ) {
         use std::ops::Bound::{Excluded, Included};
         let before = self.by_date.range((Included(from), Included(at))).rev();
         let after = self.by_date.range((Excluded(at), Included(to)));
         for side in [Box::new(before) as Box<dyn Iterator<Item = _>>, Box::new(after)] {
             let mut room = NEAREST;
             for (_, group) in side {
-                let take = group.len().min(room);
-                out.extend(group[..take].iter().map(|r| (r.2, r.3.clone())));
-                room -= take;
+                if group.len() <= room {
+                    out.extend(group.iter().map(|r| (r.2, r.3.clone())));
+                    room -= group.len();
+                } else {
+                    let own = |r: &&Slot| publisher.is_some() && r.4.as_deref() == publisher;
+                    let first = group.iter().filter(own);
+                    let rest = group.iter().filter(|r| !own(r));
+                    out.extend(first.chain(rest).take(room).map(|r| (r.2, r.3.clone())));
+                    room = 0;
+                }
                 if room == 0 {
                     break;
                 }
@@ -234,7 +258,7 @@ fn candidates<D: StoryData>(
     let span = chrono::Duration::days(dedup::WINDOW_DAYS);
     // Compared to the second, as stored.
     let at = new.published.trunc_subsecs(0);
-    window.nearest(at, at - span, at + span, &mut found);
+    window.nearest(at, at - span, at + span, new.group.as_deref(), &mut found);
     found.sort_unstable();
     found.dedup();
     found.retain(|(c, _)| *c != id);
@@ -260,4 +284,39 @@ fn candidates<D: StoryData>(
         out.push(Candidate { entry_id: cid, story_id, story_langs, features });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Undated entries of one poll share its time: when more of them than
+    /// fit are candidates, the new entry's publisher comes first.
+    #[test]
+    fn a_crowded_second_gives_the_publishers_own_entries_first() {
+        let at: DateTime<Utc> = "2026-12-06T09:02:22Z".parse().unwrap();
+        let mut rows: Vec<Slot> =
+            (0..NEAREST as i64 + 10).map(|i| (i, format!("k{i}"), 100 + i, format!("s{i}"), None)).collect();
+        rows.push((500, "fi-post".into(), 900, "porvoo-story".into(), Some("porvoo".into())));
+        rows.sort_unstable();
+        let window = Window {
+            from: at - chrono::Duration::days(7),
+            to: at + chrono::Duration::days(7),
+            by_date: BTreeMap::from([(at, rows)]),
+            langs: HashMap::new(),
+        };
+        let near = |publisher: Option<&str>| {
+            let mut out = Vec::new();
+            window.nearest(at, window.from, window.to, publisher, &mut out);
+            out
+        };
+        let own = near(Some("porvoo"));
+        assert_eq!(own.len(), NEAREST);
+        assert_eq!(own[0], (900, "porvoo-story".to_string()), "the publisher's entry first");
+        assert_eq!(own[1], (100, "s0".to_string()), "then by (source, key)");
+        let other = near(Some("elsewhere"));
+        assert_eq!(other.len(), NEAREST);
+        assert!(!other.iter().any(|c| c.0 == 900), "a crowd of lower sources fills the room");
+        assert_eq!(near(None), other, "no group: (source, key) order");
+    }
 }

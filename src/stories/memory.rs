@@ -127,6 +127,7 @@ impl StoryData for Memory {
                     key: r.key.clone(),
                     id: *id,
                     story: m.story.clone(),
+                    group: None,
                 })
             })
             .collect())

@@ -70,6 +70,8 @@ pub struct Placed {
     pub id: i64,
     /// Its story.
     pub story: String,
+    /// Its source's publisher group, if any.
+    pub group: Option<String>,
 }
 
 /// When a story began: what decides which of two merged stories is older.
