@@ -48,7 +48,9 @@ fn entry(e: fr::Entry) -> RawEntry {
         categories: e
             .categories
             .into_iter()
-            .map(|c| c.label.filter(|l| !l.trim().is_empty()).unwrap_or(c.term))
+            // The term identifies a category (RFC 4287 §4.2.2.1, feedparser's
+            // `term`); the label is only for display.
+            .map(|c| if c.term.trim().is_empty() { c.label.unwrap_or_default() } else { c.term })
             .collect(),
         published: e.published,
         updated: e.updated,
