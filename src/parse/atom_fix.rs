@@ -60,7 +60,11 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                 // A person's home page under a name feedparser also reads.
                 let in_person = matches!(locals.last().map(String::as_str), Some("author" | "contributor"));
                 let new_local = if atom && legacy { renamed(&local) } else { None }
-                    .or_else(|| (atom && in_person && matches!(local.as_str(), "url" | "homepage")).then_some("uri"));
+                    .or_else(|| (atom && in_person && matches!(local.as_str(), "url" | "homepage")).then_some("uri"))
+                    // An RSS-style <item> in a feed is an entry, as feedparser reads it.
+                    .or_else(|| {
+                        (atom && local == "item" && locals.len() == 1 && locals[0] == "feed").then_some("entry")
+                    });
                 let name_local = new_local.map(str::to_string).unwrap_or_else(|| local.clone());
                 let qname = qualified(e, new_local);
                 if atom && !empty && TEXT_CONSTRUCTS.contains(&name_local.as_str()) {
@@ -93,7 +97,7 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
 /// A string scan, far cheaper than the rewrite, that is true for every
 /// document the rewrite could change: Atom 0.3 (its namespace, a `version`
 /// of 0.x), a `mode` attribute, `url` or `homepage` elements (a person's
-/// home page, read as `uri`), and text constructs that are empty, have a
+/// home page, read as `uri`), `item` (an entry), and text constructs that are empty, have a
 /// `type` other than `text`, `html` or `xhtml`, or hold elements without
 /// being `xhtml` (CDATA counts as an element here: a false alarm only costs
 /// the rewrite).
@@ -113,8 +117,8 @@ fn may_need_rewrite(text: &str) -> bool {
         };
         let name = &rest[..name_end];
         let local = name.rsplit(':').next().unwrap_or(name);
-        if local == "url" || local == "homepage" {
-            return true; // perhaps a person's home page
+        if local == "url" || local == "homepage" || local == "item" {
+            return true; // perhaps a person's home page, or an item for an entry
         }
         if !TEXT_CONSTRUCTS.contains(&local) {
             continue;
@@ -363,6 +367,21 @@ mod tests {
         assert!(rewrite("<feed><title>x</feed>").is_none());
         assert_eq!(base64("aGk=").unwrap(), b"hi");
         assert!(base64("a*b").is_none());
+    }
+
+    #[test]
+    fn items_in_a_feed_are_entries_and_person_urls_uris() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><item><id>1</id><author><name>A</name><homepage>http://a.fi/</homepage></author><x><item/></x></item></feed>"#;
+        let out = rewrite(doc).unwrap();
+        assert!(
+            out.contains(
+                "<entry><id>1</id><author><name>A</name><uri>http://a.fi/</uri></author><x><item/></x></entry>"
+            ),
+            "{out}"
+        );
+        let feed = crate::parse::parse(doc.as_bytes(), None, None).unwrap().feed;
+        assert_eq!(feed.entries.len(), 1);
+        assert_eq!(feed.entries[0].authors[0].uri.as_deref(), Some("http://a.fi/"));
     }
 
     #[test]

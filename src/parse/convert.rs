@@ -30,8 +30,12 @@ fn format_name(t: &fr::FeedType) -> &'static str {
 
 fn entry(e: fr::Entry) -> RawEntry {
     let (mut enclosures, images) = media(&e.media);
-    let (links, link_enclosures): (Vec<Link>, Vec<Link>) =
-        e.links.into_iter().map(link).partition(|l| l.rel.as_deref() != Some("enclosure"));
+    let (links, link_enclosures): (Vec<Link>, Vec<Link>) = e
+        .links
+        .into_iter()
+        .filter(|l| l.href != super::rss_fix::NO_LINK)
+        .map(link)
+        .partition(|l| l.rel.as_deref() != Some("enclosure"));
     for l in link_enclosures {
         if !enclosures.iter().any(|x| x.url == l.href) {
             let (mime, length, title) = (l.mime, l.length, l.title);
@@ -58,6 +62,7 @@ fn entry(e: fr::Entry) -> RawEntry {
         base: e.base,
         enclosures,
         images,
+        about: None,
     }
 }
 

@@ -140,6 +140,12 @@ fn recover_dropped(text: &str, feed: &mut RawFeed, base_url: Option<&str>, warni
                     warnings.push(format!("RSS item body pass failed: {e}"));
                 }
             }
+            if f == "rss1" {
+                let result = guarded(|| rss_extras::rdf_about(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("rdf:about pass failed: {e}"));
+                }
+            }
             // RSS 1.0's Dublin Core is feed-rs's; the rss crate reads 0.9x and 2.0.
             if f != "rss1" && text.contains("http://purl.org/dc/") {
                 let result = guarded(|| rss_links::recover_dublin_core(text, feed));

@@ -7,6 +7,7 @@
 //!
 //! Run only on documents that mention one of these ([`wanted`]); items are
 //! matched to entries by position, so nothing changes when the counts differ.
+//! Also each RSS 1.0 item's `rdf:about` ([`rdf_about`]).
 
 use crate::model::{Person, RawFeed, RawText};
 
@@ -45,6 +46,28 @@ pub(super) fn apply(text: &str, feed: &mut RawFeed) -> Result<(), String> {
         if entry.title.is_none() {
             entry.title = item.media_title.map(|body| RawText { body, is_html: false });
         }
+    }
+    Ok(())
+}
+
+/// Gives each RSS 1.0 entry its item's `rdf:about` (feed-rs drops it), by
+/// position: nothing is changed when the counts differ.
+pub(super) fn rdf_about(text: &str, feed: &mut RawFeed) -> Result<(), String> {
+    let mut abouts = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("<item") {
+        rest = &rest[at + 5..];
+        if !rest.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/') {
+            continue;
+        }
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        abouts.push(crate::markup::attr(tag, "rdf:about").map(decode).filter(|a| !a.is_empty()));
+    }
+    if abouts.len() != feed.entries.len() {
+        return Err(format!("found {} items, the parser {}", abouts.len(), feed.entries.len()));
+    }
+    for (about, entry) in abouts.into_iter().zip(feed.entries.iter_mut()) {
+        entry.about = about;
     }
     Ok(())
 }
@@ -193,6 +216,19 @@ mod tests {
         assert_eq!(feed.entries[2].categories, ["plain"]);
         feed.entries.pop();
         assert!(apply(doc, &mut feed).is_err(), "a count mismatch changes nothing");
+    }
+
+    #[test]
+    fn rdf_about_is_kept_by_position() {
+        let doc = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="http://e.fi/"><title>C</title><link>http://e.fi/</link><items><rdf:Seq><rdf:li resource="http://e.fi/1"/></rdf:Seq></items></channel>
+<item rdf:about="http://e.fi/1?a=1&amp;b=2"><title>One</title></item>
+<item><title>Two</title><link>http://e.fi/2</link></item><itemize/></rdf:RDF>"#;
+        let feed = crate::parse::parse(doc.as_bytes(), None, None).unwrap().feed;
+        let abouts: Vec<_> = feed.entries.iter().map(|e| e.about.as_deref()).collect();
+        assert_eq!(abouts, [Some("http://e.fi/1?a=1&b=2"), None]);
+        let mut short = crate::model::RawFeed::default();
+        assert!(rdf_about(doc, &mut short).is_err());
     }
 
     #[test]

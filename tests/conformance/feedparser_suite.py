@@ -73,6 +73,7 @@ DIFFERENCES = {
     "wellformed/base/http_channel_link_base_content_location.xml": CONTENT_LOCATION,
     "wellformed/base/http_item_link_base_content_location.xml": CONTENT_LOCATION,
     "wellformed/base/http_entry_author_url_base_content_location.xml": CONTENT_LOCATION,
+    "wellformed/base/http_entry_id_base_content_location.xml": CONTENT_LOCATION,
     "wellformed/http/headers_content_location-relative.xml": CONTENT_LOCATION,
     "wellformed/rss/item_guid_not_permalink.xml":
         "an item without a link is published with its guid as link when the guid is an http(s) URL",
