@@ -60,7 +60,8 @@ pub(super) fn rdf_about(text: &str, feed: &mut RawFeed) -> Result<(), String> {
         if !rest.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/') {
             continue;
         }
-        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        let Some(gt) = rest.find('>') else { break };
+        let tag = &rest[..gt];
         abouts.push(crate::markup::attr(tag, "rdf:about").map(decode).filter(|a| !a.is_empty()));
     }
     if abouts.len() != feed.entries.len() {
@@ -243,5 +244,12 @@ mod tests {
             let _ = scan(s);
         }
         assert!(scan("<item/><dc:author>x</dc:author>")[0].author.is_none());
+        let started = std::time::Instant::now();
+        let mut feed = RawFeed::default();
+        for s in ["<item ".repeat(1 << 18), "<item><tags>".repeat(1 << 16), "<item><!x".repeat(1 << 16)] {
+            let _ = scan(&s);
+            let _ = rdf_about(&s, &mut feed);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 }
