@@ -198,7 +198,7 @@ pub(super) fn expand_internal_entities(text: &str) -> Option<String> {
         }
         let found = rest[1..].bytes().take(64).position(|b| b == b';').and_then(|semi| {
             let name = &rest[1..1 + semi];
-            entities.iter().find(|(n, _)| *n == name).map(|(_, v)| (semi + 2, *v))
+            entities.iter().find(|(n, _)| *n == name).map(|(_, v)| (semi + 2, v.as_str()))
         });
         match found {
             Some((len, value)) => {
@@ -220,7 +220,7 @@ pub(super) fn expand_internal_entities(text: &str) -> Option<String> {
 
 /// Where the internal subset ends, and its general entities whose values
 /// are plain text (character references allowed).
-fn internal_entities(text: &str) -> Option<(usize, Vec<(&str, &str)>)> {
+fn internal_entities(text: &str) -> Option<(usize, Vec<(&str, String)>)> {
     // The prolog: declarations, processing instructions, comments.
     let mut pos = 0;
     loop {
@@ -257,7 +257,13 @@ fn internal_entities(text: &str) -> Option<(usize, Vec<(&str, &str)>)> {
             entities.push((name, value));
         }
     }
-    (!entities.is_empty()).then_some((pos + close + 2, entities))
+    // Quotes escaped, so that a value is safe inside an attribute too.
+    let entities: Vec<(&str, String)> =
+        entities.into_iter().map(|(n, v)| (n, v.replace('"', "&quot;").replace('\'', "&apos;"))).collect();
+    if entities.is_empty() {
+        return None;
+    }
+    Some((pos + close + 2, entities))
 }
 
 #[cfg(test)]
@@ -330,6 +336,8 @@ mod tests {
             "{out}"
         );
         assert_eq!(expand_internal_entities("<rss>&id;</rss>"), None);
+        let quoted = expand_internal_entities("<!DOCTYPE r [<!ENTITY q 'say \"hi\"'>]><r a=\"&q;\">&q;</r>").unwrap();
+        assert!(quoted.ends_with("<r a=\"say &quot;hi&quot;\">say &quot;hi&quot;</r>"), "{quoted}");
         assert_eq!(expand_internal_entities("<!DOCTYPE rss><rss/>"), None);
     }
 

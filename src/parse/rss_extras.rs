@@ -1,6 +1,7 @@
 //! A light scan of RSS items for the extension elements feedparser reads
 //! and neither feed-rs nor the rss crate keeps: `itunes:category` (each
-//! `text`, nested ones too), `media:category`, a comma-separated `<tags>`,
+//! `text`, nested ones too), `media:category`, a comma-separated `<tags>`
+//! (with the item's `<category>` and `dc:subject`, in document order),
 //! `itunes:author` and `dc:author` (an author when the item names none,
 //! "Name (address)" read as name and e-mail), and `media:title` (a title
 //! when the item has none). Categories keep the document's order.
@@ -114,14 +115,14 @@ fn scan(text: &str) -> Vec<Item> {
                     item.extra_categories = true;
                 }
             }
-            ("media", "category") | ("", "category") | ("", "tags") => {
+            ("media", "category") | ("", "category") | ("dc", "subject") | ("", "tags") => {
                 let Some(t) = content() else { continue };
                 if local == "tags" {
                     item.categories.extend(t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from));
                 } else {
                     item.categories.push(t);
                 }
-                item.extra_categories |= !prefix.is_empty() || local == "tags";
+                item.extra_categories |= prefix == "media" || local == "tags";
             }
             ("itunes" | "dc", "author") if item.author.is_none() => item.author = content(),
             ("media", "title") if item.media_title.is_none() => item.media_title = content(),
@@ -197,7 +198,7 @@ mod tests {
             <item><tags>tag one, tag two</tags><category>category one</category>
               <itunes:category text="Technology"><itunes:category text="Gadgets &amp; more"/></itunes:category>
               <itunes:author>Mark Pilgrim</itunes:author><media:title><![CDATA[M <b>t</b>]]></media:title></item>
-            <item><!-- <item> --><media:category>cat1</media:category><dc:author>Ed (ed@e.fi)</dc:author></item>
+            <item><!-- <item> --><dc:subject>dc1</dc:subject><media:category>cat1</media:category><dc:author>Ed (ed@e.fi)</dc:author></item>
             <item><category>plain</category></item>
         </channel></rss>"#;
         let items = scan(doc);
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(items[0].categories, ["tag one", "tag two", "category one", "Technology", "Gadgets & more"]);
         assert_eq!(items[0].author.as_deref(), Some("Mark Pilgrim"));
         assert_eq!(items[0].media_title.as_deref(), Some("M <b>t</b>"));
-        assert_eq!(items[1].categories, ["cat1"]);
+        assert_eq!(items[1].categories, ["dc1", "cat1"], "Dublin Core subjects are kept beside them");
         assert_eq!(items[1].author.as_deref(), Some("Ed (ed@e.fi)"));
         assert!(!items[2].extra_categories);
 
