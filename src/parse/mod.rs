@@ -347,6 +347,9 @@ mod tests {
         assert_eq!(parsed.feed.title.as_deref(), Some("T &c"));
         assert_eq!(parsed.feed.entries.len(), 1);
         assert!(parsed.warnings.iter().any(|w| w.contains("not well-formed")), "{:?}", parsed.warnings);
+        let unescaped = b"<rss version='2.0'><channel><title>T</title><item><title>I</title><description>a<br>b & c</description></item></channel></rss>";
+        let parsed = parse(unescaped, None, None).unwrap();
+        assert_eq!(parsed.feed.entries[0].title.as_ref().map(|t| t.body.as_str()), Some("I"));
         // What no repair makes a feed keeps the parser's own error.
         let err = parse(b"<catalog>&&</catalog", None, None).unwrap_err();
         assert!(matches!(err, ParseError::Invalid(_)), "{err:?}");

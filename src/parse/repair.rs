@@ -6,7 +6,8 @@
 //!   the `&#x41;` XML spells, a `<` that starts no markup `&lt;`; a document
 //!   cut short loses its unfinished last tag (`</feed`, `<![CD`) and gets
 //!   the end tags of the elements still open, less an item or entry left
-//!   unfinished. Mismatched nesting is not guessed at. Run only after a
+//!   unfinished; HTML's empty elements (`<br>`) closed where they open.
+//!   Other mismatched nesting is not guessed at. Run only after a
 //!   parse failed, so well-formed documents pay nothing.
 //! - [`expand_internal_entities`]: general entities declared in the
 //!   document's internal DTD subset (`<!DOCTYPE rss [<!ENTITY id "tag:…">]>`)
@@ -14,6 +15,10 @@
 //!   reference but character references are expanded, so one expansion can
 //!   never produce another (no "billion laughs"), and the output is capped.
 //!   A look at the prolog only, so documents without a DTD pay next to nothing.
+
+/// HTML elements without content (not `link`, which RSS gives content).
+const VOID: [&str; 12] =
+    ["br", "hr", "img", "input", "meta", "wbr", "area", "col", "embed", "source", "track", "param"];
 
 /// Most bytes entity expansion may add to a document.
 const MAX_EXPANSION: usize = 1 << 20;
@@ -94,6 +99,12 @@ pub(super) fn ill_formed(text: &str) -> Option<String> {
             continue;
         }
         let at = out.len();
+        let void = VOID.iter().any(|v| v.eq_ignore_ascii_case(name));
+        if void && !tag.ends_with("/>") {
+            // Unescaped HTML such as `<br>` in a description: it has no end tag.
+            push_tag(&mut out, &format!("{}/>", &tag[..tag.len() - 1]));
+            continue;
+        }
         push_tag(&mut out, tag);
         if !tag.ends_with("/>") {
             open.push((name, at));
@@ -305,6 +316,11 @@ mod tests {
         assert_eq!(ill_formed("<a><b>x</c></a>&"), None);
         assert_eq!(ill_formed("<a><b>x</a>&"), None);
         assert_eq!(ill_formed("<a><b>x</b></a>&").unwrap(), "<a><b>x</b></a>&amp;");
+        // HTML's empty elements have no end tag: not a mismatch.
+        assert_eq!(
+            ill_formed("<d>a<br>b<BR ><img src='x.png'><br/></d>").unwrap(),
+            "<d>a<br/>b<BR /><img src='x.png'/><br/></d>"
+        );
     }
 
     #[test]
