@@ -150,6 +150,10 @@ pub struct RawEntry {
     /// Images (Media RSS thumbnails, JSON Feed `image`).
     #[serde(default)]
     pub images: Vec<String>,
+    /// An RSS 1.0 item's `rdf:about`, its URI: the stored id of an item
+    /// without any other (not its key, which stays what earlier versions gave).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
 }
 
 /// Where an entry's language came from: used by `explain` and by dedup to

@@ -473,7 +473,10 @@ impl Job {
             Ok(Fetched::Body(body, meta)) => {
                 self.apply_meta(&mut rec, &mut due, &meta, false);
                 match parse::parse(&body, meta.content_type.as_deref(), Some(&meta.final_url)) {
-                    Ok(parsed) => {
+                    Ok(mut parsed) => {
+                        if parsed.feed.language.is_none() {
+                            parsed.feed.language = meta.content_language.as_deref().and_then(header_language);
+                        }
                         // Only a feed at the new location moves the source.
                         rec.moved_to = meta.moved_to.clone();
                         hints = crate::store::FeedHints {
@@ -641,6 +644,13 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A `Content-Language` header naming one language (a list names several
+/// audiences, none of them the feed's language).
+fn header_language(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.contains(',')).then(|| crate::lang::normalise_tag(value)).flatten().map(|_| value.to_string())
 }
 
 /// The feed-level facts worth keeping on the source.

@@ -4,7 +4,10 @@
 //! `import-opml`), an item repeated verbatim is stored once, back-off after
 //! errors grows visibly in the request times (the daemon with a short
 //! interval, and hours of a shifted clock), and bytes that are not UTF-8
-//! never become control characters in storage or in any published format.
+//! never become control characters in storage or in any published format;
+//! ill-formed documents (cut short, bare `&`) are read as a lenient reader
+//! reads them, without the unfinished item; `Content-Language` names the
+//! language of a feed that names none.
 
 mod common;
 
@@ -472,4 +475,65 @@ fn a_source_moved_to_a_web_page_by_an_earlier_version_moves_back() {
     assert_eq!(exit(&env.run(&["poll", "--all"])), 0);
     assert_eq!(srv.requests("/feed.xml").len(), before + 1);
     assert_eq!(env.source(&feed)["entries"], 2);
+}
+
+/// One text value from the database.
+fn text(env: &Env, sql: &str) -> Option<String> {
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn ill_formed_feeds_are_read_as_a_lenient_reader_reads_them() {
+    let srv = Server::start();
+    // Cut short inside its second item: the first is stored, the unfinished one is not.
+    let cut = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cut</title>{}<item><guid isPermaLink=\"false\">post-2-cu",
+        item("post-1", "a", "Council meets")
+    );
+    // A bare ampersand in a link, an upper-case hex reference, the root end tag cut short.
+    let amp = "<rss version=\"2.0\"><channel><title>Amp</title><item><guid>amp-1</guid><title>&#X41; &amp; B</title>\
+               <link>https://example.org/?a=1&b=2</link></item></channel></rss";
+    srv.route("/cut.xml", move |_| Response::ok(cut.clone()).header("Content-Type", "application/rss+xml"));
+    srv.route("/amp.xml", move |_| Response::ok(amp).header("Content-Type", "application/rss+xml"));
+    let (cut_url, amp_url) = (srv.url("/cut.xml"), srv.url("/amp.xml"));
+    let env = Env::new("", &[(&cut_url, ""), (&amp_url, "")]);
+    let out = env.run(&["poll", "--json"]);
+    assert_eq!(exit(&out), 0, "{}", stderr(&out));
+    assert_eq!(env.count("SELECT COUNT(*) FROM entries WHERE guid LIKE 'post-%'"), 1);
+    assert_eq!(text(&env, "SELECT guid FROM entries WHERE guid LIKE 'post-%'").as_deref(), Some("post-1"));
+    let warnings = env.source(&cut_url)["warnings"].to_string();
+    assert!(warnings.contains("not well-formed XML"), "{warnings}");
+    assert_eq!(
+        text(&env, "SELECT url FROM entries WHERE guid = 'amp-1'").as_deref(),
+        Some("https://example.org/?a=1&b=2")
+    );
+    assert_eq!(text(&env, "SELECT title FROM entries WHERE guid = 'amp-1'").as_deref(), Some("A & B"));
+    // The repaired documents give the same keys on every poll.
+    let again = env.run(&["poll", "--all", "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["sources"][0]["stats"]["new"], 0, "{summary}");
+}
+
+#[test]
+fn content_language_names_the_language_of_a_feed_that_names_none() {
+    let srv = Server::start();
+    let doc = |lang: &str| {
+        format!(
+            "<rss version=\"2.0\"><channel><title>L</title>{lang}<item><guid>l-1</guid><title>x</title></item></channel></rss>"
+        )
+    };
+    let (none, own) = (doc(""), doc("<language>sv</language>"));
+    srv.route("/none.xml", move |_| Response::ok(none.clone()).header("Content-Language", "fi"));
+    srv.route("/own.xml", move |_| Response::ok(own.clone()).header("Content-Language", "fi"));
+    let list = doc("");
+    srv.route("/list.xml", move |_| Response::ok(list.clone()).header("Content-Language", "fi, sv"));
+    let urls = [srv.url("/none.xml"), srv.url("/own.xml"), srv.url("/list.xml")];
+    let env = Env::new("", &[(&urls[0], ""), (&urls[1], ""), (&urls[2], "")]);
+    let out = env.run(&["poll", "--json"]);
+    assert_eq!(exit(&out), 0, "{}", stderr(&out));
+    let lang = |url: &str| text(&env, &format!("SELECT feed_lang FROM sources WHERE key = '{url}'"));
+    assert_eq!(lang(&urls[0]).as_deref(), Some("fi"), "the header, when the feed names no language");
+    assert_eq!(lang(&urls[1]).as_deref(), Some("sv"), "the feed's own language wins");
+    assert_eq!(lang(&urls[2]), None, "a list of languages names no one language");
 }

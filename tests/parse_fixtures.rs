@@ -232,7 +232,8 @@ fn atom_entry_with_nested_base_and_translation() {
     assert!(e.date_given);
     let liisa = person(Some("Liisa Häkkinen"), Some("liisa@example.fi"), None);
     assert_eq!(e.authors, [liisa, named("Matti Meikäläinen")]);
-    assert_eq!(e.categories, ["Uutiset", "Tekniikka"]);
+    // The term identifies the category (RFC 4287 §4.2.2); the label is for display.
+    assert_eq!(e.categories, ["uutiset", "tekniikka"]);
     assert_eq!(e.summary_html.as_deref(), Some("<p>Lyhyt yhteenveto ensimmäisestä kirjoituksesta.</p>"));
 }
 

@@ -44,6 +44,8 @@ pub struct ResponseMeta {
     pub wire_bytes: u64,
     /// `Content-Type` of the body.
     pub content_type: Option<String>,
+    /// `Content-Language` of the body: the language of a feed that names none.
+    pub content_language: Option<String>,
     /// The start of an error response's body (at most 2 KiB, decompressed,
     /// lossy UTF-8), so that a refusal can be shown with what it said.
     pub error_body: Option<String>,
@@ -325,6 +327,7 @@ fn meta_of(resp: &reqwest::Response, url: &Url) -> ResponseMeta {
         hints: ResponseHints::from_headers(h),
         wire_bytes: 0,
         content_type: header_str(h, header::CONTENT_TYPE),
+        content_language: header_str(h, header::CONTENT_LANGUAGE),
         error_body: None,
     }
 }

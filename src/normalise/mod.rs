@@ -110,6 +110,9 @@ fn keyed(raw: &RawEntry, feed_lang: Option<&str>, ctx: &Context<'_>) -> Entry {
         content_hash: String::new(),
     };
     e.key = identity::key(&e);
+    // Stored, the id reads as feedparser's (a path resolved, an RSS 1.0
+    // item's URI); the key stays the one earlier versions gave.
+    e.guid = urls::stored_id(raw.guid.as_deref(), raw.about.as_deref(), base);
     let repaired = text_fields(&mut e).any(|s| crate::parse::encoding::repair_controls(s).is_some());
     e.content_hash = content_hash(&e, raw, repaired);
     e

@@ -145,3 +145,33 @@ fn keys_are_the_ones_earlier_versions_stored() {
     assert_eq!(entries[0].title, "Café… \u{FFFD} \u{FFFD} x");
     assert_eq!(entries[1].title, "Plain \u{FFFD} é”");
 }
+
+#[test]
+fn stored_ids_read_as_feedparsers_and_keys_stay() {
+    let with = |guid: Option<&str>, about: Option<&str>| {
+        let raw = RawEntry {
+            guid: guid.map(String::from),
+            about: about.map(String::from),
+            links: vec![crate::model::Link { href: "https://doc.example/p?utm_source=x".into(), ..Default::default() }],
+            ..RawEntry::default()
+        };
+        let e = entry(&raw, None, &ctx());
+        (e.key, e.guid)
+    };
+    // A path is resolved for storage; the key is the id as written, as before.
+    assert_eq!(
+        with(Some("/relative/link"), None),
+        ("/relative/link".into(), Some("https://doc.example/relative/link".into()))
+    );
+    assert_eq!(with(Some("../up"), None).1.as_deref(), Some("https://doc.example/up"));
+    // Opaque ids and absolute ones are kept as written.
+    for id in ["123", "post-1", "tag:e.fi,2024:1", "https://e.fi/1"] {
+        assert_eq!(with(Some(id), None), (id.into(), Some(id.into())));
+    }
+    // An RSS 1.0 item's rdf:about is its stored id; its key stays its canonical link.
+    assert_eq!(
+        with(None, Some("https://doc.example/p?utm_source=x")),
+        ("https://doc.example/p".into(), Some("https://doc.example/p?utm_source=x".into()))
+    );
+    assert_eq!(with(Some("g"), Some("https://doc.example/a")).1.as_deref(), Some("g"));
+}

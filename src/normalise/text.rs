@@ -41,14 +41,16 @@ pub(super) fn categories(raw: &[String]) -> Vec<String> {
     out
 }
 
-/// Authors with folded names; entries with nothing left are dropped.
+/// Authors with folded names; entries with nothing left are dropped (a
+/// person known only by a URI is kept: it is not published, see
+/// `publish::doc::person_name`).
 pub(super) fn authors(raw: &[Person]) -> Vec<Person> {
     let clean =
         |s: &Option<String>| s.as_deref().map(|v| fold_whitespace(&decode_entities(v))).filter(|v| !v.is_empty());
     let mut out: Vec<Person> = Vec::new();
     for p in raw {
         let p = Person { name: clean(&p.name), email: clean(&p.email), uri: clean(&p.uri) };
-        if (p.name.is_some() || p.email.is_some()) && !out.contains(&p) {
+        if (p.name.is_some() || p.email.is_some() || p.uri.is_some()) && !out.contains(&p) {
             out.push(p);
         }
     }

@@ -76,6 +76,19 @@ pub(super) fn entry_url(links: &[Link], guid: Option<&str>, lang: Option<&str>) 
     })
 }
 
+/// The id to store: the guid, resolved against the base when it is a path
+/// (`/2024/post`, `./post`: Atom ids must be absolute, and feedparser
+/// resolves them; an opaque id such as `123` or `post-1` is kept as
+/// written), else an RSS 1.0 item's `rdf:about`.
+pub(super) fn stored_id(guid: Option<&str>, about: Option<&str>, base: Option<&str>) -> Option<String> {
+    let Some(guid) = guid.map(str::trim).filter(|g| !g.is_empty()) else {
+        return about.map(str::trim).filter(|a| !a.is_empty()).map(String::from);
+    };
+    let path = guid.starts_with('/') || guid.starts_with("./") || guid.starts_with("../");
+    let resolved = path.then(|| base.and_then(|b| Url::parse(b).ok()).and_then(|b| b.join(guid).ok())).flatten();
+    Some(resolved.map_or_else(|| guid.to_string(), String::from))
+}
+
 /// Enclosures with absolute URLs, each once.
 pub(super) fn enclosures(raw: &[Enclosure], base: Option<&str>) -> Vec<Enclosure> {
     let mut out: Vec<Enclosure> = Vec::new();

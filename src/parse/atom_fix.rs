@@ -32,6 +32,8 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
     let mut out = Writer::new(Vec::with_capacity(text.len() + 64));
     // Per open element: the name its end tag is written with, if renamed.
     let mut open: Vec<Option<String>> = Vec::new();
+    // Per open element: its local name (after renaming).
+    let mut locals: Vec<String> = Vec::new();
     let mut root_seen = false;
     let mut legacy_root = false;
     loop {
@@ -55,7 +57,14 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                     None => true,
                 };
                 let legacy = ns.as_deref() == Some(ATOM03) || (ns.is_none() && legacy_root);
-                let new_local = if atom && legacy { renamed(&local) } else { None };
+                // A person's home page under a name feedparser also reads.
+                let in_person = matches!(locals.last().map(String::as_str), Some("author" | "contributor"));
+                let new_local = if atom && legacy { renamed(&local) } else { None }
+                    .or_else(|| (atom && in_person && matches!(local.as_str(), "url" | "homepage")).then_some("uri"))
+                    // An RSS-style <item> in a feed is an entry, as feedparser reads it.
+                    .or_else(|| {
+                        (atom && local == "item" && locals.len() == 1 && locals[0] == "feed").then_some("entry")
+                    });
                 let name_local = new_local.map(str::to_string).unwrap_or_else(|| local.clone());
                 let qname = qualified(e, new_local);
                 if atom && !empty && TEXT_CONSTRUCTS.contains(&name_local.as_str()) {
@@ -72,9 +81,10 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                 } else {
                     out.write_event(Event::Start(start)).ok()?;
                     open.push(qname);
+                    locals.push(name_local);
                 }
             }
-            Event::End(e) => match open.pop()? {
+            Event::End(e) => match (open.pop()?, locals.pop()).0 {
                 Some(name) => out.write_event(Event::End(BytesEnd::new(name))).ok()?,
                 None => out.write_event(Event::End(e)).ok()?,
             },
@@ -86,7 +96,8 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
 
 /// A string scan, far cheaper than the rewrite, that is true for every
 /// document the rewrite could change: Atom 0.3 (its namespace, a `version`
-/// of 0.x), a `mode` attribute, and text constructs that are empty, have a
+/// of 0.x), a `mode` attribute, `url` or `homepage` elements (a person's
+/// home page, read as `uri`), `item` (an entry), and text constructs that are empty, have a
 /// `type` other than `text`, `html` or `xhtml`, or hold elements without
 /// being `xhtml` (CDATA counts as an element here: a false alarm only costs
 /// the rewrite).
@@ -106,6 +117,9 @@ fn may_need_rewrite(text: &str) -> bool {
         };
         let name = &rest[..name_end];
         let local = name.rsplit(':').next().unwrap_or(name);
+        if local == "url" || local == "homepage" || local == "item" {
+            return true; // perhaps a person's home page, or an item for an entry
+        }
         if !TEXT_CONSTRUCTS.contains(&local) {
             continue;
         }
@@ -353,6 +367,21 @@ mod tests {
         assert!(rewrite("<feed><title>x</feed>").is_none());
         assert_eq!(base64("aGk=").unwrap(), b"hi");
         assert!(base64("a*b").is_none());
+    }
+
+    #[test]
+    fn items_in_a_feed_are_entries_and_person_urls_uris() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><item><id>1</id><author><name>A</name><homepage>http://a.fi/</homepage></author><x><item/></x></item></feed>"#;
+        let out = rewrite(doc).unwrap();
+        assert!(
+            out.contains(
+                "<entry><id>1</id><author><name>A</name><uri>http://a.fi/</uri></author><x><item/></x></entry>"
+            ),
+            "{out}"
+        );
+        let feed = crate::parse::parse(doc.as_bytes(), None, None).unwrap().feed;
+        assert_eq!(feed.entries.len(), 1);
+        assert_eq!(feed.entries[0].authors[0].uri.as_deref(), Some("http://a.fi/"));
     }
 
     #[test]

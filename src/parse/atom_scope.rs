@@ -2,6 +2,7 @@
 //! and `xml:lang` in force on each `<entry>` (RFC 4287 §2). With them,
 //! relative URLs in content and in person URIs resolve where the publisher
 //! meant, and an entry in another language than its feed keeps its own tag.
+//! Also the entry authors known only by a URI, which feed-rs drops.
 //! Not a validating parser: feed-rs has already accepted the document.
 
 use url::Url;
@@ -22,6 +23,8 @@ struct Scope {
 struct Scopes {
     root: Scope,
     entries: Vec<Scope>,
+    /// Per entry: its authors known only by a URI (feed-rs drops them).
+    uri_authors: Vec<Vec<Person>>,
 }
 
 /// Gives each entry its `xml:base` (as [`crate::model::RawEntry::base`]) and
@@ -34,7 +37,8 @@ pub(super) fn apply(text: &str, feed: &mut RawFeed, doc_url: Option<&str>) -> Re
     if scopes.entries.len() != feed.entries.len() {
         return Err(format!("found {} entries, the parser {}", scopes.entries.len(), feed.entries.len()));
     }
-    for (entry, scope) in feed.entries.iter_mut().zip(scopes.entries) {
+    for ((entry, scope), uri_authors) in feed.entries.iter_mut().zip(scopes.entries).zip(scopes.uri_authors) {
+        entry.authors.extend(uri_authors);
         resolve_people(&mut entry.authors, scope.base.as_ref());
         // feed-rs reports only an `xml:base` on <content>, relative to the entry's.
         let content_base = entry.base.take().and_then(|b| join(scope.base.as_ref(), &b));
@@ -55,11 +59,23 @@ fn scan(text: &str, doc_base: Option<Url>) -> Scopes {
     let mut open: Vec<Scope> = Vec::with_capacity(SCOPED_DEPTH);
     let mut depth = 0usize;
     let mut out = Scopes::default();
-    let tags = Tags { text, pos: 0 };
-    for tag in tags {
+    let mut tags = Tags { text, pos: 0 };
+    // The depth of the entry open now, and of the author open in it.
+    let mut entry_depth: Option<usize> = None;
+    let mut author: Option<(usize, Person)> = None;
+    while let Some(tag) = tags.next() {
         let Tag::Open { body, empty } = tag else {
             depth = depth.saturating_sub(1);
             open.truncate(depth);
+            if author.as_ref().is_some_and(|(d, _)| *d == depth) {
+                let p = author.take().map(|(_, p)| p).unwrap_or_default();
+                if let Some(people) = out.uri_authors.last_mut().filter(|_| p.name.is_none() && p.email.is_none()) {
+                    people.extend(Some(p).filter(|p| p.uri.is_some()));
+                }
+            }
+            if entry_depth == Some(depth) {
+                entry_depth = None;
+            }
             if depth == 0 {
                 break;
             }
@@ -73,9 +89,27 @@ fn scan(text: &str, doc_base: Option<Url>) -> Scopes {
             // An entry is a child of the feed, or the root of an entry document.
             if local_name(body) == "entry" {
                 out.entries.push(scope.clone());
+                out.uri_authors.push(Vec::new());
+                entry_depth = (!empty).then_some(depth);
             }
             if !empty {
                 open.push(scope);
+            }
+        }
+        if let Some(entry) = entry_depth.filter(|_| !empty) {
+            let local = local_name(body);
+            if depth == entry + 1 && local == "author" {
+                author = Some((depth, Person::default()));
+            } else if let Some((_, p)) = author.as_mut().filter(|(a, _)| depth == a + 1) {
+                let rest = &text[tags.pos..];
+                let value = html_escape::decode_html_entities(rest[..rest.find('<').unwrap_or(rest.len())].trim());
+                let value = Some(value.into_owned()).filter(|v| !v.is_empty());
+                match local {
+                    "name" => p.name = value,
+                    "email" => p.email = value,
+                    "uri" => p.uri = value,
+                    _ => {}
+                }
             }
         }
         if !empty {
@@ -235,6 +269,28 @@ mod tests {
         assert_eq!(e[1].base.as_deref(), Some("https://sv.ex.fi/b/"));
         assert_eq!(e[1].language.as_deref(), Some("sv"));
         assert_eq!(e[2].language, None);
+    }
+
+    #[test]
+    fn authors_known_only_by_a_uri_are_kept_and_resolved() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><author><uri>/feed-level</uri></author>
+  <entry xml:base="https://ex.fi/b/"><author><uri>one</uri></author><author><name>N</name><uri>n</uri></author>
+    <contributor><uri>c</uri></contributor><author><uri>http://two.com/?a=1&amp;b=2</uri></author></entry>
+  <entry><author><uri/></author></entry></feed>"#;
+        let parsed = crate::parse::parse(doc.as_bytes(), None, Some("https://doc.fi/feed")).unwrap().feed;
+        let uris = |i: usize| -> Vec<_> {
+            parsed.entries[i].authors.iter().map(|p| (p.name.clone(), p.uri.clone().unwrap_or_default())).collect()
+        };
+        assert_eq!(
+            uris(0),
+            [
+                (Some("N".to_string()), "https://ex.fi/b/n".to_string()),
+                (None, "https://ex.fi/b/one".to_string()),
+                (None, "http://two.com/?a=1&b=2".to_string())
+            ]
+        );
+        // An entry without authors inherits the feed's named ones only.
+        assert!(uris(1).is_empty(), "{:?}", uris(1));
     }
 
     #[test]

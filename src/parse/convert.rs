@@ -30,8 +30,12 @@ fn format_name(t: &fr::FeedType) -> &'static str {
 
 fn entry(e: fr::Entry) -> RawEntry {
     let (mut enclosures, images) = media(&e.media);
-    let (links, link_enclosures): (Vec<Link>, Vec<Link>) =
-        e.links.into_iter().map(link).partition(|l| l.rel.as_deref() != Some("enclosure"));
+    let (links, link_enclosures): (Vec<Link>, Vec<Link>) = e
+        .links
+        .into_iter()
+        .filter(|l| l.href != super::rss_fix::NO_LINK)
+        .map(link)
+        .partition(|l| l.rel.as_deref() != Some("enclosure"));
     for l in link_enclosures {
         if !enclosures.iter().any(|x| x.url == l.href) {
             let (mime, length, title) = (l.mime, l.length, l.title);
@@ -48,7 +52,9 @@ fn entry(e: fr::Entry) -> RawEntry {
         categories: e
             .categories
             .into_iter()
-            .map(|c| c.label.filter(|l| !l.trim().is_empty()).unwrap_or(c.term))
+            // The term identifies a category (RFC 4287 §4.2.2.1, feedparser's
+            // `term`); the label is only for display.
+            .map(|c| if c.term.trim().is_empty() { c.label.unwrap_or_default() } else { c.term })
             .collect(),
         published: e.published,
         updated: e.updated,
@@ -56,6 +62,7 @@ fn entry(e: fr::Entry) -> RawEntry {
         base: e.base,
         enclosures,
         images,
+        about: None,
     }
 }
 

@@ -2,8 +2,11 @@
 //! constructs rewritten to Atom 1.0 (and RSS 0.90 or RSS in UserLand's
 //! namespace to the RSS namespace), feed-rs behind a panic guard, the
 //! `<rss>`-without-version and -channel retries, and second passes for what feed-rs drops:
-//! item-level `atom:link`s in RSS (with the rss crate), `xml:base` and
+//! item-level `atom:link`s in RSS (with the rss crate), iTunes and Media
+//! RSS categories, authors and titles (`rss_extras`), `xml:base` and
 //! `xml:lang` on Atom entries, JSON Feed item languages and attachments.
+//! Ill-formed documents are read after a lenient repair, and entities
+//! declared in an internal DTD subset are expanded (`repair`).
 //! Feed-level authors are inherited where the format says so. No other
 //! module sees the feed crates' types.
 
@@ -15,7 +18,9 @@ pub mod encoding;
 mod hints;
 mod html;
 mod json_items;
+mod repair;
 mod rss_bodies;
+mod rss_extras;
 mod rss_fix;
 mod rss_links;
 
@@ -80,11 +85,23 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
         return Err(ParseError::HtmlPage { advertised: html::advertised_feeds(text, base_url) });
     }
     let mut warnings = decoded.warnings;
-    // Atom 0.3 and odd text constructs, rewritten to Atom 1.0 feed-rs reads;
-    // RSS in namespaces feed-rs does not know, RSS 1.0 items without a link.
-    let rewritten = atom_fix::rewrite(text).or_else(|| rss_fix::rewrite(text));
-    let text = rewritten.as_deref().unwrap_or(text);
-    let mut feed = parse_text(text, base_url)?;
+    let expanded = repair::expand_internal_entities(text);
+    let text = expanded.as_deref().unwrap_or(text);
+    let repaired;
+    let (text, mut feed) = match read(text, base_url) {
+        Err(ParseError::Invalid(e)) => {
+            // Ill-formed: read as a lenient reader would, else the first error.
+            let Some(fixed) = repair::ill_formed(text) else {
+                return Err(ParseError::Invalid(e));
+            };
+            repaired = fixed;
+            let read = read(&repaired, base_url).map_err(|_| ParseError::Invalid(e.clone()))?;
+            warnings.push(format!("not well-formed XML ({e}); read as repaired"));
+            read
+        }
+        other => other?,
+    };
+    let text: &str = &text;
     recover_dropped(text, &mut feed, base_url, &mut warnings);
     inherit_authors(&mut feed);
     if feed.format != "json" {
@@ -95,6 +112,18 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -
         feed.entries.truncate(MAX_ENTRIES);
     }
     Ok(Parsed { feed, encoding: decoded.encoding, warnings })
+}
+
+/// Atom 0.3 and odd text constructs rewritten to Atom 1.0 feed-rs reads;
+/// RSS in namespaces feed-rs does not know, RSS 1.0 items without a link;
+/// then parsed. Returns the text that was parsed.
+fn read<'a>(text: &'a str, base_url: Option<&str>) -> Result<(std::borrow::Cow<'a, str>, RawFeed), ParseError> {
+    let text = match atom_fix::rewrite(text).or_else(|| rss_fix::rewrite(text)) {
+        Some(rewritten) => std::borrow::Cow::Owned(rewritten),
+        None => std::borrow::Cow::Borrowed(text),
+    };
+    let feed = parse_text(&text, base_url)?;
+    Ok((text, feed))
 }
 
 /// Second passes for what feed-rs drops, each contained: a failure costs
@@ -111,11 +140,23 @@ fn recover_dropped(text: &str, feed: &mut RawFeed, base_url: Option<&str>, warni
                     warnings.push(format!("RSS item body pass failed: {e}"));
                 }
             }
+            if f == "rss1" {
+                let result = guarded(|| rss_extras::rdf_about(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("rdf:about pass failed: {e}"));
+                }
+            }
             // RSS 1.0's Dublin Core is feed-rs's; the rss crate reads 0.9x and 2.0.
             if f != "rss1" && text.contains("http://purl.org/dc/") {
                 let result = guarded(|| rss_links::recover_dublin_core(text, feed));
                 if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
                     warnings.push(format!("Dublin Core pass failed: {e}"));
+                }
+            }
+            if rss_extras::wanted(text) {
+                let result = guarded(|| rss_extras::apply(text, feed));
+                if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    warnings.push(format!("RSS extension pass failed: {e}"));
                 }
             }
             if !text.contains("http://www.w3.org/2005/Atom") {
@@ -283,6 +324,45 @@ mod tests {
         assert_eq!(e.guid.as_deref(), Some("7"));
         assert_eq!(e.language.as_deref(), Some("sv"));
         assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    }
+
+    #[test]
+    fn internal_dtd_entities_are_expanded() {
+        let doc = br#"<!DOCTYPE rss [
+  <!ENTITY id "tag:example.com,">
+]>
+<rss version="2.0"><channel><item><guid isPermaLink='false'>&id;2006-05-04:/blog/</guid></item></channel></rss>"#;
+        let parsed = parse(doc, None, None).unwrap();
+        assert_eq!(parsed.feed.entries[0].guid.as_deref(), Some("tag:example.com,2006-05-04:/blog/"));
+    }
+
+    #[test]
+    fn ill_formed_documents_are_repaired_and_say_so() {
+        let parsed = parse(
+            b"<feed xmlns='http://www.w3.org/2005/Atom'><title>T &c</title><entry><id>1</id></entry></feed",
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(parsed.feed.title.as_deref(), Some("T &c"));
+        assert_eq!(parsed.feed.entries.len(), 1);
+        assert!(parsed.warnings.iter().any(|w| w.contains("not well-formed")), "{:?}", parsed.warnings);
+        let unescaped = b"<rss version='2.0'><channel><title>T</title><item><title>I</title><description>a<br>b & c</description></item></channel></rss>";
+        let parsed = parse(unescaped, None, None).unwrap();
+        assert_eq!(parsed.feed.entries[0].title.as_ref().map(|t| t.body.as_str()), Some("I"));
+        // What no repair makes a feed keeps the parser's own error.
+        let err = parse(b"<catalog>&&</catalog", None, None).unwrap_err();
+        assert!(matches!(err, ParseError::Invalid(_)), "{err:?}");
+    }
+
+    #[test]
+    fn atom_categories_are_terms_and_person_urls_are_uris() {
+        let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id>
+  <category term="atom10" label="Atom 1.0 tests"/><category term="" label="Only a label"/>
+  <author><name>A</name><url>http://example.com/</url></author></entry></feed>"#;
+        let e = &parse(doc, None, None).unwrap().feed.entries[0];
+        assert_eq!(e.categories, ["atom10", "Only a label"]);
+        assert_eq!(e.authors[0].uri.as_deref(), Some("http://example.com/"));
     }
 
     #[test]

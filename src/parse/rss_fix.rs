@@ -3,7 +3,8 @@
 //! UserLand's namespace (`http://backend.userland.com/rss2`) become the RSS
 //! namespace feed-rs knows, and an RSS 1.0 item without `<link>` gets its
 //! `rdf:about` as one (feed-rs drops items without a link; RSS 1.0 says the
-//! two are the same URI).
+//! two are the same URI), or, without either, a placeholder link that
+//! `convert` removes (feedparser reads such items too).
 //!
 //! A rewrite of quick-xml events, run only on documents that need it;
 //! everything else is written back as it came. Any XML error returns `None`
@@ -16,6 +17,9 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 
 const RSS: &str = "http://purl.org/rss/1.0/";
+/// The link given to an RSS 1.0 / 0.90 item with neither `<link>` nor
+/// `rdf:about`, so that feed-rs keeps it; removed again in `convert`.
+pub(super) const NO_LINK: &str = "polyfeed:no-link";
 /// Namespaces read as the RSS one.
 const ALIASES: [&str; 3] =
     ["http://my.netscape.com/rdf/simple/0.9/", "http://backend.userland.com/rss2", "http://backend.userland.com/rss"];
@@ -53,9 +57,10 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
                     for ev in inner {
                         out.write_event(ev).ok()?;
                     }
-                    if let (false, Some(about)) = (has_link, about) {
+                    if !has_link {
+                        let href = about.map_or_else(|| NO_LINK.to_string(), |a| a.value.into_owned());
                         out.write_event(Event::Start(BytesStart::new("link"))).ok()?;
-                        out.write_event(Event::Text(BytesText::from_escaped(about.value))).ok()?;
+                        out.write_event(Event::Text(BytesText::from_escaped(href))).ok()?;
                         out.write_event(Event::End(BytesEnd::new("link"))).ok()?;
                         changed = true;
                     }
@@ -143,5 +148,14 @@ mod tests {
         assert!(out.contains("<title>I</title><link>http://e.fi/1?a=1&amp;b=2</link></item>"), "{out}");
         assert!(out.contains("<link>http://e.fi/2</link></item>"), "{out}");
         assert!(rewrite(r#"<rss version="2.0"><channel/></rss>"#).is_none());
+    }
+
+    #[test]
+    fn rdf_item_without_link_or_about_is_kept_without_a_link() {
+        let doc = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><channel><title>C</title><link>http://e.fi/</link></channel><item><title>Item title</title></item></rdf:RDF>"#;
+        let feed = crate::parse::parse(doc.as_bytes(), None, Some("http://e.fi/feed")).unwrap().feed;
+        assert_eq!(feed.entries.len(), 1);
+        assert_eq!(feed.entries[0].title.as_ref().map(|t| t.body.as_str()), Some("Item title"));
+        assert!(feed.entries[0].links.is_empty(), "{:?}", feed.entries[0].links);
     }
 }
