@@ -37,8 +37,15 @@ impl SparseVec {
     /// The strongest `keep` components of `weights`, scaled to unit length.
     pub fn from_weights<S: BuildHasher>(weights: &HashMap<u32, f64, S>, keep: usize) -> SparseVec {
         let mut top: Vec<(u32, f64)> = weights.iter().filter(|(_, v)| **v > 0.0).map(|(c, v)| (*c, *v)).collect();
-        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Strongest first, ties by concept: a total order (concepts are
+        // unique), so selecting the top `keep` before sorting them gives
+        // the same components, summed in the same order, as sorting all.
+        let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if top.len() > keep && keep > 0 {
+            top.select_nth_unstable_by(keep - 1, order);
+        }
         top.truncate(keep);
+        top.sort_by(order);
         let norm = top.iter().map(|p| p.1 * p.1).sum::<f64>().sqrt();
         let mut out: Vec<(u32, u16)> =
             top.into_iter().map(|(c, v)| (c, (v / norm * SCALE).round() as u16)).filter(|p| p.1 > 0).collect();
