@@ -23,11 +23,12 @@
 //! dictionaries give the same table, byte for byte, whatever built it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::dictd::{self, Damaged, Dictionary, Senses};
 
@@ -51,10 +52,42 @@ dict-freedict-deu-eng dict-freedict-eng-deu";
 
 /// An insertion-ordered map (Python's `dict`): the order sums run in.
 type Map<K, V> = IndexMap<K, V, FxBuildHasher>;
-/// English word -> weight.
-type Dist = Map<String, f64>;
+/// A meaning: English word (by its number in [`English`]) -> weight, in
+/// insertion order. Meanings are short, so a list searched from the start
+/// does what Python's dict does, in less memory.
+type Dist = Vec<(u32, f64)>;
 /// Language -> word -> meaning.
 type Meanings = Map<String, Map<String, Dist>>;
+/// The finished table: (language, word) -> English words by weight.
+type Table = Vec<((String, String), Dist)>;
+
+/// The English words met, numbered.
+#[derive(Default)]
+struct English {
+    ids: FxHashMap<Box<str>, u32>,
+    words: Vec<Box<str>>,
+}
+
+impl English {
+    fn id(&mut self, word: &str) -> u32 {
+        if let Some(id) = self.ids.get(word) {
+            return *id;
+        }
+        let id = self.words.len() as u32;
+        self.words.push(word.into());
+        self.ids.insert(word.into(), id);
+        id
+    }
+
+    fn word(&self, id: u32) -> &str {
+        &self.words[id as usize]
+    }
+
+    /// The English content words of a phrase, numbered.
+    fn words(&mut self, phrase: &str) -> Vec<u32> {
+        dictd::words(phrase).iter().map(|w| self.id(w)).collect()
+    }
+}
 
 /// Why no table was written.
 #[derive(Debug, thiserror::Error)]
@@ -96,24 +129,34 @@ pub fn build(from: &Path, out: &Path) -> Result<Report, BuildError> {
     if pairs.is_empty() {
         return Err(BuildError::NoDictionaries(from.to_path_buf()));
     }
-    let mut sources = Sources { dir: from.to_path_buf(), pairs, damaged: BTreeMap::new() };
-    let base = english_maps(&mut sources);
+    let mut sources = Sources { dir: from.to_path_buf(), pairs, damaged: BTreeMap::new(), infos: BTreeMap::new() };
+    let mut english = English::default();
+    let start = std::time::Instant::now();
+    let phase = |name: &str| tracing::debug!("lexicon build: {name} at {:.1} s", start.elapsed().as_secs_f64());
+    let base = english_maps(&mut sources, &mut english);
+    phase("direct and reversed English meanings");
     let pivots = pivots(&mut sources, &base);
-    let synonyms = english_synonyms(&mut sources, &base);
+    phase("pivots");
+    let synonyms = english_synonyms(&mut sources, &base, &mut english);
+    phase("English synonyms");
     let mut all = base;
     all.insert("en".to_string(), synonyms);
-    let table = combine(&all, &pivots);
+    let table = combine(&all, &pivots, &english);
+    drop((all, pivots));
+    phase("combined");
     if table.is_empty() {
         return Err(BuildError::Empty(from.to_path_buf()));
     }
     std::fs::create_dir_all(out).map_err(|e| BuildError::Write(out.to_path_buf(), e))?;
     let path = out.join(super::FILE);
-    let lex = write_table(&path, &table).map_err(|e| BuildError::Write(path.clone(), e))?;
+    let lex = write_table(&path, &table, &english).map_err(|e| BuildError::Write(path.clone(), e))?;
+    phase("table written");
     let sources_path = out.join("SOURCES.txt");
     write_atomic(&sources_path, sources.notice().as_bytes()).map_err(|e| BuildError::Write(sources_path, e))?;
     let compiled = super::write_compiled_beside(&path, &lex).map_err(|e| e.to_string());
+    phase("compiled");
     let mut counts = BTreeMap::new();
-    for (lang, _) in table.keys() {
+    for ((lang, _), _) in &table {
         *counts.entry(lang.clone()).or_insert(0) += 1;
     }
     let used = sources.pairs.values().filter(|n| !sources.damaged.contains_key(*n)).cloned().collect();
@@ -128,6 +171,8 @@ struct Sources {
     pairs: BTreeMap<(String, String), String>,
     /// Name -> what is wrong with it.
     damaged: BTreeMap<String, String>,
+    /// Name -> its description, for the dictionaries read.
+    infos: BTreeMap<String, String>,
 }
 
 impl Sources {
@@ -152,15 +197,17 @@ impl Sources {
         }
     }
 
-    fn try_read(&self, name: &str, single: bool) -> Result<Map<String, Senses>, Damaged> {
+    fn try_read(&mut self, name: &str, single: bool) -> Result<Map<String, Senses>, Damaged> {
         let dict = Dictionary::open(&self.dir, name)?;
-        let wikdict = dict.info()?.contains("WikDict");
+        let info = dict.info()?;
+        let wikdict = info.contains("WikDict");
+        self.infos.insert(name.to_string(), info);
         let mut out: Map<String, Senses> = Map::default();
-        for (head, body) in dict.entries()? {
-            if let Some(word) = dictd::headword(&head, single) {
-                out.entry(word).or_default().extend(dictd::senses(&body, wikdict));
+        dict.entries(|head, body| {
+            if let Some(word) = dictd::headword(head, single) {
+                out.entry(word).or_default().extend(dictd::senses(body, wikdict));
             }
-        }
+        })?;
         Ok(out)
     }
 
@@ -174,7 +221,10 @@ as packaged by Debian; it keeps their licences. Each dictionary's own notice:\n\
             if self.damaged.contains_key(name) {
                 continue;
             }
-            let text = Dictionary::open(&self.dir, name).and_then(|d| d.info()).unwrap_or_default();
+            let text = match self.infos.get(name) {
+                Some(info) => info.clone(),
+                None => Dictionary::open(&self.dir, name).and_then(|d| d.info()).unwrap_or_default(),
+            };
             let first = if text.is_empty() { name.as_str() } else { dictd::strip(&text).split('\n').next().unwrap_or("") };
             let licence = dictd::licence(&text).unwrap_or_else(|| "licence: see /usr/share/doc".to_string());
             out.push_str(&format!("== {name} ({src}-{dst}): {first}\n{licence}\n\n"));
@@ -184,29 +234,28 @@ as packaged by Debian; it keeps their licences. Each dictionary's own notice:\n\
 }
 
 /// `d[key] += v`, a missing key counting as 0.
-fn add(d: &mut Dist, key: &str, v: f64) {
-    match d.get_mut(key) {
-        Some(x) => *x += v,
-        None => {
-            d.insert(key.to_string(), 0.0 + v);
-        }
+fn add(d: &mut Dist, key: u32, v: f64) {
+    match d.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, x)) => *x += v,
+        None => d.push((key, 0.0 + v)),
     }
 }
 
-/// The weights divided by their sum (empty when they sum to 0).
-fn normalised(d: &Dist) -> Dist {
-    let total = d.values().fold(0.0, |a, v| a + v);
-    if total == 0.0 { Dist::default() } else { d.iter().map(|(w, v)| (w.clone(), v / total)).collect() }
+/// The weights divided by their sum (empty when they sum to 0), summed
+/// left to right as Python's `sum` (before 3.12) does.
+fn normalised(d: &[(u32, f64)]) -> Dist {
+    let total = d.iter().fold(0.0, |a, (_, v)| a + v);
+    if total == 0.0 { Dist::new() } else { d.iter().map(|(w, v)| (*w, v / total)).collect() }
 }
 
 /// Sense i weighs 1/(i+1); its phrases share that; a phrase's words share
 /// the phrase's.
-fn add_sense_weights(d: &mut Dist, senses: &Senses) {
+fn add_sense_weights(d: &mut Dist, senses: &Senses, english: &mut English) {
     for (i, phrases) in senses.iter().enumerate() {
-        let phrases: Vec<Vec<String>> = phrases.iter().map(|p| dictd::words(p)).filter(|w| !w.is_empty()).collect();
+        let phrases: Vec<Vec<u32>> = phrases.iter().map(|p| english.words(p)).filter(|w| !w.is_empty()).collect();
         for p in &phrases {
             for w in p {
-                add(d, w, 1.0 / (i + 1) as f64 / phrases.len() as f64 / p.len() as f64);
+                add(d, *w, 1.0 / (i + 1) as f64 / phrases.len() as f64 / p.len() as f64);
             }
         }
     }
@@ -220,23 +269,23 @@ fn as_word(phrase: &str) -> String {
 
 /// Language -> word -> English meaning, from the dictionaries towards
 /// English and the English ones read backwards.
-fn english_maps(sources: &mut Sources) -> Meanings {
+fn english_maps(sources: &mut Sources, english: &mut English) -> Meanings {
     let mut maps = Meanings::default();
     for (src, dst, name) in sources.pairs() {
         if dst == "en" && src != "en" {
             for (word, senses) in sources.read(&name, true) {
-                let mut d = Dist::default();
-                add_sense_weights(&mut d, &senses);
+                let mut d = Dist::new();
+                add_sense_weights(&mut d, &senses, english);
                 let d = normalised(&d);
                 if !d.is_empty() {
                     let m = maps.entry(src.clone()).or_default().entry(word).or_default();
-                    d.iter().for_each(|(e, v)| add(m, e, *v));
+                    d.iter().for_each(|(e, v)| add(m, *e, *v));
                 }
             }
         } else if src == "en" && dst != "en" {
             for (head, senses) in sources.read(&name, false) {
-                let english = dictd::words(&head);
-                if english.is_empty() {
+                let heads = english.words(&head);
+                if heads.is_empty() {
                     continue;
                 }
                 for (i, phrases) in senses.iter().enumerate() {
@@ -244,8 +293,8 @@ fn english_maps(sources: &mut Sources) -> Meanings {
                         let t = as_word(p);
                         if dictd::is_word(&t) && !dictd::is_digits(&t) {
                             let m = maps.entry(dst.clone()).or_default().entry(t).or_default();
-                            for e in &english {
-                                add(m, e, 1.0 / (i + 1) as f64 / english.len() as f64);
+                            for e in &heads {
+                                add(m, *e, 1.0 / (i + 1) as f64 / heads.len() as f64);
                             }
                         }
                     }
@@ -253,17 +302,20 @@ fn english_maps(sources: &mut Sources) -> Meanings {
             }
         }
     }
-    maps.into_iter().map(|(lang, m)| (lang, m.into_iter().map(|(w, d)| (w, normalised(&d))).collect())).collect()
+    for m in maps.values_mut() {
+        m.values_mut().for_each(|d| *d = normalised(d));
+    }
+    maps
 }
 
 /// The English meaning of a sense's phrases through `words` (another
 /// language's meanings), with the sense's weight: what to add, in order.
-fn through<'a>(words: &'a Map<String, Dist>, rank: usize, phrases: &[String]) -> Vec<(&'a str, f64)> {
-    let known: Vec<String> = phrases.iter().map(|p| as_word(p)).filter(|t| words.contains_key(t)).collect();
+fn through(words: &Map<String, Dist>, rank: usize, phrases: &[String]) -> Vec<(u32, f64)> {
+    let known: Vec<&Dist> = phrases.iter().filter_map(|p| words.get(&as_word(p))).collect();
     let mut out = Vec::new();
-    for t in &known {
-        for (e, v) in &words[t] {
-            out.push((e.as_str(), v / (rank + 1) as f64 / known.len() as f64));
+    for d in &known {
+        for (e, v) in d.iter() {
+            out.push((*e, v / (rank + 1) as f64 / known.len() as f64));
         }
     }
     out
@@ -275,13 +327,13 @@ fn pivots(sources: &mut Sources, base: &Meanings) -> Meanings {
     for (src, mid, name) in sources.pairs() {
         let Some(words) = base.get(&mid).filter(|_| src != "en" && mid != "en") else { continue };
         for (word, senses) in sources.read(&name, true) {
-            let mut d = Dist::default();
+            let mut d = Dist::new();
             for (i, phrases) in senses.iter().enumerate() {
                 through(words, i, phrases).into_iter().for_each(|(e, v)| add(&mut d, e, v));
             }
             if !d.is_empty() {
                 let prev = out.entry(src.clone()).or_default().entry(word).or_default();
-                normalised(&d).iter().for_each(|(e, v)| add(prev, e, *v));
+                normalised(&d).iter().for_each(|(e, v)| add(prev, *e, *v));
             }
         }
     }
@@ -290,7 +342,7 @@ fn pivots(sources: &mut Sources, base: &Meanings) -> Meanings {
 
 /// English word -> meaning: itself, and what its translations (first three
 /// senses) mean back in English.
-fn english_synonyms(sources: &mut Sources, base: &Meanings) -> Map<String, Dist> {
+fn english_synonyms(sources: &mut Sources, base: &Meanings, english: &mut English) -> Map<String, Dist> {
     let mut back: Map<String, Dist> = Map::default();
     for (src, dst, name) in sources.pairs() {
         let Some(words) = base.get(&dst).filter(|_| src == "en") else { continue };
@@ -307,81 +359,80 @@ fn english_synonyms(sources: &mut Sources, base: &Meanings) -> Map<String, Dist>
     back.into_iter()
         .map(|(h, d)| {
             let mut mix: Dist = normalised(&d).into_iter().map(|(e, v)| (e, SELF_WEIGHT * v)).collect();
-            add(&mut mix, &h, 1.0 - SELF_WEIGHT);
+            add(&mut mix, english.id(&h), 1.0 - SELF_WEIGHT);
             (h, mix)
         })
         .collect()
 }
 
 /// English words by weight, heaviest first, ties alphabetically.
-fn by_weight(d: Dist) -> Vec<(String, f64)> {
-    let mut v: Vec<(String, f64)> = d.into_iter().collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v
+fn by_weight(mut d: Dist, english: &English) -> Dist {
+    d.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| english.word(a.0).cmp(english.word(b.0))));
+    d
 }
 
-/// The final table: per (language, word), its heaviest English words.
-fn combine(base: &Meanings, pivots: &Meanings) -> BTreeMap<(String, String), Vec<(String, f64)>> {
-    let mut table = BTreeMap::new();
+/// The final table, sorted: per (language, word), its heaviest English
+/// words.
+fn combine(base: &Meanings, pivots: &Meanings, english: &English) -> Table {
+    let mut table = Table::new();
     let empty = Map::default();
     let langs: BTreeSet<&String> = base.keys().chain(pivots.keys()).collect();
     for lang in langs {
         let b = base.get(lang).unwrap_or(&empty);
         let p = pivots.get(lang).unwrap_or(&empty);
-        let words: BTreeSet<&String> = b.keys().chain(p.keys()).collect();
-        for w in words {
-            let mut d = Dist::default();
-            for (e, v) in b.get(w).unwrap_or(&Dist::default()) {
-                add(&mut d, e, *v);
+        let mut words: Vec<((String, String), Dist)> = Vec::new();
+        for w in b.keys().chain(p.keys().filter(|w| !b.contains_key(*w))) {
+            let mut d = b.get(w).cloned().unwrap_or_default();
+            for (e, v) in &normalised(p.get(w).map_or(&[][..], Vec::as_slice)) {
+                add(&mut d, *e, PIVOT_WEIGHT * v);
             }
-            for (e, v) in &normalised(p.get(w).unwrap_or(&Dist::default())) {
-                add(&mut d, e, PIVOT_WEIGHT * v);
-            }
-            let mut top = by_weight(normalised(&d));
+            let mut top = by_weight(normalised(&d), english);
             top.truncate(KEEP);
-            let top: Dist = top.into_iter().filter(|(_, v)| *v >= MIN_WEIGHT).collect();
+            top.retain(|(_, v)| *v >= MIN_WEIGHT);
             if !top.is_empty() {
-                table.insert((lang.clone(), w.clone()), by_weight(normalised(&top)));
+                words.push(((lang.clone(), w.clone()), by_weight(normalised(&top), english)));
             }
         }
+        words.sort_unstable_by(|a, b| a.0.1.cmp(&b.0.1));
+        table.extend(words);
     }
     table
 }
 
-/// Writes the table gzipped, atomically, and returns it loaded (from the
-/// same lines, so the compiled copy needs no second read).
-fn write_table(
-    path: &Path,
-    table: &BTreeMap<(String, String), Vec<(String, f64)>>,
-) -> std::io::Result<crate::dedup::content::Lexicon> {
-    let tmp = path.with_extension(format!("gz.tmp{}", std::process::id()));
-    let mut reader = super::TextReader::default();
-    let result = (|| {
-        let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        let mut gz = flate2::GzBuilder::new().mtime(0).write(file, flate2::Compression::default());
-        let mut line = String::new();
-        gz.write_all(HEADER.as_bytes())?;
-        reader.line(HEADER);
-        for ((lang, word), meaning) in table {
-            line.clear();
-            line.push_str(lang);
-            line.push('\t');
-            line.push_str(word);
-            for (i, (e, v)) in meaning.iter().enumerate() {
-                line.push(if i == 0 { '\t' } else { ' ' });
-                line.push_str(&format!("{e}:{v:.3}"));
-            }
-            line.push('\n');
-            gz.write_all(line.as_bytes())?;
-            reader.line(&line);
+/// Writes the table gzipped, atomically, and returns it loaded from the
+/// same text (compressed on a second thread meanwhile), so that the
+/// compiled copy needs no second read.
+fn write_table(path: &Path, table: &Table, english: &English) -> std::io::Result<crate::dedup::content::Lexicon> {
+    let mut text = String::with_capacity(32 << 20);
+    text.push_str(HEADER);
+    for ((lang, word), meaning) in table {
+        text.push_str(lang);
+        text.push('\t');
+        text.push_str(word);
+        for (i, (e, v)) in meaning.iter().enumerate() {
+            text.push(if i == 0 { '\t' } else { ' ' });
+            write!(text, "{}:{v:.3}", english.word(*e)).expect("writing to a String");
         }
-        gz.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
+        text.push('\n');
+    }
+    let tmp = path.with_extension(format!("gz.tmp{}", std::process::id()));
+    let (written, lex) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            let mut gz = flate2::GzBuilder::new().mtime(0).write(file, flate2::Compression::default());
+            gz.write_all(text.as_bytes())?;
+            gz.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        });
+        let mut reader = super::TextReader::default();
+        text.split_inclusive('\n').for_each(|line| reader.line(line));
+        let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the gzip writer failed")));
+        (written, reader.finish(super::FILE))
+    });
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map(|()| reader.finish(super::FILE))
+    written.map(|()| lex)
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it.

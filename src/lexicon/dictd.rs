@@ -13,6 +13,7 @@
 //! be the same whatever built it: the table's id is the hash of its text,
 //! and stored features name the table they were computed with.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -114,11 +115,17 @@ pub fn strip(s: &str) -> &str {
 
 /// Python's `str.isdigit()` (false for the empty string).
 pub fn is_digits(s: &str) -> bool {
+    if s.is_ascii() {
+        return !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    }
     DIGITS.is_match(s)
 }
 
 /// Python's `re.fullmatch(r"\w+", s)`.
 pub fn is_word(s: &str) -> bool {
+    if s.is_ascii() {
+        return !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    }
     WHOLE_WORD.is_match(s)
 }
 
@@ -183,23 +190,20 @@ impl Dictionary {
         // Python reads the index in universal-newline mode.
         let index = if index.contains('\r') { index.replace("\r\n", "\n").replace('\r', "\n") } else { index };
         let dz = dir.join(format!("{name}.dict.dz"));
-        let mut data = Vec::new();
-        std::fs::File::open(&dz)
-            .and_then(|f| flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)).read_to_end(&mut data))
-            .map_err(|e| Damaged::Io(dz, e))?;
+        let data = std::fs::read(&dz).and_then(|gz| gunzip(&gz)).map_err(|e| Damaged::Io(dz, e))?;
         Ok(Dictionary { index, data, path: index_path })
     }
 
     /// The text at an index entry's offset and length.
     fn text(&self, offset: &str, len: &str) -> Result<String, Damaged> {
         let (off, len) = (self.number(offset)?, self.number(len)?);
-        self.span(off, len)
+        self.span(off, len).map(Cow::into_owned)
     }
 
-    fn span(&self, off: u64, len: u64) -> Result<String, Damaged> {
+    fn span(&self, off: u64, len: u64) -> Result<Cow<'_, str>, Damaged> {
         let range = usize::try_from(off).ok().zip(off.checked_add(len).and_then(|e| usize::try_from(e).ok()));
         match range.and_then(|(a, b)| self.data.get(a..b)) {
-            Some(bytes) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            Some(bytes) => Ok(String::from_utf8_lossy(bytes)),
             None => Err(Damaged::Range(self.path.clone(), off, len, self.data.len())),
         }
     }
@@ -239,25 +243,36 @@ impl Dictionary {
         Ok(String::new())
     }
 
-    /// Each entry once, in the order of its place in the text: its headword
-    /// line and its body lines. The dictionary's own entries
-    /// (`00-database-...`) and continuation entries are left out.
-    pub fn entries(&self) -> Result<Vec<(String, Vec<String>)>, Damaged> {
+    /// Calls `f` with each entry once, in the order of its place in the
+    /// text: its headword line and its body lines. The dictionary's own
+    /// entries (`00-database-...`) and continuation entries are left out.
+    pub fn entries(&self, mut f: impl FnMut(&str, &[&str])) -> Result<(), Damaged> {
         let mut spans = BTreeSet::new();
         for p in self.index_lines().filter(|p| p.len() >= 3) {
             spans.insert((self.number(p[1])?, self.number(p[2])?));
         }
-        let mut out = Vec::with_capacity(spans.len());
         for (off, len) in spans {
             let text = self.span(off, len)?;
-            let mut lines = text.split('\n').map(str::to_string);
+            let mut lines = text.split('\n');
             let head = lines.next().unwrap_or_default();
             if !head.starts_with("00-database") && !head.starts_with(' ') {
-                out.push((head, lines.collect()));
+                let body: Vec<&str> = lines.collect();
+                f(head, &body);
             }
         }
-        Ok(out)
+        Ok(())
     }
+}
+
+/// Decompresses a gzip file (all its members), into a buffer sized from
+/// its trailer (the uncompressed size modulo 4 GiB, trusted up to 1 GiB).
+fn gunzip(gz: &[u8]) -> std::io::Result<Vec<u8>> {
+    let size = gz.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes([gz[at], gz[at + 1], gz[at + 2], gz[at + 3]]) as usize
+    });
+    let mut data = Vec::with_capacity(size.min(1 << 30) + 1);
+    flate2::read::MultiGzDecoder::new(gz).read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// The word an entry is for, lower-cased; `None` for phrases, hyphenated
@@ -275,28 +290,28 @@ pub fn headword(line: &str, single: bool) -> Option<String> {
 /// WikDict entries number their senses (`N. translations`) and follow
 /// each with a gloss in the source language; older FreeDict entries have
 /// one sense per line, with notes and examples to skip.
-pub fn senses(body: &[String], wikdict: bool) -> Senses {
-    let lines: Vec<String> = if wikdict {
+pub fn senses(body: &[&str], wikdict: bool) -> Senses {
+    let lines: Vec<Cow<'_, str>> = if wikdict {
         let mut out = Vec::new();
         let mut fresh = true;
         for line in body.iter().filter(|l| !strip(l).is_empty()) {
             if NUMBERED.is_match(line) {
-                out.push(NUMBERED.replace(line, "").into_owned());
+                out.push(NUMBERED.replace(line, ""));
             } else if fresh {
-                out.push(line.clone());
+                out.push(Cow::Borrowed(*line));
             }
             fresh = false;
         }
         out
     } else {
-        body.iter().filter(|l| !strip(l).is_empty() && !SKIP_LINE.is_match(l)).cloned().collect()
+        body.iter().filter(|l| !strip(l).is_empty() && !SKIP_LINE.is_match(l)).map(|l| Cow::Borrowed(*l)).collect()
     };
     lines.iter().map(|l| phrases(l)).collect()
 }
 
 /// A sense line's phrases: bracketed notes dropped, split at `,` and `;`.
 fn phrases(line: &str) -> Vec<String> {
-    let line = BRACKETS.replace_all(line, " ");
+    let line = if line.contains(['(', '[', '<', '{']) { BRACKETS.replace_all(line, " ") } else { Cow::Borrowed(line) };
     line.split([',', ';']).map(strip).filter(|p| !p.is_empty()).map(str::to_string).collect()
 }
 
@@ -325,14 +340,11 @@ mod tests {
 
     #[test]
     fn senses_of_both_styles() {
-        let body: Vec<String> = ["1. house, building (structure); home", "a gloss", "", "2. firm [business]"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let body = ["1. house, building (structure); home", "a gloss", "", "2. firm [business]"];
         assert_eq!(senses(&body, true), [vec!["house", "building", "home"], vec!["firm"]]);
-        let old: Vec<String> = ["house; home", "Note: rare", " see: talo", "building"].iter().map(|s| s.to_string()).collect();
+        let old = ["house; home", "Note: rare", " see: talo", "building"];
         assert_eq!(senses(&old, false), [vec!["house", "home"], vec!["building"]]);
-        let glossed: Vec<String> = ["a first line", "1. one"].iter().map(|s| s.to_string()).collect();
+        let glossed = ["a first line", "1. one"];
         assert_eq!(senses(&glossed, true), [vec!["a first line"], vec!["one"]]);
     }
 
