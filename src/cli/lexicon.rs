@@ -65,10 +65,9 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<u8> {
     }
     let same = |a: &std::path::Path| std::fs::canonicalize(a).ok() == std::fs::canonicalize(&report.table).ok();
     match crate::lexicon::find() {
-        Some(found) if !same(&found) => eprintln!(
-            "polyfeed: note: polyfeed reads {} before this table (see `polyfeed check`)",
-            found.display()
-        ),
+        Some(found) if !same(&found) => {
+            eprintln!("polyfeed: note: polyfeed reads {} before this table (see `polyfeed check`)", found.display())
+        }
         None => eprintln!(
             "polyfeed: note: polyfeed does not look in {}: set {}={}",
             out.display(),

@@ -225,7 +225,8 @@ as packaged by Debian; it keeps their licences. Each dictionary's own notice:\n\
                 Some(info) => info.clone(),
                 None => Dictionary::open(&self.dir, name).and_then(|d| d.info()).unwrap_or_default(),
             };
-            let first = if text.is_empty() { name.as_str() } else { dictd::strip(&text).split('\n').next().unwrap_or("") };
+            let first =
+                if text.is_empty() { name.as_str() } else { dictd::strip(&text).split('\n').next().unwrap_or("") };
             let licence = dictd::licence(&text).unwrap_or_else(|| "licence: see /usr/share/doc".to_string());
             out.push_str(&format!("== {name} ({src}-{dst}): {first}\n{licence}\n\n"));
         }
