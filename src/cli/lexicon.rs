@@ -49,12 +49,13 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<u8> {
         anyhow::bail!("no home folder to write the table to: name one with --out");
     };
     let report = build::build(&args.from, &out)?;
-    for damaged in &report.damaged {
-        eprintln!("polyfeed: dictionary left out: {damaged}");
-    }
     let counts: Vec<String> = report.counts.iter().map(|(l, n)| format!("{l}={n}")).collect();
+    let damaged = match report.damaged.len() {
+        0 => String::new(),
+        n => format!(" ({n} left out as damaged: see the warnings)"),
+    };
     super::say(format!(
-        "lexicon: {} words from {} dictionaries -> {}",
+        "lexicon: {} words from {} dictionaries{damaged} -> {}",
         counts.join(", "),
         report.used.len(),
         report.table.display()
