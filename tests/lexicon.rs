@@ -235,6 +235,20 @@ Licensed under the Creative Commons Attribution-ShareAlike 3.0\n"
     assert!(std::fs::read(out.join("lexicon.bin")).unwrap().starts_with(b"PFLEXv1\n"));
     let (_, log) = eval(&out);
     assert!(log.contains("opened from") && !log.contains("written"), "{log}");
+
+    // Without --out: the user's data folder, where polyfeed also looks.
+    let data = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .args(["lexicon", "build", "--from"])
+        .arg(dicts.path())
+        .env("XDG_DATA_HOME", data.path())
+        .env("POLYFEED_LEXICON", "")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let table = data.path().join("polyfeed/lexicon/lexicon.tsv.gz");
+    assert_eq!(gunzip(&table), EXPECTED);
+    assert!(data.path().join("polyfeed/lexicon/lexicon.bin").is_file());
 }
 
 #[test]
@@ -254,6 +268,9 @@ fn damaged_dictionaries_are_left_out_with_a_warning() {
     write_dict(dir, &("freedict-isl-eng", &[("hús", "hús\nhouse\n")]));
     let gz = std::fs::read(dir.join("freedict-isl-eng.dict.dz")).unwrap();
     std::fs::write(dir.join("freedict-isl-eng.dict.dz"), &gz[..gz.len() - 6]).unwrap();
+    // English-Norwegian: an index that is not UTF-8.
+    write_dict(dir, &("freedict-eng-nor", &[("house", "house\nhus\n")]));
+    std::fs::write(dir.join("freedict-eng-nor.index"), b"hus\xff\tA\tJ\n").unwrap();
     // Not a dictionary polyfeed reads (unknown language code, other names).
     std::fs::write(dir.join("freedict-xxx-eng.index"), "\u{0}\u{ff}").unwrap();
     std::fs::write(dir.join("README.index"), "").unwrap();
@@ -261,12 +278,12 @@ fn damaged_dictionaries_are_left_out_with_a_warning() {
     let out = tempfile::tempdir().unwrap();
     let (ok, stdout, stderr) = build(dir, out.path());
     assert!(ok, "{stderr}");
-    for name in ["freedict-deu-eng", "freedict-fra-eng", "freedict-dan-eng", "freedict-isl-eng"] {
+    for name in ["freedict-deu-eng", "freedict-fra-eng", "freedict-dan-eng", "freedict-isl-eng", "freedict-eng-nor"] {
         assert!(stderr.contains(&format!("dictionary {name} left out: ")), "{name}: {stderr}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(gunzip(&out.path().join("lexicon.tsv.gz")), EXPECTED, "the good dictionaries, as before");
-    assert!(stdout.contains("from 4 dictionaries (4 left out as damaged"), "{stdout}");
+    assert!(stdout.contains("from 4 dictionaries (5 left out as damaged"), "{stdout}");
     let sources = std::fs::read_to_string(out.path().join("SOURCES.txt")).unwrap();
     assert!(!sources.contains("deu-eng") && !sources.contains("isl-eng") && sources.contains("fin-swe"), "{sources}");
 }

@@ -265,13 +265,14 @@ impl Dictionary {
 }
 
 /// Decompresses a gzip file (all its members), into a buffer sized from
-/// its trailer (the uncompressed size modulo 4 GiB, trusted up to 1 GiB).
+/// its trailer (the uncompressed size modulo 4 GiB; trusted up to 16 times
+/// the compressed size: text compresses less than that).
 fn gunzip(gz: &[u8]) -> std::io::Result<Vec<u8>> {
     let size = gz
         .len()
         .checked_sub(4)
         .map_or(0, |at| u32::from_le_bytes([gz[at], gz[at + 1], gz[at + 2], gz[at + 3]]) as usize);
-    let mut data = Vec::with_capacity(size.min(1 << 30) + 1);
+    let mut data = Vec::with_capacity(size.min(gz.len().saturating_mul(16)) + 1);
     flate2::read::MultiGzDecoder::new(gz).read_to_end(&mut data)?;
     Ok(data)
 }
