@@ -3,15 +3,20 @@
 //! copy of it (`lexicon.bin`) that opens in milliseconds and reads only the
 //! languages a run meets.
 //!
-//! The table is built at setup by `scripts/build-lexicon` from the FreeDict
-//! dictionaries Debian packages (it keeps their licences, so it is not
-//! shipped). Where it is looked for, first hit wins:
-//! `$POLYFEED_LEXICON` (a file, or a folder holding `lexicon.tsv.gz`; an
-//! empty value means none), `./data/lexicon/`, `data/lexicon/` beside the
-//! executable's project, the source tree it was built from, and
-//! `/usr/share/polyfeed/lexicon/`. Without a table polyfeed still runs:
-//! cross-language matching then uses numbers, names and length only, and a
-//! warning says so.
+//! The table is built on the user's machine by `polyfeed lexicon build`
+//! ([`build`]) from the FreeDict dictionaries Debian packages (it keeps
+//! their licences, so it is not shipped). Where it is looked for, first hit
+//! wins: `$POLYFEED_LEXICON` (a file, or a folder holding `lexicon.tsv.gz`;
+//! an empty value means none), `./data/lexicon/`, `data/lexicon/` beside
+//! the executable's project, the source tree it was built from, the user's
+//! data folder (`$XDG_DATA_HOME/polyfeed/lexicon/`, by default
+//! `~/.local/share/polyfeed/lexicon/`: where `lexicon build` writes unless
+//! told otherwise), and `/usr/share/polyfeed/lexicon/`. Without a table
+//! polyfeed still runs: cross-language matching then uses numbers, names
+//! and length only, and a warning says so.
+
+pub mod build;
+mod dictd;
 
 use std::io::BufRead;
 use std::os::unix::fs::FileExt;
@@ -39,7 +44,7 @@ pub fn shared() -> &'static Lexicon {
         None => {
             tracing::warn!(
                 "no lexicon found (${ENV}, ./data/lexicon/{FILE}): cross-language matching uses numbers, names \
-and length only; run scripts/build-lexicon"
+and length only; `polyfeed lexicon build` makes one"
             );
             Lexicon::default()
         }
@@ -51,7 +56,7 @@ and length only; run scripts/build-lexicon"
 pub fn describe() -> String {
     let Some(path) = find() else {
         return "none found: cross-language matching uses numbers, names and length only \
-(scripts/setup builds one)"
+(`polyfeed lexicon build` makes one)"
             .to_string();
     };
     let lex = shared();
@@ -75,9 +80,20 @@ pub fn find() -> Option<PathBuf> {
         Some(PathBuf::from("data/lexicon")),
         exe_project.map(|p| p.join("data/lexicon")),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lexicon")),
+        user_dir(),
         Some(PathBuf::from("/usr/share/polyfeed/lexicon")),
     ];
     dirs.into_iter().flatten().map(|d| d.join(FILE)).find(|p| p.is_file())
+}
+
+/// The user's own table folder: `$XDG_DATA_HOME/polyfeed/lexicon`, else
+/// `~/.local/share/polyfeed/lexicon` (`None` without a home).
+pub fn user_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .and_then(absolute)
+        .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|h| h.join(".local/share")))?;
+    Some(data.join("polyfeed/lexicon"))
 }
 
 /// The compiled table beside `lexicon.tsv.gz`: a cache that loads without
@@ -117,15 +133,26 @@ fn fresh(cache: &Path, source: &Path) -> bool {
 /// Writes the compiled table next to the text, atomically (a process that
 /// has the old file open keeps reading the old file).
 fn write_compiled(lex: &Lexicon, cache: &Path) {
+    match try_write_compiled(lex, cache) {
+        Ok(()) => tracing::info!("compiled word table written to {}", cache.display()),
+        Err(e) => tracing::debug!("cannot write the compiled word table {}: {e}", cache.display()),
+    }
+}
+
+fn try_write_compiled(lex: &Lexicon, cache: &Path) -> std::io::Result<()> {
     let tmp = cache.with_extension(format!("tmp{}", std::process::id()));
     let result = std::fs::write(&tmp, lex.compile()).and_then(|()| std::fs::rename(&tmp, cache));
-    match result {
-        Ok(()) => tracing::info!("compiled word table written to {}", cache.display()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            tracing::debug!("cannot write the compiled word table {}: {e}", cache.display());
-        }
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    result
+}
+
+/// Writes the compiled copy of `lex`, the table just written to `table`,
+/// beside it; returns its path.
+pub(crate) fn write_compiled_beside(table: &Path, lex: &Lexicon) -> std::io::Result<PathBuf> {
+    let cache = table.with_file_name(COMPILED);
+    try_write_compiled(lex, &cache).map(|()| cache)
 }
 
 /// A compiled table, opened: its header is read now, each language when
@@ -175,18 +202,36 @@ fn parse(path: &Path) -> std::io::Result<Lexicon> {
     let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> =
         if gzip { Box::new(std::io::BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(file) };
-    let mut hash = Fnv::default();
-    let mut builder = crate::dedup::content::lexicon::Builder::default();
+    let mut text = TextReader::default();
     let mut line = String::new();
     while reader.read_line(&mut line)? > 0 {
-        hash.add(line.as_bytes());
-        builder.line(line.trim_end_matches(['\n', '\r']));
+        text.line(&line);
         line.clear();
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(FILE);
-    let lex = builder.finish(&format!("{name}:{}", hash.hex()));
+    let lex = text.finish(path.file_name().and_then(|n| n.to_str()).unwrap_or(FILE));
     tracing::info!("lexicon {} loaded from {}", lex.id(), path.display());
     Ok(lex)
+}
+
+/// Turns the table's text, a line at a time, into a [`Lexicon`] named by
+/// the file's name and the hash of the text.
+#[derive(Default)]
+pub(crate) struct TextReader {
+    hash: Fnv,
+    builder: crate::dedup::content::lexicon::Builder,
+}
+
+impl TextReader {
+    /// One line, with its line end.
+    pub(crate) fn line(&mut self, line: &str) {
+        self.hash.add(line.as_bytes());
+        self.builder.line(line.trim_end_matches(['\n', '\r']));
+    }
+
+    /// The table read, for the file `name`.
+    pub(crate) fn finish(self, name: &str) -> Lexicon {
+        self.builder.finish(&format!("{name}:{}", self.hash.hex()))
+    }
 }
 
 /// A short stable hash of the table, so stored features name the table

@@ -7,7 +7,7 @@ mod common;
 use common::{Env, Server, command, rss, stderr, stdout};
 use std::process::Command;
 
-const SUBCOMMANDS: &[&str] = &["poll", "publish", "serve", "run", "sources", "stories", "explain", "check"];
+const SUBCOMMANDS: &[&str] = &["poll", "publish", "serve", "run", "sources", "stories", "explain", "check", "lexicon"];
 
 fn polyfeed(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_polyfeed")).args(args).env_remove("POLYFEED_CONFIG").output().unwrap()
@@ -57,6 +57,9 @@ fn man_pages_render_from_the_clap_definitions() {
     }
     let poll = std::fs::read_to_string(dir.path().join("polyfeed-poll.1")).unwrap();
     assert!(poll.contains("\\-\\-all"), "poll page lacks its own --all option");
+    let build = std::fs::read_to_string(dir.path().join("polyfeed-lexicon-build.1")).unwrap();
+    assert!(build.contains("\\fBpolyfeed lexicon build\\fR"), "{build}");
+    assert!(build.contains("\\-\\-from") && build.contains("apt\\-get install"), "{build}");
 }
 
 const LM: &str = "Mon, 02 Nov 2026 10:00:00 GMT";

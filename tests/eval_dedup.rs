@@ -58,7 +58,7 @@ fn without_a_lexicon_it_warns_and_merges_nothing_wrong() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.ends_with("pairs: precision=1.0000 recall=0.0000 f1=0.0000\n"), "{stdout}");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("no lexicon found") && stderr.contains("scripts/build-lexicon"), "{stderr}");
+    assert!(stderr.contains("no lexicon found") && stderr.contains("polyfeed lexicon build"), "{stderr}");
 }
 
 /// A listed company's releases, written for this test: its Q3 report in

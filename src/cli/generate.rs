@@ -50,7 +50,12 @@ pub(super) fn man(args: &ManArgs) -> anyhow::Result<u8> {
             let mut pages = vec![(String::from("polyfeed"), cmd.clone())];
             for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
                 let name = format!("polyfeed-{}", sub.get_name());
-                pages.push((name.clone(), sub.clone().display_name(name)));
+                pages.push((name.clone(), sub.clone().display_name(&name)));
+                // Nested commands (`lexicon build`) get a page each too.
+                for inner in sub.get_subcommands().filter(|s| s.get_name() != "help") {
+                    let inner_name = format!("{name}-{}", inner.get_name());
+                    pages.push((inner_name.clone(), inner.clone().display_name(inner_name)));
+                }
             }
             for (name, page) in pages {
                 let mut out = Vec::new();

@@ -7,6 +7,7 @@ mod eval_dedup;
 mod explain;
 mod generate;
 mod import_opml;
+mod lexicon;
 mod poll;
 mod publish;
 mod remove;
@@ -120,6 +121,8 @@ polyfeed import-opml subscriptions.opml --tags imported --yes"
     /// Run story assignment over a labelled corpus; print pairwise precision, recall and F1 per language pair
     #[command(name = "eval-dedup")]
     EvalDedup(eval_dedup::Args),
+    /// Build the word table for cross-language matching from FreeDict dictionaries
+    Lexicon(lexicon::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     #[command(
         after_help = "Examples:\n  polyfeed completions bash > ~/.local/share/bash-completion/completions/polyfeed\n  polyfeed completions zsh > ~/.zfunc/_polyfeed\n  polyfeed completions fish > ~/.config/fish/completions/polyfeed.fish"
@@ -160,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Remove(args) => remove::run(&config_path, &args),
         Command::ImportOpml(args) => import_opml::run(&config_path, &args),
         Command::EvalDedup(args) => eval_dedup::run(&args),
+        Command::Lexicon(args) => lexicon::run(&args),
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
     }

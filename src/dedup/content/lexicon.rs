@@ -2,7 +2,7 @@
 //! few weighted *concepts* (Snowball-stemmed English words, hashed). Pure:
 //! parsed from text that `crate::lexicon` reads from disk.
 //!
-//! Table lines (from `scripts/build-lexicon`): `lang<TAB>word<TAB>english:weight ...`;
+//! Table lines (from `polyfeed lexicon build`, `crate::lexicon::build`): `lang<TAB>word<TAB>english:weight ...`;
 //! lines starting with `#` are comments. English needs no table: its words
 //! are their own concepts.
 
