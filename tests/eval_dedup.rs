@@ -67,29 +67,34 @@ fn without_a_lexicon_it_warns_and_merges_nothing_wrong() {
 /// dividend proposal of the same week. Every URL carries the site's news
 /// section number (4410) and the year: neither is a post's id, and both
 /// used to join the English report to the wrong Finnish post (score 0.95).
-#[test]
-fn releases_join_by_content_not_by_section_or_year_numbers() {
+/// `eval-dedup` of a fixture corpus with a lexicon: (report, clusters,
+/// decisions as JSON lines).
+fn eval_corpus(corpus: &str, lexicon: &Path) -> (String, Vec<Vec<String>>, String) {
     let dir = tempfile::tempdir().unwrap();
     let predictions = dir.path().join("predictions.json");
     let decisions = dir.path().join("decisions.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
         .arg("eval-dedup")
-        .arg(fixture("releases.jsonl"))
+        .arg(fixture(corpus))
         .args(["--predictions", predictions.to_str().unwrap(), "--decisions", decisions.to_str().unwrap()])
-        .env("POLYFEED_LEXICON", fixture("releases-lexicon.tsv"))
+        .env("POLYFEED_LEXICON", lexicon)
         .env_remove("RUST_LOG")
         .output()
         .expect("run polyfeed");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let clusters = serde_json::from_slice(&std::fs::read(&predictions).unwrap()).unwrap();
+    (String::from_utf8(out.stdout).unwrap(), clusters, std::fs::read_to_string(&decisions).unwrap())
+}
+
+#[test]
+fn releases_join_by_content_not_by_section_or_year_numbers() {
+    let (stdout, clusters, text) = eval_corpus("releases.jsonl", &fixture("releases-lexicon.tsv"));
     assert!(stdout.ends_with("pairs: precision=1.0000 recall=1.0000 f1=1.0000\n"), "{stdout}");
-    let clusters: Vec<Vec<String>> = serde_json::from_slice(&std::fs::read(&predictions).unwrap()).unwrap();
     assert_eq!(
         clusters,
         [vec!["fi-q3-2025"], vec!["fi-dividend-2026"], vec!["fi-q3-2026", "en-q3-2026", "sv-q3-2026"]]
     );
     // The joins are content joins (numbers carry them), never a shared id.
-    let text = std::fs::read_to_string(&decisions).unwrap();
     let versions: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -110,19 +115,7 @@ fn releases_join_by_content_not_by_section_or_year_numbers() {
 /// Jaccard over the whole page (0.69) they were stories of their own.
 #[test]
 fn republications_join_their_release_through_page_chrome() {
-    let dir = tempfile::tempdir().unwrap();
-    let predictions = dir.path().join("predictions.json");
-    let decisions = dir.path().join("decisions.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-        .arg("eval-dedup")
-        .arg(fixture("republications.jsonl"))
-        .args(["--predictions", predictions.to_str().unwrap(), "--decisions", decisions.to_str().unwrap()])
-        .env("POLYFEED_LEXICON", "")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run polyfeed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let clusters: Vec<Vec<String>> = serde_json::from_slice(&std::fs::read(&predictions).unwrap()).unwrap();
+    let (_, clusters, text) = eval_corpus("republications.jsonl", Path::new(""));
     assert_eq!(
         clusters,
         [
@@ -131,7 +124,6 @@ fn republications_join_their_release_through_page_chrome() {
             vec!["tervala-datacentres", "marketwire-datacentres"],
         ]
     );
-    let text = std::fs::read_to_string(&decisions).unwrap();
     let duplicates = text.lines().filter(|l| l.contains("\"kind\":\"duplicate\"")).count();
     assert_eq!(duplicates, 3, "{text}");
     assert_eq!(text.matches("3-gram containment").count(), 3, "{text}");

@@ -37,17 +37,7 @@ pub(super) fn ill_formed(text: &str) -> Option<String> {
         out.push_str(&rest[..lt]);
         rest = &rest[lt..];
         if rest.starts_with('&') {
-            let len = reference_len(rest);
-            match len {
-                Some(n) => {
-                    out.push_str(&rest[..n].replacen("&#X", "&#x", 1));
-                    rest = &rest[n..];
-                }
-                None => {
-                    out.push_str("&amp;");
-                    rest = &rest[1..];
-                }
-            }
+            rest = push_reference(&mut out, rest);
             continue;
         }
         // Markup that runs to a terminator; an unterminated one ends the document.
@@ -133,19 +123,24 @@ fn push_tag(out: &mut String, tag: &str) {
     let mut rest = tag;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        match reference_len(rest) {
-            Some(n) => {
-                out.push_str(&rest[..n].replacen("&#X", "&#x", 1));
-                rest = &rest[n..];
-            }
-            None => {
-                out.push_str("&amp;");
-                rest = &rest[1..];
-            }
-        }
+        rest = push_reference(out, &rest[amp..]);
     }
     out.push_str(rest);
+}
+
+/// Copies the reference `at` starts with (`&#X41;` as `&#x41;`), or a bare
+/// `&` escaped; returns what follows it.
+fn push_reference<'a>(out: &mut String, at: &'a str) -> &'a str {
+    match reference_len(at) {
+        Some(n) => {
+            out.push_str(&at[..n].replacen("&#X", "&#x", 1));
+            &at[n..]
+        }
+        None => {
+            out.push_str("&amp;");
+            &at[1..]
+        }
+    }
 }
 
 /// The length of the end of a tag starting at `tag[0]` (`>` included),
