@@ -140,8 +140,14 @@ fn write_compiled(lex: &Lexicon, cache: &Path) {
 }
 
 fn try_write_compiled(lex: &Lexicon, cache: &Path) -> std::io::Result<()> {
-    let tmp = cache.with_extension(format!("tmp{}", std::process::id()));
-    let result = std::fs::write(&tmp, lex.compile()).and_then(|()| std::fs::rename(&tmp, cache));
+    write_atomic(cache, &lex.compile())
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed over it, so
+/// that a reader sees the old file or the new one, never a part.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -152,7 +152,7 @@ pub fn build(from: &Path, out: &Path) -> Result<Report, BuildError> {
     let lex = write_table(&path, &table, &english).map_err(|e| BuildError::Write(path.clone(), e))?;
     phase("table written");
     let sources_path = out.join("SOURCES.txt");
-    write_atomic(&sources_path, sources.notice().as_bytes()).map_err(|e| BuildError::Write(sources_path, e))?;
+    super::write_atomic(&sources_path, sources.notice().as_bytes()).map_err(|e| BuildError::Write(sources_path, e))?;
     let compiled = super::write_compiled_beside(&path, &lex).map_err(|e| e.to_string());
     phase("compiled");
     let mut counts = BTreeMap::new();
@@ -434,14 +434,4 @@ fn write_table(path: &Path, table: &Table, english: &English) -> std::io::Result
         let _ = std::fs::remove_file(&tmp);
     }
     written.map(|()| lex)
-}
-
-/// Writes `bytes` to `path` through a temporary file renamed over it.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

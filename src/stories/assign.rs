@@ -131,9 +131,9 @@ fn assign<D: StoryData>(
 type NearKey = (DateTime<Utc>, i64, String);
 
 /// An assigned entry in the window: (source row id, entry key, entry id,
-/// story, its source's publisher group), in this order so that entries
-/// published at one time sort by (source, key).
-type Slot = (i64, String, i64, String, Option<String>);
+/// story), in this order so that entries published at one time sort by
+/// (source, key).
+type Slot = (i64, String, i64, String);
 
 /// The assigned entries published within the dedup window of a batch of
 /// unassigned ones, with their stories' version languages: the candidates
@@ -149,6 +149,8 @@ struct Window {
     /// Version languages of the stories met (also of key matches outside
     /// the window, looked up on demand).
     langs: HashMap<String, Vec<String>>,
+    /// Publisher group of each source met that has one.
+    groups: HashMap<i64, String>,
 }
 
 impl Window {
@@ -160,6 +162,7 @@ impl Window {
             to: (last + span).trunc_subsecs(0),
             by_date: BTreeMap::new(),
             langs: HashMap::new(),
+            groups: HashMap::new(),
         };
         w.reload(data)?;
         Ok(w)
@@ -169,7 +172,10 @@ impl Window {
         self.by_date.clear();
         self.langs.clear();
         for p in data.assigned_between(self.from, self.to)? {
-            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story, p.group));
+            if let Some(g) = p.group {
+                self.groups.insert(p.source_id, g);
+            }
+            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story));
         }
         for group in self.by_date.values_mut() {
             group.sort_unstable();
@@ -190,8 +196,11 @@ impl Window {
         lang: Option<&str>,
         publisher: Option<&str>,
     ) {
+        if let Some(g) = publisher {
+            self.groups.entry(source).or_insert_with(|| g.to_string());
+        }
         let group = self.by_date.entry(at).or_default();
-        let row = (source, key, id, story.to_string(), publisher.map(str::to_string));
+        let row = (source, key, id, story.to_string());
         let i = group.partition_point(|r| *r < row);
         group.insert(i, row);
         let langs = self.langs.entry(story.to_string()).or_default();
@@ -227,7 +236,7 @@ impl Window {
                     out.extend(group.iter().map(|r| (r.2, r.3.clone())));
                     room -= group.len();
                 } else {
-                    let own = |r: &&Slot| publisher.is_some() && r.4.as_deref() == publisher;
+                    let own = |r: &&Slot| publisher.is_some() && self.groups.get(&r.0).map(String::as_str) == publisher;
                     let first = group.iter().filter(own);
                     let rest = group.iter().filter(|r| !own(r));
                     out.extend(first.chain(rest).take(room).map(|r| (r.2, r.3.clone())));
@@ -296,14 +305,15 @@ mod tests {
     fn a_crowded_second_gives_the_publishers_own_entries_first() {
         let at: DateTime<Utc> = "2026-12-06T09:02:22Z".parse().unwrap();
         let mut rows: Vec<Slot> =
-            (0..NEAREST as i64 + 10).map(|i| (i, format!("k{i}"), 100 + i, format!("s{i}"), None)).collect();
-        rows.push((500, "fi-post".into(), 900, "porvoo-story".into(), Some("porvoo".into())));
+            (0..NEAREST as i64 + 10).map(|i| (i, format!("k{i}"), 100 + i, format!("s{i}"))).collect();
+        rows.push((500, "fi-post".into(), 900, "porvoo-story".into()));
         rows.sort_unstable();
         let window = Window {
             from: at - chrono::Duration::days(7),
             to: at + chrono::Duration::days(7),
             by_date: BTreeMap::from([(at, rows)]),
             langs: HashMap::new(),
+            groups: HashMap::from([(500, "porvoo".to_string())]),
         };
         let near = |publisher: Option<&str>| {
             let mut out = Vec::new();
