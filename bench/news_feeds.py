@@ -71,8 +71,11 @@ def main():
     story_of = {}
     for s in stories:
         for v in s.get("versions", []) + s.get("duplicates", []):
-            if v.get("url") in by_url:
-                story_of[v["url"]] = s["id"]
+            # The guid is the document's URL as given; the entry's url may
+            # have lost tracking parameters (fbclid, utm_*) on the way in.
+            for u in (v.get("entry_key"), v.get("url")):
+                if u in by_url:
+                    story_of[u] = s["id"]
     cells = [collections.defaultdict(collections.Counter) for _ in range(3)]
     for d in docs:
         st = story_of.get(d["url"], "missing:" + d["id"])

@@ -146,12 +146,21 @@ fn write_decisions(
             Decision::Duplicate { of_entry, evidence, .. } => ("duplicate", Some(*of_entry), Some(evidence)),
             Decision::Version { matched, evidence, .. } => ("version", Some(*matched), Some(evidence)),
         };
+        // Stories merged in through this version: the entry each matched, and the score.
+        let links: Vec<serde_json::Value> = match d {
+            Decision::Version { links, .. } => links
+                .iter()
+                .map(|l| serde_json::json!({"matched": docs[l.entry as usize].0.id, "score": l.score}))
+                .collect(),
+            _ => Vec::new(),
+        };
         let line = serde_json::json!({
             "kind": kind,
             "doc": docs[i].0.id,
             "story": docs[story[i]].0.id,
             "matched": other.map(|o| docs[o as usize].0.id.as_str()),
             "evidence": evidence,
+            "links": links,
         });
         out.push_str(&line.to_string());
         out.push('\n');

@@ -28,6 +28,10 @@ pub const CONTAINMENT_THRESHOLD: f64 = 0.7;
 /// Fewest sampled 3-grams a containment estimate is trusted on (about 25
 /// words of the shorter text).
 const CONTAINMENT_SAMPLE: usize = 24;
+/// Two stories a new version matches both merge only when a member of one
+/// and a member of the other already score this share of the threshold
+/// (see `stories_resemble`).
+const LINK_RESEMBLANCE: f64 = 0.5;
 /// Entries further apart than this are never versions of one post by
 /// content alone.
 pub const WINDOW_DAYS: i64 = 7;
@@ -85,7 +89,24 @@ pub enum Decision {
         matched: i64,
         /// Why.
         evidence: Evidence,
+        /// Other stories this version also matches above the threshold
+        /// (each of their members among the candidates), whose languages
+        /// the story lacks: versions of one post that began apart (two of
+        /// them met before the third, which matches both). The caller
+        /// merges them into `story_id`.
+        links: Vec<Link>,
     },
+}
+
+/// Another story a new version also matches (see [`Decision::Version`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The other story.
+    pub story_id: String,
+    /// Its entry that matched.
+    pub entry: i64,
+    /// The score of that match.
+    pub score: f64,
 }
 
 fn sig(name: &str, score: f64) -> Signal {
@@ -221,24 +242,61 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
     }
     let Some(lang) = new.lang.as_ref() else { return Decision::New };
     let not_ids = shared_not_post_ids(new, candidates);
-    let mut best: Option<(&Candidate, Evidence)> = None;
+    let mut over: Vec<(&Candidate, Evidence)> = Vec::new();
+    let mut under: Vec<&str> = Vec::new(); // stories with a member below the threshold
     for c in candidates {
         let other_lang = c.features.lang.as_ref().is_some_and(|l| l != lang);
         if !other_lang || c.story_langs.contains(lang) {
             continue; // one version per language in a story
         }
         let ev = version_scored(new, &c.features, &not_ids, false);
-        if ev.score >= content_threshold && better(&ev, c, best.as_ref()) {
-            best = Some((c, ev));
+        if ev.score >= content_threshold {
+            over.push((c, ev));
+        } else {
+            under.push(&c.story_id);
         }
     }
-    match best {
-        Some((c, _)) => {
-            let evidence = version_scored(new, &c.features, &not_ids, true);
-            Decision::Version { story_id: c.story_id.clone(), matched: c.entry_id, evidence }
+    // Best first; at one score, the lowest entry id.
+    over.sort_by(|(a, x), (b, y)| y.score.total_cmp(&x.score).then(a.entry_id.cmp(&b.entry_id)));
+    let Some((best, _)) = over.first() else { return Decision::New };
+    let evidence = version_scored(new, &best.features, &not_ids, true);
+    let mut langs: Vec<&str> = best.story_langs.iter().map(String::as_str).chain([lang.as_str()]).collect();
+    let mut links: Vec<Link> = Vec::new();
+    for (c, ev) in &over[1..] {
+        let story = c.story_id.as_str();
+        if story == best.story_id || links.iter().any(|l| l.story_id == story) {
+            continue; // a story links once, by its best match
         }
-        None => Decision::New,
+        if under.contains(&story) {
+            continue; // the new version is no match for each version there
+        }
+        if !stories_resemble(candidates, &best.story_id, story, &not_ids, content_threshold * LINK_RESEMBLANCE) {
+            continue; // alike only through the new version: a bridge, not a story
+        }
+        if c.story_langs.iter().any(|l| langs.contains(&l.as_str())) {
+            continue; // one version per language in the merged story
+        }
+        langs.extend(c.story_langs.iter().map(String::as_str));
+        links.push(Link { story_id: story.to_string(), entry: c.entry_id, score: ev.score });
     }
+    Decision::Version { story_id: best.story_id.clone(), matched: best.entry_id, evidence, links }
+}
+
+/// Whether some member of story `a` and some member of story `b` (among
+/// the candidates, in different languages) score at least `floor` as
+/// versions of each other. Versions of one post that began apart were
+/// near the threshold already (the new version only tips them over);
+/// two posts that a new entry matches each on its own side share little.
+fn stories_resemble(candidates: &[Candidate], a: &str, b: &str, not_ids: &[&str], floor: f64) -> bool {
+    let of = |s: &str| -> Vec<&Candidate> {
+        candidates.iter().filter(|c| c.story_id == s && c.features.lang.is_some()).collect()
+    };
+    let (xs, ys) = (of(a), of(b));
+    xs.iter().any(|x| {
+        ys.iter().any(|y| {
+            x.features.lang != y.features.lang && version_scored(&x.features, &y.features, not_ids, false).score >= floor
+        })
+    })
 }
 
 /// The new entry's language-neutral ids that are not a post's id: an id
@@ -331,6 +389,64 @@ mod tests {
         };
         match decide(&post("sv", 3, "4410"), &[a, other(4, "s4", 1), other(5, "s5", 2)]) {
             Decision::Version { story_id, .. } => assert_eq!(story_id, "s1"),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    /// One ferry order, in English and in Danish: alike by names and
+    /// figures only (no word table here), 0.10, under the threshold.
+    const ORDER_EN: &str = "Tervala has signed an agreement with Nordhavn Shipping to deliver hybrid propulsion \
+systems for four new ferries. The order is worth approximately 86 million euros and it will be booked in the second \
+quarter of 2026. The ferries will operate between Turku and Stockholm from the spring of 2029. Each vessel will \
+carry 1,800 passengers and 650 cars, and the hybrid systems cut fuel consumption by 23 percent compared with the \
+current fleet. Deliveries start in the autumn of 2027.";
+    const ORDER_DA: &str = "Tervala har underskrevet en aftale med Nordhavn Shipping om at levere hybride \
+fremdriftssystemer til fire nye færger. Ordren er værd omkring 86 millioner euro og bogføres i andet kvartal 2026. \
+Færgerne skal sejle mellem Turku og Stockholm fra foråret 2029. Hvert skib tager 1.800 passagerer og 650 biler, og \
+systemerne sænker brændstofforbruget med 23 procent. Leveringerne begynder i efteråret 2027.";
+    /// Another order of the same company, in Danish.
+    const SERVICE_DA: &str = "Tervala har underskrevet en aftale med Nordhavn Shipping om service af to færger. \
+Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Skibene sejler mellem Helsinki og Tallinn.";
+
+    /// A post of `site.example` with content read without a word table.
+    fn post_with(lang: &str, hour: i64, id: &str, text: &str) -> Features {
+        let lex = crate::dedup::content::Lexicon::parse("", "t");
+        Features { content: crate::dedup::content::content_features_with(&lex, lang, "", text), ..post(lang, hour, id) }
+    }
+
+    #[test]
+    fn a_version_of_two_stories_links_the_one_its_story_can_take() {
+        let en = candidate(1, "s1", post_with("en", 0, "7", ORDER_EN));
+        let da = candidate(2, "s2", post_with("da", 0, "8", ORDER_DA));
+        assert!(version_evidence(&en.features, &da.features).score < CONTENT_THRESHOLD);
+        // The English and the Danish version began apart; the Swedish one
+        // carries the ids of both.
+        let mut sv = post("sv", 1, "7");
+        sv.id_keys.push("cms:8".into());
+        match decide(&sv, &[en.clone(), da.clone()]) {
+            Decision::Version { story_id, matched, links, .. } => {
+                assert_eq!((story_id.as_str(), matched), ("s1", 1));
+                assert_eq!(links, vec![Link { story_id: "s2".into(), entry: 2, score: 0.95 }]);
+            }
+            d => panic!("{d:?}"),
+        }
+        // A story that would hold two versions of one language is not linked.
+        let mut da_en = da.clone();
+        da_en.story_langs = vec!["da".into(), "en".into()];
+        match decide(&sv, &[en.clone(), da_en]) {
+            Decision::Version { story_id, links, .. } => assert_eq!((story_id.as_str(), links), ("s1", vec![])),
+            d => panic!("{d:?}"),
+        }
+        // Nor a story alike only through the new version: another order.
+        let other = candidate(3, "s3", post_with("da", 0, "8", SERVICE_DA));
+        match decide(&sv, &[en.clone(), other]) {
+            Decision::Version { story_id, links, .. } => assert_eq!((story_id.as_str(), links), ("s1", vec![])),
+            d => panic!("{d:?}"),
+        }
+        // Nor a candidate below the threshold.
+        let unrelated = candidate(4, "s4", post_with("da", 0, "9", ORDER_DA));
+        match decide(&sv, &[en, unrelated]) {
+            Decision::Version { links, .. } => assert!(links.is_empty()),
             d => panic!("{d:?}"),
         }
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::reconcile::{SplitSet, drop_split_candidates, merge_strong, resolve_splits};
+use super::reconcile::{SplitSet, drop_split_candidates, merge_linked, merge_strong, resolve_splits};
 use super::{AssignStats, Join, Pending, Role, StoryData, StoryRules};
 use crate::dedup::{self, Candidate, Decision, Evidence, Features};
 
@@ -97,7 +97,7 @@ fn assign<D: StoryData>(
             data.join(&join, now)?;
             data.log(story_id, "joined", &format!("entry {id} as a duplicate of entry {of_entry}"), now)?;
         }
-        Decision::Version { story_id, matched, evidence } => {
+        Decision::Version { story_id, matched, evidence, links } => {
             let join =
                 Join { entry: id, story: story_id, role: Role::Version, lang, matched: Some(*matched), evidence };
             data.join(&join, now)?;
@@ -110,6 +110,8 @@ fn assign<D: StoryData>(
             // Late evidence: links and pattern ids of the new version may
             // tie its story to others (the older id survives; recorded).
             merged = merge_strong(data, id, &new, splits, now)?;
+            // Versions of one post that began apart meet through this one.
+            merged += merge_linked(data, id, links, splits, now)?;
         }
     }
     if merged > 0 {

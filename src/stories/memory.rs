@@ -387,6 +387,45 @@ mod tests {
     }
 
     #[test]
+    fn a_version_that_matches_two_stories_merges_them() {
+        // fi and en are alike (names, figures) but under the threshold: two
+        // stories. The sv version carries an id of each; its story takes
+        // the other.
+        let text = |lang| match lang {
+            "fi" => "Tervala toimittaa Nordhavn Shippingille hybridijärjestelmät neljään lauttaan. Tilauksen arvo on \
+noin 86 miljoonaa euroa, ja se kirjataan vuoden 2026 toiselle neljännekselle. Lautat liikennöivät Turun ja \
+Tukholman välillä keväästä 2029. Kukin alus ottaa 1 800 matkustajaa ja 650 autoa, ja polttoaineen kulutus laskee \
+23 prosenttia. Toimitukset alkavat syksyllä 2027.",
+            _ => "Tervala will deliver hybrid propulsion systems to Nordhavn Shipping for four new ferries. The order \
+is worth approximately 86 million euros and it will be booked in the second quarter of 2026. The ferries will \
+operate between Turku and Stockholm from the spring of 2029. Each vessel will carry 1,800 passengers and 650 cars, \
+and fuel consumption falls by 23 percent. Deliveries start in the autumn of 2027.",
+        };
+        let lex = crate::dedup::content::Lexicon::parse("", "t");
+        let mut m = Memory::default();
+        for (id, lang, keys) in [(1, "fi", &["cms:1"][..]), (2, "en", &["cms:2"]), (3, "sv", &["cms:1", "cms:2"])] {
+            add(&mut m, id, "city.example", lang, id as u32, t0() + Duration::hours(id), &[]);
+            let mut f = (*m.features[&id]).clone();
+            f.host = Some("city.example".into());
+            f.id_keys = keys.iter().map(|k| k.to_string()).collect();
+            if id < 3 {
+                f.content = crate::dedup::content::content_features_with(&lex, lang, "", text(lang));
+            }
+            m.store_features(id, f).unwrap();
+            if id == 2 {
+                assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+                assert_ne!(story(&m, 1), story(&m, 2));
+            }
+        }
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        assert_eq!(story(&m, 1), own_id(&m, 1), "the older story keeps its id");
+        assert_eq!((story(&m, 2), story(&m, 3)), (own_id(&m, 1), own_id(&m, 1)));
+        let merges: Vec<_> = m.events.iter().filter(|e| e.0 == "merge").collect();
+        assert_eq!(merges.len(), 1, "{:?}", m.events);
+        assert!(merges[0].4.contains("entry 3 is a version of both"), "{}", merges[0].4);
+    }
+
+    #[test]
     fn a_merge_override_never_puts_two_versions_of_one_language_in_a_story() {
         let mut m = Memory::default();
         let a = add(&mut m, 1, "city.example", "fi", 1, t0(), &[]);

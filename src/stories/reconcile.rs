@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Event, ReconcileStats, Role, StoryData, StoryRules};
 use crate::config::Override;
-use crate::dedup::{Candidate, Evidence, Features, Signal};
+use crate::dedup::{Candidate, Evidence, Features, Link, Signal};
 
 /// Partners looked at per strong-evidence key.
 const PER_PARTNER_KEY: usize = 20;
@@ -180,6 +180,28 @@ pub(super) fn merge_strong<D: StoryData>(
         if let Merge::Merged { .. } =
             merge_stories(data, &mine, &theirs, &format!("{why} (entries {id} and {other})"), splits, now)?
         {
+            merged += 1;
+        }
+    }
+    Ok(merged)
+}
+
+/// The other stories a new version also matches by content
+/// ([`crate::dedup::Decision::Version`]'s links): merged into its story where one
+/// version per language and the splits allow. Returns the merges made.
+pub(super) fn merge_linked<D: StoryData>(
+    data: &mut D,
+    id: i64,
+    links: &[Link],
+    splits: &[SplitSet],
+    now: DateTime<Utc>,
+) -> Result<u64, D::Error> {
+    let mut merged = 0;
+    for l in links {
+        let Some(mine) = data.story_of(id)? else { continue };
+        let Some(theirs) = data.story_of(l.entry)? else { continue };
+        let why = format!("entry {id} is a version of both (matched entry {} at {:.2})", l.entry, l.score);
+        if let Merge::Merged { .. } = merge_stories(data, &mine, &theirs, &why, splits, now)? {
             merged += 1;
         }
     }

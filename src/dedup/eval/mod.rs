@@ -15,7 +15,8 @@ use super::{CONTENT_THRESHOLD, Candidate, Decision, Features, WINDOW_DAYS, decid
 
 /// Assigns every entry to a story. `entries` must be sorted by publication
 /// time (ties keep their order, as in ingest order). Returns, per entry, the
-/// index of the first entry of its story, and the decision taken for it.
+/// index of the first entry of its story (after any merges its version
+/// links made), and the decision taken for it.
 pub fn assign(entries: &[Features]) -> (Vec<usize>, Vec<Decision>) {
     assign_with(entries, CONTENT_THRESHOLD)
 }
@@ -60,17 +61,31 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
             }
         };
         members[s].push(i);
+        story.push(s);
         candidates.push(Candidate {
             entry_id: i as i64,
             story_id: s.to_string(),
             story_langs: Vec::new(),
             features: std::sync::Arc::new(f.clone()),
         });
+        let mut s = s;
+        if let Decision::Version { links, .. } = &d {
+            // As the store: the older story (here: the earlier first entry) keeps its id.
+            for l in links {
+                let other: usize = l.story_id.parse().expect("story ids are entry indices");
+                let (keep, gone) = (s.min(other), s.max(other));
+                for m in std::mem::take(&mut members[gone]) {
+                    story[m] = keep;
+                    candidates[m].story_id = keep.to_string();
+                    members[keep].push(m);
+                }
+                s = keep;
+            }
+        }
         let langs = story_langs(&candidates, &members[s]);
         for &m in &members[s] {
             candidates[m].story_langs.clone_from(&langs);
         }
-        story.push(s);
         decisions.push(d);
     }
     (story, decisions)
