@@ -294,7 +294,8 @@ fn stories_resemble(candidates: &[Candidate], a: &str, b: &str, not_ids: &[&str]
     let (xs, ys) = (of(a), of(b));
     xs.iter().any(|x| {
         ys.iter().any(|y| {
-            x.features.lang != y.features.lang && version_scored(&x.features, &y.features, not_ids, false).score >= floor
+            x.features.lang != y.features.lang
+                && version_scored(&x.features, &y.features, not_ids, false).score >= floor
         })
     })
 }

@@ -392,14 +392,18 @@ mod tests {
         // stories. The sv version carries an id of each; its story takes
         // the other.
         let text = |lang| match lang {
-            "fi" => "Tervala toimittaa Nordhavn Shippingille hybridijärjestelmät neljään lauttaan. Tilauksen arvo on \
+            "fi" => {
+                "Tervala toimittaa Nordhavn Shippingille hybridijärjestelmät neljään lauttaan. Tilauksen arvo on \
 noin 86 miljoonaa euroa, ja se kirjataan vuoden 2026 toiselle neljännekselle. Lautat liikennöivät Turun ja \
 Tukholman välillä keväästä 2029. Kukin alus ottaa 1 800 matkustajaa ja 650 autoa, ja polttoaineen kulutus laskee \
-23 prosenttia. Toimitukset alkavat syksyllä 2027.",
-            _ => "Tervala will deliver hybrid propulsion systems to Nordhavn Shipping for four new ferries. The order \
+23 prosenttia. Toimitukset alkavat syksyllä 2027."
+            }
+            _ => {
+                "Tervala will deliver hybrid propulsion systems to Nordhavn Shipping for four new ferries. The order \
 is worth approximately 86 million euros and it will be booked in the second quarter of 2026. The ferries will \
 operate between Turku and Stockholm from the spring of 2029. Each vessel will carry 1,800 passengers and 650 cars, \
-and fuel consumption falls by 23 percent. Deliveries start in the autumn of 2027.",
+and fuel consumption falls by 23 percent. Deliveries start in the autumn of 2027."
+            }
         };
         let lex = crate::dedup::content::Lexicon::parse("", "t");
         let mut m = Memory::default();
