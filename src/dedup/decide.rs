@@ -32,6 +32,10 @@ const CONTAINMENT_SAMPLE: usize = 24;
 /// and a member of the other already score this share of the threshold
 /// (see `stories_resemble`).
 const LINK_RESEMBLANCE: f64 = 0.5;
+/// How much better a new version must match a two-version story's other
+/// version than the story's version in its language does, to take its
+/// place (see `displacement`).
+const DISPLACE_RATIO: f64 = 1.5;
 /// Entries further apart than this are never versions of one post by
 /// content alone.
 pub const WINDOW_DAYS: i64 = 7;
@@ -95,6 +99,10 @@ pub enum Decision {
         /// them met before the third, which matches both). The caller
         /// merges them into `story_id`.
         links: Vec<Link>,
+        /// A member of `story_id` in this version's language that matched
+        /// the story far worse: it leaves the story (with its duplicates)
+        /// before this version joins.
+        displaces: Option<i64>,
     },
 }
 
@@ -258,6 +266,17 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
     }
     // Best first; at one score, the lowest entry id.
     over.sort_by(|(a, x), (b, y)| y.score.total_cmp(&x.score).then(a.entry_id.cmp(&b.entry_id)));
+    let best_score = over.first().map(|(_, ev)| ev.score);
+    if let Some((e, c)) = displacement(new, candidates, &not_ids, lang, best_score, content_threshold) {
+        let evidence = version_scored(new, &e.features, &not_ids, true);
+        return Decision::Version {
+            story_id: e.story_id.clone(),
+            matched: e.entry_id,
+            evidence,
+            links: Vec::new(),
+            displaces: Some(c),
+        };
+    }
     let Some((best, _)) = over.first() else { return Decision::New };
     let evidence = version_scored(new, &best.features, &not_ids, true);
     let mut langs: Vec<&str> = best.story_langs.iter().map(String::as_str).chain([lang.as_str()]).collect();
@@ -279,7 +298,48 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
         langs.extend(c.story_langs.iter().map(String::as_str));
         links.push(Link { story_id: story.to_string(), entry: c.entry_id, score: ev.score });
     }
-    Decision::Version { story_id: best.story_id.clone(), matched: best.entry_id, evidence, links }
+    Decision::Version { story_id: best.story_id.clone(), matched: best.entry_id, evidence, links, displaces: None }
+}
+
+/// A story of two versions that holds one in the new entry's language,
+/// whose other version the new entry matches far better (by
+/// [`DISPLACE_RATIO`]) than that version matches the one in the new
+/// entry's language, and better than any story it could join: (the other
+/// version, the entry it displaces). Assignment is greedy, in publication
+/// order: a post's version that came first may have joined a look-alike
+/// (another help page of one panel, another release of the week) before
+/// its true partner arrived; the pair was the weaker match, and it parts.
+fn displacement<'a>(
+    new: &Features,
+    candidates: &'a [Candidate],
+    not_ids: &[&str],
+    lang: &str,
+    best_allowed: Option<f64>,
+    threshold: f64,
+) -> Option<(&'a Candidate, i64)> {
+    let mut best: Option<(&Candidate, f64)> = None;
+    for e in candidates {
+        let pair = e.story_langs.len() == 2 && e.story_langs.iter().any(|l| l == lang);
+        if !pair || e.features.lang.as_deref().is_none_or(|l| l == lang) {
+            continue;
+        }
+        let score = version_scored(new, &e.features, not_ids, false).score;
+        let wins = best.is_none_or(|(b, s)| score > s || (score == s && e.entry_id < b.entry_id));
+        if score >= threshold && best_allowed.is_none_or(|a| score > a) && wins {
+            best = Some((e, score));
+        }
+    }
+    let (e, score) = best?;
+    // The version (or duplicate) in the new entry's language it would part from.
+    let mut held: Option<(i64, f64)> = None;
+    for c in candidates.iter().filter(|c| c.story_id == e.story_id && c.features.lang.as_deref() == Some(lang)) {
+        let s = version_scored(&c.features, &e.features, not_ids, false).score;
+        if held.is_none_or(|(_, h)| s > h) {
+            held = Some((c.entry_id, s));
+        }
+    }
+    let (c, held) = held?;
+    (score >= DISPLACE_RATIO * held).then_some((e, c))
 }
 
 /// Whether some member of story `a` and some member of story `b` (among
@@ -394,8 +454,8 @@ mod tests {
         }
     }
 
-    /// One ferry order, in English and in Danish: alike by names and
-    /// figures only (no word table here), 0.10, under the threshold.
+    /// One ferry order, in English and in Danish (one figure fewer): alike
+    /// by names and figures only (no word table here), under the threshold.
     const ORDER_EN: &str = "Tervala has signed an agreement with Nordhavn Shipping to deliver hybrid propulsion \
 systems for four new ferries. The order is worth approximately 86 million euros and it will be booked in the second \
 quarter of 2026. The ferries will operate between Turku and Stockholm from the spring of 2029. Each vessel will \
@@ -403,7 +463,7 @@ carry 1,800 passengers and 650 cars, and the hybrid systems cut fuel consumption
 current fleet. Deliveries start in the autumn of 2027.";
     const ORDER_DA: &str = "Tervala har underskrevet en aftale med Nordhavn Shipping om at levere hybride \
 fremdriftssystemer til fire nye færger. Ordren er værd omkring 86 millioner euro og bogføres i andet kvartal 2026. \
-Færgerne skal sejle mellem Turku og Stockholm fra foråret 2029. Hvert skib tager 1.800 passagerer og 650 biler, og \
+Færgerne skal sejle mellem Turku og Stockholm fra foråret 2029. Hvert skib tager 1.800 passagerer og mange biler, og \
 systemerne sænker brændstofforbruget med 23 procent. Leveringerne begynder i efteråret 2027.";
     /// Another order of the same company, in Danish.
     const SERVICE_DA: &str = "Tervala har underskrevet en aftale med Nordhavn Shipping om service af to færger. \
@@ -448,6 +508,40 @@ Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Sk
         let unrelated = candidate(4, "s4", post_with("da", 0, "9", ORDER_DA));
         match decide(&sv, &[en, unrelated]) {
             Decision::Version { links, .. } => assert!(links.is_empty()),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_far_better_match_takes_the_place_of_a_weak_one() {
+        // The Danish page met the English one first, on a weak match; the
+        // Danish version proper carries the English page's id.
+        let mut e = post_with("en", 0, "7", ORDER_EN);
+        e.url_key = Some("site.example/en/7".into());
+        let mut weak = post_with("da", 0, "8", ORDER_DA);
+        weak.url_key = Some("site.example/da/8".into());
+        let held = version_evidence(&weak, &e).score;
+        assert!(held > 0.0 && held * DISPLACE_RATIO < PATTERN_SCORE, "{held}");
+        let pair =
+            |f: Features, id| Candidate { story_langs: vec!["da".into(), "en".into()], ..candidate(id, "s1", f) };
+        let da = post("da", 1, "7");
+        match decide(&da, &[pair(e.clone(), 1), pair(weak.clone(), 2)]) {
+            Decision::Version { story_id, matched, displaces, .. } => {
+                assert_eq!((story_id.as_str(), matched, displaces), ("s1", 1, Some(2)));
+            }
+            d => panic!("{d:?}"),
+        }
+        // Held by a link, the Danish page stays; the new one has no story to join.
+        let mut linked = e.clone();
+        linked.alternates = vec!["site.example/da/8".into()];
+        assert_eq!(decide(&da, &[pair(linked, 1), pair(weak.clone(), 2)]), Decision::New);
+        // A story it can join that it matches as well comes first.
+        let mut sv = post_with("sv", 0, "9", ORDER_EN);
+        sv.url_key = Some("site.example/sv/9".into());
+        let mut da_linking = da.clone();
+        da_linking.alternates = vec!["site.example/sv/9".into()];
+        match decide(&da_linking, &[pair(e, 1), pair(weak, 2), candidate(3, "s3", sv)]) {
+            Decision::Version { story_id, displaces, .. } => assert_eq!((story_id.as_str(), displaces), ("s3", None)),
             d => panic!("{d:?}"),
         }
     }

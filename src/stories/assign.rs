@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::reconcile::{SplitSet, drop_split_candidates, merge_linked, merge_strong, resolve_splits};
+use super::reconcile::{SplitSet, displace, drop_split_candidates, merge_linked, merge_strong, resolve_splits};
 use super::{AssignStats, Join, Pending, Role, StoryData, StoryRules};
 use crate::dedup::{self, Candidate, Decision, Evidence, Features};
 
@@ -97,7 +97,14 @@ fn assign<D: StoryData>(
             data.join(&join, now)?;
             data.log(story_id, "joined", &format!("entry {id} as a duplicate of entry {of_entry}"), now)?;
         }
-        Decision::Version { story_id, matched, evidence, links } => {
+        Decision::Version { story_id, matched, evidence, links, displaces } => {
+            let mut story_id = story_id.clone();
+            if let Some(c) = displaces {
+                displace(data, &story_id, *c, id, now)?;
+                story_id = data.story_of(*matched)?.unwrap_or(story_id);
+                merged += 1; // stories of entries in the window changed
+            }
+            let story_id = &story_id;
             let join =
                 Join { entry: id, story: story_id, role: Role::Version, lang, matched: Some(*matched), evidence };
             data.join(&join, now)?;
@@ -109,7 +116,7 @@ fn assign<D: StoryData>(
             )?;
             // Late evidence: links and pattern ids of the new version may
             // tie its story to others (the older id survives; recorded).
-            merged = merge_strong(data, id, &new, splits, now)?;
+            merged += merge_strong(data, id, &new, splits, now)?;
             // Versions of one post that began apart meet through this one.
             merged += merge_linked(data, id, links, splits, now)?;
         }

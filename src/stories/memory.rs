@@ -430,6 +430,41 @@ and fuel consumption falls by 23 percent. Deliveries start in the autumn of 2027
     }
 
     #[test]
+    fn a_far_better_version_takes_the_place_of_a_weak_one() {
+        // A Danish page joins the English report on shared figures and names;
+        // then the Danish report proper arrives, with the English one's id.
+        let en = "Tervala reported net sales of 412.5 million euros for January-March 2026, up 8.3 percent \
+from 380.9 million.\n\nOperating profit was 36.2 million (29.8 million). Chief executive Maria Lindqvist said orders \
+from Nordhavn and Baltica rose to 518 million. The group employs 2,140 people in Turku, Vaasa and Gdansk.";
+        let da = "Tervala rapporterede en nettoomsætning på 412,5 millioner euro for januar-marts 2026, en stigning \
+på 8,3 procent fra 380,9 millioner.\n\nDriftsresultatet var 36,2 millioner (29,8 millioner). Administrerende direktør \
+Maria Lindqvist sagde, at ordrer fra Nordhavn og Baltica steg til 518 millioner. Koncernen beskæftiger 2.140 \
+personer i Turku, Vaasa og Gdansk.";
+        let lex = crate::dedup::content::Lexicon::parse("", "t");
+        let mut m = Memory::default();
+        for (id, lang, text, key) in [(1, "da", da, "cms:8"), (2, "en", en, "cms:7"), (3, "da", "", "cms:7")] {
+            add(&mut m, id, "city.example", lang, id as u32, t0() + Duration::hours(id), &[]);
+            let mut f = (*m.features[&id]).clone();
+            f.host = Some("city.example".into());
+            f.id_keys = vec![key.to_string()];
+            f.content = crate::dedup::content::content_features_with(&lex, lang, "", text);
+            m.store_features(id, f).unwrap();
+            if id == 2 {
+                assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+                let ev = crate::dedup::version_evidence(&m.features[&2], &m.features[&1]);
+                assert_eq!(story(&m, 2), own_id(&m, 1), "the figures join the pages: {ev:?}");
+            }
+        }
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        assert_eq!(story(&m, 1), own_id(&m, 1), "the founder keeps the story's id");
+        assert_eq!((story(&m, 2), story(&m, 3)), (own_id(&m, 2), own_id(&m, 2)));
+        assert_eq!(m.members[&3].matched, Some(2));
+        let splits: Vec<_> = m.events.iter().filter(|e| e.0 == "split").collect();
+        assert_eq!(splits.len(), 1, "{:?}", m.events);
+        assert!(splits[0].4.contains("entry 3 matched the other version far better than entry 1"), "{}", splits[0].4);
+    }
+
+    #[test]
     fn a_merge_override_never_puts_two_versions_of_one_language_in_a_story() {
         let mut m = Memory::default();
         let a = add(&mut m, 1, "city.example", "fi", 1, t0(), &[]);

@@ -208,6 +208,29 @@ pub(super) fn merge_linked<D: StoryData>(
     Ok(merged)
 }
 
+/// Parts a two-version story by language before new entry `by` takes the
+/// place of `displaced` (see `dedup::Decision::Version`'s `displaces`): the
+/// part holding the founder keeps the story's id, the other becomes a story
+/// of its own (recorded as a split).
+pub(super) fn displace<D: StoryData>(
+    data: &mut D,
+    story: &str,
+    displaced: i64,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<(), D::Error> {
+    let langs: BTreeMap<i64, Option<String>> = data.roles(story)?.into_iter().map(|r| (r.entry, r.lang)).collect();
+    let Some(theirs) = langs.get(&displaced).cloned() else { return Ok(()) };
+    let (with, rest): (Vec<i64>, Vec<i64>) = langs.keys().copied().partition(|e| langs[e] == theirs);
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let split = SplitSet { line: 0, sets: vec![with, rest] };
+    let reason = format!("entry {by} matched the other version far better than entry {displaced} did");
+    split_story(data, story, &split, &reason, now)?;
+    Ok(())
+}
+
 /// Records a refused override once per story pair and reason.
 fn refused_once<D: StoryData>(
     data: &mut D,
@@ -273,7 +296,8 @@ fn apply_split<D: StoryData>(data: &mut D, split: &SplitSet, now: DateTime<Utc>)
     let mut made = 0;
     for story in stories {
         if sets_in(data, &story, split)?.len() >= 2 {
-            made += split_story(data, &story, split, now)?;
+            let reason = format!("[[split]] override on line {} of the config", split.line);
+            made += split_story(data, &story, split, &reason, now)?;
         }
     }
     Ok(made)
@@ -305,7 +329,13 @@ fn own_story_id<D: StoryData>(data: &mut D, e: i64, n: u32) -> Result<Option<Str
 /// the set holding the founder (else the set whose entry has the lowest id)
 /// stays with the unlisted rest under the story's id, every other set moves
 /// to a story of its own, with its first entry's own story id.
-fn split_story<D: StoryData>(data: &mut D, story: &str, split: &SplitSet, now: DateTime<Utc>) -> Result<u64, D::Error> {
+fn split_story<D: StoryData>(
+    data: &mut D,
+    story: &str,
+    split: &SplitSet,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, D::Error> {
     let ms = data.members(story)?;
     let matched: BTreeMap<i64, Option<i64>> = ms.iter().copied().collect();
     let set_of = |e: i64| split.sets.iter().position(|s| s.contains(&e));
@@ -331,7 +361,6 @@ fn split_story<D: StoryData>(data: &mut D, story: &str, split: &SplitSet, now: D
             .min_by_key(|(i, _)| split.sets[**i].iter().filter(|e| matched.contains_key(e)).min())
             .map(|(i, _)| *i)
     });
-    let reason = format!("[[split]] override on line {} of the config", split.line);
     let mut made = 0;
     for (i, moved) in parts {
         if Some(i) == stays {
@@ -352,13 +381,13 @@ fn split_story<D: StoryData>(data: &mut D, story: &str, split: &SplitSet, now: D
             data.move_entry(*e, &new_id)?;
         }
         // The roots of the new story started it: no match, the override as evidence.
-        let ev = Evidence { score: 1.0, signals: vec![Signal { name: reason.clone(), score: 1.0 }] };
+        let ev = Evidence { score: 1.0, signals: vec![Signal { name: reason.to_string(), score: 1.0 }] };
         for e in moved.iter().filter(|e| !matched.get(e).copied().flatten().is_some_and(|m| moved.contains(&m))) {
             data.make_root(*e, &ev)?;
         }
         data.log(story, "split", &format!("entries {moved:?} split off into {new_id}: {reason}"), now)?;
         data.log(&new_id, "created", &format!("split off {story}: {reason}"), now)?;
-        let event = Event { kind: "split", story, other: Some(&new_id), entries: &moved, reason: &reason };
+        let event = Event { kind: "split", story, other: Some(&new_id), entries: &moved, reason };
         data.event(&event, now)?;
         made += 1;
     }

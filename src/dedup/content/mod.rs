@@ -112,8 +112,16 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
     // ones keep it, since it is most of what tells short texts apart.
     let comparable = structure_comparable(a, b);
     let cut = a.chars.min(b.chars) >= LONG_TEXT;
-    let shape = if comparable { vector::shape(&a.paragraph_chars, &b.paragraph_chars, cut) } else { 1.0 };
+    let mut shape = if comparable { vector::shape(&a.paragraph_chars, &b.paragraph_chars, cut) } else { 1.0 };
     parts.push(if comparable { ("paragraph shape", shape) } else { ("long texts, paragraphs not comparable", 1.0) });
+    // Two texts that state many figures and share most of them follow one
+    // another as closely as paragraph lengths would show: the figures vouch
+    // for the shape when the paragraphs were broken differently (a table
+    // flattened on one side, an excerpt cut at another point).
+    if shared_facts(a, b) && nums >= MOST && nums > shape {
+        shape = nums;
+        parts.push(("shared figures vouch for the shape", nums));
+    }
     let mut damp = (0.6 + 0.4 * len) * shape * years;
     // Two texts full of figures and names that share almost none of either
     // are about different things, however alike their vocabulary (two
@@ -146,9 +154,22 @@ const DISJOINT_FACTS: f64 = 0.5;
 /// none of either (translations share most of their figures even when cut
 /// at different points: 0.25 at least on news-dev).
 fn disjoint_facts(a: &ContentFeatures, b: &ContentFeatures, nums: f64, names: f64) -> bool {
-    let enough = |f: &ContentFeatures| f.numbers.len() >= 5 && f.names.len() >= 3;
+    let enough = |f: &ContentFeatures| f.numbers.len() >= MIN_FACTS && f.names.len() >= 3;
     enough(a) && enough(b) && nums < 0.1 && names < 0.05
 }
+
+/// Both texts state enough figures to judge their overlap (as for
+/// `disjoint_facts`).
+fn shared_facts(a: &ContentFeatures, b: &ContentFeatures) -> bool {
+    a.numbers.len() >= MIN_FACTS && b.numbers.len() >= MIN_FACTS
+}
+
+/// Figures a text states before their overlap with another's says something.
+const MIN_FACTS: usize = 5;
+/// Most figures shared (their shrunk Jaccard index): translations on
+/// news-dev reach it in 82 of 94 pairs that share any, a rewrite by another
+/// publisher 0.56, releases of one company in one week 0.47 and 0.60.
+const MOST: f64 = 0.5;
 
 /// Whether two texts' paragraphs can be compared one by one: always for
 /// short texts; for long ones, when each has a few paragraphs and neither

@@ -143,3 +143,28 @@ The chief executive, {ceo}, says that the year ended well for {company}.",
     let (_, parts) = content_similarity(&f("en", BRIDGE_EN), &f("en", LIBRARY_EN));
     assert!(!parts.iter().any(|p| p.0 == "no shared figures or names"), "{parts:?}");
 }
+
+/// Two texts that share most of many figures keep their score when their
+/// paragraphs were broken differently (a table flattened on one side); a
+/// text with few figures is still judged by its shape.
+#[test]
+fn shared_figures_vouch_for_a_shape_broken_differently() {
+    let figures = "Net sales were 412.5 million euros (380.9 million), up 8.3 percent. Operating profit was 36.2 \
+million (29.8 million). Order intake rose to 518 million. Personnel at the end of the period: 2,140.";
+    let one_block = ("Interim report", format!("{figures} The outlook for 2026 is unchanged."));
+    let broken = (
+        "Interim report",
+        figures.replace(". ", ".\n\n").replace("unchanged.", "unchanged") + "\n\nThe outlook for 2026 is unchanged.",
+    );
+    let (a, b) = (f("en", ("Interim report", &one_block.1)), f("fi", (broken.0, &broken.1)));
+    let (score, parts) = content_similarity(&a, &b);
+    let shape = parts.iter().find(|p| p.0 == "paragraph shape").expect("short texts keep their shape").1;
+    let vouched = parts.iter().find(|p| p.0 == "shared figures vouch for the shape").map(|p| p.1);
+    assert!(vouched.is_some_and(|v| v > shape), "{parts:?}");
+    // Without their figures, the same texts are held to their shape.
+    let strip = |t: &str| t.chars().filter(|c| !c.is_ascii_digit()).collect::<String>();
+    let (a2, b2) = (f("en", ("Interim report", &strip(&one_block.1))), f("fi", (broken.0, &strip(&broken.1))));
+    let (bare, parts) = content_similarity(&a2, &b2);
+    assert!(!parts.iter().any(|p| p.0 == "shared figures vouch for the shape"), "{parts:?}");
+    assert!(bare < score, "{bare} vs {score}");
+}

@@ -54,8 +54,32 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
         for k in f.keys() {
             by_key.entry(k).or_default().push(i);
         }
+        if let Decision::Version { story_id, displaces: Some(c), .. } = &d {
+            // As the store: the story parts by language; the part holding its
+            // first entry keeps the id, the other is a story of its own.
+            let s: usize = story_id.parse().expect("story ids are entry indices");
+            let lang = |m: usize| candidates[m].features.lang.clone();
+            let c_lang = lang(*c as usize);
+            let founder_with_c = lang(s) == c_lang;
+            let (gone, stay): (Vec<usize>, Vec<usize>) =
+                members[s].iter().partition(|&&m| (lang(m) == c_lang) != founder_with_c);
+            let root = *gone.iter().min().expect("a displaced part has members");
+            for &m in &gone {
+                story[m] = root;
+                candidates[m].story_id = root.to_string();
+            }
+            members[s] = stay;
+            members[root] = gone;
+            for part in [s, root] {
+                let langs = story_langs(&candidates, &members[part]);
+                for &m in &members[part] {
+                    candidates[m].story_langs.clone_from(&langs);
+                }
+            }
+        }
         let s = match &d {
             Decision::New => i,
+            Decision::Version { matched, displaces: Some(_), .. } => story[*matched as usize],
             Decision::Duplicate { story_id, .. } | Decision::Version { story_id, .. } => {
                 story_id.parse().expect("story ids are entry indices")
             }
