@@ -6,11 +6,13 @@
 //! recorded with its evidence, and late strong evidence of a new version
 //! may merge its story with others (`reconcile::merge_strong`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::reconcile::{SplitSet, displace, drop_split_candidates, merge_linked, merge_strong, resolve_splits};
+use super::reconcile::{
+    SplitSet, displace, drop_split_candidates, merge_linked, merge_strong, resolve_merges, resolve_splits,
+};
 use super::{AssignStats, Join, Pending, Role, StoryData, StoryRules};
 use crate::dedup::{self, Candidate, Decision, Evidence, Features};
 
@@ -31,7 +33,7 @@ pub fn assign_pending<D: StoryData>(
 ) -> Result<AssignStats, D::Error> {
     let mut todo = data.unassigned()?;
     todo.sort_by(|a, b| (a.published, &a.source_key, &a.entry_key).cmp(&(b.published, &b.source_key, &b.entry_key)));
-    let splits = resolve_splits(data, rules)?;
+    let overrides = Overrides { splits: resolve_splits(data, rules)?, merges: resolve_merges(data, rules)? };
     let mut stats = AssignStats::default();
     let (Some(first), Some(last)) = (todo.first(), todo.last()) else { return Ok(stats) };
     let mut window = Window::load(data, first.published, last.published)?;
@@ -49,7 +51,7 @@ pub fn assign_pending<D: StoryData>(
         }
         let story_id = crate::story::story_id(source_key, entry_key);
         let at = (*published, *source_id, entry_key.clone());
-        let decision = assign(data, &mut window, *id, &at, &story_id, &splits, now)?;
+        let decision = assign(data, &mut window, *id, &at, &story_id, &overrides, now)?;
         match decision {
             Decision::New => stats.new_stories += 1,
             Decision::Version { .. } => stats.versions += 1,
@@ -57,6 +59,14 @@ pub fn assign_pending<D: StoryData>(
         }
     }
     Ok(stats)
+}
+
+/// The user's overrides, resolved to stored entries for one run.
+struct Overrides {
+    /// `[[split]]`s: never joined.
+    splits: Vec<SplitSet>,
+    /// `[[merge]]`s: the entries of each; never parted by assignment.
+    merges: Vec<BTreeSet<i64>>,
 }
 
 /// Assigns a newly stored entry to a story and records why, keeping
@@ -67,13 +77,22 @@ fn assign<D: StoryData>(
     id: i64,
     at: &NearKey,
     first_story_id: &str,
-    splits: &[SplitSet],
+    overrides: &Overrides,
     now: DateTime<Utc>,
 ) -> Result<Decision, D::Error> {
+    let splits = &overrides.splits;
     let Some(new) = data.features(id)? else { return Ok(Decision::New) };
     let candidates = candidates(data, window, id, &new)?;
     let candidates = drop_split_candidates(data, id, candidates, splits)?;
-    let decision = dedup::decide(&new, &candidates);
+    let mut decision = dedup::decide(&new, &candidates);
+    if let Decision::Version { story_id, matched, displaces: Some(c), .. } = &decision
+        && overrides.merges.iter().any(|m| m.contains(c) && m.contains(matched))
+    {
+        // The user put them together: that story is not this entry's to take.
+        let taken = story_id.clone();
+        let rest: Vec<Candidate> = candidates.into_iter().filter(|x| x.story_id != taken).collect();
+        decision = dedup::decide(&new, &rest);
+    }
     let lang = new.lang.as_deref();
     let mut merged = 0;
     match &decision {

@@ -441,27 +441,41 @@ på 8,3 procent fra 380,9 millioner.\n\nDriftsresultatet var 36,2 millioner (29,
 Maria Lindqvist sagde, at ordrer fra Nordhavn og Baltica steg til 518 millioner. Koncernen beskæftiger 2.140 \
 personer i Turku, Vaasa og Gdansk.";
         let lex = crate::dedup::content::Lexicon::parse("", "t");
-        let mut m = Memory::default();
-        for (id, lang, text, key) in [(1, "da", da, "cms:8"), (2, "en", en, "cms:7"), (3, "da", "", "cms:7")] {
-            add(&mut m, id, "city.example", lang, id as u32, t0() + Duration::hours(id), &[]);
-            let mut f = (*m.features[&id]).clone();
-            f.host = Some("city.example".into());
-            f.id_keys = vec![key.to_string()];
-            f.content = crate::dedup::content::content_features_with(&lex, lang, "", text);
-            m.store_features(id, f).unwrap();
-            if id == 2 {
-                assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
-                let ev = crate::dedup::version_evidence(&m.features[&2], &m.features[&1]);
-                assert_eq!(story(&m, 2), own_id(&m, 1), "the figures join the pages: {ev:?}");
+        for pinned in [false, true] {
+            let mut m = Memory::default();
+            let mut urls = Vec::new();
+            let mut rules = StoryRules::default();
+            for (id, lang, text, key) in [(1, "da", da, "cms:8"), (2, "en", en, "cms:7"), (3, "da", "", "cms:7")] {
+                urls.push(add(&mut m, id, "city.example", lang, id as u32, t0() + Duration::hours(id), &[]));
+                let mut f = (*m.features[&id]).clone();
+                f.host = Some("city.example".into());
+                f.id_keys = vec![key.to_string()];
+                f.content = crate::dedup::content::content_features_with(&lex, lang, "", text);
+                m.store_features(id, f).unwrap();
+                if id == 2 {
+                    assign_pending(&mut m, &rules, t0()).unwrap();
+                    let ev = crate::dedup::version_evidence(&m.features[&2], &m.features[&1]);
+                    assert_eq!(story(&m, 2), own_id(&m, 1), "the figures join the pages: {ev:?}");
+                    if pinned {
+                        rules.merges = vec![Override { line: 3, urls: urls.clone() }];
+                    }
+                }
             }
+            assign_pending(&mut m, &rules, t0()).unwrap();
+            assert_eq!(story(&m, 1), own_id(&m, 1), "the founder keeps the story's id");
+            let splits: Vec<_> = m.events.iter().filter(|e| e.0 == "split").collect();
+            if pinned {
+                // The user put the pages together: the new entry takes nothing.
+                assert_eq!((story(&m, 2), story(&m, 3)), (own_id(&m, 1), own_id(&m, 3)));
+                assert!(splits.is_empty(), "{:?}", m.events);
+                continue;
+            }
+            assert_eq!((story(&m, 2), story(&m, 3)), (own_id(&m, 2), own_id(&m, 2)));
+            assert_eq!(m.members[&3].matched, Some(2));
+            assert_eq!(splits.len(), 1, "{:?}", m.events);
+            let reason = &splits[0].4;
+            assert!(reason.contains("entry 3 matched the other version far better than entry 1"), "{reason}");
         }
-        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
-        assert_eq!(story(&m, 1), own_id(&m, 1), "the founder keeps the story's id");
-        assert_eq!((story(&m, 2), story(&m, 3)), (own_id(&m, 2), own_id(&m, 2)));
-        assert_eq!(m.members[&3].matched, Some(2));
-        let splits: Vec<_> = m.events.iter().filter(|e| e.0 == "split").collect();
-        assert_eq!(splits.len(), 1, "{:?}", m.events);
-        assert!(splits[0].4.contains("entry 3 matched the other version far better than entry 1"), "{}", splits[0].4);
     }
 
     #[test]

@@ -57,6 +57,22 @@ pub(super) fn resolve_splits<D: StoryData>(data: &mut D, rules: &StoryRules) -> 
     Ok(out)
 }
 
+/// Resolves the `[[merge]]` overrides to the entries stored so far: the
+/// entries of each.
+pub(super) fn resolve_merges<D: StoryData>(data: &mut D, rules: &StoryRules) -> Result<Vec<BTreeSet<i64>>, D::Error> {
+    let mut out = Vec::new();
+    for m in &rules.merges {
+        let mut set = BTreeSet::new();
+        for u in &m.urls {
+            set.extend(entries_with_url(data, u)?);
+        }
+        if set.len() >= 2 {
+            out.push(set);
+        }
+    }
+    Ok(out)
+}
+
 /// Drops the candidates whose story holds an entry that a `[[split]]` keeps
 /// apart from the new entry `id`, so that assignment never joins them.
 pub(super) fn drop_split_candidates<D: StoryData>(
