@@ -82,7 +82,10 @@ fn ok(o: Output, what: &str) -> String {
 /// masked: rows are numbered in the order fetches finished, which differs
 /// from run to run on either engine.
 fn mask(text: &str, dir: &Path) -> String {
+    let text = text.replace(&dir.join("polyfeed.db").display().to_string(), "<database>");
     let text = text.replace(&dir.display().to_string(), "<dir>");
+    let database = regex::Regex::new(r"postgresql://127\.0\.0\.1:\d+/polyfeed_test_\w+").unwrap();
+    let text = database.replace_all(&text, "<database>");
     let now = regex::Regex::new(r"2026-11-20T12:0\d:\d\d(\.\d+)?(Z|\+00:00)|Fri, 20 Nov 2026 12:0\d:\d\d (GMT|\+0000)")
         .unwrap();
     let elapsed = regex::Regex::new(r"\b\d+(\.\d+)? m?s\)").unwrap();
@@ -132,7 +135,21 @@ fn outputs(dir: &Path, database: Option<&str>) -> BTreeMap<String, String> {
         let name = f.strip_prefix(&public).unwrap().display().to_string();
         out.insert(format!("public/{name}"), mask(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()), dir));
     }
+    // `remove --purge` of the Swedish feed: its entries go, each story keeps
+    // its other languages.
+    let sv = format!("http://{}/porvoo-sv.xml", server_addr(dir));
+    out.insert("remove --purge".into(), mask(&ok(run(dir, database, &["remove", &sv, "--purge"]), "remove"), dir));
+    let stories = ok(run(dir, database, &["stories", "--json"]), "stories after purge");
+    assert!(!stories.contains("/porvoo-sv.xml"), "{stories}");
+    out.insert("stories --json after purge".into(), mask(&stories, dir));
     out
+}
+
+/// The farm's address, as the config in `dir` names it.
+fn server_addr(dir: &Path) -> String {
+    let config = std::fs::read_to_string(dir.join("feeds.toml")).unwrap();
+    let at = config.find("http://127.0.0.1:").expect("a farm URL");
+    config[at + 7..].split('/').next().unwrap().to_string()
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -165,6 +182,35 @@ fn postgresql_gives_the_same_output_as_sqlite() {
             panic!("{name} differs between SQLite and PostgreSQL:\n  sqlite:     {x}\n  postgresql: {y}");
         }
     }
+}
+
+#[test]
+fn run_and_serve_on_one_postgresql_database_serve_the_same_bytes() {
+    let Some(db) = scratch() else { return };
+    let (_server, config) = farm();
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = dir.path().join("feeds.toml");
+    std::fs::write(&feeds, &config).unwrap();
+    let env = [("POLYFEED_DATABASE", db.url()), common::NO_LEXICON, ("POLYFEED_NOW", NOW)];
+    // `run` polls once before it announces its address.
+    let run = common::Daemon::start(&feeds, &["run"], &env);
+    let (status, headers, body) = common::http_get(&run.url("/all.atom"));
+    assert_eq!(status, 200, "{}", run.log());
+    assert!(String::from_utf8_lossy(&body).contains("Talousarvioesitys 2027"), "{}", run.log());
+    // A `serve` elsewhere on the same database renders the same bytes.
+    let serve = common::Daemon::start(&feeds, &["serve"], &env);
+    let (status2, headers2, body2) = common::http_get(&serve.url("/all.atom"));
+    assert_eq!(status2, 200, "{}", serve.log());
+    assert_eq!(body, body2, "run and serve render one database alike");
+    assert_eq!(headers.get("etag"), headers2.get("etag"));
+    // The daemon's health reads the same database: the cycle `run` completed.
+    let (health, _, text) = common::http_get(&serve.url("/healthz"));
+    let text = String::from_utf8_lossy(&text);
+    assert_eq!(health, 200, "{text}");
+    assert!(text.contains("\"database\":\"ok\""), "{text}");
+    assert!(!run.log().contains("panicked"), "{}", run.log());
+    assert!(run.stop().success());
+    assert!(serve.stop().success());
 }
 
 #[test]

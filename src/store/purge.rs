@@ -38,6 +38,7 @@ impl Store {
     /// its fetch log. `None` when no such source is stored.
     pub fn purge_source(&mut self, key: &str) -> Result<Option<PurgeStats>, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start purge")?;
+        super::stories::lock_stories(&tx)?;
         let id: Option<i64> =
             tx.query_opt("SELECT id FROM sources WHERE key = ?1", p![key], |r| r.get(0)).ctx("cannot find source")?;
         let Some(id) = id else { return Ok(None) };

@@ -24,6 +24,7 @@ impl Store {
     /// in one transaction.
     pub fn assign_stories(&mut self, rules: &StoryRules) -> Result<AssignStats, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start story assignment")?;
+        lock_stories(&tx)?;
         let stats =
             stories::assign_pending(&mut DbStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
         tx.commit().ctx("cannot commit story assignment")?;
@@ -36,11 +37,27 @@ impl Store {
     /// new entries.
     pub fn reconcile_stories(&mut self, rules: &StoryRules) -> Result<ReconcileStats, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start re-evaluation")?;
+        lock_stories(&tx)?;
         let stats =
             stories::reconcile(&mut DbStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
         tx.commit().ctx("cannot commit re-evaluation")?;
         Ok(stats)
     }
+}
+
+/// The lock that story changes take on PostgreSQL for their transaction
+/// (`pg_advisory_xact_lock`). On SQLite the IMMEDIATE transaction already
+/// makes writers take turns; on PostgreSQL two processes (a `poll` from
+/// cron beside `run`) would otherwise assign the same new entries at once.
+const PG_STORY_LOCK: i64 = 0x706f_6c79_7374_6f72; // "polystor"
+
+/// Takes the story lock inside `tx` (PostgreSQL; nothing on SQLite).
+pub(super) fn lock_stories(tx: &Db) -> Result<(), StoreError> {
+    if tx.dialect() == super::db::Dialect::Postgres {
+        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_STORY_LOCK], |_| Ok(()))
+            .ctx("cannot lock stories")?;
+    }
+    Ok(())
 }
 
 /// The story rules' view of one transaction.

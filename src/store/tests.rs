@@ -426,3 +426,31 @@ fn a_lost_postgresql_session_is_opened_again() {
     let again: i32 = store.db.query_row("SELECT pg_backend_pid()", &[], |r| r.get(0)).unwrap();
     assert_ne!(again, pid);
 }
+
+#[test]
+fn two_processes_assigning_at_once_take_turns() {
+    on_every_engine(|database| {
+        let mut a = Store::open(database).unwrap();
+        a.sync_sources(&config().sources, t0()).unwrap();
+        let claimed = a.claim_due(t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        for c in &claimed {
+            let lang = c.key.rsplit('/').next().unwrap().trim_end_matches(".xml").to_string();
+            let entries: Vec<NewEntry> = (1..=20)
+                .map(|n| new_entry(entry(&lang, n, &format!("{lang} {n}"), t0() + Duration::hours(i64::from(n))), c.id))
+                .collect();
+            a.save_fetch(c.id, &fetch(&c.url, t0(), Outcome::Ok), &entries, t0()).unwrap();
+        }
+        let mut b = Store::open(database).unwrap();
+        let (sa, sb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| a.assign_stories(&StoryRules::default()).unwrap());
+            let tb = s.spawn(|| b.assign_stories(&StoryRules::default()).unwrap());
+            (ta.join().unwrap(), tb.join().unwrap())
+        });
+        let placed = |s: &crate::stories::AssignStats| s.new_stories + s.versions + s.duplicates;
+        assert_eq!(placed(&sa) + placed(&sb), 60, "each entry is assigned once: {sa:?} {sb:?}");
+        let stats = a.stats().unwrap();
+        assert_eq!((stats.entries, stats.stories), (60, 20));
+        assert!(!a.has_unassigned().unwrap());
+        format!("{:?}", stats.sources_by_state)
+    });
+}
