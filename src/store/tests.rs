@@ -420,6 +420,17 @@ fn a_lost_postgresql_session_is_opened_again() {
     let other = Store::open(&database).unwrap();
     let killed: bool = other.db.query_row("SELECT pg_terminate_backend(?1)", db::p![pid], |r| r.get(0)).unwrap();
     assert!(killed);
+    // pg_terminate_backend only signals: wait until the session is gone.
+    for _ in 0..100 {
+        let alive: i64 = other
+            .db
+            .query_row("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ?1", db::p![pid], |r| r.get(0))
+            .unwrap();
+        if alive == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // The call that finds the session gone may fail; the next one works.
     let _ = store.source_rows();
     assert_eq!(store.source_rows().unwrap().len(), 3);
