@@ -111,7 +111,17 @@ impl fmt::Display for DbError {
             // server's errors: show the server's message.
             DbError::Postgres(e) => match e.as_db_error() {
                 Some(db) => write!(f, "{}: {}", db.severity(), db.message()),
-                None => e.fmt(f),
+                // The driver's own errors ("error performing TLS
+                // handshake") say why only in their causes.
+                None => {
+                    e.fmt(f)?;
+                    let mut cause = std::error::Error::source(e);
+                    while let Some(c) = cause {
+                        write!(f, ": {c}")?;
+                        cause = c.source();
+                    }
+                    Ok(())
+                }
             },
             DbError::Type(s) => f.write_str(s),
             DbError::NoRow => f.write_str("no row returned"),

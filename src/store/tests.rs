@@ -465,3 +465,33 @@ fn two_processes_assigning_at_once_take_turns() {
         format!("{:?}", stats.sources_by_state)
     });
 }
+
+#[test]
+fn sslmode_is_honoured() {
+    let Some(ca) = std::env::var("POLYFEED_TEST_CA").ok().filter(|c| !c.is_empty()) else {
+        eprintln!("skipped: POLYFEED_TEST_CA is not set (scripts/test sets it when its server speaks TLS)");
+        return;
+    };
+    let Some(scratch) = ScratchDatabase::create() else { return };
+    let scratch = scratch.unwrap();
+    let with = |host: &str, query: &str| {
+        let mut url = url::Url::parse(scratch.url()).unwrap();
+        url.set_host(Some(host)).unwrap();
+        url.set_query(if query.is_empty() { None } else { Some(query) });
+        Database::Postgres(url.to_string())
+    };
+    let encrypted = |database: &Database| -> Result<bool, String> {
+        let store = Store::open(database).map_err(|e| e.to_string())?;
+        Ok(store.db.query_row("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[], |r| r.get(0)).unwrap())
+    };
+    assert_eq!(encrypted(&with("127.0.0.1", "sslmode=disable")), Ok(false));
+    assert_eq!(encrypted(&with("127.0.0.1", "")), Ok(true), "prefer is the default");
+    assert_eq!(encrypted(&with("127.0.0.1", "sslmode=require")), Ok(true));
+    let verified = format!("sslmode=verify-full&sslrootcert={ca}");
+    assert_eq!(encrypted(&with("127.0.0.1", &verified)), Ok(true));
+    assert_eq!(encrypted(&with("localhost", &verified)), Ok(true));
+    // The system's roots do not know the test CA.
+    let err = encrypted(&with("127.0.0.1", "sslmode=verify-full")).unwrap_err();
+    assert!(err.contains("cannot connect to database postgresql://127.0.0.1:"), "{err}");
+    assert!(err.to_lowercase().contains("certificate") || err.contains("UnknownIssuer"), "{err}");
+}
