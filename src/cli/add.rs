@@ -89,7 +89,7 @@ pub(super) fn write_confirmed(file: &Editable, text: &str, n: usize, dry_run: bo
 /// Where configured sources moved (301/308) as the database knows it:
 /// (new URL, configured URL).
 fn moved_sources(file: &Editable) -> anyhow::Result<Vec<(String, String)>> {
-    if !file.config.database.exists() {
+    if !file.config.database.may_exist() {
         return Ok(Vec::new());
     }
     let store = crate::store::Store::open(&file.config.database)?;

@@ -13,7 +13,7 @@ pub struct Args {}
 pub(super) fn run(path: &Path, _args: &Args) -> anyhow::Result<u8> {
     let c = Config::load(path)?;
     crate::cli::say(format!("{}: ok", path.display()));
-    crate::cli::say(format!("  database:    {}", c.database.display()));
+    crate::cli::say(format!("  database:    {}", c.database));
     crate::cli::say(format!("  output_dir:  {}", c.output_dir.display()));
     crate::cli::say(format!(
         "  languages:   {}",

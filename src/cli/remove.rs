@@ -32,7 +32,7 @@ pub(super) fn run(config_path: &Path, args: &Args) -> anyhow::Result<u8> {
     // same command can be run again; the config is only saved after it.
     let db = &after.database;
     let stats =
-        if args.purge && db.exists() { crate::store::Store::open(db)?.purge_source(&removed.key)? } else { None };
+        if args.purge && db.may_exist() { crate::store::Store::open(db)?.purge_source(&removed.key)? } else { None };
     file.save(&text)?;
     let label = match &removed.name {
         Some(n) => format!("{n} ({})", removed.key),
@@ -49,7 +49,7 @@ pub(super) fn run(config_path: &Path, args: &Args) -> anyhow::Result<u8> {
             "purged {} entr{} from {}; {} stor{} left empty and deleted, {} duplicate{} promoted to version",
             s.entries,
             if s.entries == 1 { "y" } else { "ies" },
-            db.display(),
+            db,
             s.stories_deleted,
             if s.stories_deleted == 1 { "y" } else { "ies" },
             s.promoted,

@@ -1,6 +1,7 @@
 //! feeds.toml: read the user's file ([`raw`]), validate it, and derive the
 //! ready-to-use [`Config`]. Every error names the file, line and column.
 
+mod database;
 pub mod edit;
 pub mod raw;
 mod values;
@@ -14,6 +15,7 @@ use toml::Spanned;
 use url::Url;
 
 pub use crate::lang::normalise_tag as normalise_lang;
+pub use database::{Database, is_postgres_url, redact as redact_database_url};
 pub use values::{parse_duration, parse_size};
 
 /// A configuration error located in the file.
@@ -187,8 +189,9 @@ pub struct TagConfig {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// SQLite database.
-    pub database: PathBuf,
+    /// The database: an SQLite file or a PostgreSQL URL (`POLYFEED_DATABASE`
+    /// overrides the configured one).
+    pub database: Database,
     /// Where published files go.
     pub output_dir: PathBuf,
     /// Language preference, most preferred first.
@@ -317,7 +320,7 @@ impl Ctx<'_> {
             merges,
             splits,
             path: self.path.to_path_buf(),
-            database: base.join(s.database.as_deref().unwrap_or("polyfeed.db")),
+            database: Database::resolve(s.database.as_deref(), &base),
             output_dir: base.join(s.output_dir.as_deref().unwrap_or("public")),
             languages,
             interval,

@@ -38,7 +38,7 @@ url = "local/en.xml"
 "#,
     )
     .unwrap();
-    assert_eq!(c.database, Path::new("/etc/polyfeed/state/p.db"));
+    assert_eq!(c.database, Database::Sqlite("/etc/polyfeed/state/p.db".into()));
     assert_eq!(c.output_dir, Path::new("/srv/feeds"));
     assert_eq!(c.languages, ["fi", "sv", "en-GB"]);
     assert_eq!(c.interval, Duration::from_secs(7200));
@@ -56,7 +56,7 @@ url = "local/en.xml"
 #[test]
 fn defaults() {
     let c = parse("").unwrap();
-    assert_eq!(c.database, Path::new("/etc/polyfeed/polyfeed.db"));
+    assert_eq!(c.database, Database::Sqlite("/etc/polyfeed/polyfeed.db".into()));
     assert_eq!(c.fetch.max_body_size, 10 * 1024 * 1024);
     assert_eq!(c.interval, Duration::from_secs(3600));
     assert!(c.sources.is_empty());

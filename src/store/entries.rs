@@ -2,11 +2,11 @@
 //! earlier revisions, and read access for later stages and tests.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::db::{Context, Db, Dialect, Value, p};
 use super::sources::{FetchRecord, record};
-use super::{Context, Store, StoreError, features, ts};
+use super::{Store, StoreError, features, ts};
 use crate::model::{Entry, LangOrigin};
 
 /// What one save changed.
@@ -54,8 +54,7 @@ impl Store {
         entries: &[NewEntry],
         now: DateTime<Utc>,
     ) -> Result<SaveStats, StoreError> {
-        let tx =
-            self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start saving")?;
+        let tx = self.db.transaction(true).ctx("cannot start saving")?;
         let cache = &mut self.features;
         let mut stats = SaveStats::default();
         for n in entries {
@@ -84,7 +83,7 @@ impl Store {
 
     /// All entries of a source, newest first.
     pub fn entries_of(&self, source_id: i64) -> Result<Vec<EntryRow>, StoreError> {
-        self.load_entries("source_id = ?1 ORDER BY published_at DESC, id DESC", [source_id])
+        load_entries(&self.db, "source_id = ?1 ORDER BY published_at DESC, id DESC", p![source_id])
     }
 
     /// The entries with these row ids (in id order).
@@ -92,36 +91,26 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-            out.extend(self.load_entries(&format!("id IN ({list}) ORDER BY id"), [])?);
+            out.extend(load_entries(&self.db, &format!("id IN ({list}) ORDER BY id"), &[])?);
         }
         Ok(out)
-    }
-
-    /// Entries matching a WHERE clause (with ORDER BY), fully loaded.
-    fn load_entries(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<EntryRow>, StoreError> {
-        load_entries(&self.conn, filter, params)
     }
 }
 
 /// One entry by id, on any connection or transaction.
-pub(super) fn load_one(conn: &rusqlite::Connection, id: i64) -> Result<Option<EntryRow>, StoreError> {
-    Ok(load_entries(conn, "id = ?1", [id])?.pop())
+pub(super) fn load_one(conn: &Db, id: i64) -> Result<Option<EntryRow>, StoreError> {
+    Ok(load_entries(conn, "id = ?1", p![id])?.pop())
 }
 
 /// Entries matching a WHERE clause (with ORDER BY), fully loaded.
-fn load_entries(
-    conn: &rusqlite::Connection,
-    filter: &str,
-    params: impl rusqlite::Params,
-) -> Result<Vec<EntryRow>, StoreError> {
+fn load_entries(conn: &Db, filter: &str, params: &[Value]) -> Result<Vec<EntryRow>, StoreError> {
     let sql = format!(
         "SELECT id, source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
                     published_at, updated_at, date_given, first_seen_at, authors, enclosures, images, content_hash
              FROM entries WHERE {filter}"
     );
-    let mut stmt = conn.prepare(&sql).ctx("cannot read entries")?;
-    let rows: Vec<(EntryRow, [String; 4])> = stmt
-        .query_map(params, |r| {
+    let rows: Vec<(EntryRow, [String; 4])> = conn
+        .query_map(&sql, params, |r| {
             let json: [String; 4] = [r.get(9)?, r.get(14)?, r.get(15)?, r.get(16)?];
             let published: String = r.get(10)?;
             let updated: String = r.get(11)?;
@@ -153,44 +142,36 @@ fn load_entries(
                 json,
             ))
         })
-        .ctx("cannot read entries")?
-        .collect::<Result<_, _>>()
         .ctx("cannot read entries")?;
     rows.into_iter().map(|(row, json)| complete(conn, row, &json)).collect()
 }
 
 /// Fills the JSON columns and the link and category tables into a row.
-fn complete(conn: &rusqlite::Connection, mut row: EntryRow, json: &[String; 4]) -> Result<EntryRow, StoreError> {
+fn complete(conn: &Db, mut row: EntryRow, json: &[String; 4]) -> Result<EntryRow, StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("entry {} {what}", row.id));
     let e = &mut row.entry;
     e.lang_origin = serde_json::from_str(&format!("\"{}\"", json[0])).map_err(|_| bad("lang_origin"))?;
     e.authors = serde_json::from_str(&json[1]).map_err(|_| bad("authors"))?;
     e.enclosures = serde_json::from_str(&json[2]).map_err(|_| bad("enclosures"))?;
     e.images = serde_json::from_str(&json[3]).map_err(|_| bad("images"))?;
-    let mut links = conn
-        .prepare_cached("SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid")
+    e.links = conn
+        .query_map(
+            "SELECT href, rel, hreflang, mime, title FROM entry_links WHERE entry_id = ?1 ORDER BY rowid",
+            p![row.id],
+            |r| {
+                Ok(crate::model::Link {
+                    href: r.get(0)?,
+                    rel: r.get(1)?,
+                    hreflang: r.get(2)?,
+                    mime: r.get(3)?,
+                    title: r.get(4)?,
+                    length: None,
+                })
+            },
+        )
         .ctx("cannot read links")?;
-    e.links = links
-        .query_map([row.id], |r| {
-            Ok(crate::model::Link {
-                href: r.get(0)?,
-                rel: r.get(1)?,
-                hreflang: r.get(2)?,
-                mime: r.get(3)?,
-                title: r.get(4)?,
-                length: None,
-            })
-        })
-        .ctx("cannot read links")?
-        .collect::<Result<_, _>>()
-        .ctx("cannot read links")?;
-    let mut cats = conn
-        .prepare_cached("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY term")
-        .ctx("cannot read categories")?;
-    e.categories = cats
-        .query_map([row.id], |r| r.get(0))
-        .ctx("cannot read categories")?
-        .collect::<Result<_, _>>()
+    e.categories = conn
+        .query_map("SELECT term FROM entry_categories WHERE entry_id = ?1 ORDER BY term", p![row.id], |r| r.get(0))
         .ctx("cannot read categories")?;
     Ok(row)
 }
@@ -198,30 +179,27 @@ fn complete(conn: &rusqlite::Connection, mut row: EntryRow, json: &[String; 4]) 
 impl Store {
     /// Publication times of a source's newest dated entries.
     pub fn recent_published(&self, source_id: i64, limit: usize) -> Result<Vec<DateTime<Utc>>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
+        let rows = self
+            .db
+            .query_map(
                 "SELECT published_at FROM entries WHERE source_id = ?1 AND date_given = 1 ORDER BY published_at DESC LIMIT ?2",
+                p![source_id, limit],
+                |r| r.get::<String>(0),
             )
-            .ctx("cannot read entry dates")?;
-        let rows = stmt
-            .query_map(params![source_id, limit], |r| r.get::<_, String>(0))
-            .ctx("cannot read entry dates")?
-            .collect::<Result<Vec<_>, _>>()
             .ctx("cannot read entry dates")?;
         Ok(rows.iter().filter_map(|s| super::parse_ts(s)).collect())
     }
 
     /// Number of entries stored for a source.
     pub fn entry_count(&self, source_id: i64) -> Result<u64, StoreError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM entries WHERE source_id = ?1", [source_id], |r| r.get(0))
+        self.db
+            .query_row("SELECT COUNT(*) FROM entries WHERE source_id = ?1", p![source_id], |r| r.get(0))
             .ctx("cannot count entries")
     }
 
     /// Number of stored revisions (earlier versions of updated entries).
     pub fn revision_count(&self) -> Result<u64, StoreError> {
-        self.conn.query_row("SELECT COUNT(*) FROM entry_revisions", [], |r| r.get(0)).ctx("cannot count revisions")
+        self.db.query_row("SELECT COUNT(*) FROM entry_revisions", &[], |r| r.get(0)).ctx("cannot count revisions")
     }
 }
 
@@ -239,80 +217,75 @@ fn lang_origin(o: LangOrigin) -> String {
     json(&o).trim_matches('"').to_string()
 }
 
-fn upsert(
-    tx: &rusqlite::Transaction<'_>,
-    source_id: i64,
-    e: &Entry,
-    raw: &str,
-    now: DateTime<Utc>,
-) -> Result<Upsert, StoreError> {
+fn upsert(tx: &Db, source_id: i64, e: &Entry, raw: &str, now: DateTime<Utc>) -> Result<Upsert, StoreError> {
     let existing: Option<(i64, String, String)> = tx
-        .prepare_cached("SELECT id, content_hash, raw FROM entries WHERE source_id = ?1 AND key = ?2")
-        .ctx("cannot look up entry")?
-        .query_row(params![source_id, e.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()
+        .query_opt(
+            "SELECT id, content_hash, raw FROM entries WHERE source_id = ?1 AND key = ?2",
+            p![source_id, e.key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .ctx("cannot look up entry")?;
     let Some((id, hash, old_raw)) = existing else {
         let id = insert(tx, source_id, e, raw, now)?;
         return Ok(Upsert::New(id));
     };
     if hash == e.content_hash {
-        tx.prepare_cached("UPDATE entries SET last_seen_at = ?2 WHERE id = ?1")
-            .ctx("cannot touch entry")?
-            .execute(params![id, ts(now)])
-            .ctx("cannot touch entry")?;
+        tx.execute("UPDATE entries SET last_seen_at = ?2 WHERE id = ?1", p![id, ts(now)]).ctx("cannot touch entry")?;
         return Ok(Upsert::Same);
     }
-    tx.prepare_cached("INSERT INTO entry_revisions (entry_id, replaced_at, content_hash, raw) VALUES (?1, ?2, ?3, ?4)")
-        .ctx("cannot keep revision")?
-        .execute(params![id, ts(now), hash, old_raw])
-        .ctx("cannot keep revision")?;
-    tx.prepare_cached(
-        "UPDATE entries SET guid = ?2, url = ?3, title = ?4, summary_html = ?5, content_html = ?6, lang = ?7, lang_origin = ?8,
-            published_at = CASE WHEN ?11 THEN ?9 ELSE published_at END,
-            updated_at = CASE WHEN ?11 THEN ?10 ELSE MAX(published_at, ?10) END,
-            date_given = ?11, last_seen_at = ?12, authors = ?13, enclosures = ?14, images = ?15, content_hash = ?16, raw = ?17
-         WHERE id = ?1",
+    tx.execute(
+        "INSERT INTO entry_revisions (entry_id, replaced_at, content_hash, raw) VALUES (?1, ?2, ?3, ?4)",
+        p![id, ts(now), hash, old_raw],
     )
-    .ctx("cannot update entry")?
-    .execute(params![
-        id,
-        e.guid,
-        e.url,
-        e.title,
-        e.summary_html,
-        e.content_html,
-        e.lang,
-        lang_origin(e.lang_origin),
-        ts(e.published),
-        ts(e.updated),
-        e.date_given,
-        ts(now),
-        json(&e.authors),
-        json(&e.enclosures),
-        json(&e.images),
-        e.content_hash,
-        raw
-    ])
+    .ctx("cannot keep revision")?;
+    // date_given is an INTEGER column: compared, not used as a condition.
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => UPDATE_ENTRY.replace("{greatest}", "MAX"),
+        Dialect::Postgres => UPDATE_ENTRY.replace("{greatest}", "GREATEST"),
+    };
+    tx.execute(
+        &sql,
+        p![
+            id,
+            e.guid,
+            e.url,
+            e.title,
+            e.summary_html,
+            e.content_html,
+            e.lang,
+            lang_origin(e.lang_origin),
+            ts(e.published),
+            ts(e.updated),
+            e.date_given,
+            ts(now),
+            json(&e.authors),
+            json(&e.enclosures),
+            json(&e.images),
+            e.content_hash,
+            raw
+        ],
+    )
     .ctx("cannot update entry")?;
     replace_children(tx, id, e)?;
     Ok(Upsert::Updated(id))
 }
 
-fn insert(
-    tx: &rusqlite::Transaction<'_>,
-    source_id: i64,
-    e: &Entry,
-    raw: &str,
-    now: DateTime<Utc>,
-) -> Result<i64, StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO entries (source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
-            published_at, updated_at, date_given, first_seen_at, last_seen_at, authors, enclosures, images, content_hash, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
-    )
-    .ctx("cannot insert entry")?
-    .execute(params![
+/// An entry's new content; `{greatest}` is the engine's two-argument maximum.
+const UPDATE_ENTRY: &str =
+    "UPDATE entries SET guid = ?2, url = ?3, title = ?4, summary_html = ?5, content_html = ?6, lang = ?7, lang_origin = ?8,
+        published_at = CASE WHEN ?11 <> 0 THEN ?9 ELSE published_at END,
+        updated_at = CASE WHEN ?11 <> 0 THEN ?10 ELSE {greatest}(published_at, ?10) END,
+        date_given = ?11, last_seen_at = ?12, authors = ?13, enclosures = ?14, images = ?15, content_hash = ?16, raw = ?17
+     WHERE id = ?1";
+
+fn insert(tx: &Db, source_id: i64, e: &Entry, raw: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    let id: i64 = tx
+        .query_row(
+            "INSERT INTO entries (source_id, key, guid, url, title, summary_html, content_html, lang, lang_origin,
+                published_at, updated_at, date_given, first_seen_at, last_seen_at, authors, enclosures, images, content_hash, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)
+             RETURNING id",
+            p![
         source_id,
         e.key,
         e.guid,
@@ -331,35 +304,27 @@ fn insert(
         json(&e.images),
         e.content_hash,
         raw
-    ])
-    .ctx("cannot insert entry")?;
-    let id = tx.last_insert_rowid();
+            ],
+            |r| r.get(0),
+        )
+        .ctx("cannot insert entry")?;
     replace_children(tx, id, e)?;
     Ok(id)
 }
 
-fn replace_children(tx: &rusqlite::Transaction<'_>, id: i64, e: &Entry) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM entry_links WHERE entry_id = ?1")
-        .ctx("cannot replace links")?
-        .execute([id])
-        .ctx("cannot replace links")?;
-    tx.prepare_cached("DELETE FROM entry_categories WHERE entry_id = ?1")
-        .ctx("cannot replace categories")?
-        .execute([id])
-        .ctx("cannot replace categories")?;
-    let mut links = tx
-        .prepare_cached(
-            "INSERT INTO entry_links (entry_id, href, rel, hreflang, mime, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .ctx("cannot store links")?;
+fn replace_children(tx: &Db, id: i64, e: &Entry) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM entry_links WHERE entry_id = ?1", p![id]).ctx("cannot replace links")?;
+    tx.execute("DELETE FROM entry_categories WHERE entry_id = ?1", p![id]).ctx("cannot replace categories")?;
     for l in &e.links {
-        links.execute(params![id, l.href, l.rel, l.hreflang, l.mime, l.title]).ctx("cannot store link")?;
+        tx.execute(
+            "INSERT INTO entry_links (entry_id, href, rel, hreflang, mime, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            p![id, l.href, l.rel, l.hreflang, l.mime, l.title],
+        )
+        .ctx("cannot store link")?;
     }
-    let mut cats = tx
-        .prepare_cached("INSERT OR IGNORE INTO entry_categories (entry_id, term) VALUES (?1, ?2)")
-        .ctx("cannot store categories")?;
     for c in &e.categories {
-        cats.execute(params![id, c]).ctx("cannot store category")?;
+        tx.execute("INSERT INTO entry_categories (entry_id, term) VALUES (?1, ?2) ON CONFLICT DO NOTHING", p![id, c])
+            .ctx("cannot store category")?;
     }
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Read access for `stories` and `explain`: story members with the evidence
 //! of each decision, the story log and events, and a source's recent fetches.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Context, Store, StoreError};
+use super::db::{Context, p};
+use super::{Store, StoreError};
 use crate::dedup::Evidence;
 
 /// One entry of a story, as `explain` shows it.
@@ -90,37 +90,28 @@ pub struct FetchLine {
 impl Store {
     /// The entry with this URL, guid or key (newest first if several).
     pub fn find_entry(&self, needle: &str) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row(
+        self.db
+            .query_opt(
                 "SELECT id FROM entries WHERE url = ?1 OR guid = ?1 OR key = ?1 ORDER BY published_at DESC, id DESC LIMIT 1",
-                [needle],
+                p![needle],
                 |r| r.get(0),
             )
-            .optional()
             .ctx("cannot find entry")
     }
 
     /// The story of an entry.
     pub fn story_of_entry(&self, entry_id: i64) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row("SELECT story_id FROM story_entries WHERE entry_id = ?1", [entry_id], |r| r.get(0))
-            .optional()
+        self.db
+            .query_opt("SELECT story_id FROM story_entries WHERE entry_id = ?1", p![entry_id], |r| r.get(0))
             .ctx("cannot read story")
     }
 
     /// A story's entries with the evidence that put each there.
     pub fn story_members(&self, story_id: &str) -> Result<Vec<Member>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT se.entry_id, se.role, se.lang, e.title, e.url, COALESCE(s.name, s.feed_title, s.key), e.published_at,
+        self.db.query_map("SELECT se.entry_id, se.role, se.lang, e.title, e.url, COALESCE(s.name, s.feed_title, s.key), e.published_at,
                         se.matched_entry, se.evidence, se.joined_at
                  FROM story_entries se JOIN entries e ON e.id = se.entry_id JOIN sources s ON s.id = e.source_id
-                 WHERE se.story_id = ?1 ORDER BY se.role DESC, se.joined_at, e.published_at, se.lang, se.entry_id",
-            )
-            .ctx("cannot read story")?;
-        let rows = stmt
-            .query_map([story_id], |r| {
+                 WHERE se.story_id = ?1 ORDER BY se.role DESC, se.joined_at, e.published_at, se.lang, se.entry_id", p![story_id], |r| {
                 let ev: String = r.get(8)?;
                 Ok(Member {
                     entry_id: r.get(0)?,
@@ -134,59 +125,44 @@ impl Store {
                     evidence: serde_json::from_str(&ev).unwrap_or_default(),
                     joined_at: r.get(9)?,
                 })
-            })
-            .ctx("cannot read story")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read story")
+            }).ctx("cannot read story")
     }
 
     /// A story's history.
     pub fn story_log(&self, story_id: &str) -> Result<Vec<LogLine>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT at, action, detail FROM story_log WHERE story_id = ?1 ORDER BY id")
-            .ctx("cannot read story log")?;
-        let rows = stmt
-            .query_map([story_id], |r| Ok(LogLine { at: r.get(0)?, action: r.get(1)?, detail: r.get(2)? }))
-            .ctx("cannot read story log")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read story log")
+        self.db
+            .query_map("SELECT at, action, detail FROM story_log WHERE story_id = ?1 ORDER BY id", p![story_id], |r| {
+                Ok(LogLine { at: r.get(0)?, action: r.get(1)?, detail: r.get(2)? })
+            })
+            .ctx("cannot read story log")
     }
 
     /// The merges and splits a story took part in, oldest first.
     pub fn story_events(&self, story_id: &str) -> Result<Vec<StoryEvent>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.db
+            .query_map(
                 "SELECT at, kind, story_id, other_id, entries, reason FROM story_events
                  WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
+                p![story_id],
+                |r| {
+                    let entries: String = r.get(4)?;
+                    Ok(StoryEvent {
+                        at: r.get(0)?,
+                        kind: r.get(1)?,
+                        story_id: r.get(2)?,
+                        other_id: r.get(3)?,
+                        entries: serde_json::from_str(&entries).unwrap_or_default(),
+                        reason: r.get(5)?,
+                    })
+                },
             )
-            .ctx("cannot read story events")?;
-        let rows = stmt
-            .query_map([story_id], |r| {
-                let entries: String = r.get(4)?;
-                Ok(StoryEvent {
-                    at: r.get(0)?,
-                    kind: r.get(1)?,
-                    story_id: r.get(2)?,
-                    other_id: r.get(3)?,
-                    entries: serde_json::from_str(&entries).unwrap_or_default(),
-                    reason: r.get(5)?,
-                })
-            })
-            .ctx("cannot read story events")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read story events")
+            .ctx("cannot read story events")
     }
 
     /// A source's newest fetches.
     pub fn recent_fetches(&self, source_id: i64, limit: usize) -> Result<Vec<FetchLine>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified
-                 FROM fetches WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2",
-            )
-            .ctx("cannot read fetches")?;
-        let rows = stmt
-            .query_map(params![source_id, limit], |r| {
+        self.db.query_map("SELECT started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified
+                 FROM fetches WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2", p![source_id, limit], |r| {
                 Ok(FetchLine {
                     started_at: r.get(0)?,
                     duration_ms: r.get(1)?,
@@ -200,8 +176,6 @@ impl Store {
                     etag: r.get(9)?,
                     last_modified: r.get(10)?,
                 })
-            })
-            .ctx("cannot read fetches")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read fetches")
+            }).ctx("cannot read fetches")
     }
 }

@@ -8,32 +8,19 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use super::{Context, StoreError};
+use super::StoreError;
+use super::db::{Context, Db, p};
 use crate::dedup::Features;
 use crate::stories::FeatureCache;
 
 /// An entry's features, from the cache or else read and decoded (none: not
 /// stored or unreadable).
-pub(super) fn load(
-    tx: &Transaction<'_>,
-    cache: &mut FeatureCache,
-    id: i64,
-) -> Result<Option<Arc<Features>>, StoreError> {
+pub(super) fn load(tx: &Db, cache: &mut FeatureCache, id: i64) -> Result<Option<Arc<Features>>, StoreError> {
     if let Some(f) = cache.get(id) {
         return Ok(Some(f));
     }
     let stored: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT features FROM entry_features WHERE entry_id = ?1")
-        .ctx("cannot read features")?
-        .query_row([id], |r| {
-            Ok(match r.get_ref(0)? {
-                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Some(b.to_vec()),
-                _ => None,
-            })
-        })
-        .optional()
+        .query_opt("SELECT features FROM entry_features WHERE entry_id = ?1", p![id], |r| Ok(r.bytes(0)))
         .ctx("cannot read features")?
         .flatten();
     let Some(f) = stored.and_then(|b| Features::decode(&b)) else { return Ok(None) };
@@ -41,20 +28,17 @@ pub(super) fn load(
 }
 
 /// Stores an entry's features and identity keys (new or changed entry).
-pub(super) fn store(tx: &Transaction<'_>, cache: &mut FeatureCache, id: i64, f: Features) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT OR REPLACE INTO entry_features (entry_id, features) VALUES (?1, ?2)")
-        .ctx("cannot store features")?
-        .execute(params![id, f.encode()])
-        .ctx("cannot store features")?;
-    tx.prepare_cached("DELETE FROM entry_keys WHERE entry_id = ?1")
-        .ctx("cannot store keys")?
-        .execute([id])
-        .ctx("cannot store keys")?;
-    let mut ins = tx
-        .prepare_cached("INSERT OR IGNORE INTO entry_keys (key, entry_id) VALUES (?1, ?2)")
-        .ctx("cannot store keys")?;
+pub(super) fn store(tx: &Db, cache: &mut FeatureCache, id: i64, f: Features) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO entry_features (entry_id, features) VALUES (?1, ?2)
+         ON CONFLICT (entry_id) DO UPDATE SET features = excluded.features",
+        p![id, f.encode()],
+    )
+    .ctx("cannot store features")?;
+    tx.execute("DELETE FROM entry_keys WHERE entry_id = ?1", p![id]).ctx("cannot store keys")?;
     for k in f.keys() {
-        ins.execute(params![k, id]).ctx("cannot store keys")?;
+        tx.execute("INSERT INTO entry_keys (key, entry_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", p![k, id])
+            .ctx("cannot store keys")?;
     }
     // Not kept decoded: a cold poll stores every entry before assigning
     // any, and assignment reads them back in its own order.
@@ -63,22 +47,17 @@ pub(super) fn store(tx: &Transaction<'_>, cache: &mut FeatureCache, id: i64, f: 
 }
 
 /// The hrefs of the alternate links found on an entry's page earlier.
-pub(super) fn page_links(tx: &Transaction<'_>, id: i64) -> Result<Vec<String>, StoreError> {
+pub(super) fn page_links(tx: &Db, id: i64) -> Result<Vec<String>, StoreError> {
     let links: Option<String> = tx
-        .prepare_cached("SELECT links FROM entry_pages WHERE entry_id = ?1")
-        .ctx("cannot read page links")?
-        .query_row([id], |r| r.get(0))
-        .optional()
+        .query_opt("SELECT links FROM entry_pages WHERE entry_id = ?1", p![id], |r| r.get(0))
         .ctx("cannot read page links")?;
     let links: Vec<(String, String)> = links.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default();
     Ok(links.into_iter().map(|(_, h)| h).collect())
 }
 
 /// Queues an entry for a strong-evidence recheck.
-pub(super) fn queue_recheck(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT OR IGNORE INTO story_recheck (entry_id) VALUES (?1)")
-        .ctx("cannot queue recheck")?
-        .execute([id])
+pub(super) fn queue_recheck(tx: &Db, id: i64) -> Result<(), StoreError> {
+    tx.execute("INSERT INTO story_recheck (entry_id) VALUES (?1) ON CONFLICT DO NOTHING", p![id])
         .ctx("cannot queue recheck")
         .map(|_| ())
 }

@@ -1,30 +1,45 @@
-//! The only module with SQL. SQLite in WAL mode, ordered migrations, one
-//! transaction per source. The interface is narrow (plain types in, plain
-//! types out) so that another backend can implement it later. The story
+//! The only module with SQL, on two engines: SQLite in WAL mode (the
+//! embedded default) or PostgreSQL, behind one [`Store`]. Each module keeps
+//! one copy of its queries, run through `db` (SQLite's `?N` placeholders,
+//! rewritten for PostgreSQL; values converted to what each engine expects);
+//! text differs per engine only where the dialects do (`Db::dialect`).
+//! Ordered migrations per engine, one transaction per source. The story
 //! rules are not here: `crate::stories` holds them, over the data access
 //! `stories.rs` gives them.
 //!
-//! Within `store`, modules import each other one way only: `features` (the
-//! rows the rules read beside each entry) and `sources` are leaves;
-//! `entries` and `pages` write through `features`; `stories` reads through
-//! `features` and `entries`; `purge` repairs stories through `stories`.
+//! Within `store`, modules import each other one way only: `db` (the
+//! engines), `pg` (connecting to PostgreSQL), `features` (the rows the rules
+//! read beside each entry) and `sources` are leaves; `entries` and `pages`
+//! write through `features`; `stories` reads through `features` and
+//! `entries`; `purge` repairs stories through `stories`.
 
+mod db;
 mod entries;
 mod explain;
 mod features;
 mod pages;
+mod pg;
 mod publish;
 mod purge;
 mod schema;
+#[doc(hidden)]
+pub mod scratch;
 mod sources;
 mod stats;
 mod stories;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
+
+use crate::config::Database;
+use db::{Context, Db, Dialect};
+
+pub use db::DbError;
 
 pub use entries::{EntryRow, NewEntry, SaveStats};
 pub use explain::{FetchLine, LogLine, Member, StoryEvent};
@@ -37,18 +52,30 @@ pub use stats::StoreStats;
 /// A store error, with what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite refused.
+    /// The database refused.
     #[error("{context}: {source}")]
-    Sqlite {
+    Db {
         /// What we were doing.
         context: String,
-        /// The SQLite error.
+        /// The engine's error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
+    },
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error("cannot connect to database {database}: {why}")]
+    Connect {
+        /// Host and database (never the password).
+        database: String,
+        /// Why.
+        why: String,
     },
     /// The database was written by a newer polyfeed.
-    #[error("database schema version {found} is newer than this polyfeed knows ({known}); upgrade polyfeed")]
+    #[error(
+        "database {database}: schema version {found} is newer than this polyfeed knows ({known}); upgrade polyfeed"
+    )]
     TooNew {
+        /// The database (file, or host and database).
+        database: String,
         /// Version in the file.
         found: usize,
         /// Newest version we know.
@@ -70,18 +97,16 @@ pub enum StoreError {
 impl StoreError {
     /// True when the disk is full.
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(e, _), .. } if e.code == rusqlite::ErrorCode::DiskFull)
-    }
-}
-
-/// Adds context to rusqlite results.
-trait Context<T> {
-    fn ctx(self, what: &str) -> Result<T, StoreError>;
-}
-
-impl<T> Context<T> for Result<T, rusqlite::Error> {
-    fn ctx(self, what: &str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite { context: what.to_string(), source })
+        match self {
+            StoreError::Db { source: DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)), .. } => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            // SQLSTATE 53100: disk_full.
+            StoreError::Db { source: DbError::Postgres(e), .. } => {
+                e.code() == Some(&postgres::error::SqlState::DISK_FULL)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -97,14 +122,27 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 
 /// The database.
 pub struct Store {
-    conn: Connection,
+    db: Db,
     /// Decoded dedup features of stored entries (assignment reads them often).
     features: crate::stories::FeatureCache,
+    /// The database, as messages name it.
+    shown: String,
 }
+
+/// The lock migrations take on PostgreSQL (`pg_advisory_xact_lock`), so
+/// that nodes starting together migrate one after the other.
+const PG_MIGRATION_LOCK: i64 = 0x706f_6c79_6665_6564; // "polyfeed"
 
 impl Store {
     /// Opens (creating if needed) and migrates the database.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(database: &Database) -> Result<Store, StoreError> {
+        match database {
+            Database::Sqlite(path) => Store::open_sqlite(path),
+            Database::Postgres(url) => Store::open_postgres(url),
+        }
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         // SQLite only says "unable to open database file"; say why.
         if path.exists()
             && let Err(source) = std::fs::OpenOptions::new().append(true).open(path)
@@ -113,65 +151,122 @@ impl Store {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ctx(&format!("cannot open database {}", path.display()))?;
-        let mut store = Store { conn, features: crate::stories::FeatureCache::default() };
-        store.configure().ctx(&format!("cannot set up database {}", path.display()))?;
+        configure_sqlite(&conn).ctx(&format!("cannot set up database {}", path.display()))?;
+        let mut store = Store {
+            db: Db::Sqlite(conn),
+            features: crate::stories::FeatureCache::default(),
+            shown: path.display().to_string(),
+        };
         store.migrate()?;
         Ok(store)
     }
 
-    fn configure(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(30))?;
-        self.conn.pragma_update(None, "journal_mode", "WAL")?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        // 16 MiB of page cache (SQLite's default is 2): story assignment
-        // reads candidates' features, the rest reads through indexes.
-        self.conn.pragma_update(None, "cache_size", -16_384)?;
-        // The save path alone uses about 20 statements.
-        self.conn.set_prepared_statement_cache_capacity(64);
-        // Plans that do not depend on bound values: without this, binding
-        // a `LIMIT ?` (or any value the planner looked at) expires the
-        // cached statement, and it is compiled again on every execution.
-        self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-        Ok(())
+    fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let shown = crate::config::redact_database_url(url);
+        let client = pg::connect(url, &shown)?;
+        let mut store = Store {
+            db: Db::Postgres(Box::new(std::cell::RefCell::new(db::PgConn::new(client, Some(url.to_string()))))),
+            features: crate::stories::FeatureCache::default(),
+            shown,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Which engine.
+    pub fn engine(&self) -> &'static str {
+        match self.db.dialect() {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgresql",
+        }
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .ctx("cannot start migration")?;
-        let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("cannot read schema version")?;
-        if version > schema::MIGRATIONS.len() {
-            return Err(StoreError::TooNew { found: version, known: schema::MIGRATIONS.len() });
+        let shown = &self.shown;
+        let at = |what: &str| format!("{what} ({shown})");
+        let tx = self.db.transaction(true).ctx(&at("cannot start migration"))?;
+        let migrations = match tx.dialect() {
+            Dialect::Sqlite => schema::MIGRATIONS,
+            Dialect::Postgres => {
+                tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", db::p![PG_MIGRATION_LOCK], |_| Ok(()))
+                    .ctx(&at("cannot lock the schema"))?;
+                tx.batch("CREATE TABLE IF NOT EXISTS polyfeed_schema (version BIGINT NOT NULL)")
+                    .ctx(&at("cannot create the schema version table"))?;
+                schema::PG_MIGRATIONS
+            }
+        };
+        let version = read_version(&tx).ctx(&at("cannot read schema version"))?;
+        if version > migrations.len() {
+            return Err(StoreError::TooNew { database: shown.clone(), found: version, known: migrations.len() });
         }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
-            tx.execute_batch(sql).ctx(&format!("migration {} failed", i + 1))?;
-            tx.pragma_update(None, "user_version", i + 1).ctx("cannot bump schema version")?;
+        for (i, sql) in migrations.iter().enumerate().skip(version) {
+            tx.batch(sql).ctx(&at(&format!("migration {} failed", i + 1)))?;
+            write_version(&tx, i + 1).ctx(&at("cannot bump schema version"))?;
         }
-        tx.commit().ctx("cannot commit migration")
+        tx.commit().ctx(&at("cannot commit migration"))
     }
 
-    /// `PRAGMA integrity_check`: `ok` or the problems found.
+    /// `PRAGMA integrity_check` on SQLite (`ok` or the problems found);
+    /// PostgreSQL checks its own pages: `ok` once it answers.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).ctx("integrity check failed")
+        match &self.db {
+            Db::Sqlite(_) => self.db.query_row("PRAGMA integrity_check", &[], |r| r.get(0)),
+            Db::Postgres(_) => self.db.query_row("SELECT 'ok'::TEXT", &[], |r| r.get(0)),
+        }
+        .ctx("integrity check failed")
     }
 
     /// The schema version.
     pub fn schema_version(&self) -> Result<usize, StoreError> {
-        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("cannot read schema version")
+        read_version(&self.db).ctx("cannot read schema version")
+    }
+}
+
+fn configure_sqlite(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 16 MiB of page cache (SQLite's default is 2): story assignment
+    // reads candidates' features, the rest reads through indexes.
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    // The save path alone uses about 20 statements.
+    conn.set_prepared_statement_cache_capacity(64);
+    // Plans that do not depend on bound values: without this, binding
+    // a `LIMIT ?` (or any value the planner looked at) expires the
+    // cached statement, and it is compiled again on every execution.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
+fn read_version(db: &Db) -> Result<usize, DbError> {
+    let v: Option<i64> = match db.dialect() {
+        Dialect::Sqlite => db.query_opt("PRAGMA user_version", &[], |r| r.get(0))?,
+        Dialect::Postgres => db.query_opt("SELECT MAX(version) FROM polyfeed_schema", &[], |r| r.get(0))?.flatten(),
+    };
+    Ok(v.unwrap_or(0).max(0) as usize)
+}
+
+fn write_version(db: &Db, version: usize) -> Result<(), DbError> {
+    match db.dialect() {
+        // PRAGMA takes no parameters.
+        Dialect::Sqlite => db.batch(&format!("PRAGMA user_version = {version}")),
+        Dialect::Postgres => {
+            db.execute("DELETE FROM polyfeed_schema", &[])?;
+            db.execute("INSERT INTO polyfeed_schema (version) VALUES (?1)", db::p![version]).map(|_| ())
+        }
     }
 }
 
 impl Store {
     /// True when some entry has no story yet (an interrupted run left it).
     pub fn has_unassigned(&self) -> Result<bool, StoreError> {
-        self.conn
+        self.db
             .query_row(
                 // Entries get their stories in one transaction per cycle, so
                 // unassigned ones are always the newest rows: two index lookups.
                 "SELECT COALESCE((SELECT MAX(id) FROM entries), 0) > COALESCE((SELECT MAX(entry_id) FROM story_entries), 0)",
-                [],
+                &[],
                 |r| r.get(0),
             )
             .ctx("cannot check story assignment")

@@ -4,11 +4,10 @@
 //! entry's explicit alternates, so assignment sees them, and an entry that
 //! already has a story is queued for a recheck (a late link merges).
 
-use chrono::{DateTime, Utc};
-use rusqlite::params;
-
-use super::{Context, Store, StoreError, features, ts};
+use super::db::{Context, Value, p};
+use super::{Store, StoreError, features, ts};
 use crate::stories::add_links;
+use chrono::{DateTime, Utc};
 
 /// Failed page fetches are retried in later cycles up to this many attempts.
 const MAX_ATTEMPTS: i64 = 3;
@@ -54,38 +53,33 @@ impl Store {
         let sql = format!(
             "SELECT e.id, e.url, s.key FROM entries e JOIN sources s ON s.id = e.source_id
              LEFT JOIN entry_pages p ON p.entry_id = e.id
-             WHERE s.key IN ({marks}) AND (e.url LIKE 'http://%' OR e.url LIKE 'https://%')
+             WHERE s.key IN ({marks}) AND (lower(e.url) LIKE 'http://%' OR lower(e.url) LIKE 'https://%')
                AND (p.entry_id IS NULL OR (p.error IS NOT NULL AND p.attempts < {MAX_ATTEMPTS}))
              ORDER BY e.published_at DESC, e.id DESC LIMIT {limit}"
         );
-        let mut stmt = self.conn.prepare(&sql).ctx("cannot find pages to fetch")?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(source_keys.iter()), |r| {
-                Ok(PageTodo { entry_id: r.get(0)?, url: r.get(1)?, source: r.get(2)? })
-            })
-            .ctx("cannot find pages to fetch")?;
-        rows.collect::<Result<_, _>>().ctx("cannot find pages to fetch")
+        // SQLite's LIKE ignores ASCII case, PostgreSQL's does not: lower() says it for both.
+        let params: Vec<Value> = source_keys.iter().map(|k| Value::Text(k.clone())).collect();
+        self.db
+            .query_map(&sql, &params, |r| Ok(PageTodo { entry_id: r.get(0)?, url: r.get(1)?, source: r.get(2)? }))
+            .ctx("cannot find pages to fetch")
     }
 
     /// Stores page fetches in one transaction; returns how many entries
     /// gained alternate links.
     pub fn save_pages(&mut self, results: &[PageResult], now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .ctx("cannot start saving pages")?;
+        let tx = self.db.transaction(true).ctx("cannot start saving pages")?;
         let mut gained = 0;
         for r in results {
             let links = serde_json::to_string(&r.links).unwrap_or_else(|_| "[]".into());
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO entry_pages (entry_id, url, fetched_at, attempts, status, etag, last_modified, links, error)
                  VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (entry_id) DO UPDATE SET url = ?2, fetched_at = ?3, attempts = attempts + 1,
-                    status = ?4, etag = COALESCE(?5, etag), last_modified = COALESCE(?6, last_modified),
-                    links = CASE WHEN ?8 IS NULL THEN ?7 ELSE links END, error = ?8",
+                 ON CONFLICT (entry_id) DO UPDATE SET url = ?2, fetched_at = ?3, attempts = entry_pages.attempts + 1,
+                    status = ?4, etag = COALESCE(?5, entry_pages.etag),
+                    last_modified = COALESCE(?6, entry_pages.last_modified),
+                    links = CASE WHEN CAST(?8 AS TEXT) IS NULL THEN ?7 ELSE entry_pages.links END, error = ?8",
+                p![r.entry_id, r.url, ts(now), r.status, r.etag, r.last_modified, links, r.error],
             )
-            .ctx("cannot store page")?
-            .execute(params![r.entry_id, r.url, ts(now), r.status, r.etag, r.last_modified, links, r.error])
             .ctx("cannot store page")?;
             if r.links.is_empty() {
                 continue;

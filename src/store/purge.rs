@@ -4,10 +4,9 @@
 //! when empty, else a duplicate promoted in each language left without a
 //! version), so every remaining entry still belongs to exactly one story.
 
-use rusqlite::{OptionalExtension, Transaction};
-
-use super::stories::SqliteStories;
-use super::{Context, Store, StoreError};
+use super::db::{Context, Db, p};
+use super::stories::DbStories;
+use super::{Store, StoreError};
 use crate::stories::{FeatureCache, Repair};
 
 /// What a purge removed.
@@ -38,12 +37,10 @@ impl Store {
     /// entries, their revisions, links, features and story memberships, and
     /// its fetch log. `None` when no such source is stored.
     pub fn purge_source(&mut self, key: &str) -> Result<Option<PurgeStats>, StoreError> {
-        let tx =
-            self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).ctx("cannot start purge")?;
-        let id: Option<i64> = tx
-            .query_row("SELECT id FROM sources WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .ctx("cannot find source")?;
+        let tx = self.db.transaction(true).ctx("cannot start purge")?;
+        super::stories::lock_stories(&tx)?;
+        let id: Option<i64> =
+            tx.query_opt("SELECT id FROM sources WHERE key = ?1", p![key], |r| r.get(0)).ctx("cannot find source")?;
         let Some(id) = id else { return Ok(None) };
         let stats = purge(&tx, &mut self.features, id, key)?;
         tx.commit().ctx("cannot commit purge")?;
@@ -52,30 +49,34 @@ impl Store {
     }
 }
 
-fn purge(tx: &Transaction<'_>, cache: &mut FeatureCache, source_id: i64, key: &str) -> Result<PurgeStats, StoreError> {
+fn purge(tx: &Db, cache: &mut FeatureCache, source_id: i64, key: &str) -> Result<PurgeStats, StoreError> {
     let mut stats = PurgeStats::default();
-    tx.execute("CREATE TEMP TABLE purged (id INTEGER PRIMARY KEY)", []).ctx("cannot purge")?;
+    // The source's entries, by the (source_id, key) index; the entries go last.
+    const PURGED: &str = "(SELECT id FROM entries WHERE source_id = ?1)";
     stats.entries = tx
-        .execute("INSERT INTO purged SELECT id FROM entries WHERE source_id = ?1", [source_id])
-        .ctx("cannot purge")? as u64;
-    let stories: Vec<String> = {
-        let mut stmt = tx
-            .prepare("SELECT DISTINCT story_id FROM story_entries WHERE entry_id IN (SELECT id FROM purged) ORDER BY 1")
-            .ctx("cannot purge")?;
-        stmt.query_map([], |r| r.get(0)).ctx("cannot purge")?.collect::<Result<_, _>>().ctx("cannot purge")?
-    };
-    tx.execute("UPDATE story_entries SET matched_entry = NULL WHERE matched_entry IN (SELECT id FROM purged)", [])
+        .query_row("SELECT COUNT(*) FROM entries WHERE source_id = ?1", p![source_id], |r| r.get(0))
         .ctx("cannot purge")?;
+    let stories: Vec<String> = tx
+        .query_map(
+            &format!("SELECT DISTINCT story_id FROM story_entries WHERE entry_id IN {PURGED} ORDER BY 1"),
+            p![source_id],
+            |r| r.get(0),
+        )
+        .ctx("cannot purge")?;
+    tx.execute(
+        &format!("UPDATE story_entries SET matched_entry = NULL WHERE matched_entry IN {PURGED}"),
+        p![source_id],
+    )
+    .ctx("cannot purge")?;
     for table in ENTRY_TABLES {
-        tx.execute(&format!("DELETE FROM {table} WHERE entry_id IN (SELECT id FROM purged)"), [])
+        tx.execute(&format!("DELETE FROM {table} WHERE entry_id IN {PURGED}"), p![source_id])
             .ctx(&format!("cannot purge {table}"))?;
     }
-    tx.execute("DELETE FROM entries WHERE source_id = ?1", [source_id]).ctx("cannot purge entries")?;
-    tx.execute("DELETE FROM fetches WHERE source_id = ?1", [source_id]).ctx("cannot purge fetches")?;
-    tx.execute("DELETE FROM sources WHERE id = ?1", [source_id]).ctx("cannot purge source")?;
-    tx.execute("DROP TABLE temp.purged", []).ctx("cannot purge")?;
+    tx.execute("DELETE FROM entries WHERE source_id = ?1", p![source_id]).ctx("cannot purge entries")?;
+    tx.execute("DELETE FROM fetches WHERE source_id = ?1", p![source_id]).ctx("cannot purge fetches")?;
+    tx.execute("DELETE FROM sources WHERE id = ?1", p![source_id]).ctx("cannot purge source")?;
     let now = crate::clock::now();
-    let mut data = SqliteStories { tx, cache };
+    let mut data = DbStories { tx, cache };
     for story in &stories {
         match crate::stories::repair_after_purge(&mut data, story, key, now)? {
             Repair::Deleted => stats.stories_deleted += 1,

@@ -3,10 +3,10 @@
 //! fetch, and the rows `polyfeed sources` shows.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Context, Store, StoreError, parse_ts, ts};
+use super::db::{Context, Db, p};
+use super::{Store, StoreError, parse_ts, ts};
 use crate::config::SourceConfig;
 
 /// A source claimed for one fetch.
@@ -166,21 +166,17 @@ impl Store {
     /// names, languages, groups and tags, and marks removed ones (their
     /// entries stay).
     pub fn sync_sources(&mut self, sources: &[SourceConfig], now: DateTime<Utc>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().ctx("cannot start source sync")?;
-        tx.execute("UPDATE sources SET in_config = 0", []).ctx("cannot sync sources")?;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO sources (key, url, name, lang, grp, tags, in_config, created_at)
-                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, 1, ?6)
-                     ON CONFLICT (key) DO UPDATE SET name = ?2, lang = ?3, grp = ?4, tags = ?5, in_config = 1",
-                )
-                .ctx("cannot sync sources")?;
-            for s in sources {
-                let tags = serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into());
-                stmt.execute(params![s.key, s.name, s.lang, s.group, tags, ts(now)])
-                    .ctx(&format!("cannot store source {}", s.key))?;
-            }
+        let tx = self.db.transaction(false).ctx("cannot start source sync")?;
+        tx.execute("UPDATE sources SET in_config = 0", &[]).ctx("cannot sync sources")?;
+        for s in sources {
+            let tags = serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO sources (key, url, name, lang, grp, tags, in_config, created_at)
+                 VALUES (?1, ?1, ?2, ?3, ?4, ?5, 1, ?6)
+                 ON CONFLICT (key) DO UPDATE SET name = ?2, lang = ?3, grp = ?4, tags = ?5, in_config = 1",
+                p![s.key, s.name, s.lang, s.group, tags, ts(now)],
+            )
+            .ctx(&format!("cannot store source {}", s.key))?;
         }
         tx.commit().ctx("cannot commit source sync")
     }
@@ -198,34 +194,28 @@ impl Store {
         token: &str,
         is_dead: impl Fn(&str) -> bool,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .ctx("cannot claim sources")?;
+        let tx = self.db.transaction(true).ctx("cannot claim sources")?;
         let holders: Vec<String> = tx
-            .prepare("SELECT DISTINCT claim_token FROM sources WHERE claim_token IS NOT NULL AND claimed_until > ?1")
-            .ctx("cannot read claims")?
-            .query_map([ts(now)], |r| r.get(0))
-            .ctx("cannot read claims")?
-            .collect::<Result<_, _>>()
+            .query_map(
+                "SELECT DISTINCT claim_token FROM sources WHERE claim_token IS NOT NULL AND claimed_until > ?1 ORDER BY 1",
+                p![ts(now)],
+                |r| r.get(0),
+            )
             .ctx("cannot read claims")?;
         for dead in holders.iter().filter(|t| is_dead(t)) {
-            tx.execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE claim_token = ?1", [dead])
+            tx.execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE claim_token = ?1", p![dead])
                 .ctx("cannot release a dead claim")?;
         }
-        let claimed = {
-            let mut stmt = tx
-                .prepare(
-                    "UPDATE sources SET claimed_until = ?2, claim_token = ?3
-                     WHERE in_config = 1 AND gone = 0
-                       AND (claimed_until IS NULL OR claimed_until <= ?1)
-                       AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
-                     RETURNING id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at,
-                               last_ok_at IS NOT NULL",
-                )
-                .ctx("cannot claim sources")?;
-            let rows = stmt
-                .query_map(params![ts(now), ts(lease_until), token, all], |r| {
+        let mut claimed = tx
+            .query_map(
+                "UPDATE sources SET claimed_until = ?2, claim_token = ?3
+                 WHERE in_config = 1 AND gone = 0
+                   AND (claimed_until IS NULL OR claimed_until <= ?1)
+                   AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
+                 RETURNING id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at,
+                           last_ok_at IS NOT NULL",
+                p![ts(now), ts(lease_until), token, all],
+                |r| {
                     Ok(Claimed {
                         id: r.get(0)?,
                         key: r.get(1)?,
@@ -233,34 +223,34 @@ impl Store {
                         etag: r.get(3)?,
                         last_modified: r.get(4)?,
                         error_count: r.get(5)?,
-                        last_fetch_at: r.get::<_, Option<String>>(7)?.as_deref().and_then(parse_ts),
+                        last_fetch_at: r.get::<Option<String>>(7)?.as_deref().and_then(parse_ts),
                         ever_ok: r.get(8)?,
                         hints: r
-                            .get::<_, Option<String>>(6)?
+                            .get::<Option<String>>(6)?
                             .and_then(|h| serde_json::from_str(&h).ok())
                             .unwrap_or_default(),
                     })
-                })
-                .ctx("cannot claim sources")?;
-            rows.collect::<Result<Vec<_>, _>>().ctx("cannot claim sources")?
-        };
+                },
+            )
+            .ctx("cannot claim sources")?;
+        // RETURNING gives rows in no promised order: claims go out by id.
+        claimed.sort_by_key(|c| c.id);
         tx.commit().ctx("cannot commit claims")?;
         Ok(claimed)
     }
 
     /// Releases a claim without recording anything (e.g. on shutdown).
     pub fn release(&mut self, source_id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1", params![source_id])
+        self.db
+            .execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1", p![source_id])
             .ctx("cannot release claim")
             .map(|_| ())
     }
 
     /// Every source, in configuration order of first appearance.
     pub fn source_rows(&self) -> Result<Vec<SourceRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.db
+            .query_map(
                 "SELECT s.id, COALESCE(s.name, s.feed_title), s.key, s.moved_to,
                         COALESCE(s.lang, s.feed_lang, (SELECT e.lang FROM entries e WHERE e.source_id = s.id AND e.lang IS NOT NULL
                                                        GROUP BY e.lang ORDER BY COUNT(*) DESC, e.lang LIMIT 1)),
@@ -269,10 +259,8 @@ impl Store {
                         (SELECT COUNT(*) FROM entries e WHERE e.source_id = s.id),
                         s.error_count, s.last_error, s.warnings, s.next_due_at, s.due_reason, s.gone, s.in_config
                  FROM sources s ORDER BY s.in_config DESC, s.id",
-            )
-            .ctx("cannot list sources")?;
-        let rows = stmt
-            .query_map([], |r| {
+                &[],
+                |r| {
                 let warnings: String = r.get(14)?;
                 Ok(SourceRow {
                     id: r.get(0)?,
@@ -288,7 +276,7 @@ impl Store {
                     last_ok_at: r.get(10)?,
                     entries: r.get(11)?,
                     error_count: r.get(12)?,
-                    backoff_step: if r.get::<_, bool>(17)? { 0 } else { r.get(12)? },
+                    backoff_step: if r.get::<bool>(17)? { 0 } else { r.get(12)? },
                     last_error: r.get(13)?,
                     warnings: serde_json::from_str(&warnings).unwrap_or_default(),
                     next_due_at: r.get(15)?,
@@ -296,17 +284,16 @@ impl Store {
                     gone: r.get(17)?,
                     in_config: r.get(18)?,
                 })
-            })
-            .ctx("cannot list sources")?;
-        rows.collect::<Result<Vec<_>, _>>().ctx("cannot list sources")
+                },
+            )
+            .ctx("cannot list sources")
     }
 
     /// The next due time over all pollable sources (`None` if none is scheduled).
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let s: Option<String> = self
-            .conn
-            .query_row("SELECT MIN(next_due_at) FROM sources WHERE in_config = 1 AND gone = 0", [], |r| r.get(0))
-            .optional()
+            .db
+            .query_opt("SELECT MIN(next_due_at) FROM sources WHERE in_config = 1 AND gone = 0", &[], |r| r.get(0))
             .ctx("cannot read due times")?
             .flatten();
         Ok(s.as_deref().and_then(parse_ts))
@@ -315,13 +302,7 @@ impl Store {
 
 /// Writes a fetch's effect on its source row and the fetch log, inside the
 /// caller's transaction, and releases the claim.
-pub(super) fn record(
-    tx: &rusqlite::Transaction<'_>,
-    source_id: i64,
-    f: &FetchRecord,
-    new: u64,
-    updated: u64,
-) -> Result<(), StoreError> {
+pub(super) fn record(tx: &Db, source_id: i64, f: &FetchRecord, new: u64, updated: u64) -> Result<(), StoreError> {
     let failed = f.outcome == Outcome::Failed;
     let (etag, lm, keep) = match &f.validators {
         Some((e, l)) => (e.clone(), l.clone(), false),
@@ -340,10 +321,10 @@ pub(super) fn record(
             gone = ?11,
             next_due_at = ?12, due_reason = ?13,
             feed_title = COALESCE(?14, feed_title), feed_lang = COALESCE(?15, feed_lang), feed_format = COALESCE(?16, feed_format), feed_link = COALESCE(?18, feed_link), feed_hints = COALESCE(?19, feed_hints),
-            warnings = CASE WHEN ?17 IS NULL THEN warnings ELSE ?17 END,
+            warnings = COALESCE(?17, warnings),
             claimed_until = NULL, claim_token = NULL
          WHERE id = ?1",
-        params![
+        p![
             source_id,
             f.status,
             f.outcome.as_str(),
@@ -370,7 +351,7 @@ pub(super) fn record(
     tx.execute(
         "INSERT INTO fetches (source_id, started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![source_id, ts(f.started_at), f.duration_ms, f.url, f.status, f.outcome.as_str(), f.bytes, new, updated, f.error, etag, lm],
+        p![source_id, ts(f.started_at), f.duration_ms, f.url, f.status, f.outcome.as_str(), f.bytes, new, updated, f.error, etag, lm],
     )
     .ctx("cannot log fetch")?;
     Ok(())

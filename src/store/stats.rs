@@ -2,10 +2,9 @@
 //! stories stored, and the end of the last completed poll cycle (written by
 //! whichever process polled: `run`, or `poll` from cron).
 
+use super::db::{Context, p};
+use super::{Store, StoreError, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::OptionalExtension;
-
-use super::{Context, Store, StoreError, parse_ts, ts};
 
 /// The `poll_state` key of the last completed cycle's end time.
 const LAST_CYCLE: &str = "last_cycle_at";
@@ -28,10 +27,10 @@ pub struct StoreStats {
 impl Store {
     /// Records that a poll cycle completed at `at`.
     pub fn record_cycle(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO poll_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-                [LAST_CYCLE, &ts(at)],
+                p![LAST_CYCLE, ts(at)],
             )
             .ctx("cannot record the poll cycle")
             .map(|_| ())
@@ -40,29 +39,25 @@ impl Store {
     /// When the last poll cycle completed (`None`: never).
     pub fn last_cycle(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let value: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM poll_state WHERE key = ?1", [LAST_CYCLE], |r| r.get(0))
-            .optional()
+            .db
+            .query_opt("SELECT value FROM poll_state WHERE key = ?1", p![LAST_CYCLE], |r| r.get(0))
             .ctx("cannot read the last poll cycle")?;
         Ok(value.as_deref().and_then(parse_ts))
     }
 
     /// Everything `/metrics` reads from the database.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT CASE WHEN in_config = 0 THEN 'removed' WHEN gone THEN 'gone'
+        let sources_by_state = self
+            .db
+            .query_map(
+                "SELECT CASE WHEN in_config = 0 THEN 'removed' WHEN gone <> 0 THEN 'gone'
                              ELSE COALESCE(last_outcome, 'pending') END AS state, COUNT(*)
-                 FROM sources GROUP BY state ORDER BY state",
+                 FROM sources GROUP BY 1 ORDER BY 1",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .ctx("cannot count sources")?;
-        let sources_by_state = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .ctx("cannot count sources")?
-            .collect::<Result<_, _>>()
-            .ctx("cannot count sources")?;
-        let count = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, u64>(0)).ctx("cannot count rows");
+        let count = |sql: &str| self.db.query_row(sql, &[], |r| r.get::<u64>(0)).ctx("cannot count rows");
         Ok(StoreStats {
             sources_by_state,
             entries: count("SELECT COUNT(*) FROM entries")?,

@@ -1,34 +1,32 @@
-//! The story rules' data access on SQLite: [`SqliteStories`] implements
-//! `stories::StoryData` over one transaction (and the store's feature
-//! cache), and the `Store` methods the pipeline calls open that
+//! The story rules' data access, on either engine: [`DbStories`]
+//! implements `stories::StoryData` over one transaction (and the store's
+//! feature cache), and the `Store` methods the pipeline calls open that
 //! transaction, run `stories::assign_pending` or `stories::reconcile`, and
-//! commit: one IMMEDIATE transaction per batch. Only SQL here; the rules
-//! themselves are in `crate::stories`.
+//! commit: one transaction per batch (IMMEDIATE on SQLite). Only SQL here;
+//! the rules themselves are in `crate::stories`. Every query that returns
+//! several rows orders them, so that both engines hand the rules the same
+//! rows in the same order.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-
-use super::{Context, Store, StoreError, features, parse_ts, ts};
+use super::db::{Context, Db, Value, p};
+use super::{Store, StoreError, features, parse_ts, ts};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 use crate::stories::{
     self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, Placed, ReconcileStats, Role, SourceEntry,
     StoryAge, StoryData, StoryRules,
 };
+use chrono::{DateTime, Utc};
 
 impl Store {
     /// Gives every entry without a story its story (`stories::assign_pending`),
     /// in one transaction.
     pub fn assign_stories(&mut self, rules: &StoryRules) -> Result<AssignStats, StoreError> {
-        let tx =
-            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("cannot start story assignment")?;
-        let stats = stories::assign_pending(
-            &mut SqliteStories { tx: &tx, cache: &mut self.features },
-            rules,
-            crate::clock::now(),
-        )?;
+        let tx = self.db.transaction(true).ctx("cannot start story assignment")?;
+        lock_stories(&tx)?;
+        let stats =
+            stories::assign_pending(&mut DbStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
         tx.commit().ctx("cannot commit story assignment")?;
         Ok(stats)
     }
@@ -38,19 +36,34 @@ impl Store {
     /// assignment, and before publishing, so config changes apply without
     /// new entries.
     pub fn reconcile_stories(&mut self, rules: &StoryRules) -> Result<ReconcileStats, StoreError> {
-        let tx =
-            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("cannot start re-evaluation")?;
+        let tx = self.db.transaction(true).ctx("cannot start re-evaluation")?;
+        lock_stories(&tx)?;
         let stats =
-            stories::reconcile(&mut SqliteStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
+            stories::reconcile(&mut DbStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
         tx.commit().ctx("cannot commit re-evaluation")?;
         Ok(stats)
     }
 }
 
-/// The story rules' view of one SQLite transaction.
-pub(super) struct SqliteStories<'a, 'c> {
+/// The lock that story changes take on PostgreSQL for their transaction
+/// (`pg_advisory_xact_lock`). On SQLite the IMMEDIATE transaction already
+/// makes writers take turns; on PostgreSQL two processes (a `poll` from
+/// cron beside `run`) would otherwise assign the same new entries at once.
+const PG_STORY_LOCK: i64 = 0x706f_6c79_7374_6f72; // "polystor"
+
+/// Takes the story lock inside `tx` (PostgreSQL; nothing on SQLite).
+pub(super) fn lock_stories(tx: &Db) -> Result<(), StoreError> {
+    if tx.dialect() == super::db::Dialect::Postgres {
+        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_STORY_LOCK], |_| Ok(()))
+            .ctx("cannot lock stories")?;
+    }
+    Ok(())
+}
+
+/// The story rules' view of one transaction.
+pub(super) struct DbStories<'a> {
     /// The transaction; the caller commits.
-    pub(super) tx: &'a Transaction<'c>,
+    pub(super) tx: &'a Db,
     /// The store's decoded features.
     pub(super) cache: &'a mut FeatureCache,
 }
@@ -61,35 +74,33 @@ fn time(s: &str) -> DateTime<Utc> {
     parse_ts(s).unwrap_or_default()
 }
 
-impl StoryData for SqliteStories<'_, '_> {
+impl StoryData for DbStories<'_> {
     type Error = StoreError;
 
     fn unassigned(&mut self) -> Result<Vec<Pending>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare(
+        self.tx
+            .query_map(
                 // Unassigned entries are newer rows than every assigned one
                 // (each assignment takes all of them in one transaction; see
                 // `Store::has_unassigned`): the id bound keeps this from
                 // scanning the whole table.
                 "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key FROM entries e JOIN sources s ON s.id = e.source_id
                  WHERE e.id > COALESCE((SELECT MAX(entry_id) FROM story_entries), 0)
-                   AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)",
+                   AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
+                 ORDER BY e.id",
+                &[],
+                |r| {
+                    Ok(Pending {
+                        id: r.get(0)?,
+                        source_id: r.get(1)?,
+                        source_key: r.get(2)?,
+                        group: r.get(3)?,
+                        published: time(&r.get::<String>(4)?),
+                        entry_key: r.get(5)?,
+                    })
+                },
             )
-            .ctx("cannot find unassigned entries")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Pending {
-                    id: r.get(0)?,
-                    source_id: r.get(1)?,
-                    source_key: r.get(2)?,
-                    group: r.get(3)?,
-                    published: time(&r.get::<_, String>(4)?),
-                    entry_key: r.get(5)?,
-                })
-            })
-            .ctx("cannot find unassigned entries")?;
-        rows.collect::<Result<_, _>>().ctx("cannot find unassigned entries")
+            .ctx("cannot find unassigned entries")
     }
 
     fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, StoreError> {
@@ -110,53 +121,49 @@ impl StoryData for SqliteStories<'_, '_> {
 
     fn entries_with_key(&mut self, key: &str, limit: Option<usize>) -> Result<Vec<i64>, StoreError> {
         // entry_keys' primary key is (key, entry_id): rows come by entry id.
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT entry_id FROM entry_keys WHERE key = ?1 ORDER BY entry_id LIMIT ?2")
-            .ctx("cannot find entries by key")?;
-        let limit = limit.map_or(-1, |n| n as i64);
-        let rows = stmt.query_map(params![key, limit], |r| r.get(0)).ctx("cannot find entries by key")?;
-        rows.collect::<Result<_, _>>().ctx("cannot find entries by key")
+        let limit = limit.map_or(i64::MAX, |n| n as i64);
+        self.tx
+            .query_map(
+                "SELECT entry_id FROM entry_keys WHERE key = ?1 ORDER BY entry_id LIMIT ?2",
+                p![key, limit],
+                |r| r.get(0),
+            )
+            .ctx("cannot find entries by key")
     }
 
     fn assigned_with_key(&mut self, key: &str, limit: usize, out: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
-        let mut stmt = self
+        let rows = self
             .tx
-            .prepare_cached(
+            .query_map(
                 "SELECT k.entry_id, se.story_id FROM entry_keys k JOIN story_entries se ON se.entry_id = k.entry_id
                  WHERE k.key = ?1 ORDER BY k.entry_id LIMIT ?2",
+                p![key, limit],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .ctx("cannot find candidates")?;
-        let rows =
-            stmt.query_map(params![key, limit as i64], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot find candidates")?;
-        for row in rows {
-            out.push(row.ctx("cannot find candidates")?);
-        }
+        out.extend(rows);
         Ok(())
     }
 
     fn assigned_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Placed>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
+        self.tx
+            .query_map(
                 "SELECT e.published_at, e.source_id, e.key, e.id, se.story_id, s.grp FROM entries e
                  JOIN story_entries se ON se.entry_id = e.id JOIN sources s ON s.id = e.source_id
-                 WHERE e.published_at BETWEEN ?1 AND ?2",
+                 WHERE e.published_at BETWEEN ?1 AND ?2 ORDER BY e.published_at, e.id",
+                p![ts(from), ts(to)],
+                |r| {
+                    Ok(Placed {
+                        published: time(&r.get::<String>(0)?),
+                        source_id: r.get(1)?,
+                        key: r.get(2)?,
+                        id: r.get(3)?,
+                        story: r.get(4)?,
+                        group: r.get(5)?,
+                    })
+                },
             )
-            .ctx("cannot find candidates")?;
-        let rows = stmt
-            .query_map(params![ts(from), ts(to)], |r| {
-                Ok(Placed {
-                    published: time(&r.get::<_, String>(0)?),
-                    source_id: r.get(1)?,
-                    key: r.get(2)?,
-                    id: r.get(3)?,
-                    story: r.get(4)?,
-                    group: r.get(5)?,
-                })
-            })
-            .ctx("cannot find candidates")?;
-        rows.collect::<Result<_, _>>().ctx("cannot find candidates")
+            .ctx("cannot find candidates")
     }
 
     fn version_langs_between(
@@ -164,17 +171,16 @@ impl StoryData for SqliteStories<'_, '_> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
+        self.tx
+            .query_map(
                 "SELECT DISTINCT v.story_id, v.lang FROM entries e JOIN story_entries se ON se.entry_id = e.id
                  JOIN story_entries v ON v.story_id = se.story_id
-                 WHERE e.published_at BETWEEN ?1 AND ?2 AND v.role = 'version' AND v.lang IS NOT NULL",
+                 WHERE e.published_at BETWEEN ?1 AND ?2 AND v.role = 'version' AND v.lang IS NOT NULL
+                 ORDER BY v.story_id, v.lang",
+                p![ts(from), ts(to)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .ctx("cannot read stories")?;
-        let rows =
-            stmt.query_map(params![ts(from), ts(to)], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot read stories")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read stories")
+            .ctx("cannot read stories")
     }
 
     fn version_langs_of(&mut self, stories: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
@@ -182,129 +188,122 @@ impl StoryData for SqliteStories<'_, '_> {
         for chunk in stories.chunks(400) {
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!(
-                "SELECT story_id, lang FROM story_entries WHERE role = 'version' AND lang IS NOT NULL AND story_id IN ({marks})"
+                "SELECT story_id, lang FROM story_entries WHERE role = 'version' AND lang IS NOT NULL AND story_id IN ({marks})
+                 ORDER BY story_id, entry_id"
             );
-            let mut stmt = self.tx.prepare(&sql).ctx("cannot read stories")?;
-            let rows = stmt
-                .query_map(rusqlite::params_from_iter(chunk.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
-                .ctx("cannot read stories")?;
-            for row in rows {
-                out.push(row.ctx("cannot read stories")?);
-            }
+            let params: Vec<Value> = chunk.iter().map(|s| Value::Text(s.to_string())).collect();
+            out.extend(self.tx.query_map(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot read stories")?);
         }
         Ok(out)
     }
 
     fn story_of(&mut self, entry: i64) -> Result<Option<String>, StoreError> {
         self.tx
-            .prepare_cached("SELECT story_id FROM story_entries WHERE entry_id = ?1")
-            .ctx("cannot read story")?
-            .query_row([entry], |r| r.get(0))
-            .optional()
+            .query_opt("SELECT story_id FROM story_entries WHERE entry_id = ?1", p![entry], |r| r.get(0))
             .ctx("cannot read story")
     }
 
     fn story_langs(&mut self, story: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
-                "SELECT DISTINCT lang FROM story_entries WHERE story_id = ?1 AND role = 'version' AND lang IS NOT NULL",
+        self.tx
+            .query_map(
+                "SELECT DISTINCT lang FROM story_entries WHERE story_id = ?1 AND role = 'version' AND lang IS NOT NULL
+                 ORDER BY lang",
+                p![story],
+                |r| r.get(0),
             )
-            .ctx("cannot read story")?;
-        let rows = stmt.query_map([story], |r| r.get(0)).ctx("cannot read story")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read story")
+            .ctx("cannot read story")
     }
 
     fn members(&mut self, story: &str) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT entry_id, matched_entry FROM story_entries WHERE story_id = ?1 ORDER BY entry_id")
-            .ctx("cannot read story")?;
-        let rows = stmt.query_map([story], |r| Ok((r.get(0)?, r.get(1)?))).ctx("cannot read story")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read story")
+        self.tx
+            .query_map(
+                "SELECT entry_id, matched_entry FROM story_entries WHERE story_id = ?1 ORDER BY entry_id",
+                p![story],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ctx("cannot read story")
     }
 
     fn story_size(&mut self, story: &str) -> Result<u64, StoreError> {
         self.tx
-            .query_row("SELECT COUNT(*) FROM story_entries WHERE story_id = ?1", [story], |r| r.get(0))
+            .query_row("SELECT COUNT(*) FROM story_entries WHERE story_id = ?1", p![story], |r| r.get(0))
             .ctx("cannot split story")
     }
 
     fn story_age(&mut self, story: &str) -> Result<StoryAge, StoreError> {
         let (created, first): (String, Option<String>) = self
             .tx
-            .prepare_cached(
+            .query_row(
                 "SELECT s.created_at, (SELECT MIN(e.published_at) FROM story_entries se
                      JOIN entries e ON e.id = se.entry_id WHERE se.story_id = s.id)
                  FROM stories s WHERE s.id = ?1",
+                p![story],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .ctx("cannot read story")?
-            .query_row([story], |r| Ok((r.get(0)?, r.get(1)?)))
             .ctx("cannot read story")?;
         Ok(StoryAge { created: time(&created), first_published: first.as_deref().map(time) })
     }
 
     fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, StoreError> {
         self.tx
-            .prepare_cached("SELECT s.key, e.key FROM entries e JOIN sources s ON s.id = e.source_id WHERE e.id = ?1")
-            .ctx("cannot read entry")?
-            .query_row([entry], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
+            .query_opt(
+                "SELECT s.key, e.key FROM entries e JOIN sources s ON s.id = e.source_id WHERE e.id = ?1",
+                p![entry],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .ctx("cannot read entry")
     }
 
     fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT e.id, e.url, e.guid FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.key = ?1")
-            .ctx("cannot read entries")?;
-        let rows = stmt
-            .query_map([source_key], |r| Ok(SourceEntry { id: r.get(0)?, url: r.get(1)?, guid: r.get(2)? }))
-            .ctx("cannot read entries")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read entries")
+        self.tx
+            .query_map(
+                "SELECT e.id, e.url, e.guid FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.key = ?1
+                 ORDER BY e.id",
+                p![source_key],
+                |r| Ok(SourceEntry { id: r.get(0)?, url: r.get(1)?, guid: r.get(2)? }),
+            )
+            .ctx("cannot read entries")
     }
 
     fn create_story(&mut self, story: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached("INSERT OR IGNORE INTO stories (id, created_at) VALUES (?1, ?2)")
-            .ctx("cannot create story")?
-            .execute(params![story, ts(at)])
+            .execute("INSERT INTO stories (id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING", p![story, ts(at)])
             .ctx("cannot create story")
             .map(|_| ())
     }
 
     fn join(&mut self, j: &Join<'_>, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO story_entries (entry_id, story_id, role, lang, matched_entry, evidence, joined_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            .execute(
+                "INSERT INTO story_entries (entry_id, story_id, role, lang, matched_entry, evidence, joined_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (entry_id) DO UPDATE SET story_id = excluded.story_id, role = excluded.role,
+                    lang = excluded.lang, matched_entry = excluded.matched_entry, evidence = excluded.evidence,
+                    joined_at = excluded.joined_at",
+                p![
+                    j.entry,
+                    j.story,
+                    j.role.as_str(),
+                    j.lang,
+                    j.matched,
+                    serde_json::to_string(j.evidence).unwrap_or_default(),
+                    ts(at)
+                ],
             )
-            .ctx("cannot record story membership")?
-            .execute(params![
-                j.entry,
-                j.story,
-                j.role.as_str(),
-                j.lang,
-                j.matched,
-                serde_json::to_string(j.evidence).unwrap_or_default(),
-                ts(at)
-            ])
             .ctx("cannot record story membership")
             .map(|_| ())
     }
 
     fn move_members(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
         self.tx
-            .execute("UPDATE story_entries SET story_id = ?1 WHERE story_id = ?2", params![to, from])
+            .execute("UPDATE story_entries SET story_id = ?1 WHERE story_id = ?2", p![to, from])
             .ctx("cannot merge stories")
             .map(|_| ())
     }
 
     fn move_entry(&mut self, entry: i64, to: &str) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached("UPDATE story_entries SET story_id = ?2 WHERE entry_id = ?1")
-            .ctx("cannot split story")?
-            .execute(params![entry, to])
+            .execute("UPDATE story_entries SET story_id = ?2 WHERE entry_id = ?1", p![entry, to])
             .ctx("cannot split story")
             .map(|_| ())
     }
@@ -313,67 +312,57 @@ impl StoryData for SqliteStories<'_, '_> {
         self.tx
             .execute(
                 "UPDATE story_entries SET matched_entry = NULL, role = 'version', evidence = ?2 WHERE entry_id = ?1",
-                params![entry, serde_json::to_string(evidence).unwrap_or_default()],
+                p![entry, serde_json::to_string(evidence).unwrap_or_default()],
             )
             .ctx("cannot split story")
             .map(|_| ())
     }
 
     fn roles(&mut self, story: &str) -> Result<Vec<MemberRole>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
+        self.tx
+            .query_map(
                 "SELECT entry_id, role, lang, joined_at FROM story_entries WHERE story_id = ?1 ORDER BY entry_id",
+                p![story],
+                |r| {
+                    let role: String = r.get(1)?;
+                    Ok(MemberRole {
+                        entry: r.get(0)?,
+                        role: if role == "duplicate" { Role::Duplicate } else { Role::Version },
+                        lang: r.get(2)?,
+                        joined: time(&r.get::<String>(3)?),
+                    })
+                },
             )
-            .ctx("cannot read story")?;
-        let rows = stmt
-            .query_map([story], |r| {
-                let role: String = r.get(1)?;
-                Ok(MemberRole {
-                    entry: r.get(0)?,
-                    role: if role == "duplicate" { Role::Duplicate } else { Role::Version },
-                    lang: r.get(2)?,
-                    joined: time(&r.get::<_, String>(3)?),
-                })
-            })
-            .ctx("cannot read story")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read story")
+            .ctx("cannot read story")
     }
 
     fn promote(&mut self, entry: i64) -> Result<(), StoreError> {
         self.tx
-            .execute("UPDATE story_entries SET role = 'version', matched_entry = NULL WHERE entry_id = ?1", [entry])
+            .execute("UPDATE story_entries SET role = 'version', matched_entry = NULL WHERE entry_id = ?1", p![entry])
             .ctx("cannot promote duplicate")
             .map(|_| ())
     }
 
     fn delete_story(&mut self, story: &str) -> Result<(), StoreError> {
-        self.tx.execute("DELETE FROM stories WHERE id = ?1", [story]).ctx("cannot delete story").map(|_| ())
+        self.tx.execute("DELETE FROM stories WHERE id = ?1", p![story]).ctx("cannot delete story").map(|_| ())
     }
 
     fn log(&mut self, story: &str, action: &str, detail: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached("INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)")
-            .ctx("cannot log story change")?
-            .execute(params![ts(at), story, action, detail])
+            .execute(
+                "INSERT INTO story_log (at, story_id, action, detail) VALUES (?1, ?2, ?3, ?4)",
+                p![ts(at), story, action, detail],
+            )
             .ctx("cannot log story change")
             .map(|_| ())
     }
 
     fn event(&mut self, e: &Event<'_>, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached(
+            .execute(
                 "INSERT INTO story_events (at, kind, story_id, other_id, entries, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                p![ts(at), e.kind, e.story, e.other, serde_json::to_string(e.entries).unwrap_or_default(), e.reason],
             )
-            .ctx("cannot record story event")?
-            .execute(params![
-                ts(at),
-                e.kind,
-                e.story,
-                e.other,
-                serde_json::to_string(e.entries).unwrap_or_default(),
-                e.reason
-            ])
             .ctx("cannot record story event")
             .map(|_| ())
     }
@@ -381,22 +370,19 @@ impl StoryData for SqliteStories<'_, '_> {
     fn refusal_recorded(&mut self, story: &str, other: &str, reason: &str) -> Result<bool, StoreError> {
         let seen: Option<i64> = self
             .tx
-            .prepare_cached(
-                "SELECT id FROM story_events WHERE kind = 'refused' AND story_id = ?1 AND other_id = ?2 AND reason = ?3",
+            .query_opt(
+                "SELECT id FROM story_events WHERE kind = 'refused' AND story_id = ?1 AND other_id = ?2 AND reason = ?3
+                 ORDER BY id LIMIT 1",
+                p![story, other, reason],
+                |r| r.get(0),
             )
-            .ctx("cannot read story events")?
-            .query_row(params![story, other, reason], |r| r.get(0))
-            .optional()
             .ctx("cannot read story events")?;
         Ok(seen.is_some())
     }
 
     fn rule_state(&mut self, name: &str) -> Result<Option<String>, StoreError> {
         self.tx
-            .prepare_cached("SELECT value FROM rule_state WHERE name = ?1")
-            .ctx("cannot read rule state")?
-            .query_row([name], |r| r.get(0))
-            .optional()
+            .query_opt("SELECT value FROM rule_state WHERE name = ?1", p![name], |r| r.get(0))
             .ctx("cannot read rule state")
     }
 
@@ -404,7 +390,7 @@ impl StoryData for SqliteStories<'_, '_> {
         self.tx
             .execute(
                 "INSERT INTO rule_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2",
-                params![name, value],
+                p![name, value],
             )
             .ctx("cannot store rule state")
             .map(|_| ())
@@ -415,15 +401,14 @@ impl StoryData for SqliteStories<'_, '_> {
     }
 
     fn rechecks(&mut self) -> Result<Vec<i64>, StoreError> {
-        let mut stmt =
-            self.tx.prepare("SELECT entry_id FROM story_recheck ORDER BY entry_id").ctx("cannot read rechecks")?;
-        let rows = stmt.query_map([], |r| r.get(0)).ctx("cannot read rechecks")?;
-        rows.collect::<Result<_, _>>().ctx("cannot read rechecks")
+        self.tx
+            .query_map("SELECT entry_id FROM story_recheck ORDER BY entry_id", &[], |r| r.get(0))
+            .ctx("cannot read rechecks")
     }
 
     fn clear_recheck(&mut self, entry: i64) -> Result<(), StoreError> {
         self.tx
-            .execute("DELETE FROM story_recheck WHERE entry_id = ?1", [entry])
+            .execute("DELETE FROM story_recheck WHERE entry_id = ?1", p![entry])
             .ctx("cannot clear recheck")
             .map(|_| ())
     }

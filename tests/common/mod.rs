@@ -302,7 +302,12 @@ pub const NO_LEXICON: (&str, &str) = ("POLYFEED_LEXICON", "");
 /// The real binary with `--config` and arguments, environment cleaned.
 pub fn command(config: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_polyfeed"));
-    c.arg("--config").arg(config).args(args).env_remove("POLYFEED_CONFIG").env_remove("RUST_LOG");
+    c.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("POLYFEED_CONFIG")
+        .env_remove("POLYFEED_DATABASE")
+        .env_remove("RUST_LOG");
     c
 }
 
@@ -338,6 +343,7 @@ impl Env {
             .args(args)
             .env("POLYFEED_NOW", now)
             .env(NO_LEXICON.0, NO_LEXICON.1)
+            .env_remove("POLYFEED_DATABASE")
             .env_remove("RUST_LOG")
             .output()
             .expect("run polyfeed")
