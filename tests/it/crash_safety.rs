@@ -2,7 +2,7 @@
 //! pass `PRAGMA integrity_check`, keep every entry a completed transaction
 //! stored, and the next run must carry on.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
