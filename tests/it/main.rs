@@ -5,7 +5,7 @@
 //! (BENCHMARKS.md, "CI on a fresh clone").
 //!
 //! Run one file's tests with `cargo test --test it add::`, one test with
-//! `cargo test --test it add::add_finds_the_language_versions` (a filter
+//! `cargo test --test it add::failures_say_what_happened` (a filter
 //! matches the test's path, `module::name`).
 //!
 //! The tests share one process: none may change the process's environment
