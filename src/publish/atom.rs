@@ -8,7 +8,7 @@
 //! byte-stable output in exactly the order chosen below (the alternate link
 //! order works around readers' disagreements), so ETags change only when a
 //! story does. What RFC 4287 requires is checked on the rendered output by
-//! `tests/feed_rules.rs`: an id that is a valid URI on the feed, every entry
+//! `tests/it/feed_rules.rs`: an id that is a valid URI on the feed, every entry
 //! and every `atom:source`; an `updated` on each; an author for every entry
 //! (its own, else the publisher's in its `atom:source`).
 

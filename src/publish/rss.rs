@@ -6,7 +6,7 @@
 //! writer: byte-stable output in our element order (the alternate link
 //! order matters to readers) with item-level `atom:link hreflang`; the
 //! rules RSS 2.0 sets (RFC 822 dates, `<author>` an e-mail address, a guid
-//! on every item) are checked on the output by `tests/feed_rules.rs`.
+//! on every item) are checked on the output by `tests/it/feed_rules.rs`.
 
 use chrono::{DateTime, Utc};
 

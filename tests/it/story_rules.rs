@@ -4,7 +4,7 @@
 //! stable), and `follow_pages` (each entry's page fetched once for its
 //! hreflang links).
 
-mod common;
+use crate::common;
 
 use common::{Env, Response, Server, stderr, stdout};
 

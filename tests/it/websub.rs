@@ -2,7 +2,7 @@
 //! `rel="hub"` and `rel="self"` links, and polyfeed pings the hub (a real
 //! loopback server here) for exactly the feeds that changed.
 
-mod common;
+use crate::common;
 
 use common::{Env, Response, Server, rss, stderr, stdout};
 use std::collections::BTreeSet;

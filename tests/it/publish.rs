@@ -2,7 +2,7 @@
 //! (`UPDATE_GOLDEN=1` rewrites them; review the diff), every published feed
 //! parsed back and compared with the database, byte-identical re-publishing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

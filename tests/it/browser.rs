@@ -8,7 +8,7 @@
 //! `.ci/run` call it). Without a browser the test is skipped locally and
 //! fails in CI (`CI` set). `CHROMIUM` names another binary.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! real feeds.toml files with comments that must survive byte for byte, and
 //! a real SQLite file for `poll`, `stories` and `remove --purge`.
 
-mod common;
+use crate::common;
 
 use common::{Env, Response, Server, stderr, stdout};
 

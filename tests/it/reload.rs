@@ -3,7 +3,7 @@
 //! an invalid one (reported with file:line:column, the daemon keeps running
 //! on the old config), and `run --watch` picking up an edit by itself.
 
-mod common;
+use crate::common;
 
 use common::{Daemon, Env, NO_LEXICON, Server, http_get, rss, wait_for};
 

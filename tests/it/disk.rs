@@ -3,7 +3,7 @@
 //! the test (needs root, as in CI; skipped elsewhere, failed in CI if the
 //! mount is refused).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! files, conditional requests get 304, the daemon polls and publishes by
 //! itself, and SIGTERM stops both cleanly.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

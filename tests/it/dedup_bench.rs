@@ -3,7 +3,7 @@
 //! store hands `decide` only the entries in its time window, so its cost
 //! follows the window's size, not the database's). Ignored by default:
 //!
-//!     cargo test --release --test dedup_bench -- --ignored --nocapture
+//!     cargo test --release --test it dedup_bench:: -- --ignored --nocapture
 //!
 //! `BENCH_POOLS=100,1000,10000` sets the pool sizes; with N stored entries
 //! posted evenly over D days the pool is about N * 7 / D (1M entries over

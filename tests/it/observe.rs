@@ -4,7 +4,7 @@
 //! 503 before the first or when the last is too old; the admin listener;
 //! JSON logs.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

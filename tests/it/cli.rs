@@ -2,7 +2,7 @@
 //! generated from the clap definitions, and the progress bar of `poll`
 //! (shown on a terminal, never in cron output).
 
-mod common;
+use crate::common;
 
 use common::{Env, Server, command, rss, stderr, stdout};
 use std::process::Command;

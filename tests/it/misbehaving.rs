@@ -9,7 +9,7 @@
 //! reads them, without the unfinished item; `Content-Language` names the
 //! language of a feed that names none.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -350,7 +350,7 @@ fn the_c1_check_sees_every_form() {
 /// A document whose text the control-character repair changes: hash-keyed
 /// items, a duplicate guid, an item repeated verbatim and then with another
 /// date, a guid holding an undefined byte (shared with normalise's unit tests).
-const LEGACY: &[u8] = include_bytes!("fixtures/misbehaving/legacy-controls.rss");
+const LEGACY: &[u8] = include_bytes!("../fixtures/misbehaving/legacy-controls.rss");
 
 fn poll_stats(env: &Env) -> serde_json::Value {
     let out = env.run(&["poll", "--all", "--json"]);

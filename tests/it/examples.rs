@@ -1,7 +1,7 @@
 //! The README's main command on the bundled offline example: a copy of
 //! `examples/` is polled by the real binary and the database is checked.
 
-mod common;
+use crate::common;
 
 use common::{run_in, stdout};
 

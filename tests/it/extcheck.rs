@@ -10,7 +10,7 @@
 //! saw as JSON. Without them the test is skipped locally and fails in CI
 //! (`CI` set).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

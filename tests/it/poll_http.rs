@@ -1,7 +1,7 @@
 //! End-to-end ingest over loopback: the real binary polls a real HTTP server
 //! on 127.0.0.1 and writes a real SQLite file, which each test then checks.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

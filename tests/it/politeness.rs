@@ -2,7 +2,7 @@
 //! (`POLYFEED_NOW`) so hours pass in seconds: no poll before the server's
 //! "not yet", back-off after errors, and bounded memory on hostile bodies.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

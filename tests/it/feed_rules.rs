@@ -6,7 +6,7 @@
 //! Feed Validator (which cannot run here). The checker is ours and is
 //! itself tested on documents that break each rule.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
