@@ -37,6 +37,7 @@ mod observe;
 mod parse_fixtures;
 mod politeness;
 mod poll_http;
+mod postgres;
 mod publish;
 mod reload;
 mod serve_http;

@@ -9,7 +9,7 @@
 //! Needs `POLYFEED_TEST_DATABASE` (scripts/test starts a server): skipped
 //! with a printed reason without it, failed in CI (`CI` set).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
