@@ -58,18 +58,20 @@ impl Store {
     /// Every story's id, date, sources and categories, newest first (ties by id).
     pub fn publish_index(&self) -> Result<Vec<IndexRow>, StoreError> {
         // The lists are sorted here: neither engine promises an order
-        // inside an aggregate.
+        // inside an aggregate. Category terms are joined with the unit
+        // separator (U+001F), which no term holds (a comma may: "Research,
+        // development" is one category).
         let sql = match self.db.dialect() {
             Dialect::Sqlite => {
                 "SELECT se.story_id, MIN(e.published_at) AS p, group_concat(DISTINCT e.source_id),
-                        (SELECT group_concat(DISTINCT c.term) FROM story_entries s2
-                           JOIN entry_categories c ON c.entry_id = s2.entry_id WHERE s2.story_id = se.story_id)
+                        (SELECT group_concat(term, char(31)) FROM (SELECT DISTINCT c.term FROM story_entries s2
+                           JOIN entry_categories c ON c.entry_id = s2.entry_id WHERE s2.story_id = se.story_id))
                  FROM story_entries se JOIN entries e ON e.id = se.entry_id
                  GROUP BY se.story_id ORDER BY p DESC, se.story_id"
             }
             Dialect::Postgres => {
                 "SELECT se.story_id, MIN(e.published_at) AS p, string_agg(DISTINCT e.source_id::TEXT, ','),
-                        (SELECT string_agg(DISTINCT c.term, ',') FROM story_entries s2
+                        (SELECT string_agg(DISTINCT c.term, chr(31)) FROM story_entries s2
                            JOIN entry_categories c ON c.entry_id = s2.entry_id WHERE s2.story_id = se.story_id)
                  FROM story_entries se JOIN entries e ON e.id = se.entry_id
                  GROUP BY se.story_id ORDER BY p DESC, se.story_id"
@@ -83,7 +85,7 @@ impl Store {
                 let mut source_ids: Vec<i64> = sources.split(',').filter_map(|s| s.parse().ok()).collect();
                 source_ids.sort_unstable();
                 let mut categories: Vec<String> =
-                    cats.map(|c| c.split(',').map(str::to_string).collect()).unwrap_or_default();
+                    cats.map(|c| c.split('\u{1f}').map(str::to_string).collect()).unwrap_or_default();
                 categories.sort_unstable();
                 Ok(IndexRow {
                     story_id: r.get(0)?,

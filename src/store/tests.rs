@@ -124,7 +124,7 @@ fn entry(lang: &str, n: u32, title: &str, published: DateTime<Utc>) -> Entry {
         date_given: true,
         lang: Some(lang.to_string()),
         lang_origin: LangOrigin::Config,
-        categories: vec!["Liikenne".into(), "Ääni".into(), "bussit".into()],
+        categories: vec!["Liikenne".into(), "Ääni".into(), "bussit".into(), "Tiet, kadut".into()],
         enclosures: Vec::new(),
         images: Vec::new(),
         links,
@@ -265,6 +265,9 @@ fn a_polled_store_reads_back_the_same_on_every_engine() {
         describe(&store, &mut out);
         // Three languages of one post are one story each time.
         assert_eq!(store.stats().unwrap().stories, 3, "{out}");
+        // A category with a comma in it stays one category.
+        let index = store.publish_index().unwrap();
+        assert!(index.iter().all(|r| r.categories.iter().any(|c| c == "Tiet, kadut")), "{index:?}");
         // A second poll an hour later: the same bodies change nothing, a
         // changed one keeps a revision.
         let later = t0() + Duration::hours(1);
