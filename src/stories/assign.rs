@@ -84,17 +84,23 @@ fn assign<D: StoryData>(
     let Some(new) = data.features(id)? else { return Ok(Decision::New) };
     let candidates = candidates(data, window, id, &new)?;
     let candidates = drop_split_candidates(data, id, candidates, splits)?;
+    let mut candidates = candidates;
     let mut decision = dedup::decide(&new, &candidates);
-    if let Decision::Version { story_id, matched, displaces: Some(c), .. } = &decision
-        && overrides.merges.iter().any(|m| m.contains(c) && m.contains(matched))
-    {
-        // The user put them together: that story is not this entry's to take.
+    let mut merged = 0;
+    // The story parts before this entry takes the weak version's place; one
+    // the user put together (or that cannot part) is not this entry's to
+    // take, and it decides again without it (each round drops a story).
+    while let Decision::Version { story_id, matched, displaces: Some(c), .. } = &decision {
+        let pinned = overrides.merges.iter().any(|m| m.contains(c) && m.contains(matched));
+        if !pinned && displace(data, story_id, *c, id, now)? {
+            merged += 1; // stories of entries in the window changed
+            break;
+        }
         let taken = story_id.clone();
-        let rest: Vec<Candidate> = candidates.into_iter().filter(|x| x.story_id != taken).collect();
-        decision = dedup::decide(&new, &rest);
+        candidates.retain(|x| x.story_id != taken);
+        decision = dedup::decide(&new, &candidates);
     }
     let lang = new.lang.as_deref();
-    let mut merged = 0;
     match &decision {
         Decision::New => {
             data.create_story(first_story_id, now)?;
@@ -117,13 +123,11 @@ fn assign<D: StoryData>(
             data.log(story_id, "joined", &format!("entry {id} as a duplicate of entry {of_entry}"), now)?;
         }
         Decision::Version { story_id, matched, evidence, links, displaces } => {
-            let mut story_id = story_id.clone();
-            if let Some(c) = displaces {
-                displace(data, &story_id, *c, id, now)?;
-                story_id = data.story_of(*matched)?.unwrap_or(story_id);
-                merged += 1; // stories of entries in the window changed
-            }
-            let story_id = &story_id;
+            // After a displacement, the matched entry's part may have a new id.
+            let story_id = &match displaces {
+                Some(_) => data.story_of(*matched)?.unwrap_or_else(|| story_id.clone()),
+                None => story_id.clone(),
+            };
             let join =
                 Join { entry: id, story: story_id, role: Role::Version, lang, matched: Some(*matched), evidence };
             data.join(&join, now)?;

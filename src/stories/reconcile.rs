@@ -227,24 +227,24 @@ pub(super) fn merge_linked<D: StoryData>(
 /// Parts a two-version story by language before new entry `by` takes the
 /// place of `displaced` (see `dedup::Decision::Version`'s `displaces`): the
 /// part holding the founder keeps the story's id, the other becomes a story
-/// of its own (recorded as a split).
+/// of its own (recorded as a split). False when the story could not be
+/// parted (then it still holds `displaced`).
 pub(super) fn displace<D: StoryData>(
     data: &mut D,
     story: &str,
     displaced: i64,
     by: i64,
     now: DateTime<Utc>,
-) -> Result<(), D::Error> {
+) -> Result<bool, D::Error> {
     let langs: BTreeMap<i64, Option<String>> = data.roles(story)?.into_iter().map(|r| (r.entry, r.lang)).collect();
-    let Some(theirs) = langs.get(&displaced).cloned() else { return Ok(()) };
+    let Some(theirs) = langs.get(&displaced).cloned() else { return Ok(false) };
     let (with, rest): (Vec<i64>, Vec<i64>) = langs.keys().copied().partition(|e| langs[e] == theirs);
     if rest.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let split = SplitSet { line: 0, sets: vec![with, rest] };
     let reason = format!("entry {by} matched the other version far better than entry {displaced} did");
-    split_story(data, story, &split, &reason, now)?;
-    Ok(())
+    Ok(split_story(data, story, &split, &reason, now)? > 0)
 }
 
 /// Records a refused override once per story pair and reason.

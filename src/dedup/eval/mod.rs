@@ -63,6 +63,7 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
             let founder_with_c = lang(s) == c_lang;
             let (gone, stay): (Vec<usize>, Vec<usize>) =
                 members[s].iter().partition(|&&m| (lang(m) == c_lang) != founder_with_c);
+            // `decide` names a displaced version only in a story of two languages: both parts have members.
             let root = *gone.iter().min().expect("a displaced part has members");
             for &m in &gone {
                 story[m] = root;
