@@ -63,10 +63,11 @@ pub fn is_postgres_url(s: &str) -> bool {
 /// the user's password (or anything after the path).
 pub fn redact(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    // user:password@ goes first, up to the last '@' anywhere: a password
+    // written without percent-encoding may hold '/', '?' or '#'.
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let rest = rest.split(['?', '#']).next().unwrap_or("");
-    // user:password@ goes: the last '@' before the path ends the user info.
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let host = if host.is_empty() { "localhost" } else { host };
     if path.is_empty() { format!("postgresql://{host}") } else { format!("postgresql://{host}/{path}") }
 }
@@ -107,6 +108,10 @@ mod tests {
         assert_eq!(d.to_string(), "postgresql://db.example:5433/polyfeed");
         assert!(!format!("{d:?}").contains("s3cret"));
         assert_eq!(redact("postgresql://u:p@w@h/db"), "postgresql://h/db");
+        // Passwords written without percent-encoding never show either.
+        assert_eq!(redact("postgres://u:pa/ss@h/db"), "postgresql://h/db");
+        assert_eq!(redact("postgres://u:pa?ss@h/db"), "postgresql://h/db");
+        assert_eq!(redact("postgres://u:pa#ss@h:5433/db?sslmode=require"), "postgresql://h:5433/db");
         assert_eq!(redact("postgres:///db"), "postgresql://localhost/db");
     }
 }

@@ -210,8 +210,10 @@ where
     type Error = io::Error;
 
     fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnectOne> {
-        let name =
-            ServerName::try_from(domain.to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // The driver asks for a connector for every host, a Unix socket's
+        // too (domain ""), whatever the sslmode; a socket never negotiates
+        // TLS, so a name that is no server name is an error only if used.
+        let name = ServerName::try_from(domain.to_string()).map_err(|e| e.to_string());
         Ok(RustlsConnectOne { config: self.0.clone(), name })
     }
 }
@@ -219,7 +221,7 @@ where
 /// The connector for one host.
 struct RustlsConnectOne {
     config: Arc<rustls::ClientConfig>,
-    name: ServerName<'static>,
+    name: Result<ServerName<'static>, String>,
 }
 
 impl<S> TlsConnect<S> for RustlsConnectOne
@@ -232,7 +234,10 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         let connector = tokio_rustls::TlsConnector::from(self.config);
-        Box::pin(async move { Ok(RustlsStream(connector.connect(self.name, stream).await?)) })
+        Box::pin(async move {
+            let name = self.name.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            Ok(RustlsStream(connector.connect(name, stream).await?))
+        })
     }
 }
 

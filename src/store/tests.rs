@@ -409,6 +409,23 @@ fn bad_postgres_urls_name_host_and_database_never_the_password() {
     assert!(!err.contains("s3cret"), "{err}");
 }
 
+/// Over a Unix socket (`host=/dir`, as `postgres:///db` means): no TLS is
+/// negotiated there, whatever the sslmode, and the connection works.
+#[test]
+fn a_unix_socket_connects() {
+    let (Some(scratch), Some(dir)) = (ScratchDatabase::create(), std::env::var_os("POLYFEED_TEST_SOCKET_DIR")) else {
+        eprintln!("skipped: POLYFEED_TEST_DATABASE or POLYFEED_TEST_SOCKET_DIR is not set (scripts/test sets both)");
+        return;
+    };
+    let scratch = scratch.unwrap();
+    let tcp = url::Url::parse(scratch.url()).unwrap();
+    let port = tcp.port().unwrap_or(5432);
+    let socket =
+        format!("postgresql://{}@/{}?host={}&port={port}", tcp.username(), scratch.name(), dir.to_string_lossy());
+    let store = Store::open(&Database::Postgres(socket)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len());
+}
+
 #[test]
 fn a_lost_postgresql_session_is_opened_again() {
     let Some(scratch) = ScratchDatabase::create() else {
