@@ -87,13 +87,16 @@ fn assign<D: StoryData>(
     let mut candidates = candidates;
     let mut decision = dedup::decide(&new, &candidates);
     let mut merged = 0;
+    // Stories that a displacement or a content link changed (the window
+    // follows them without reading everything again).
+    let mut touched: BTreeSet<String> = BTreeSet::new();
     // The story parts before this entry takes the weak version's place; one
     // the user put together (or that cannot part) is not this entry's to
     // take, and it decides again without it (each round drops a story).
     while let Decision::Version { story_id, matched, displaces: Some(c), .. } = &decision {
         let pinned = overrides.merges.iter().any(|m| m.contains(c) && m.contains(matched));
         if !pinned && displace(data, story_id, *c, id, now)? {
-            merged += 1; // stories of entries in the window changed
+            touched.insert(story_id.clone());
             break;
         }
         let taken = story_id.clone();
@@ -141,19 +144,30 @@ fn assign<D: StoryData>(
             // tie its story to others (the older id survives; recorded).
             merged += merge_strong(data, id, &new, splits, now)?;
             // Versions of one post that began apart meet through this one.
-            merged += merge_linked(data, id, links, splits, now)?;
+            if merge_linked(data, id, links, splits, now)? > 0 {
+                touched.insert(story_id.clone());
+                touched.extend(links.iter().map(|l| l.story_id.clone()));
+            }
         }
     }
     if merged > 0 {
-        // Stories of entries already in the window changed: read it again.
+        // Strong evidence may have moved any story: read the window again.
         window.reload(data)?;
     } else {
         let (story, role) = match &decision {
-            Decision::New => (first_story_id, Role::Version),
-            Decision::Duplicate { story_id, .. } => (story_id.as_str(), Role::Duplicate),
-            Decision::Version { story_id, .. } => (story_id.as_str(), Role::Version),
+            Decision::New => (first_story_id.to_string(), Role::Version),
+            Decision::Duplicate { story_id, .. } => (story_id.clone(), Role::Duplicate),
+            Decision::Version { story_id, .. } => (story_id.clone(), Role::Version),
         };
-        window.add(at.clone(), id, story, role, lang, new.group.as_deref());
+        let story = if touched.is_empty() {
+            story
+        } else {
+            // Its own story too, which may lie outside the window (a key match).
+            touched.insert(data.story_of(id)?.unwrap_or_else(|| story.clone()));
+            window.restory(data, &touched)?;
+            data.story_of(id)?.unwrap_or(story)
+        };
+        window.add(at.clone(), id, &story, role, lang, new.group.as_deref());
     }
     Ok(decision)
 }
@@ -214,6 +228,30 @@ impl Window {
         }
         for (story, lang) in data.version_langs_between(self.from, self.to)? {
             self.langs.entry(story).or_default().push(lang);
+        }
+        Ok(())
+    }
+
+    /// Follows the entries of `touched` stories (merged or parted since
+    /// the window was read) to their stories now, and reads the version
+    /// languages of those stories again.
+    fn restory<D: StoryData>(&mut self, data: &mut D, touched: &BTreeSet<String>) -> Result<(), D::Error> {
+        let mut now_in = touched.clone();
+        for slots in self.by_date.values_mut() {
+            for slot in slots.iter_mut().filter(|s| touched.contains(&s.3)) {
+                if let Some(story) = data.story_of(slot.2)? {
+                    now_in.insert(story.clone());
+                    slot.3 = story;
+                }
+            }
+        }
+        for story in now_in {
+            let langs = data.story_langs(&story)?;
+            if langs.is_empty() {
+                self.langs.remove(&story);
+            } else {
+                self.langs.insert(story, langs);
+            }
         }
         Ok(())
     }
