@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::hosts::LeaseKeeper;
 use crate::observe::{Observer, Registry};
 use crate::pipeline::{self, PollOptions};
 use crate::server::{Admin, Limits, Site};
@@ -24,6 +25,9 @@ use crate::store::Store;
 const WATCH_EVERY: Duration = Duration::from_secs(10);
 /// Longest sleep of the `run` loop between due checks.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// Least sleep of the `run` loop after a cycle that claimed nothing
+/// (what is due went to other nodes).
+const IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the long-running modes listen.
 #[derive(Debug)]
@@ -70,19 +74,49 @@ struct Parts {
     store: Arc<Mutex<Store>>,
     site: Arc<Site>,
     observer: Arc<Observer>,
+    /// The database's change marker when the site was last rendered.
+    rendered_at: Arc<Mutex<Option<i64>>>,
 }
 
 impl Parts {
+    fn new(store: Arc<Mutex<Store>>, config: &Config, observer: Arc<Observer>) -> Parts {
+        Parts { store, site: Arc::new(Site::new(max_age(config))), observer, rendered_at: Arc::default() }
+    }
+
     /// Renders from the database into the site (on a blocking thread).
     async fn refresh(&self, config: &Arc<Config>) -> anyhow::Result<usize> {
-        let (store, config, site) = (self.store.clone(), config.clone(), self.site.clone());
+        let (store, config, site, at) =
+            (self.store.clone(), config.clone(), self.site.clone(), self.rendered_at.clone());
         tokio::task::spawn_blocking(move || {
-            let artifacts = pipeline::render_site(&lock(&store), &config)?;
+            let store = lock(&store);
+            let marker = store.change_marker().ok();
+            let artifacts = pipeline::render_site(&store, &config)?;
             let n = artifacts.len();
             site.replace(artifacts);
+            *at.lock().unwrap_or_else(|p| p.into_inner()) = marker;
             Ok(n)
         })
         .await?
+    }
+
+    /// Whether the database changed since the site was rendered (as far as
+    /// the change marker tells: fetches and sources).
+    async fn changed(&self) -> bool {
+        let (store, at) = (self.store.clone(), self.rendered_at.clone());
+        tokio::task::spawn_blocking(move || {
+            let now = lock(&store).change_marker().ok();
+            now.is_some() && now != *at.lock().unwrap_or_else(|p| p.into_inner())
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Renders again, logging the outcome (the old site stays on failure).
+    async fn rerender(&self, config: &Arc<Config>, why: &str) {
+        match self.refresh(config).await {
+            Ok(n) => info!(files = n, why, "re-rendered"),
+            Err(e) => warn!(error = %e, "re-rendering failed; still serving the previous feeds"),
+        }
     }
 
     /// Takes a reloaded config: logs what changed, keeps the settings only a
@@ -160,15 +194,16 @@ pub async fn serve(config: Config, listeners: Listeners, watch_file: bool) -> an
     let config = Arc::new(config);
     let store = Arc::new(Mutex::new(Store::open(&config.database)?));
     let observer = Arc::new(Observer::open(&config, Arc::new(Registry::default()))?);
-    let parts = Parts { store, site: Arc::new(Site::new(max_age(&config))), observer };
+    let parts = Parts::new(store, &config, observer);
     let reloads = crate::reload::spawn(config.path.clone(), watch_file);
+    let notes = listen_for_changes(&config.database);
     let n = parts.refresh(&config).await?;
     announce(&listeners.main, n);
     let (stop_tx, stop_rx) = watch::channel(false);
     let servers = start_servers(listeners, &parts, &stop_rx);
     tokio::select! {
         () = shutdown_signal() => info!("shutting down"),
-        () = watch_db(&parts, config, reloads, stop_rx) => {}
+        () = watch_db(&parts, config, reloads, notes, stop_rx) => {}
     }
     stop_servers(stop_tx, servers).await
 }
@@ -181,37 +216,90 @@ fn announce(listener: &TcpListener, files: usize) {
     }
 }
 
-/// `serve`'s loop: re-render when the database changed or the config was reloaded.
+/// `serve`'s loop: re-render when another process announced a change
+/// (PostgreSQL), when the change marker moved (checked every
+/// [`WATCH_EVERY`]), or when the config was reloaded.
 async fn watch_db(
     parts: &Parts,
     mut config: Arc<Config>,
     mut reloads: mpsc::Receiver<Config>,
+    mut notes: mpsc::Receiver<()>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let marker = |s: &Arc<Mutex<Store>>| lock(s).change_marker().ok();
-    let mut last = marker(&parts.store);
     loop {
-        let reloaded = tokio::select! {
-            _ = tokio::time::sleep(WATCH_EVERY) => false,
+        let why = tokio::select! {
+            _ = tokio::time::sleep(WATCH_EVERY) => {
+                if !parts.changed().await {
+                    continue;
+                }
+                "the database changed"
+            }
             _ = stop.changed() => return,
+            Some(()) = notes.recv() => "another node changed the feeds",
             Some(new) = reloads.recv() => {
                 // `serve` does not poll: the sources table is `poll`'s to sync.
                 match parts.apply(&config, new, false).await {
                     Ok(c) => config = c,
                     Err(e) => warn!(error = %e, "config reload failed; the previous one stays in force"),
                 }
-                true
+                "config reloaded"
             }
         };
-        let now = marker(&parts.store);
-        if now != last || reloaded {
-            last = now;
-            match parts.refresh(&config).await {
-                Ok(n) => info!(files = n, "re-rendered"),
-                Err(e) => warn!(error = %e, "re-rendering failed; still serving the previous feeds"),
+        parts.rerender(&config, why).await;
+    }
+}
+
+/// Announcements of changes by other nodes (PostgreSQL `LISTEN`, on a
+/// thread with a connection of its own, connecting again when it is lost;
+/// after a reconnection one wake-up, for what may have been missed). On
+/// SQLite nothing ever comes.
+fn listen_for_changes(database: &crate::config::Database) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(1);
+    if database.sqlite_path().is_some() {
+        return rx;
+    }
+    let database = database.clone();
+    let own = crate::node::token().to_string();
+    let spawned = std::thread::Builder::new().name("listen".into()).spawn(move || {
+        let mut wait = Duration::from_secs(1);
+        let mut first = true;
+        while !tx.is_closed() {
+            match crate::store::ChangeListener::open(&database) {
+                Ok(Some(mut listener)) => {
+                    wait = Duration::from_secs(1);
+                    if !std::mem::take(&mut first) {
+                        info!("listening for other nodes' changes again");
+                        let _ = tx.try_send(());
+                    }
+                    loop {
+                        match listener.wait(Duration::from_secs(1)) {
+                            Ok(from) if from.iter().any(|t| *t != own) => {
+                                let _ = tx.try_send(());
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                warn!(error = %e, "not listening for other nodes' changes; connecting again");
+                                break;
+                            }
+                        }
+                        if tx.is_closed() {
+                            return;
+                        }
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    warn!(error = %e, retry_in = ?wait, "cannot listen for other nodes' changes");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(MAX_SLEEP);
+                }
             }
         }
+    });
+    if let Err(e) = spawned {
+        warn!(error = %e, "cannot start listening for other nodes' changes");
     }
+    rx
 }
 
 /// `polyfeed run`: poll what is due, publish files and the served site after
@@ -223,17 +311,30 @@ pub async fn run(config: Config, listeners: Listeners, watch_file: bool) -> anyh
     let store = pipeline::open_store(&config).await?;
     let registry = Arc::new(Registry::default());
     let observer = Arc::new(Observer::open(&config, registry.clone())?);
-    let parts = Parts { store, site: Arc::new(Site::new(max_age(&config))), observer };
+    let parts = Parts::new(store, &config, observer);
+    // The node stays alive (and its leases held) between cycles too.
+    let keeper = LeaseKeeper::start(&parts.store, config.fetch.lease);
     let daemon = Daemon { parts, registry };
     let reloads = crate::reload::spawn(config.path.clone(), watch_file);
+    let notes = listen_for_changes(&config.database);
     daemon.cycle(&config, true).await?;
     announce(&listeners.main, daemon.parts.site.len());
     let (stop_tx, stop_rx) = watch::channel(false);
     let servers = start_servers(listeners, &daemon.parts, &stop_rx);
-    tokio::select! {
-        () = shutdown_signal() => info!("shutting down"),
-        r = daemon.scheduler(config, reloads, stop_rx) => r?,
+    let result = tokio::select! {
+        () = shutdown_signal() => {
+            info!("shutting down");
+            Ok(())
+        }
+        r = daemon.scheduler(config, reloads, notes, stop_rx) => r,
+    };
+    drop(keeper);
+    let store = daemon.parts.store.clone();
+    let gone = tokio::task::spawn_blocking(move || lock(&store).node_gone(crate::node::token())).await?;
+    if let Err(e) = gone {
+        warn!(error = %e, "cannot release this node's leases; they end with the lease");
     }
+    result?;
     stop_servers(stop_tx, servers).await
 }
 
@@ -253,27 +354,46 @@ struct Daemon {
 
 impl Daemon {
     /// Sleeps until something is due (at most a minute), polls; on a reload,
-    /// applies the new config and runs a cycle at once (added sources are due).
+    /// applies the new config and runs a cycle at once (added sources are
+    /// due). Between cycles, renders again when another process changed the
+    /// database (announced, or seen by the change marker).
     async fn scheduler(
         &self,
         mut config: Arc<Config>,
         mut reloads: mpsc::Receiver<Config>,
+        mut notes: mpsc::Receiver<()>,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
+        let mut idle = false;
+        let mut watch = tokio::time::interval(WATCH_EVERY);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !*stop.borrow() {
             let next = lock(&self.parts.store).next_due()?;
+            // What is due but went to other nodes (or waits for a host they
+            // hold) is not asked for again at once.
+            let least = if idle { IDLE_WAIT } else { Duration::from_secs(1) };
             let sleep = next
                 .and_then(|t| (t - crate::clock::now()).to_std().ok())
                 .unwrap_or(Duration::ZERO)
-                .clamp(Duration::from_secs(1), MAX_SLEEP);
-            let reloaded = tokio::select! {
-                _ = tokio::time::sleep(sleep) => false,
-                Some(new) = reloads.recv() => {
-                    config = self.parts.apply(&config, new, true).await?;
-                    true
+                .clamp(least, MAX_SLEEP);
+            let wake = tokio::time::sleep(sleep);
+            tokio::pin!(wake);
+            let reloaded = loop {
+                tokio::select! {
+                    () = &mut wake => break false,
+                    Some(new) = reloads.recv() => {
+                        config = self.parts.apply(&config, new, true).await?;
+                        break true;
+                    }
+                    Some(()) = notes.recv() => self.parts.rerender(&config, "another node changed the feeds").await,
+                    _ = watch.tick() => {
+                        if self.parts.changed().await {
+                            self.parts.rerender(&config, "the database changed").await;
+                        }
+                    }
                 }
             };
-            self.cycle(&config, reloaded).await?;
+            idle = !self.cycle(&config, reloaded).await?;
         }
         Ok(())
     }
@@ -281,10 +401,11 @@ impl Daemon {
     /// One poll of what is due; publishes (files and site) when it polled
     /// anything (the sources page shows each source's last fetch; feeds are
     /// rendered again only when stories changed), or everything with `force`.
-    async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<()> {
+    async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<bool> {
         let opts = PollOptions { metrics: Some(self.registry.clone()), ..PollOptions::default() };
         let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
-        if !summary.sources.is_empty() {
+        let polled = !summary.sources.is_empty();
+        if polled {
             info!("{}", summary.line());
         }
         if force || !summary.sources.is_empty() || summary.restructured() {
@@ -298,12 +419,12 @@ impl Daemon {
                 }
             })
             .await??;
-            let Some(report) = report else { return Ok(()) };
+            let Some(report) = report else { return Ok(polled) };
             self.registry.publish_duration.observe(started.elapsed());
             info!(written = report.files.written, "published");
             crate::websub::ping(config, crate::websub::feed_urls(config, &report.files.changed)).await;
             self.parts.refresh(config).await?;
         }
-        Ok(())
+        Ok(polled)
     }
 }

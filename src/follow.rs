@@ -6,7 +6,6 @@
 //! from the network or 5xx/429 up to three times over later cycles). What a
 //! page says is stored by `Store::save_pages`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -14,7 +13,8 @@ use tracing::{Instrument, debug, info_span};
 
 use crate::config::Config;
 use crate::fetch::{FetchError, Fetched, Fetcher, Validators};
-use crate::pipeline::{HostGate, PollError, SharedStore, admit, blocking, host_of, lock};
+use crate::hosts::{Hosts, lease_end};
+use crate::pipeline::{PollError, SharedStore, admit, blocking, host_of, lock};
 use crate::store::{PageResult, PageTodo};
 
 /// Most entry pages fetched in one cycle (the rest wait for later cycles).
@@ -26,7 +26,7 @@ pub(crate) async fn follow_pages(
     store: &SharedStore,
     config: &Config,
     fetcher: &Fetcher,
-    hosts: &mut HashMap<String, Arc<HostGate>>,
+    hosts: &mut Hosts,
     global: &Arc<Semaphore>,
 ) -> Result<u64, PollError> {
     let keys: Vec<String> = config.sources.iter().filter(|s| s.follow_pages).map(|s| s.key.clone()).collect();
@@ -37,6 +37,20 @@ pub(crate) async fn follow_pages(
         let store = store.clone();
         blocking(move || lock(&store).pages_to_fetch(&keys, PAGES_PER_CYCLE)).await??
     };
+    // Pages on hosts this node does not hold yet: lease them, unless
+    // another node holds them (those pages wait for a later cycle).
+    let mut wanted: Vec<String> = todo.iter().filter_map(|t| host_of(&t.url)).filter(|h| !hosts.holds(h)).collect();
+    wanted.sort();
+    wanted.dedup();
+    if !wanted.is_empty() {
+        let (store, lease) = (store.clone(), config.fetch.lease);
+        let granted = blocking(move || {
+            let now = crate::clock::now();
+            lock(&store).lease_hosts(&wanted, now, lease_end(now, lease), crate::node::token(), crate::node::is_dead)
+        })
+        .await??;
+        hosts.hold(granted);
+    }
     let mut tasks = tokio::task::JoinSet::new();
     let mut refused = Vec::new();
     for t in todo {
@@ -47,8 +61,11 @@ pub(crate) async fn follow_pages(
             refused.push(PageResult { entry_id: t.entry_id, url: t.url.clone(), ..PageResult::default() });
             continue;
         }
-        let gate =
-            host_of(&t.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
+        let gate = match host_of(&t.url) {
+            Some(h) if hosts.holds(&h) => hosts.gate(&h),
+            Some(_) => continue,
+            None => None,
+        };
         let (fetcher, global) = (fetcher.clone(), global.clone());
         let span = info_span!("page", url = %t.url);
         tasks.spawn(

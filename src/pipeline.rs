@@ -14,9 +14,10 @@ use tracing::{Instrument, error_span, warn};
 
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
+use crate::hosts::{HostGate, Hosts, LeaseKeeper, lease_end};
 use crate::model::RawEntry;
 use crate::schedule::{self, DueInputs};
-use crate::store::{Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
+use crate::store::{ClaimRequest, Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
 use crate::stories::StoryRules;
 use crate::{normalise, parse};
 
@@ -192,13 +193,17 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let started = Instant::now();
     let store = store.clone();
     let now = crate::clock::now();
-    let lease =
-        now + chrono::Duration::from_std(config.fetch.timeout * 2).unwrap_or_default() + chrono::Duration::seconds(60);
-    let token = claim_token();
-    let claimed = {
-        let (store, token, all) = (store.clone(), token.clone(), opts.all);
-        blocking(move || lock(&store).claim_due(now, all, lease, &token, claimer_is_dead)).await??
+    let lease = config.fetch.lease;
+    let token = crate::node::token();
+    let claim = {
+        let (store, all) = (store.clone(), opts.all);
+        let req = ClaimRequest { now, until: lease_end(now, lease), all, token, node: crate::node::name() };
+        blocking(move || lock(&store).claim_due(req, crate::node::is_dead, host_of)).await??
     };
+    let _renewing = LeaseKeeper::start(&store, lease);
+    let claimed = claim.sources;
+    let mut hosts = Hosts::new(&config.fetch);
+    hosts.hold(claim.hosts);
     if let Some(p) = &opts.progress {
         p.start(claimed.len());
     }
@@ -210,14 +215,12 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let cpu = Arc::new(Semaphore::new(cores + 1));
 
-    let mut hosts: HashMap<String, Arc<HostGate>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     for c in claimed {
         let Some(src) = by_key.get(c.key.as_str()).map(|s| (*s).clone()) else {
             continue;
         };
-        let gate =
-            host_of(&c.url).map(|h| hosts.entry(h).or_insert_with(|| Arc::new(HostGate::new(&config.fetch))).clone());
+        let gate = host_of(&c.url).and_then(|h| hosts.gate(&h));
         // At error level so that it is on whatever the filter: every line
         // logged for this source, warnings included, names it.
         let span = error_span!("source", url = %c.url, source_name = src.name.as_deref().unwrap_or(""));
@@ -260,6 +263,11 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
             0
         }
     };
+    // Requests are over: other nodes may have the hosts (spaced from ours).
+    let (s, last) = (store.clone(), hosts.last_requests());
+    if let Err(e) = blocking(move || lock(&s).release_hosts(token, &last)).await? {
+        warn!(error = %e, "cannot release this node's hosts; they return when the lease ends");
+    }
     summary.phases.pages = phase.elapsed().as_secs_f64();
     let phase = Instant::now();
     let rules = Arc::new(StoryRules::from_config(config));
@@ -283,6 +291,12 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let s = store.clone();
     if let Err(e) = blocking(move || lock(&s).record_cycle(crate::clock::now())).await? {
         warn!(error = %e, "cannot record the end of the cycle");
+    }
+    if !summary.sources.is_empty() || summary.restructured() {
+        let s = store.clone();
+        if let Err(e) = blocking(move || lock(&s).announce_change(token)).await? {
+            warn!(error = %e, "cannot tell the other nodes; they render again within a minute");
+        }
     }
     if let Some(m) = &opts.metrics {
         m.cycle_done();
@@ -311,59 +325,9 @@ pub(crate) fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Identifies this process's claims: host name, pid and start time.
-fn claim_token() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    format!("{}:{}:{nanos}", host.trim(), std::process::id())
-}
-
-/// True when a claim was made on this host by a process that no longer
-/// runs (Linux: no /proc/PID). Claims from other hosts, or where this cannot
-/// be known, wait for their lease.
-fn claimer_is_dead(token: &str) -> bool {
-    let mut parts = token.split(':');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<u32>().ok())) else {
-        return false;
-    };
-    let me = claim_token();
-    let same_host = me.split(':').next() == Some(host);
-    let proc_fs = std::path::Path::new("/proc/self").exists();
-    same_host && proc_fs && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
 /// The host of an http(s) URL; `None` for local files.
 pub(crate) fn host_of(url: &str) -> Option<String> {
     url::Url::parse(url).ok().filter(|u| u.scheme() != "file").and_then(|u| u.host_str().map(str::to_string))
-}
-
-/// Politeness towards one host: at most `per_host_concurrency` requests at
-/// once, and request starts spaced by `per_host_delay` (no burst at start-up).
-pub(crate) struct HostGate {
-    slots: Arc<Semaphore>,
-    delay: std::time::Duration,
-    next_start: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl HostGate {
-    pub(crate) fn new(settings: &crate::config::FetchSettings) -> HostGate {
-        HostGate {
-            slots: Arc::new(Semaphore::new(settings.per_host_concurrency)),
-            delay: settings.per_host_delay,
-            next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    /// Waits for a slot and for this host's next start time.
-    pub(crate) async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let permit = self.slots.clone().acquire_owned().await.ok();
-        let mut next = self.next_start.lock().await;
-        let start = (*next).max(tokio::time::Instant::now());
-        *next = start + self.delay;
-        drop(next);
-        tokio::time::sleep_until(start).await;
-        permit
-    }
 }
 
 /// Waits for a request's turn: its host's gate (concurrency and spacing),

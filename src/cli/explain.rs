@@ -225,6 +225,9 @@ fn print_source(ex: &SourceExplain) {
         s.next_due_at.as_deref().unwrap_or("now"),
         s.due_reason.as_deref().unwrap_or("never polled")
     ));
+    if let Some(node) = &s.leased_by {
+        say(format!("  being polled now by node {node}"));
+    }
     if s.error_count > 0 {
         say(format!("  {} consecutive errors; last: {}", s.error_count, s.last_error.as_deref().unwrap_or("-")));
     }
@@ -245,7 +248,7 @@ fn print_source(ex: &SourceExplain) {
     for f in &ex.fetches {
         let status = f.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         say(format!(
-            "    {}  {} {}  {} ms  {} bytes  +{} ~{}  etag={} last-modified={}{}",
+            "    {}  {} {}  {} ms  {} bytes  +{} ~{}  etag={} last-modified={}{}{}",
             f.started_at,
             status,
             f.outcome,
@@ -255,6 +258,7 @@ fn print_source(ex: &SourceExplain) {
             f.entries_updated,
             f.etag.as_deref().unwrap_or("-"),
             f.last_modified.as_deref().unwrap_or("-"),
+            f.node.as_deref().map(|n| format!("  node={n}")).unwrap_or_default(),
             f.error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default()
         ));
     }

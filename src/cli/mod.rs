@@ -53,6 +53,10 @@ pub struct Cli {
     /// Log line format on stderr: `text` for people, `json` (one object per line) for log collectors
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub log_format: LogFormat,
+    /// This process's name among the nodes that share a database, in logs, `sources`, `explain`,
+    /// /healthz and /metrics [default: host name and process id]
+    #[arg(long, global = true, env = crate::node::ENV, value_name = "NAME")]
+    pub node: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -137,6 +141,10 @@ polyfeed import-opml subscriptions.opml --tags imported --yes"
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet, cli.log_format);
+    crate::node::set(cli.node.as_deref());
+    // A named node names itself on every log line of the command.
+    let span = cli.node.is_some().then(|| tracing::error_span!("node", node = crate::node::name()));
+    let _entered = span.as_ref().map(tracing::Span::enter);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -55,7 +55,12 @@ pub(super) fn run(config: &Config, args: &Args, out: Output) -> anyhow::Result<u
     }
     // Polling anything changes the sources page's status table; feeds are
     // rendered again only when stories changed.
-    let store = crate::store::Store::open(&config.database)?;
+    let mut store = crate::store::Store::open(&config.database)?;
+    // This run's node row and any lease it still holds go now, not when
+    // they expire.
+    if let Err(e) = store.node_gone(crate::node::token()) {
+        tracing::warn!(error = %e, "cannot release this run's leases; they end with the lease");
+    }
     if let Some(report) = crate::pipeline::publish_after_poll(&store, config, &summary)? {
         if !args.json && !quiet {
             crate::cli::say(super::publish::line(config, &report));

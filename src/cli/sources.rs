@@ -30,7 +30,11 @@ fn status(r: &SourceRow) -> String {
         (_, Some(o), Some(s)) => format!("{} {s}", o.replace('_', " ")),
         (_, Some(o), None) => o.replace('_', " "),
     };
-    if r.in_config { base } else { format!("{base}, not in config") }
+    let base = if r.in_config { base } else { format!("{base}, not in config") };
+    match &r.leased_by {
+        Some(node) => format!("{base}, leased by {node}"),
+        None => base,
+    }
 }
 
 fn table(rows: &[SourceRow]) -> String {

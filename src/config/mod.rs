@@ -60,6 +60,10 @@ pub struct FetchSettings {
     pub per_host_concurrency: usize,
     /// Least time between the starts of two requests to one host.
     pub per_host_delay: Duration,
+    /// How long a node's leases (claimed sources, hosts) outlive it: renewed
+    /// every third of it while the node works; another node takes over a
+    /// dead node's sources this long after its last renewal.
+    pub lease: Duration,
     /// Contact URL for the User-Agent.
     pub contact: Option<String>,
 }
@@ -217,6 +221,7 @@ pub struct Config {
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
 const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 
 impl Config {
     /// Reads and validates a config file.
@@ -503,6 +508,15 @@ impl Ctx<'_> {
                 None => Duration::from_millis(500),
                 Some(v) => humantime::parse_duration(v.get_ref().trim())
                     .map_err(|e| self.error(v.span(), format!("invalid per_host_delay: {e}")))?,
+            },
+            lease: match &s.lease {
+                None => DEFAULT_LEASE,
+                Some(v) => match self.duration(v, "lease")? {
+                    d if d < Duration::from_secs(1) => {
+                        return Err(self.error(v.span(), "invalid lease: at least 1s"));
+                    }
+                    d => d,
+                },
             },
             contact,
         })

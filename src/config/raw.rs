@@ -69,6 +69,7 @@ pub struct RawSettings {
     pub concurrency: Option<Spanned<i64>>,
     pub per_host_concurrency: Option<Spanned<i64>>,
     pub per_host_delay: Option<Spanned<String>>,
+    pub lease: Option<Spanned<String>>,
     pub title: Option<String>,
     pub base_url: Option<Spanned<String>>,
     pub id_authority: Option<Spanned<String>>,

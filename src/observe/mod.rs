@@ -27,13 +27,24 @@ pub struct Observer {
     registry: Arc<Registry>,
     /// Last cycle older than this: unhealthy. From the config; replaced on reload.
     stale_after: Mutex<Duration>,
+    /// Nodes seen within this are alive (the configured lease).
+    lease: Duration,
+    /// The database's engine and name, as messages show it (no password).
+    database: (&'static str, String),
 }
 
 impl Observer {
     /// Opens its own connection to the configured database.
     pub fn open(config: &Config, registry: Arc<Registry>) -> Result<Observer, StoreError> {
-        let store = Mutex::new(Store::open(&config.database)?);
-        Ok(Observer { store, registry, stale_after: Mutex::new(stale_after(config)) })
+        let store = Store::open(&config.database)?;
+        let database = (store.engine(), config.database.to_string());
+        Ok(Observer {
+            store: Mutex::new(store),
+            registry,
+            stale_after: Mutex::new(stale_after(config)),
+            lease: config.fetch.lease,
+            database,
+        })
     }
 
     /// Takes the staleness bound of a reloaded config.
@@ -43,6 +54,12 @@ impl Observer {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The nodes sharing the database, alive ones first.
+    fn nodes(&self) -> Result<Vec<crate::store::NodeRow>, StoreError> {
+        let since = crate::clock::now() - chrono::Duration::from_std(self.lease).unwrap_or_default();
+        self.store().nodes(since)
     }
 }
 
@@ -64,7 +81,14 @@ impl Admin for Observer {
         let last = match self.store().last_cycle() {
             Ok(last) => last,
             Err(e) => {
-                let body = serde_json::json!({"status": "unhealthy", "database": "error", "reason": e.to_string()});
+                let body = serde_json::json!({
+                    "status": "unhealthy",
+                    "node": crate::node::name(),
+                    "database": "error",
+                    "engine": self.database.0,
+                    "database_name": self.database.1,
+                    "reason": e.to_string(),
+                });
                 return Health { ok: false, body: body.to_string() };
             }
         };
@@ -76,9 +100,19 @@ impl Admin for Observer {
             }
             Some(_) => None,
         };
+        let nodes: Vec<serde_json::Value> = self
+            .nodes()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| serde_json::json!({"name": n.name, "seen_at": n.seen_at, "alive": n.alive}))
+            .collect();
         let body = serde_json::json!({
             "status": if reason.is_none() { "ok" } else { "unhealthy" },
+            "node": crate::node::name(),
             "database": "ok",
+            "engine": self.database.0,
+            "database_name": self.database.1,
+            "nodes": nodes,
             "last_cycle_at": last.map(crate::store::ts),
             "last_cycle_age_seconds": age,
             "stale_after_seconds": stale_after.as_secs(),
@@ -89,13 +123,18 @@ impl Admin for Observer {
 
     fn metrics(&self) -> Result<String, String> {
         let stats = self.store().stats().map_err(|e| e.to_string())?;
-        Ok(render(&stats, &self.registry))
+        let alive = self.nodes().map_err(|e| e.to_string())?.iter().filter(|n| n.alive).count();
+        Ok(render(&stats, &self.registry, alive))
     }
 }
 
 /// The metrics page.
-fn render(stats: &StoreStats, registry: &Registry) -> String {
-    let mut t = prom::Text::default();
+fn render(stats: &StoreStats, registry: &Registry, nodes_alive: usize) -> String {
+    // Every sample names the node that answers (the same database facts
+    // come from every node: sum by node only the per-process counters).
+    let mut t = prom::Text::with_labels(&[("node", crate::node::name())]);
+    t.family("polyfeed_nodes", "gauge", "Nodes sharing the database that renewed their leases within one lease.");
+    t.sample("polyfeed_nodes", &[], nodes_alive as f64);
     t.family("polyfeed_sources", "gauge", "Sources by state: the last poll's outcome, pending, gone or removed.");
     for (state, n) in &stats.sources_by_state {
         t.sample("polyfeed_sources", &[("state", state)], *n as f64);

@@ -8,9 +8,14 @@ use super::registry::HistogramSnapshot;
 
 /// A metrics page being written.
 #[derive(Debug, Default)]
-pub struct Text(String);
+pub struct Text(String, Vec<(String, String)>);
 
 impl Text {
+    /// A page whose every sample carries `labels` first.
+    pub fn with_labels(labels: &[(&str, &str)]) -> Text {
+        Text(String::new(), labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
     /// Starts a metric family: its help line and type (`counter`, `gauge`, `histogram`).
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {
         let help = help.replace('\\', "\\\\").replace('\n', "\\n");
@@ -20,8 +25,10 @@ impl Text {
     /// One sample line.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.0.push_str(name);
-        if !labels.is_empty() {
-            let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect();
+        let common = self.1.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let all: Vec<(&str, &str)> = common.chain(labels.iter().copied()).collect();
+        if !all.is_empty() {
+            let pairs: Vec<String> = all.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect();
             let _ = write!(self.0, "{{{}}}", pairs.join(","));
         }
         let _ = writeln!(self.0, " {}", number(value));

@@ -85,6 +85,8 @@ pub struct FetchLine {
     pub etag: Option<String>,
     /// Last-Modified received.
     pub last_modified: Option<String>,
+    /// The node that made it (`null` before polyfeed recorded nodes).
+    pub node: Option<String>,
 }
 
 impl Store {
@@ -161,7 +163,7 @@ impl Store {
 
     /// A source's newest fetches.
     pub fn recent_fetches(&self, source_id: i64, limit: usize) -> Result<Vec<FetchLine>, StoreError> {
-        self.db.query_map("SELECT started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified
+        self.db.query_map("SELECT started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified, node
                  FROM fetches WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2", p![source_id, limit], |r| {
                 Ok(FetchLine {
                     started_at: r.get(0)?,
@@ -175,6 +177,7 @@ impl Store {
                     error: r.get(8)?,
                     etag: r.get(9)?,
                     last_modified: r.get(10)?,
+                    node: r.get(11)?,
                 })
             }).ctx("cannot read fetches")
     }

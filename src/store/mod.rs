@@ -9,7 +9,8 @@
 //!
 //! Within `store`, modules import each other one way only: `db` (the
 //! engines), `pg` (connecting to PostgreSQL), `features` (the rows the rules
-//! read beside each entry) and `sources` are leaves; `entries` and `pages`
+//! read beside each entry), `sources` and `leases` (which reads `sources`'
+//! claim rows) are leaves; `entries` and `pages`
 //! write through `features`; `stories` reads through `features` and
 //! `entries`; `purge` repairs stories through `stories`.
 
@@ -17,6 +18,8 @@ mod db;
 mod entries;
 mod explain;
 mod features;
+mod leases;
+mod notify;
 mod pages;
 mod pg;
 mod publish;
@@ -43,6 +46,8 @@ pub use db::DbError;
 
 pub use entries::{EntryRow, NewEntry, SaveStats};
 pub use explain::{FetchLine, LogLine, Member, StoryEvent};
+pub use leases::{Claim, ClaimRequest, NodeRow};
+pub use notify::ChangeListener;
 pub use pages::{PageResult, PageTodo};
 pub use publish::IndexRow;
 pub use purge::PurgeStats;

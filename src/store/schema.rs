@@ -191,6 +191,24 @@ CREATE TABLE rule_state (
     // 7: process-independent facts about polling as a whole (the end of the
     // last completed cycle, for /healthz and /metrics), keyed by name.
     "CREATE TABLE poll_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    // 8: the node that made each fetch; the nodes sharing the database (each process that polls, by lease
+    // token; live while `seen_at` is recent), and hosts leased by a node (at
+    // most one node requests from a host at a time, so per-host limits hold
+    // for the whole cluster) with when the last request to each started,
+    // for the next holder's spacing.
+    "CREATE TABLE nodes (
+    token           TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    seen_at         TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE host_leases (
+    host            TEXT PRIMARY KEY,
+    holder          TEXT,
+    until           TEXT,
+    last_request_at TEXT
+) WITHOUT ROWID;
+ALTER TABLE fetches ADD COLUMN node TEXT;",
 ];
 
 /// The same migrations for PostgreSQL, one for one (a database at version
@@ -372,6 +390,19 @@ CREATE TABLE rule_state (
 );
 "#,
     r#"CREATE TABLE poll_state (key TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL);"#,
+    r#"CREATE TABLE nodes (
+    token           TEXT COLLATE "C" PRIMARY KEY,
+    name            TEXT COLLATE "C" NOT NULL,
+    started_at      TEXT COLLATE "C" NOT NULL,
+    seen_at         TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE host_leases (
+    host            TEXT COLLATE "C" PRIMARY KEY,
+    holder          TEXT COLLATE "C",
+    until           TEXT COLLATE "C",
+    last_request_at TEXT COLLATE "C"
+);
+ALTER TABLE fetches ADD COLUMN node TEXT COLLATE "C";"#,
 ];
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! Sources and their fetch state: syncing from the config, claiming due
-//! sources (so two processes never poll one source at once), recording each
-//! fetch, and the rows `polyfeed sources` shows.
+//! Sources and their fetch state: syncing from the config, recording each
+//! fetch (which releases the source's claim: claims are `leases`'), and the
+//! rows `polyfeed sources` shows.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -159,6 +159,8 @@ pub struct SourceRow {
     pub gone: bool,
     /// Still listed in feeds.toml.
     pub in_config: bool,
+    /// The node polling it now (its lease is live), if any.
+    pub leased_by: Option<String>,
 }
 
 impl Store {
@@ -181,74 +183,9 @@ impl Store {
         tx.commit().ctx("cannot commit source sync")
     }
 
-    /// Claims the sources that are due (all of them with `all`), so that a
-    /// concurrent poll skips them until `lease_until`. Sources that are gone
-    /// or no longer configured are never claimed. Claims left by a process
-    /// that `is_dead` says has died are taken over at once instead of
-    /// waiting for their lease to run out.
-    pub fn claim_due(
-        &mut self,
-        now: DateTime<Utc>,
-        all: bool,
-        lease_until: DateTime<Utc>,
-        token: &str,
-        is_dead: impl Fn(&str) -> bool,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        let tx = self.db.transaction(true).ctx("cannot claim sources")?;
-        let holders: Vec<String> = tx
-            .query_map(
-                "SELECT DISTINCT claim_token FROM sources WHERE claim_token IS NOT NULL AND claimed_until > ?1 ORDER BY 1",
-                p![ts(now)],
-                |r| r.get(0),
-            )
-            .ctx("cannot read claims")?;
-        for dead in holders.iter().filter(|t| is_dead(t)) {
-            tx.execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE claim_token = ?1", p![dead])
-                .ctx("cannot release a dead claim")?;
-        }
-        let mut claimed = tx
-            .query_map(
-                "UPDATE sources SET claimed_until = ?2, claim_token = ?3
-                 WHERE in_config = 1 AND gone = 0
-                   AND (claimed_until IS NULL OR claimed_until <= ?1)
-                   AND (?4 OR next_due_at IS NULL OR next_due_at <= ?1)
-                 RETURNING id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at,
-                           last_ok_at IS NOT NULL",
-                p![ts(now), ts(lease_until), token, all],
-                |r| {
-                    Ok(Claimed {
-                        id: r.get(0)?,
-                        key: r.get(1)?,
-                        url: r.get(2)?,
-                        etag: r.get(3)?,
-                        last_modified: r.get(4)?,
-                        error_count: r.get(5)?,
-                        last_fetch_at: r.get::<Option<String>>(7)?.as_deref().and_then(parse_ts),
-                        ever_ok: r.get(8)?,
-                        hints: r
-                            .get::<Option<String>>(6)?
-                            .and_then(|h| serde_json::from_str(&h).ok())
-                            .unwrap_or_default(),
-                    })
-                },
-            )
-            .ctx("cannot claim sources")?;
-        // RETURNING gives rows in no promised order: claims go out by id.
-        claimed.sort_by_key(|c| c.id);
-        tx.commit().ctx("cannot commit claims")?;
-        Ok(claimed)
-    }
-
-    /// Releases a claim without recording anything (e.g. on shutdown).
-    pub fn release(&mut self, source_id: i64) -> Result<(), StoreError> {
-        self.db
-            .execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1", p![source_id])
-            .ctx("cannot release claim")
-            .map(|_| ())
-    }
-
     /// Every source, in configuration order of first appearance.
     pub fn source_rows(&self) -> Result<Vec<SourceRow>, StoreError> {
+        let now = crate::clock::now();
         self.db
             .query_map(
                 "SELECT s.id, COALESCE(s.name, s.feed_title), s.key, s.moved_to,
@@ -257,7 +194,8 @@ impl Store {
                         s.grp,
                         s.feed_format, s.last_status, s.last_outcome, s.last_fetch_at, s.last_ok_at,
                         (SELECT COUNT(*) FROM entries e WHERE e.source_id = s.id),
-                        s.error_count, s.last_error, s.warnings, s.next_due_at, s.due_reason, s.gone, s.in_config
+                        s.error_count, s.last_error, s.warnings, s.next_due_at, s.due_reason, s.gone, s.in_config,
+                        s.claim_token, s.claimed_until
                  FROM sources s ORDER BY s.in_config DESC, s.id",
                 &[],
                 |r| {
@@ -283,6 +221,12 @@ impl Store {
                     due_reason: r.get(16)?,
                     gone: r.get(17)?,
                     in_config: r.get(18)?,
+                    leased_by: match (r.get::<Option<String>>(19)?, r.get::<Option<String>>(20)?) {
+                        (Some(token), Some(until)) if parse_ts(&until).is_some_and(|u| u > now) => {
+                            Some(crate::node::holder_name(&token).to_string())
+                        }
+                        _ => None,
+                    },
                 })
                 },
             )
@@ -349,9 +293,9 @@ pub(super) fn record(tx: &Db, source_id: i64, f: &FetchRecord, new: u64, updated
     )
     .ctx("cannot update source state")?;
     tx.execute(
-        "INSERT INTO fetches (source_id, started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        p![source_id, ts(f.started_at), f.duration_ms, f.url, f.status, f.outcome.as_str(), f.bytes, new, updated, f.error, etag, lm],
+        "INSERT INTO fetches (source_id, started_at, duration_ms, url, status, outcome, bytes, entries_new, entries_updated, error, etag, last_modified, node)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        p![source_id, ts(f.started_at), f.duration_ms, f.url, f.status, f.outcome.as_str(), f.bytes, new, updated, f.error, etag, lm, crate::node::name()],
     )
     .ctx("cannot log fetch")?;
     Ok(())

@@ -161,12 +161,25 @@ fn fetch(url: &str, at: DateTime<Utc>, outcome: Outcome) -> FetchRecord {
     }
 }
 
+/// Claims as a node without hosts to share (see `hosts_go_to_one_node_at_a_time`).
+fn claim(
+    store: &mut Store,
+    now: DateTime<Utc>,
+    all: bool,
+    until: DateTime<Utc>,
+    token: &str,
+    is_dead: impl Fn(&str) -> bool,
+) -> Result<Vec<super::Claimed>, StoreError> {
+    let req = super::ClaimRequest { now, until, all, token, node: token };
+    store.claim_due(req, is_dead, |_| None).map(|c| c.sources)
+}
+
 /// Polls the three sources once: claim, save, assign, reconcile.
 fn poll_all(store: &mut Store, at: DateTime<Utc>, title_suffix: &str, out: &mut String) {
-    let claimed = store.claim_due(at, false, at + Duration::minutes(5), "node-a", |_| false).unwrap();
+    let claimed = claim(&mut *store, at, false, at + Duration::minutes(5), "node-a", |_| false).unwrap();
     writeln!(out, "claimed {:?}", claimed.iter().map(|c| (c.id, c.key.as_str(), c.ever_ok)).collect::<Vec<_>>())
         .unwrap();
-    let again = store.claim_due(at, true, at + Duration::minutes(5), "node-b", |_| false).unwrap();
+    let again = claim(&mut *store, at, true, at + Duration::minutes(5), "node-b", |_| false).unwrap();
     writeln!(out, "claimed again while leased: {}", again.len()).unwrap();
     for c in &claimed {
         let lang = c.key.rsplit('/').next().unwrap().trim_end_matches(".xml").to_string();
@@ -272,7 +285,8 @@ fn a_polled_store_reads_back_the_same_on_every_engine() {
         // changed one keeps a revision.
         let later = t0() + Duration::hours(1);
         poll_all(&mut store, later, "", &mut out);
-        let c = store.claim_due(later + Duration::hours(1), true, later + Duration::hours(2), "n", |_| false).unwrap();
+        let c =
+            claim(&mut store, later + Duration::hours(1), true, later + Duration::hours(2), "n", |_| false).unwrap();
         let fi = c.iter().find(|c| c.key.ends_with("fi.xml")).unwrap();
         let changed = vec![new_entry(entry("fi", 1, "fi uutinen 1 (korjattu)", t0() + Duration::hours(1)), fi.id)];
         let stats = store.save_fetch(fi.id, &fetch(&fi.url, later, Outcome::Ok), &changed, later).unwrap();
@@ -330,19 +344,19 @@ fn claims_exclude_other_processes_until_released_or_dead() {
         a.sync_sources(&config().sources, t0()).unwrap();
         let mut b = Store::open(database).unwrap();
         let lease = t0() + Duration::minutes(5);
-        let first = a.claim_due(t0(), false, lease, "a", |_| false).unwrap();
+        let first = claim(&mut a, t0(), false, lease, "a", |_| false).unwrap();
         assert_eq!(first.len(), 3);
-        assert!(b.claim_due(t0(), true, lease, "b", |_| false).unwrap().is_empty(), "claimed sources are skipped");
+        assert!(claim(&mut b, t0(), true, lease, "b", |_| false).unwrap().is_empty(), "claimed sources are skipped");
         a.release(first[0].id).unwrap();
-        let one = b.claim_due(t0(), false, lease, "b", |_| false).unwrap();
+        let one = claim(&mut b, t0(), false, lease, "b", |_| false).unwrap();
         writeln!(out, "after release {:?}", one.iter().map(|c| c.id).collect::<Vec<_>>()).unwrap();
         assert_eq!(one.len(), 1);
         // "a" died: its claims are taken over at once.
-        let taken = b.claim_due(t0(), false, lease, "b", |t| t == "a").unwrap();
+        let taken = claim(&mut b, t0(), false, lease, "b", |t| t == "a").unwrap();
         writeln!(out, "taken over {:?}", taken.iter().map(|c| c.id).collect::<Vec<_>>()).unwrap();
         assert_eq!(taken.len(), 2);
         // After the lease runs out anyone may claim.
-        let after = a.claim_due(lease, false, lease + Duration::minutes(5), "a", |_| false).unwrap();
+        let after = claim(&mut a, lease, false, lease + Duration::minutes(5), "a", |_| false).unwrap();
         assert_eq!(after.len(), 3);
         out
     });
@@ -463,7 +477,7 @@ fn two_processes_assigning_at_once_take_turns() {
     on_every_engine(|database| {
         let mut a = Store::open(database).unwrap();
         a.sync_sources(&config().sources, t0()).unwrap();
-        let claimed = a.claim_due(t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let claimed = claim(&mut a, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
         for c in &claimed {
             let lang = c.key.rsplit('/').next().unwrap().trim_end_matches(".xml").to_string();
             let entries: Vec<NewEntry> = (1..=20)
@@ -514,4 +528,104 @@ fn sslmode_is_honoured() {
     let err = encrypted(&with("127.0.0.1", "sslmode=verify-full")).unwrap_err();
     assert!(err.contains("cannot connect to database postgresql://127.0.0.1:"), "{err}");
     assert!(err.to_lowercase().contains("certificate") || err.contains("UnknownIssuer"), "{err}");
+}
+
+/// Four sources on three hosts.
+const HOSTS: &str = r#"
+[[source]]
+url = "https://a.example/1.xml"
+[[source]]
+url = "https://a.example/2.xml"
+[[source]]
+url = "https://b.example/1.xml"
+[[source]]
+url = "https://c.example/1.xml"
+"#;
+
+/// Claims as node `token`, sources grouped by their real hosts.
+fn claim_hosts(store: &mut Store, now: DateTime<Utc>, all: bool, token: &str) -> super::Claim {
+    let req = super::ClaimRequest { now, until: now + Duration::minutes(5), all, token, node: token };
+    store.claim_due(req, |_| false, crate::pipeline::host_of).unwrap()
+}
+
+fn keys(c: &super::Claim) -> Vec<&str> {
+    c.sources.iter().map(|s| s.key.as_str()).collect()
+}
+
+#[test]
+fn hosts_go_to_one_node_at_a_time() {
+    on_every_engine(|database| {
+        let config = Config::parse(Path::new("/tmp/feeds.toml"), HOSTS).unwrap();
+        let mut a = Store::open(database).unwrap();
+        a.sync_sources(&config.sources, t0()).unwrap();
+        let mut b = Store::open(database).unwrap();
+        let first = claim_hosts(&mut a, t0(), false, "a");
+        assert_eq!(first.sources.len(), 4, "a node alone takes everything due");
+        let mut hosts: Vec<_> = first.hosts.iter().map(|(h, last)| (h.as_str(), *last)).collect();
+        hosts.sort();
+        assert_eq!(hosts, [("a.example", None), ("b.example", None), ("c.example", None)]);
+        // One source of a.example is released, but a still holds the host.
+        a.release(first.sources[0].id).unwrap();
+        assert!(claim_hosts(&mut b, t0(), true, "b").sources.is_empty(), "a.example is a's until released");
+        let last = t0() + Duration::seconds(1);
+        a.release_hosts("a", &[("a.example".into(), last)]).unwrap();
+        let second = claim_hosts(&mut b, t0() + Duration::seconds(2), true, "b");
+        assert_eq!(keys(&second), ["https://a.example/1.xml"]);
+        assert_eq!(second.hosts.get("a.example"), Some(&Some(last)), "the spacing starts from a's last request");
+        // Entry pages: only hosts nobody else holds.
+        let now = t0() + Duration::seconds(3);
+        let wanted = ["a.example".to_string(), "d.example".to_string()];
+        let granted = a.lease_hosts(&wanted, now, now + Duration::minutes(5), "a", |_| false).unwrap();
+        assert_eq!(granted.keys().collect::<Vec<_>>(), ["d.example"]);
+        // b renews its leases: still held after the first lease would have run out.
+        let renewed = t0() + Duration::minutes(4);
+        b.renew_leases("b", renewed, renewed + Duration::minutes(5)).unwrap();
+        let at = t0() + Duration::minutes(6);
+        assert!(claim_hosts(&mut a, at, true, "a").sources.iter().all(|s| !s.key.contains("a.example/1")));
+        // b dies: at the end of its renewed lease, the source is anyone's.
+        let later = renewed + Duration::minutes(5);
+        assert_eq!(
+            keys(&claim_hosts(&mut a, later, true, "a")),
+            ["https://a.example/1.xml", "https://a.example/2.xml"],
+            "a.example is free again; a claimed the others at minute 6"
+        );
+        let rows = a.source_rows().unwrap();
+        format!("{:?}", rows.iter().map(|r| (&r.url, r.leased_by.is_some())).collect::<Vec<_>>())
+    });
+}
+
+#[test]
+fn nodes_waking_together_split_what_is_due() {
+    on_every_engine(|database| {
+        let config = Config::parse(Path::new("/tmp/feeds.toml"), HOSTS).unwrap();
+        let mut stores: Vec<Store> = (0..3).map(|_| Store::open(database).unwrap()).collect();
+        stores[0].sync_sources(&config.sources, t0()).unwrap();
+        for (s, name) in stores.iter_mut().zip(["a", "b", "c"]) {
+            s.node_seen(name, name, t0()).unwrap();
+        }
+        let mut taken = Vec::new();
+        let mut out = String::new();
+        for (s, name) in stores.iter_mut().zip(["a", "b", "c"]) {
+            let c = claim_hosts(s, t0(), false, name);
+            writeln!(out, "{name}: {:?}", keys(&c)).unwrap();
+            taken.extend(keys(&c).into_iter().map(String::from));
+        }
+        taken.sort();
+        assert_eq!(
+            taken,
+            [
+                "https://a.example/1.xml",
+                "https://a.example/2.xml",
+                "https://b.example/1.xml",
+                "https://c.example/1.xml"
+            ],
+            "{out}"
+        );
+        assert!(out.starts_with("a: [\"https://a.example/1.xml\", \"https://a.example/2.xml\"]"), "{out}");
+        let alive = stores[0].nodes(t0() - Duration::minutes(5)).unwrap();
+        assert_eq!(alive.iter().filter(|n| n.alive).count(), 3);
+        stores[2].node_gone("c").unwrap();
+        assert_eq!(stores[0].nodes(t0() - Duration::minutes(5)).unwrap().len(), 2);
+        out
+    });
 }

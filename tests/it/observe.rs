@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{Daemon, Env, NO_LEXICON, Response, Server, http_get, rss};
 use serde_json::Value;
 
+/// The daemons here name themselves.
+const NODE: (&str, &str) = ("POLYFEED_NODE", "edge-1");
+
 /// Samples by metric name and sorted labels.
 type Samples = BTreeMap<(String, Vec<(String, String)>), f64>;
 
@@ -62,7 +65,10 @@ fn parse(text: &str) -> Samples {
             buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
             assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{family}: buckets not cumulative");
             assert_eq!(buckets.last().unwrap().0, f64::INFINITY, "{family}: no +Inf bucket");
-            assert_eq!(buckets.last().unwrap().1, value(&samples, &format!("{family}_count"), &[]));
+            let count: Vec<f64> =
+                samples.iter().filter(|((n, _), _)| *n == format!("{family}_count")).map(|(_, v)| *v).collect();
+            assert_eq!(count.len(), 1, "{family}: one _count");
+            assert_eq!(buckets.last().unwrap().1, count[0]);
         }
     }
     samples
@@ -126,7 +132,20 @@ fn metrics(daemon: &Daemon) -> Samples {
     let (status, headers, body) = http_get(&daemon.url("/metrics"));
     assert_eq!(status, 200);
     assert!(headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
-    parse(&String::from_utf8(body).unwrap())
+    without_node(parse(&String::from_utf8(body).unwrap()))
+}
+
+/// Every sample names the node that answers (the daemons here are
+/// "edge-1"); the samples without that label.
+fn without_node(samples: Samples) -> Samples {
+    samples
+        .into_iter()
+        .map(|((name, mut labels), v)| {
+            let at = labels.iter().position(|(k, _)| k == "node").unwrap_or_else(|| panic!("no node label on {name}"));
+            assert_eq!(labels.remove(at).1, "edge-1", "{name}");
+            ((name, labels), v)
+        })
+        .collect()
 }
 
 fn health(daemon: &Daemon) -> (u16, Value) {
@@ -142,14 +161,19 @@ fn the_daemon_reports_health_and_metrics_that_match_the_database() {
     srv.feed("/a.xml", rss("Alpha", "a", 3), "\"a\"", "Mon, 02 Nov 2026 10:00:00 GMT");
     srv.route("/b.xml", |_| Response::status(500));
     let env = Env::new("", &[(&srv.url("/a.xml"), ""), (&srv.url("/b.xml"), "")]);
-    let daemon = Daemon::start(&env.config(), &["run"], &[NO_LEXICON]);
+    let daemon = Daemon::start(&env.config(), &["run"], &[NO_LEXICON, NODE]);
     let (status, body) = health(&daemon);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "ok");
+    assert_eq!(body["engine"], "sqlite");
+    assert_eq!(body["node"], "edge-1");
+    assert_eq!(body["nodes"][0]["name"], "edge-1", "{body}");
+    assert_eq!(body["nodes"][0]["alive"], true, "{body}");
     assert!(body["last_cycle_age_seconds"].as_i64().unwrap() < 60, "{body}");
 
     let m = metrics(&daemon);
+    assert_eq!(value(&m, "polyfeed_nodes", &[]), 1.0);
     assert_eq!(value(&m, "polyfeed_sources", &[("state", "ok")]), 1.0);
     assert_eq!(value(&m, "polyfeed_sources", &[("state", "failed")]), 1.0);
     let entries: u64 = env.sources().iter().map(|s| s["entries"].as_u64().unwrap()).sum();
@@ -182,14 +206,14 @@ fn health_is_503_before_the_first_cycle_and_when_the_last_is_too_old() {
     srv.feed("/a.xml", rss("Alpha", "a", 2), "\"a\"", "Mon, 02 Nov 2026 10:00:00 GMT");
     let env = Env::new("interval = \"1h\"", &[(&srv.url("/a.xml"), "")]);
 
-    let never = Daemon::start(&env.config(), &["serve"], &[NO_LEXICON]);
+    let never = Daemon::start(&env.config(), &["serve"], &[NO_LEXICON, NODE]);
     let (status, body) = health(&never);
     assert_eq!(status, 503, "{body}");
     assert!(body["reason"].as_str().unwrap().contains("no poll cycle"), "{body}");
     assert!(never.stop().success());
 
     assert_eq!(env.run(&["poll"]).status.code(), Some(0));
-    let fresh = Daemon::start(&env.config(), &["serve"], &[NO_LEXICON]);
+    let fresh = Daemon::start(&env.config(), &["serve"], &[NO_LEXICON, NODE]);
     let (status, body) = health(&fresh);
     assert_eq!(status, 200, "{body}");
     // `serve` does not poll: its in-process fetch counters are empty, the database's facts are there.
@@ -201,7 +225,7 @@ fn health_is_503_before_the_first_cycle_and_when_the_last_is_too_old() {
 
     // Three hours later, with a 1h interval (stale after 2h), the cron poll has stopped.
     let later = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
-    let stale = Daemon::start(&env.config(), &["serve"], &[NO_LEXICON, ("POLYFEED_NOW", &later)]);
+    let stale = Daemon::start(&env.config(), &["serve"], &[NO_LEXICON, NODE, ("POLYFEED_NOW", &later)]);
     let (status, body) = health(&stale);
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["stale_after_seconds"], 7200);
@@ -216,13 +240,13 @@ fn an_admin_listener_takes_the_endpoints_off_the_feed_listener() {
     let env = Env::new("", &[(&srv.url("/a.xml"), "")]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let admin = format!("127.0.0.1:{port}");
-    let daemon = Daemon::start(&env.config(), &["run", "--admin-listen", &admin], &[NO_LEXICON]);
+    let daemon = Daemon::start(&env.config(), &["run", "--admin-listen", &admin], &[NO_LEXICON, NODE]);
     assert_eq!(http_get(&daemon.url("/metrics")).0, 404);
     assert_eq!(http_get(&daemon.url("/healthz")).0, 404);
     assert_eq!(http_get(&daemon.url("/all.atom")).0, 200);
     let (status, _, body) = http_get(&format!("http://{admin}/metrics"));
     assert_eq!(status, 200);
-    assert_eq!(value(&parse(&String::from_utf8(body).unwrap()), "polyfeed_entries", &[]), 2.0);
+    assert_eq!(value(&without_node(parse(&String::from_utf8(body).unwrap())), "polyfeed_entries", &[]), 2.0);
     assert_eq!(http_get(&format!("http://{admin}/healthz")).0, 200);
     assert_eq!(http_get(&format!("http://{admin}/all.atom")).0, 404, "the admin listener serves no feeds");
     assert!(daemon.stop().success());

@@ -1,0 +1,350 @@
+//! Leases, so that processes sharing one database (nodes) poll each source
+//! once and keep per-host limits together: the nodes table (who is alive),
+//! claims on due sources, and leases on hosts. Every lease carries the
+//! holder's token and an expiry; the holder renews it while it works, so a
+//! node that dies loses its leases when they run out, and a process seen
+//! dead on the same machine loses them at once.
+//!
+//! A node that claims a source also leases the source's host: no other node
+//! requests from that host (feeds or entry pages) until the holder releases
+//! it at the end of its cycle, with the start of its last request there, so
+//! the next holder keeps the spacing. Claims take turns (SQLite's IMMEDIATE
+//! transaction; an advisory lock on PostgreSQL): each sees the claims
+//! before it, whatever the isolation level.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::db::{Context, Db, Dialect, p};
+use super::sources::Claimed;
+use super::{Store, StoreError, parse_ts, ts};
+
+/// The lock claims take on PostgreSQL (`pg_advisory_xact_lock`).
+const PG_CLAIM_LOCK: i64 = 0x706f_6c79_636c_6169; // "polyclai"
+
+/// How long a node's row stays after it was last seen (a node that stopped
+/// is listed as gone for a day, then forgotten).
+const FORGET_NODES_AFTER: chrono::Duration = chrono::Duration::days(1);
+
+/// What a claim gave this node.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// The sources to fetch, by id.
+    pub sources: Vec<Claimed>,
+    /// Hosts now leased to this node, with the start of the last request to
+    /// each (by any node), for spacing the first one.
+    pub hosts: HashMap<String, Option<DateTime<Utc>>>,
+}
+
+/// A node that shares the database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeRow {
+    /// Its name.
+    pub name: String,
+    /// When it started.
+    pub started_at: String,
+    /// When it last renewed its leases.
+    pub seen_at: String,
+    /// Whether it renewed them within the lease.
+    pub alive: bool,
+}
+
+/// How a claim chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The time now.
+    pub now: DateTime<Utc>,
+    /// Leases run until then unless renewed.
+    pub until: DateTime<Utc>,
+    /// Claim every source, due or not (`poll --all`), and not only a share.
+    pub all: bool,
+    /// This process's lease token.
+    pub token: &'a str,
+    /// This process's node name.
+    pub node: &'a str,
+}
+
+impl Store {
+    /// Records this node as alive (and forgets nodes long gone).
+    pub fn node_seen(&mut self, token: &str, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let tx = self.db.transaction(true).ctx("cannot record the node")?;
+        tx.execute(
+            "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (token) DO UPDATE SET seen_at = ?3",
+            p![token, name, ts(now)],
+        )
+        .ctx("cannot record the node")?;
+        tx.execute("DELETE FROM nodes WHERE seen_at < ?1", p![ts(now - FORGET_NODES_AFTER)])
+            .ctx("cannot forget old nodes")?;
+        tx.commit().ctx("cannot record the node")
+    }
+
+    /// Removes this node's row and gives up its leases (a clean stop).
+    pub fn node_gone(&mut self, token: &str) -> Result<(), StoreError> {
+        let tx = self.db.transaction(true).ctx("cannot release leases")?;
+        release_all(&tx, token)?;
+        tx.execute("DELETE FROM nodes WHERE token = ?1", p![token]).ctx("cannot release leases")?;
+        tx.commit().ctx("cannot release leases")
+    }
+
+    /// The nodes seen within a day, alive ones (seen after `alive_since`) first.
+    pub fn nodes(&self, alive_since: DateTime<Utc>) -> Result<Vec<NodeRow>, StoreError> {
+        let mut rows = self
+            .db
+            .query_map("SELECT name, started_at, seen_at FROM nodes ORDER BY name, started_at", &[], |r| {
+                Ok(NodeRow { name: r.get(0)?, started_at: r.get(1)?, seen_at: r.get(2)?, alive: false })
+            })
+            .ctx("cannot list nodes")?;
+        for n in &mut rows {
+            n.alive = parse_ts(&n.seen_at).is_some_and(|t| t > alive_since);
+        }
+        rows.sort_by_key(|n| !n.alive);
+        Ok(rows)
+    }
+
+    /// Claims the sources that are due (all of them with `all`), so that no
+    /// other process polls them until the lease ends, and leases their
+    /// hosts. Sources that are gone or no longer configured are never
+    /// claimed; neither are sources on a host another live node holds.
+    /// Without `all`, a node takes its share: the claimable sources divided
+    /// by the live nodes (whole hosts, in source order), so that nodes
+    /// waking together split the work. Leases of processes that `is_dead`
+    /// says have died are taken over at once; `host_of` names a URL's host
+    /// (`None`: no host to be polite to, such as a local file).
+    pub fn claim_due(
+        &mut self,
+        req: ClaimRequest<'_>,
+        is_dead: impl Fn(&str) -> bool,
+        host_of: impl Fn(&str) -> Option<String>,
+    ) -> Result<Claim, StoreError> {
+        let ClaimRequest { now, until, all, token, node } = req;
+        let tx = self.db.transaction(true).ctx("cannot claim sources")?;
+        lock_claims(&tx)?;
+        release_dead(&tx, now, &is_dead)?;
+        tx.execute(
+            "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (token) DO UPDATE SET seen_at = ?3",
+            p![token, node, ts(now)],
+        )
+        .ctx("cannot record the node")?;
+        let busy: HashSet<String> = tx
+            .query_map(
+                "SELECT host FROM host_leases WHERE holder IS NOT NULL AND holder <> ?1 AND until > ?2",
+                p![token, ts(now)],
+                |r| r.get(0),
+            )
+            .ctx("cannot read host leases")?
+            .into_iter()
+            .collect();
+        let candidates = tx
+            .query_map(
+                "SELECT id, key, url, etag, last_modified, error_count, feed_hints, last_fetch_at,
+                        last_ok_at IS NOT NULL
+                 FROM sources
+                 WHERE in_config = 1 AND gone = 0
+                   AND (claimed_until IS NULL OR claimed_until <= ?1)
+                   AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
+                 ORDER BY id",
+                p![ts(now), all],
+                claimed_row,
+            )
+            .ctx("cannot read due sources")?;
+        // Whole hosts, in the order of their first source; a source without
+        // a host is a group of its own.
+        let mut groups: BTreeMap<(Option<String>, i64), Vec<Claimed>> = BTreeMap::new();
+        let mut first_of_host: HashMap<String, i64> = HashMap::new();
+        for c in candidates {
+            let host = host_of(&c.url);
+            if host.as_ref().is_some_and(|h| busy.contains(h)) {
+                continue;
+            }
+            let key = match host {
+                Some(h) => {
+                    let first = *first_of_host.entry(h.clone()).or_insert(c.id);
+                    (Some(h), first)
+                }
+                None => (None, c.id),
+            };
+            groups.entry(key).or_default().push(c);
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_by_key(|((_, first), _)| *first);
+        let claimable: usize = groups.iter().map(|(_, g)| g.len()).sum();
+        let share = if all {
+            claimable
+        } else {
+            let live = live_nodes(&tx, now, until, token)?;
+            claimable.div_ceil(live.max(1))
+        };
+        let mut claim = Claim::default();
+        for ((host, _), sources) in groups {
+            if claim.sources.len() >= share {
+                break;
+            }
+            if let Some(h) = host {
+                claim.hosts.insert(h, None);
+            }
+            claim.sources.extend(sources);
+        }
+        for c in &claim.sources {
+            tx.execute(
+                "UPDATE sources SET claimed_until = ?1, claim_token = ?2 WHERE id = ?3",
+                p![ts(until), token, c.id],
+            )
+            .ctx("cannot claim sources")?;
+        }
+        for (host, last) in &mut claim.hosts {
+            *last = take_host(&tx, host, token, until)?;
+        }
+        tx.commit().ctx("cannot commit claims")?;
+        Ok(claim)
+    }
+
+    /// Leases the hosts that no other live node holds (for entry pages);
+    /// returns the ones this node now holds, with the start of the last
+    /// request to each.
+    pub fn lease_hosts(
+        &mut self,
+        hosts: &[String],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        token: &str,
+        is_dead: impl Fn(&str) -> bool,
+    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, StoreError> {
+        let tx = self.db.transaction(true).ctx("cannot lease hosts")?;
+        lock_claims(&tx)?;
+        release_dead(&tx, now, &is_dead)?;
+        let mut granted = HashMap::new();
+        for host in hosts {
+            let held: Option<(Option<String>, Option<String>)> = tx
+                .query_opt("SELECT holder, until FROM host_leases WHERE host = ?1", p![host], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .ctx("cannot read host leases")?;
+            let free = match held {
+                None | Some((None, _)) => true,
+                Some((Some(holder), until)) => {
+                    holder == token || until.as_deref().and_then(parse_ts).is_none_or(|u| u <= now)
+                }
+            };
+            if free {
+                granted.insert(host.clone(), take_host(&tx, host, token, until)?);
+            }
+        }
+        tx.commit().ctx("cannot lease hosts")?;
+        Ok(granted)
+    }
+
+    /// Extends every lease this process holds (sources and hosts) and marks
+    /// the node alive.
+    pub fn renew_leases(&mut self, token: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let tx = self.db.transaction(true).ctx("cannot renew leases")?;
+        tx.execute("UPDATE sources SET claimed_until = ?1 WHERE claim_token = ?2", p![ts(until), token])
+            .ctx("cannot renew leases")?;
+        tx.execute("UPDATE host_leases SET until = ?1 WHERE holder = ?2", p![ts(until), token])
+            .ctx("cannot renew leases")?;
+        tx.execute("UPDATE nodes SET seen_at = ?1 WHERE token = ?2", p![ts(now), token]).ctx("cannot renew leases")?;
+        tx.commit().ctx("cannot renew leases")
+    }
+
+    /// Gives up this process's host leases, recording when the last request
+    /// to each started.
+    pub fn release_hosts(&mut self, token: &str, last: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(true).ctx("cannot release hosts")?;
+        for (host, at) in last {
+            tx.execute(
+                "UPDATE host_leases SET last_request_at = ?1 WHERE host = ?2 AND holder = ?3",
+                p![ts(*at), host, token],
+            )
+            .ctx("cannot release hosts")?;
+        }
+        tx.execute("UPDATE host_leases SET holder = NULL, until = NULL WHERE holder = ?1", p![token])
+            .ctx("cannot release hosts")?;
+        tx.commit().ctx("cannot release hosts")
+    }
+
+    /// Releases a claim without recording anything (e.g. on shutdown).
+    pub fn release(&mut self, source_id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE id = ?1", p![source_id])
+            .ctx("cannot release claim")
+            .map(|_| ())
+    }
+}
+
+fn claimed_row(r: &super::db::Row) -> Result<Claimed, super::db::DbError> {
+    Ok(Claimed {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        url: r.get(2)?,
+        etag: r.get(3)?,
+        last_modified: r.get(4)?,
+        error_count: r.get(5)?,
+        last_fetch_at: r.get::<Option<String>>(7)?.as_deref().and_then(parse_ts),
+        ever_ok: r.get(8)?,
+        hints: r.get::<Option<String>>(6)?.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
+    })
+}
+
+/// Claims take turns on PostgreSQL too (SQLite's IMMEDIATE transaction
+/// already serialises them).
+fn lock_claims(tx: &Db) -> Result<(), StoreError> {
+    if tx.dialect() == Dialect::Postgres {
+        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_CLAIM_LOCK], |_| Ok(()))
+            .ctx("cannot lock claims")?;
+    }
+    Ok(())
+}
+
+/// Drops the leases of holders that `is_dead` says have died.
+fn release_dead(tx: &Db, now: DateTime<Utc>, is_dead: &impl Fn(&str) -> bool) -> Result<(), StoreError> {
+    let holders: Vec<String> = tx
+        .query_map(
+            "SELECT claim_token FROM sources WHERE claim_token IS NOT NULL AND claimed_until > ?1
+             UNION SELECT holder FROM host_leases WHERE holder IS NOT NULL AND until > ?1
+             UNION SELECT token FROM nodes WHERE seen_at > ?2
+             ORDER BY 1",
+            p![ts(now), ts(now - FORGET_NODES_AFTER)],
+            |r| r.get(0),
+        )
+        .ctx("cannot read leases")?;
+    for dead in holders.iter().filter(|t| is_dead(t)) {
+        release_all(tx, dead)?;
+        tx.execute("DELETE FROM nodes WHERE token = ?1", p![dead]).ctx("cannot release a dead node's leases")?;
+    }
+    Ok(())
+}
+
+fn release_all(tx: &Db, token: &str) -> Result<(), StoreError> {
+    tx.execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE claim_token = ?1", p![token])
+        .ctx("cannot release leases")?;
+    tx.execute("UPDATE host_leases SET holder = NULL, until = NULL WHERE holder = ?1", p![token])
+        .ctx("cannot release leases")?;
+    Ok(())
+}
+
+/// Nodes alive now, this one included: seen within one lease period.
+fn live_nodes(tx: &Db, now: DateTime<Utc>, until: DateTime<Utc>, token: &str) -> Result<usize, StoreError> {
+    let period = until - now;
+    let n: i64 = tx
+        .query_row("SELECT COUNT(*) FROM nodes WHERE token <> ?1 AND seen_at > ?2", p![token, ts(now - period)], |r| {
+            r.get(0)
+        })
+        .ctx("cannot count nodes")?;
+    Ok(usize::try_from(n).unwrap_or(0) + 1)
+}
+
+/// Leases `host` to `token` until `until`; the last request's start.
+fn take_host(tx: &Db, host: &str, token: &str, until: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let last: Option<Option<String>> = tx
+        .query_opt(
+            "INSERT INTO host_leases (host, holder, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (host) DO UPDATE SET holder = ?2, until = ?3
+             RETURNING last_request_at",
+            p![host, token, ts(until)],
+            |r| r.get(0),
+        )
+        .ctx("cannot lease a host")?;
+    Ok(last.flatten().as_deref().and_then(parse_ts))
+}
