@@ -309,6 +309,13 @@ fn listen_for_changes(database: &crate::config::Database) -> mpsc::Receiver<()> 
 pub async fn run(config: Config, listeners: Listeners, watch_file: bool) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let store = pipeline::open_store(&config).await?;
+    // Seen by the other nodes before the first claim, so that nodes started
+    // together share the first cycle's sources.
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || {
+        lock(&s).node_seen(crate::node::token(), crate::node::name(), crate::clock::now())
+    })
+    .await??;
     let registry = Arc::new(Registry::default());
     let observer = Arc::new(Observer::open(&config, registry.clone())?);
     let parts = Parts::new(store, &config, observer);

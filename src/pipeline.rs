@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use tracing::{Instrument, error_span, warn};
+use tracing::{Instrument, debug, error_span, warn};
 
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
@@ -271,7 +271,11 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     summary.phases.pages = phase.elapsed().as_secs_f64();
     let phase = Instant::now();
     let rules = Arc::new(StoryRules::from_config(config));
-    if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
+    let patience = chrono::Duration::from_std(lease).unwrap_or_default();
+    let others = lock(&store).assignment_waits_for_others(token, crate::clock::now(), patience)?;
+    if others {
+        debug!("another node is fetching: it assigns the waiting entries at the end of its cycle");
+    } else if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
         if let Some(p) = &opts.progress {
             p.assigning();
         }

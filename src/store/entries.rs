@@ -308,6 +308,8 @@ fn insert(tx: &Db, source_id: i64, e: &Entry, raw: &str, now: DateTime<Utc>) -> 
             |r| r.get(0),
         )
         .ctx("cannot insert entry")?;
+    // Waits for its story (see `Store::has_unassigned`).
+    tx.execute("INSERT INTO story_pending (entry_id) VALUES (?1)", p![id]).ctx("cannot insert entry")?;
     replace_children(tx, id, e)?;
     Ok(id)
 }

@@ -83,7 +83,7 @@ impl Store {
     /// Removes this node's row and gives up its leases (a clean stop).
     pub fn node_gone(&mut self, token: &str) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot release leases")?;
-        release_all(&tx, token)?;
+        release_all(&tx, token, crate::clock::now())?;
         tx.execute("DELETE FROM nodes WHERE token = ?1", p![token]).ctx("cannot release leases")?;
         tx.commit().ctx("cannot release leases")
     }
@@ -195,7 +195,7 @@ impl Store {
             .ctx("cannot claim sources")?;
         }
         for (host, last) in &mut claim.hosts {
-            *last = take_host(&tx, host, token, until)?;
+            *last = take_host(&tx, host, token, now, until)?;
         }
         tx.commit().ctx("cannot commit claims")?;
         Ok(claim)
@@ -229,7 +229,7 @@ impl Store {
                 }
             };
             if free {
-                granted.insert(host.clone(), take_host(&tx, host, token, until)?);
+                granted.insert(host.clone(), take_host(&tx, host, token, now, until)?);
             }
         }
         tx.commit().ctx("cannot lease hosts")?;
@@ -249,19 +249,54 @@ impl Store {
     }
 
     /// Gives up this process's host leases, recording when the last request
-    /// to each started.
+    /// to each started (to the millisecond: the next holder's spacing
+    /// counts from it).
     pub fn release_hosts(&mut self, token: &str, last: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot release hosts")?;
         for (host, at) in last {
             tx.execute(
                 "UPDATE host_leases SET last_request_at = ?1 WHERE host = ?2 AND holder = ?3",
-                p![ts(*at), host, token],
+                p![millis(*at), host, token],
             )
             .ctx("cannot release hosts")?;
         }
         tx.execute("UPDATE host_leases SET holder = NULL, until = NULL WHERE holder = ?1", p![token])
             .ctx("cannot release hosts")?;
         tx.commit().ctx("cannot release hosts")
+    }
+
+    /// Whether story assignment should leave the waiting entries to
+    /// another node: one that holds live leases is fetching, and assigns
+    /// at the end of its cycle what all nodes stored, in one batch, as a
+    /// single node would. Not once the oldest waiting entry was stored
+    /// `patience` ago (nodes that never stop overlapping still assign).
+    pub fn assignment_waits_for_others(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        patience: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let busy: bool = self
+            .db
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sources WHERE claim_token <> ?1 AND claimed_until > ?2)
+                     OR EXISTS (SELECT 1 FROM host_leases WHERE holder <> ?1 AND until > ?2)",
+                p![token, ts(now)],
+                |r| r.get(0),
+            )
+            .ctx("cannot read leases")?;
+        if !busy {
+            return Ok(false);
+        }
+        let oldest: Option<String> = self
+            .db
+            .query_row(
+                "SELECT MIN(e.first_seen_at) FROM story_pending sp JOIN entries e ON e.id = sp.entry_id",
+                &[],
+                |r| r.get(0),
+            )
+            .ctx("cannot read waiting entries")?;
+        Ok(oldest.as_deref().and_then(parse_ts).is_none_or(|t| t > now - patience))
     }
 
     /// Releases a claim without recording anything (e.g. on shutdown).
@@ -310,18 +345,28 @@ fn release_dead(tx: &Db, now: DateTime<Utc>, is_dead: &impl Fn(&str) -> bool) ->
         )
         .ctx("cannot read leases")?;
     for dead in holders.iter().filter(|t| is_dead(t)) {
-        release_all(tx, dead)?;
+        release_all(tx, dead, now)?;
         tx.execute("DELETE FROM nodes WHERE token = ?1", p![dead]).ctx("cannot release a dead node's leases")?;
     }
     Ok(())
 }
 
-fn release_all(tx: &Db, token: &str) -> Result<(), StoreError> {
+/// Drops every lease of `token`. Its hosts count as asked `now`: it may
+/// have sent a request just before (the next holder waits one delay).
+fn release_all(tx: &Db, token: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     tx.execute("UPDATE sources SET claimed_until = NULL, claim_token = NULL WHERE claim_token = ?1", p![token])
         .ctx("cannot release leases")?;
-    tx.execute("UPDATE host_leases SET holder = NULL, until = NULL WHERE holder = ?1", p![token])
-        .ctx("cannot release leases")?;
+    tx.execute(
+        "UPDATE host_leases SET holder = NULL, until = NULL, last_request_at = ?2 WHERE holder = ?1",
+        p![token, millis(now)],
+    )
+    .ctx("cannot release leases")?;
     Ok(())
+}
+
+/// A request time, to the millisecond.
+fn millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Nodes alive now, this one included: seen within one lease period.
@@ -335,14 +380,24 @@ fn live_nodes(tx: &Db, now: DateTime<Utc>, until: DateTime<Utc>, token: &str) ->
     Ok(usize::try_from(n).unwrap_or(0) + 1)
 }
 
-/// Leases `host` to `token` until `until`; the last request's start.
-fn take_host(tx: &Db, host: &str, token: &str, until: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+/// Leases `host` to `token` until `until`; the last request's start. A
+/// host taken from a holder whose lease ran out counts as asked `now` (the
+/// holder may have sent a request just before).
+fn take_host(
+    tx: &Db,
+    host: &str,
+    token: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let last: Option<Option<String>> = tx
         .query_opt(
             "INSERT INTO host_leases (host, holder, until) VALUES (?1, ?2, ?3)
-             ON CONFLICT (host) DO UPDATE SET holder = ?2, until = ?3
+             ON CONFLICT (host) DO UPDATE SET holder = ?2, until = ?3,
+                 last_request_at = CASE WHEN host_leases.holder IS NOT NULL AND host_leases.holder <> ?2
+                                        THEN ?4 ELSE host_leases.last_request_at END
              RETURNING last_request_at",
-            p![host, token, ts(until)],
+            p![host, token, ts(until), millis(now)],
             |r| r.get(0),
         )
         .ctx("cannot lease a host")?;

@@ -268,9 +268,10 @@ impl Store {
     pub fn has_unassigned(&self) -> Result<bool, StoreError> {
         self.db
             .query_row(
-                // Entries get their stories in one transaction per cycle, so
-                // unassigned ones are always the newest rows: two index lookups.
-                "SELECT COALESCE((SELECT MAX(id) FROM entries), 0) > COALESCE((SELECT MAX(entry_id) FROM story_entries), 0)",
+                // Entries are listed there as they are stored, and taken off
+                // when assigned (not "ids above the last assigned one": on
+                // PostgreSQL a lower id can commit after a higher one).
+                "SELECT EXISTS (SELECT 1 FROM story_pending)",
                 &[],
                 |r| r.get(0),
             )

@@ -23,6 +23,7 @@ pub struct PurgeStats {
 /// Tables keyed by entry id, children first.
 const ENTRY_TABLES: &[&str] = &[
     "story_entries",
+    "story_pending",
     "story_recheck",
     "entry_pages",
     "entry_keys",

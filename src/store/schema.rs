@@ -191,7 +191,9 @@ CREATE TABLE rule_state (
     // 7: process-independent facts about polling as a whole (the end of the
     // last completed cycle, for /healthz and /metrics), keyed by name.
     "CREATE TABLE poll_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
-    // 8: the node that made each fetch; the nodes sharing the database (each process that polls, by lease
+    // 8: entries waiting for a story, listed as they are stored (ids are no
+    // guide on PostgreSQL, where a lower id can commit after a higher one
+    // was assigned); the node that made each fetch; the nodes sharing the database (each process that polls, by lease
     // token; live while `seen_at` is recent), and hosts leased by a node (at
     // most one node requests from a host at a time, so per-host limits hold
     // for the whole cluster) with when the last request to each started,
@@ -208,7 +210,12 @@ CREATE TABLE host_leases (
     until           TEXT,
     last_request_at TEXT
 ) WITHOUT ROWID;
-ALTER TABLE fetches ADD COLUMN node TEXT;",
+ALTER TABLE fetches ADD COLUMN node TEXT;
+CREATE TABLE story_pending (
+    entry_id        INTEGER PRIMARY KEY
+);
+INSERT INTO story_pending (entry_id)
+    SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id);",
 ];
 
 /// The same migrations for PostgreSQL, one for one (a database at version
@@ -402,7 +409,12 @@ CREATE TABLE host_leases (
     until           TEXT COLLATE "C",
     last_request_at TEXT COLLATE "C"
 );
-ALTER TABLE fetches ADD COLUMN node TEXT COLLATE "C";"#,
+ALTER TABLE fetches ADD COLUMN node TEXT COLLATE "C";
+CREATE TABLE story_pending (
+    entry_id        BIGINT PRIMARY KEY
+);
+INSERT INTO story_pending (entry_id)
+    SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id);"#,
 ];
 
 #[cfg(test)]

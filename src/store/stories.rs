@@ -27,6 +27,11 @@ impl Store {
         lock_stories(&tx)?;
         let stats =
             stories::assign_pending(&mut DbStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
+        tx.execute(
+            "DELETE FROM story_pending WHERE EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = story_pending.entry_id)",
+            &[],
+        )
+        .ctx("cannot record story assignment")?;
         tx.commit().ctx("cannot commit story assignment")?;
         Ok(stats)
     }
@@ -80,13 +85,10 @@ impl StoryData for DbStories<'_> {
     fn unassigned(&mut self) -> Result<Vec<Pending>, StoreError> {
         self.tx
             .query_map(
-                // Unassigned entries are newer rows than every assigned one
-                // (each assignment takes all of them in one transaction; see
-                // `Store::has_unassigned`): the id bound keeps this from
-                // scanning the whole table.
-                "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key FROM entries e JOIN sources s ON s.id = e.source_id
-                 WHERE e.id > COALESCE((SELECT MAX(entry_id) FROM story_entries), 0)
-                   AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
+                // Stored entries are listed in story_pending until assigned.
+                "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key
+                 FROM story_pending sp JOIN entries e ON e.id = sp.entry_id JOIN sources s ON s.id = e.source_id
+                 WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
                  ORDER BY e.id",
                 &[],
                 |r| {

@@ -71,7 +71,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Server::start_on(TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
+    }
+
+    /// Serves on a listener of the caller's (another loopback address).
+    pub fn start_on(listener: TcpListener) -> Server {
         let server = Server { addr: listener.local_addr().unwrap(), routes: Arc::default(), log: Arc::default() };
         let s = server.clone();
         std::thread::spawn(move || {
@@ -307,6 +311,7 @@ pub fn command(config: &Path, args: &[&str]) -> Command {
         .args(args)
         .env_remove("POLYFEED_CONFIG")
         .env_remove("POLYFEED_DATABASE")
+        .env_remove("POLYFEED_NODE")
         .env_remove("RUST_LOG");
     c
 }
@@ -455,9 +460,18 @@ impl Drop for Daemon {
 
 /// A blocking GET: status, headers, body.
 pub fn http_get(url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    http_get_with(url, &[])
+}
+
+/// A blocking GET with request headers: status, headers, body.
+pub fn http_get_with(url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let resp = reqwest::Client::builder().no_proxy().build().unwrap().get(url).send().await.unwrap();
+        let mut req = reqwest::Client::builder().no_proxy().build().unwrap().get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         (status, headers, resp.bytes().await.unwrap().to_vec())

@@ -33,6 +33,7 @@ mod extcheck;
 mod feed_rules;
 mod lexicon;
 mod misbehaving;
+mod nodes;
 mod observe;
 mod parse_fixtures;
 mod politeness;
