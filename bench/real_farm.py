@@ -56,6 +56,7 @@ it. Same corpus and arguments, same bytes. Python 3 standard library only.
 """
 
 import datetime as dt
+import hashlib
 import heapq
 import json
 import os
@@ -236,6 +237,7 @@ def write(a, docs, langs, feeds_of, feeds, entries, dealt, dropped, units):
     manifest = {
         "kind": "real",
         "corpus": os.path.basename(a.corpus),
+        "corpus_sha256": sha256(a.corpus),
         "corpus_documents": len(docs),
         "seed": a.seed,
         "feeds": len(feeds),
@@ -258,8 +260,19 @@ def write(a, docs, langs, feeds_of, feeds, entries, dealt, dropped, units):
     gen_farm.save_manifest(a.out, manifest)
     summary = {k: manifest[k] for k in ("feeds", "entries_per_feed", "total_bytes", "total_entries")}
     summary["avg_entry_bytes"] = round(manifest["total_bytes"] / max(1, total))
-    summary.update({k: manifest[k] for k in ("publishers", "copies_posted", "versions_dropped", "first_date", "last_date")})
+    for k in ("corpus", "corpus_sha256", "corpus_documents", "languages", "feeds_per_language", "publishers"):
+        summary[k] = manifest[k]
+    for k in ("copies_posted", "versions_dropped", "first_date", "last_date"):
+        summary[k] = manifest[k]
     print(json.dumps(summary))
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def config(farm, base_url):
