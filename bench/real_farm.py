@@ -50,8 +50,8 @@ Design:
 
 Writes into OUT: the feed files `f00000.xml` ..., `urls.txt`, `manifest.json` (parameters, per
 feed its publisher, language, size and entries; totals; the units dealt and versions dropped)
-and `truth.jsonl`, one line per entry: guid, link, feed, lang, doc (the corpus id), unit, copy
-and gold (`GROUP#COPY`, or null for a unit of one). bench/score_farm.py scores stories against
+and `truth.jsonl`, one line per entry: guid, link, published, feed, lang, doc (the corpus id), unit,
+copy and gold (`GROUP#COPY`, or null for a unit of one). bench/score_farm.py scores stories against
 it. Same corpus and arguments, same bytes. Python 3 standard library only.
 """
 
@@ -227,7 +227,8 @@ def write(a, docs, langs, feeds_of, feeds, entries, dealt, dropped, units):
             sizes.append(len(data))
             info.append({"publisher": publisher, "lang": lang, "entries": len(items)})
             for e in sorted(items, key=lambda e: e["guid"]):
-                line = {"guid": e["guid"], "link": e["link"], "feed": i, "lang": lang, **e["truth"]}
+                line = {"guid": e["guid"], "link": e["link"], "published": e["when"].isoformat(), "feed": i}
+                line.update(lang=lang, **e["truth"])
                 truth.write(json.dumps(line, ensure_ascii=False) + "\n")
     os.replace(os.path.join(a.out, "truth.jsonl.tmp"), os.path.join(a.out, "truth.jsonl"))
     with open(os.path.join(a.out, "urls.txt"), "w") as f:
