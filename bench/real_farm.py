@@ -32,8 +32,8 @@ Design:
   version of the copy goes into that publisher's feed for its language, minutes apart (0 to 90
   minutes after t), and is dropped when the publisher has no such feed or the feed is full.
   Copies are dealt in time order until every feed holds M entries, so every feed spans the
-  whole farm's dates (about 40 days at N = 100, 3 years at N = 1,000 on GNOME Help's 530
-  documents: each feed posts every 3 weeks or so, like a small publisher's).
+  whole farm's dates (about 3.5 months at N = 100, 2.75 years at N = 1,000 on GNOME Help's 530
+  documents, where each feed posts every 20 days or so, like a small publisher's).
 - **Reuse.** The corpus is small, so a document appears many times (about N x M / documents
   times). Every copy is a post of its own: its own guid, link (the document's slug and the entry
   number) and gold group (the unit's group and the copy number). Two copies of one unit are at
