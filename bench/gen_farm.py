@@ -4,6 +4,7 @@
     gen_farm.py OUT --feeds N --entries M [--seed S] [--triple-every K]
                     [--start 2024-01-01T00:00:00Z] [--guid-prefix urn:farm:]
     gen_farm.py OUT --touch-percent P
+    gen_farm.py OUT --corpus CORPUS.jsonl --feeds N --entries M [--seed S] [--start T]
 
 Generate mode writes into OUT (created; existing f*.xml files are replaced):
 
@@ -36,6 +37,13 @@ can be polled into a database holding the first as newer entries that share
 no identity with it (bench/assign_scale.sh). Both are kept in the manifest
 for touches; with the defaults the output is byte-identical to a farm
 generated without them.
+
+Corpus mode (``--corpus``) writes the real-text farm instead: the same N x M shape made of the
+translated documents of a labelled corpus (the format ``polyfeed eval-dedup`` reads), with a
+``truth.jsonl`` of which entries are versions of one post; bench/real_farm.py describes it. The
+synthetic farm stays for raw parsing speed: with the word table, any two of its posts in
+different languages look alike (one 60-word aligned vocabulary), so its stories are not a
+measure of anything (bench/score_farm.py scores them against its triples all the same).
 
 Output depends only on the arguments (and, for touches, on the number of
 earlier touches): same seed, same bytes. Python 3 standard library only.
@@ -256,6 +264,8 @@ def save_manifest(out_dir, manifest):
 def touch(a):
     with open(os.path.join(a.out, "manifest.json")) as f:
         m = json.load(f)
+    if m.get("kind") == "real":
+        raise SystemExit(f"{a.out} is a real-text farm (--corpus): --touch-percent rewrites synthetic farms only")
     m["touches"] += 1
     n = m["feeds"]
     count = max(1, round(n * a.touch_percent / 100.0)) if a.touch_percent > 0 else 0
@@ -322,6 +332,10 @@ def main(argv=None):
         help="what guids and Atom feed ids start with (default urn:farm:); a second farm needs its own",
     )
     ap.add_argument(
+        "--corpus",
+        help="write the real-text farm from this labelled corpus (JSON lines, as eval-dedup reads) instead",
+    )
+    ap.add_argument(
         "--touch-percent",
         type=float,
         help="instead of generating: rewrite this percentage of an existing farm's feeds with one new entry each",
@@ -332,7 +346,13 @@ def main(argv=None):
     else:
         if a.feeds < 1 or a.entries < 1:
             ap.error("--feeds and --entries must be at least 1")
-        generate(a)
+        if a.corpus:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import real_farm
+
+            real_farm.generate(a)
+        else:
+            generate(a)
 
 
 if __name__ == "__main__":

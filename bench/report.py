@@ -12,7 +12,15 @@ BENCHMARKS.md (between ``<!-- bench:begin -->`` and ``<!-- bench:end -->``).
     report.py markdown LATEST_JSON BENCHMARKS.md     # re-render the tables only
 
 Every figure in the tables comes from the results file; ratios are taken
-between tools measured in the same run. Python 3 standard library only.
+between tools measured in the same run. Every result line names its farm
+(``"farm"``: ``synthetic``, gen_farm.py's, the default when absent; or
+``real``, gen_farm.py --corpus): the tables between the ``bench`` markers are
+the synthetic farm's, those between ``<!-- realfarm:begin -->`` and
+``<!-- realfarm:end -->`` the real-text farm's (with the synthetic polyfeed
+rows of the same run beside them, and the stories' precision and recall on
+both). ``--sections`` says which of the two a run may rewrite (``main``,
+``real``); a section is rewritten only when the run measured its farm.
+Python 3 standard library only.
 """
 
 import argparse
@@ -26,6 +34,7 @@ import subprocess
 import sys
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+REAL_BEGIN, REAL_END = "<!-- realfarm:begin -->", "<!-- realfarm:end -->"
 MB = 1e6
 PEERS = ("newsboat-t2", "newsboat-t8", "feedparser")
 
@@ -173,15 +182,32 @@ def load_results(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def workload(results, n, phase):
+def farm_of(r):
+    """The farm a result line was measured on."""
+    return r.get("farm", "synthetic")
+
+
+def find(results, n, phase, farm, tool=None):
+    """The extra of the first result line of this size, phase and farm (and tool), or {}."""
+    return next(
+        (
+            r["extra"]
+            for r in results
+            if r["n"] == n and r["phase"] == phase and farm_of(r) == farm and (tool is None or r["tool"] == tool)
+        ),
+        {},
+    )
+
+
+def workload(results, n, phase, farm="synthetic"):
     """Bytes and entries in the bodies a poller must download and parse."""
-    farm = next((r["extra"] for r in results if r["n"] == n and r["phase"] == "farm"), {})
+    made = find(results, n, "farm", farm)
     if phase == "cold":
-        return farm.get("total_bytes", 0), farm.get("total_entries", 0), farm.get("feeds", n)
+        return made.get("total_bytes", 0), made.get("total_entries", 0), made.get("feeds", n)
     if phase == "changed":
-        t = next((r["extra"] for r in results if r["n"] == n and r["phase"] == "changed" and r["tool"] == "touch"), {})
-        return t.get("bytes", 0), t.get("entries", 0), farm.get("feeds", n)
-    return 0, 0, farm.get("feeds", n)
+        t = find(results, n, "changed", farm, "touch")
+        return t.get("bytes", 0), t.get("entries", 0), made.get("feeds", n)
+    return 0, 0, made.get("feeds", n)
 
 
 def poll_rows(results):
@@ -189,11 +215,12 @@ def poll_rows(results):
     for r in results:
         if r["phase"] not in ("cold", "warm", "changed") or "wall_s" not in r:
             continue
-        nbytes, entries, feeds = workload(results, r["n"], r["phase"])
+        nbytes, entries, feeds = workload(results, r["n"], r["phase"], farm_of(r))
         if r["tool"] == "curl-floor":
             nbytes, entries = r["extra"].get("bytes", nbytes), entries
         wall = r["wall_s"] or 1e-9
         row = dict(r)
+        row["farm"] = farm_of(r)
         row["cpu_s"] = round(r["user_s"] + r["sys_s"], 2)
         row["rss_mib"] = round(r["rss_kib"] / 1024, 1)
         row["entries_per_s"] = round(entries / wall) if entries else None
@@ -201,29 +228,28 @@ def poll_rows(results):
         row["feeds_per_s"] = round(feeds / wall) if r["tool"] != "curl-floor" else None
         row["check"] = check(r, results)
         rows.append(row)
-    by_key = {(x["n"], x["phase"], x["tool"]): x for x in rows}
+    by_key = {(x["n"], x["farm"], x["phase"], x["tool"]): x for x in rows}
     for row in rows:
-        pf = by_key.get((row["n"], row["phase"], "polyfeed"))
+        pf = by_key.get((row["n"], row["farm"], row["phase"], "polyfeed"))
         unconditional = "2nd reload" in row["tool"]  # not the same work as polyfeed's warm poll
         if pf and row["tool"] not in ("polyfeed", "curl-floor") and not unconditional and pf["wall_s"]:
             row["peer_over_polyfeed"] = round(row["wall_s"] / pf["wall_s"], 2)
     return rows
 
 
-def expected_new(results, n, phase):
-    _, entries, _ = workload(results, n, "cold")
+def expected_new(results, n, phase, farm="synthetic"):
+    _, entries, _ = workload(results, n, "cold", farm)
     if phase == "cold":
         return entries
     if phase == "changed":
-        t = next((r["extra"] for r in results if r["n"] == n and r["phase"] == "changed" and r["tool"] == "touch"), {})
-        return t.get("new_entries", 0)
+        return find(results, n, "changed", farm, "touch").get("new_entries", 0)
     return 0
 
 
 def check(r, results):
     """Whether the tool did the whole job (counts as expected); a short text."""
-    e, n, phase = r["extra"], r["n"], r["phase"]
-    want = expected_new(results, n, phase)
+    e, n, phase, farm = r["extra"], r["n"], r["phase"], farm_of(r)
+    want = expected_new(results, n, phase, farm)
     if r.get("rc") not in (0, None):
         return f"exit {r['rc']}"
     if r["tool"] == "polyfeed":
@@ -233,7 +259,8 @@ def check(r, results):
         ok = e.get("failed") == 0 and e.get("new_entries") == want
         return "ok" if ok else f"new {e.get('new_entries')}/{want}, failed {e.get('failed')}"
     if r["tool"].startswith("newsboat"):
-        total = expected_new(results, n, "cold") + (expected_new(results, n, "changed") if phase == "changed" else 0)
+        total = expected_new(results, n, "cold", farm)
+        total += expected_new(results, n, "changed", farm) if phase == "changed" else 0
         ok = e.get("items_stored") == total and e.get("feeds") == n
         return "ok" if ok else f"stored {e.get('items_stored')}/{total}"
     if r["tool"] == "curl-floor":
@@ -253,7 +280,7 @@ def serve_rows(results):
 
 def targets(polls, serves, results):
     """Issue 5's targets for this round, at N = 1,000 when it was measured."""
-    k = {(r["n"], r["phase"], r["tool"]): r for r in polls}
+    k = {(r["n"], r["phase"], r["tool"]): r for r in polls if r["farm"] == "synthetic"}
     out = []
 
     def add(name, measured, met):
@@ -346,7 +373,8 @@ def markdown(latest):
     def rank(tool):
         return tool_order.index(tool) if tool in tool_order else len(tool_order)
 
-    polls = sorted(latest["polls"], key=lambda r: (r["n"], order[r["phase"]], rank(r["tool"])))
+    synthetic = [r for r in latest["polls"] if r.get("farm", "synthetic") == "synthetic"]
+    polls = sorted(synthetic, key=lambda r: (r["n"], order[r["phase"]], rank(r["tool"])))
     for r in polls:
         lines.append(
             f"| {r['n']:,} | {r['phase']} | {r['tool']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['rss_mib']:.0f} "
@@ -423,6 +451,106 @@ def markdown(latest):
     return "\n".join(lines) + "\n"
 
 
+def markdown_real(latest):
+    """The real-text farm's tables: its polls (every tool measured on it) beside the synthetic
+    polyfeed polls of the same run, and the stories' pairwise precision and recall on both."""
+    m, g, params, res = latest["machine"], latest["git"], latest["params"], latest["results"]
+    real = [r for r in res if farm_of(r) == "real"]
+    made = {r["n"]: r["extra"] for r in real if r["phase"] == "farm"}
+    lines = [
+        f"Measured {latest['date']} on {m['nproc']} cores ({m['cpu']}), {m['ram']} RAM, Linux {m['kernel']}; "
+        f"polyfeed commit `{g['commit']}`{' with uncommitted changes in src/' if g['src_modified'] else ''}, "
+        f"release build. Command: `{latest['command']}` ({latest['elapsed_s']} s; load average before "
+        f"{latest.get('loadavg_before')}, after {' '.join(latest.get('loadavg_after') or [])}).",
+        "",
+    ]
+    for n, f in sorted(made.items()):
+        langs = ", ".join(f"{l} {f['feeds_per_language'][l]}" for l in f.get("languages", []))
+        lines.append(
+            f"- Real-text farm, N = {n:,}: `gen_farm.py --corpus {f.get('corpus')}` ({f.get('corpus_documents')} "
+            f"documents, sha256 `{f.get('corpus_sha256', '?')[:12]}`), {f['feeds']:,} feeds x {f['entries_per_feed']} "
+            f"entries, seed {params['seed']}, {f.get('publishers')} publishers; feeds per language: {langs}; "
+            f"{f.get('copies_posted'):,} posts (unit copies), {f.get('versions_dropped'):,} versions dropped "
+            f"(full feed or no feed in that language); dated {str(f.get('first_date'))[:10]} to "
+            f"{str(f.get('last_date'))[:10]}; {f['total_bytes'] / f['total_entries']:,.0f} bytes per entry."
+        )
+    lines += [
+        "",
+        "Polls (as in the table of the synthetic farm above: whole process, `/usr/bin/time`; "
+        "`x polyfeed` is the peer's wall time over polyfeed's on the same farm in the same run):",
+        "",
+        "| N | farm | phase | tool | wall s | CPU s | peak RSS MiB | cycle s | entries/s | MB/s | x polyfeed | check |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    order = {"cold": 0, "warm": 1, "changed": 2}
+    tools = ["polyfeed", "newsboat-t2 2nd reload", "newsboat-t2", "feedparser", "curl-floor"]
+    rows = [
+        r
+        for r in latest["polls"]
+        if (r["farm"] == "real" or (r["tool"] == "polyfeed" and r["phase"] != "changed"))
+        and r["n"] in made
+    ]
+    rows.sort(
+        key=lambda r: (
+            r["n"],
+            order[r["phase"]],
+            r["farm"] != "real",
+            tools.index(r["tool"]) if r["tool"] in tools else 99,
+        )
+    )
+    for r in rows:
+        cycle = r["extra"].get("cycle_s") if r["tool"] == "polyfeed" else None
+        lines.append(
+            f"| {r['n']:,} | {r['farm']} | {r['phase']} | {r['tool']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} "
+            f"| {r['rss_mib']:.0f} | {fmt(cycle, '.2f')} | {fmt(r['entries_per_s'], ',')} | {fmt(r['mb_per_s'])} "
+            f"| {fmt(r.get('peer_over_polyfeed'), '.2f')} | {r['check']} |"
+        )
+    scores = sorted(
+        (r for r in res if r["phase"] == "stories" and r["n"] in made), key=lambda r: (r["n"], farm_of(r) != "real")
+    )
+    if scores:
+        lines += [
+            "",
+            "Stories after the warm poll (`polyfeed stories --json`, scored by `bench/score_farm.py` against "
+            "the farm's truth: pairs of entries in one story against pairs of versions of one post, counted "
+            "as `eval-dedup` counts them; the synthetic farm's truth is its translation triples):",
+            "",
+            "| N | farm | entries | stories | gold pairs | true pairs found | false pairs | missed pairs "
+            "| precision | recall | F1 |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in scores:
+            e = r["extra"]
+            if "precision" not in e:
+                lines.append(f"| {r['n']:,} | {farm_of(r)} | {e.get('error', 'not scored')} |||||||||")
+                continue
+            lines.append(
+                f"| {r['n']:,} | {farm_of(r)} | {e['entries']:,} | {e['stories']:,} | {e['tp'] + e['fn']:,} "
+                f"| {e['tp']:,} | {e['fp']:,} | {e['fn']:,} | {e['precision']:.4f} | {e['recall']:.4f} "
+                f"| {e['f1']:.4f} |"
+            )
+        last = [r for r in scores if farm_of(r) == "real" and "pairs" in r["extra"]]
+        if last:
+            r = last[-1]
+            cells = ", ".join(
+                f"{k} {c['tp']}/{c['fp']}/{c['fn']}" for k, c in r["extra"]["pairs"].items()
+            )
+            lines += ["", f"Real-text farm, N = {r['n']:,}, per language pair (true / false / missed pairs): {cells}."]
+    return "\n".join(lines) + "\n"
+
+
+def has_farm(latest, farm):
+    return any(farm_of(r) == farm and r["phase"] in ("cold", "warm") for r in latest["results"])
+
+
+def rewrite_sections(path, latest, sections):
+    """Rewrites the sections (main, real) whose farm the run measured."""
+    if "main" in sections and has_farm(latest, "synthetic"):
+        rewrite_markdown(path, markdown(latest))
+    if "real" in sections and has_farm(latest, "real"):
+        rewrite_markdown(path, markdown_real(latest), REAL_BEGIN, REAL_END)
+
+
 def stored(results, n):
     """Entries in polyfeed's database after the three polls of size n."""
     return expected_new(results, n, "cold") + expected_new(results, n, "changed")
@@ -466,7 +594,7 @@ def assemble(a):
         json.dump(latest, f, indent=1)
     os.replace(a.out + ".tmp", a.out)
     if a.markdown:
-        rewrite_markdown(a.markdown, markdown(latest))
+        rewrite_sections(a.markdown, latest, a.sections.split())
 
 
 def main(argv=None):
@@ -489,9 +617,11 @@ def main(argv=None):
     p.add_argument("--loadavg", help="/proc/loadavg before the run")
     p.add_argument("--elapsed", type=int, default=0)
     p.add_argument("--markdown")
+    p.add_argument("--sections", default="main real", help="the BENCHMARKS.md sections a run may rewrite")
     p = sub.add_parser("markdown")
     p.add_argument("latest")
     p.add_argument("path")
+    p.add_argument("--sections", default="main real", help="the BENCHMARKS.md sections to rewrite")
     a = ap.parse_args(argv)
     if a.cmd == "polyfeed-summary":
         print(json.dumps(polyfeed_summary(a.path)))
@@ -505,7 +635,7 @@ def main(argv=None):
         assemble(a)
     elif a.cmd == "markdown":
         with open(a.latest) as f:
-            rewrite_markdown(a.path, markdown(json.load(f)))
+            rewrite_sections(a.path, json.load(f), a.sections.split())
     return 0
 
 

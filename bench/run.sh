@@ -5,6 +5,16 @@
 #
 #   bench/run.sh                          # N = 100, 1000, 10000 feeds x 50 entries
 #   BENCH_NS="100 1000" bench/run.sh      # fewer sizes
+#   BENCH_CORPUS=gnome.jsonl bench/run.sh # and the real-text farm of that corpus
+#
+# Two farms: the synthetic one (bench/gen_farm.py: one 60-word aligned
+# vocabulary, for raw parsing speed) and, when BENCH_CORPUS names a labelled
+# corpus (the format `polyfeed eval-dedup` reads), the real-text farm
+# (gen_farm.py --corpus, see bench/real_farm.py), polled cold and all-304 by
+# polyfeed and its peers, then the stories scored against the farm's truth
+# (pairwise precision and recall, bench/score_farm.py): a speed-up that
+# lowers them is not a speed-up. Without BENCH_CORPUS the real-text rows are
+# skipped, with a message.
 #
 # Environment (all optional):
 #   BENCH_NS              feed counts (default "100 1000 10000")
@@ -24,6 +34,14 @@
 #   BENCH_RESULTS=PATH    where the results go (default bench/results/latest.json)
 #   BENCH_ASSIGN=0        skip bench/assign_scale.sh (story assignment at 10k, 100k
 #                         and 1M stored entries; its ASSIGN_ variables apply)
+#   BENCH_CORPUS=PATH     the corpus of the real-text farm (JSON lines, as eval-dedup reads)
+#   BENCH_FARMS           which farms to measure (default "synthetic real"; real needs BENCH_CORPUS)
+#   BENCH_REAL_PEERS=0    poll the real-text farm with polyfeed only (default: newsboat-t2 and
+#                         feedparser too, up to BENCH_PEER_MAX_N)
+#   BENCH_SCORE_MAX_N     largest N whose synthetic stories are scored (default 1000; the
+#                         real-text farm's always are)
+#   BENCH_REPORT_SECTIONS which BENCHMARKS.md tables a run rewrites (default "main real":
+#                         the synthetic farm's, the real-text farm's; each only when measured)
 #
 # Everything runs on 127.0.0.1. Servers (nginx, polyfeed serve) are children
 # of this script and are stopped on exit, whatever the exit.
@@ -39,6 +57,11 @@ TOUCH=${BENCH_TOUCH_PERCENT:-10}
 FP_WORKERS=${BENCH_FP_WORKERS:-16}
 SERVE_SECONDS=${BENCH_SERVE_SECONDS:-5}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
+FARMS=${BENCH_FARMS:-"synthetic real"}
+CORPUS=${BENCH_CORPUS:-}
+REAL_PEERS=${BENCH_REAL_PEERS:-1}
+SCORE_MAX_N=${BENCH_SCORE_MAX_N:-1000}
+SECTIONS=${BENCH_REPORT_SECTIONS:-"main real"}
 if [[ -n ${BENCH_SERVE_N:-} ]]; then
     SERVE_N=$BENCH_SERVE_N
 elif [[ " $NS " == *" 1000 "* ]]; then
@@ -47,8 +70,10 @@ else
     SERVE_N=${NS%% *}
 fi
 RESULTS_OUT=${BENCH_RESULTS:-$BENCH/results/latest.json}
-# The command as run: every BENCH_ variable that was set, then the script.
-COMMAND="$({ env | grep '^BENCH_' || true; } | sort | sed -E 's/^([^=]*)=(.*)$/\1="\2"/' | tr '\n' ' ')bench/run.sh"
+# The command as run: every BENCH_ variable that was set, then the script
+# (the corpus by its file name: where it lies on this machine is no one's business).
+COMMAND="$({ env | grep '^BENCH_' || true; } | sort | sed -E 's#^(BENCH_CORPUS=).*/#\1#' |
+    sed -E 's/^([^=]*)=(.*)$/\1="\2"/' | tr '\n' ' ')bench/run.sh"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -205,6 +230,7 @@ EOF
 
 # ---------------------------------------------------------------- measuring
 RESULTS=""
+FARM_KIND=synthetic # the farm every result line is recorded for
 # timed OUT cmd...: runs cmd under /usr/bin/time (and a timeout), stdout to
 # OUT, stderr to OUT.err; sets T_WALL T_USER T_SYS T_RSS (KiB) T_RC.
 timed() {
@@ -221,15 +247,15 @@ timed() {
 
 # record N PHASE TOOL EXTRA_JSON: one result line from the last `timed`.
 record() {
-    printf '{"n": %s, "phase": "%s", "tool": "%s", "wall_s": %s, "user_s": %s, "sys_s": %s, "rss_kib": %s, "rc": %s, "extra": %s}\n' \
-        "$1" "$2" "$3" "$T_WALL" "$T_USER" "$T_SYS" "$T_RSS" "$T_RC" "${4:-{\}}" >>"$RESULTS"
-    log "$(printf 'N=%-6s %-8s %-12s wall %7ss  cpu %7ss  rss %6s MiB  rc %s' "$1" "$2" "$3" "$T_WALL" \
+    printf '{"n": %s, "farm": "%s", "phase": "%s", "tool": "%s", "wall_s": %s, "user_s": %s, "sys_s": %s, "rss_kib": %s, "rc": %s, "extra": %s}\n' \
+        "$1" "$FARM_KIND" "$2" "$3" "$T_WALL" "$T_USER" "$T_SYS" "$T_RSS" "$T_RC" "${4:-{\}}" >>"$RESULTS"
+    log "$(printf '%-9s N=%-6s %-8s %-12s wall %7ss  cpu %7ss  rss %6s MiB  rc %s' "$FARM_KIND" "$1" "$2" "$3" "$T_WALL" \
         "$(awk "BEGIN{print $T_USER+$T_SYS}")" "$((T_RSS / 1024))" "$T_RC")"
 }
 
 # record_raw N PHASE TOOL JSON: a result line that is not a timed command.
 record_raw() {
-    printf '{"n": %s, "phase": "%s", "tool": "%s", "extra": %s}\n' "$1" "$2" "$3" "$4" >>"$RESULTS"
+    printf '{"n": %s, "farm": "%s", "phase": "%s", "tool": "%s", "extra": %s}\n' "$1" "$FARM_KIND" "$2" "$3" "$4" >>"$RESULTS"
 }
 
 # ---------------------------------------------------------------- the tools under test
@@ -282,6 +308,16 @@ nb_poll() { # N PHASE DIR THREADS [LABEL]
 fp_poll() { # N PHASE DIR URLS
     timed "$3/poll-$2.json" "$VENV/bin/python" "$BENCH/fp_poller.py" "$4" "$3/fp.db" --workers "$FP_WORKERS"
     record "$1" "$2" "feedparser" "$(tail -n 1 "$3/poll-$2.json" | grep '^{' || echo '{}')"
+}
+
+stories_score() { # N DIR FARM: polyfeed's stories after the polls, scored against the farm's truth
+    timed "$2/stories.json" "$BIN" --config "$2/feeds.toml" stories --json --limit 100000000
+    local score='{"error": "stories --json failed"}'
+    if ((T_RC == 0)); then
+        score=$(python3 "$BENCH/score_farm.py" "$3" "$2/stories.json" 2>"$2/score.err" || echo '{"error": "score_farm.py failed"}')
+    fi
+    record "$1" stories polyfeed "$score"
+    rm -f "$2/stories.json"
 }
 
 curl_floor() { # N URLS DIR: every file, 16 curl processes in parallel, 64 URLs each (keep-alive within one)
@@ -400,6 +436,7 @@ bench_n() {
             record_raw "$n" changed touch "$(cat "$nd/touch.json")"
         fi
         pf_poll "$n" "$phase" "$nd/pf"
+        if [[ $phase == warm ]] && ((n <= SCORE_MAX_N)); then stories_score "$n" "$nd/pf" "$farm"; fi
         if ((peers)); then
             if [[ $phase == warm ]]; then
                 # newsboat 2.21 stores a feed's validators only from its
@@ -426,6 +463,41 @@ bench_n() {
     [[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$farm" "$nd/nb2" "$nd/nb8" "$nd/fp" "$nd/pf/polyfeed.db"*
 }
 
+# ---------------------------------------------------------------- the real-text farm
+bench_real_n() {
+    local n=$1
+    local farm=$WORK/www/real-$n nd=$WORK/real$n
+    FARM_KIND=real
+    mkdir -p "$nd"
+    log "N=$n: generating the real-text farm ($n feeds x $M entries of $(basename "$CORPUS"), seed $SEED)"
+    timed "$nd/gen.json" python3 "$BENCH/gen_farm.py" "$farm" --corpus "$CORPUS" --feeds "$n" --entries "$M" --seed "$SEED"
+    ((T_RC == 0)) || die "gen_farm.py --corpus failed: $(tail -n 3 "$nd/gen.json.err")"
+    record "$n" farm gen_farm "$(tail -n 1 "$nd/gen.json")"
+    sed "s|^|$NGINX_BASE/real-$n/|" "$farm/urls.txt" >"$nd/urls.txt"
+    local peers=0
+    ((n <= PEER_MAX_N)) && [[ $REAL_PEERS != 0 ]] && peers=1
+
+    mkdir -p "$nd/pf" "$nd/nb2" "$nd/fp"
+    python3 "$BENCH/real_farm.py" config "$farm" "$NGINX_BASE/real-$n" >"$nd/pf/feeds.toml"
+    nb_setup "$nd/nb2" 2 "$nd/urls.txt"
+
+    curl_floor "$n" "$nd/urls.txt" "$nd"
+    local phase
+    for phase in cold warm; do
+        pf_poll "$n" "$phase" "$nd/pf"
+        if ((peers)); then
+            # newsboat's first reload after the cold one is unconditional (see bench_n).
+            [[ $phase == warm ]] && nb_poll "$n" "$phase" "$nd/nb2" 2 " 2nd reload"
+            nb_poll "$n" "$phase" "$nd/nb2" 2
+            fp_poll "$n" "$phase" "$nd/fp" "$nd/urls.txt"
+        fi
+    done
+    stories_score "$n" "$nd/pf" "$farm"
+    record_raw "$n" db polyfeed "{\"db_bytes\": $(du -cb "$nd/pf/polyfeed.db"* | tail -n 1 | cut -f1)}"
+    [[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$farm" "$nd/nb2" "$nd/fp" "$nd/pf/polyfeed.db"*
+    FARM_KIND=synthetic
+}
+
 # ---------------------------------------------------------------- main
 main() {
     install_tools
@@ -438,9 +510,19 @@ main() {
     log "work directory $WORK"
     start_nginx
     LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-    local started=$SECONDS n
+    local started=$SECONDS n real=0
+    if [[ " $FARMS " == *" real "* ]]; then
+        if [[ -z $CORPUS ]]; then
+            log "BENCH_CORPUS is not set: the real-text farm rows are skipped (set it to a labelled corpus, JSON lines as 'polyfeed eval-dedup' reads; see BENCHMARKS.md, 'The real-text farm')"
+        elif [[ ! -r $CORPUS ]]; then
+            die "BENCH_CORPUS=$CORPUS is not a readable file"
+        else
+            real=1
+        fi
+    fi
     for n in $NS; do
-        bench_n "$n"
+        if [[ " $FARMS " == *" synthetic "* ]]; then bench_n "$n"; fi
+        if ((real)); then bench_real_n "$n"; fi
     done
     log "measured in $((SECONDS - started)) s"
     # Story assignment against the size of the database: its own tables in
@@ -453,8 +535,8 @@ main() {
     python3 "$BENCH/report.py" assemble "$RESULTS" "$RESULTS_OUT" \
         --command "$COMMAND" --bin "$BIN" --root "$ROOT" --venv "$VENV" --commit "${BENCH_COMMIT:-}" \
         --loadavg "$LOADAVG" \
-        --params "{\"m\": $M, \"seed\": $SEED, \"touch_percent\": $TOUCH, \"fp_workers\": $FP_WORKERS, \"serve_seconds\": $SERVE_SECONDS, \"peer_max_n\": $PEER_MAX_N}" \
-        --elapsed "$((SECONDS - started))" "${report_args[@]}"
+        --params "{\"m\": $M, \"seed\": $SEED, \"touch_percent\": $TOUCH, \"fp_workers\": $FP_WORKERS, \"serve_seconds\": $SERVE_SECONDS, \"peer_max_n\": $PEER_MAX_N, \"farms\": \"$FARMS\", \"real_peers\": $REAL_PEERS}" \
+        --elapsed "$((SECONDS - started))" --sections "$SECTIONS" "${report_args[@]}"
     log "wrote $RESULTS_OUT${report_args:+ and BENCHMARKS.md}"
 }
 

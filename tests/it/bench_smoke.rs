@@ -5,6 +5,12 @@
 //! ways `bench/run.sh` measures: cold (every entry new), warm (every source
 //! answers 304) and after `--touch-percent 10` (two feeds, one new entry
 //! each). Counts only, no timings: the figures live in BENCHMARKS.md.
+//!
+//! The real-text farm in miniature too: `gen_farm.py --corpus` over the
+//! eval-dedup fixture (7 documents, fi/sv/en), checked for what its truth
+//! promises (every entry in one feed, copies of one document more than the
+//! 7-day story window apart), polled through `real_farm.py config` and
+//! scored by `score_farm.py` against that truth with the fixture's word table.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -112,15 +118,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Runs `bench/gen_farm.py` with these arguments.
 fn gen_farm(args: &[&str]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/gen_farm.py");
+    let line = bench_script("gen_farm.py", args);
+    serde_json::from_str(line.trim()).expect("gen_farm.py prints one JSON line")
+}
+
+/// Runs a script of `bench/` with these arguments; its stdout.
+fn bench_script(name: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench").join(name);
     let out = Command::new("python3")
         .arg(&script)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("python3 is needed to run {}: {e}", script.display()));
-    assert!(out.status.success(), "gen_farm.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.trim()).expect("gen_farm.py prints one JSON line")
+    assert!(out.status.success(), "{name} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A config polling every farm URL, the way bench/run.sh writes it.
@@ -150,11 +161,16 @@ struct Polled {
 fn poll(config: &Path) -> Polled {
     // Counts only: the cross-language word table (`POLYFEED_LEXICON`) changes
     // no count here, so it is not loaded, as in the other synthetic-feed tests.
+    poll_with(config, "")
+}
+
+/// `poll --all --json` with this word table (`POLYFEED_LEXICON`; empty: none).
+fn poll_with(config: &Path, lexicon: &str) -> Polled {
     let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
         .args(["--config"])
         .arg(config)
         .args(["-q", "poll", "--all", "--json"])
-        .env("POLYFEED_LEXICON", "")
+        .env("POLYFEED_LEXICON", lexicon)
         .env_remove("POLYFEED_CONFIG")
         .env_remove("RUST_LOG")
         .output()
@@ -194,4 +210,70 @@ fn tiny_farm_polls_cold_warm_and_changed() {
     assert_eq!(touched["feeds_touched"], 2);
     let changed = poll(&config);
     assert_eq!(changed, Polled { ok: 2, not_modified: FEEDS - 2, failed: 0, new: 2 }, "after touching 10 %");
+}
+
+#[test]
+fn real_text_farm_keeps_its_truth_and_scores_its_stories() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let farm = tmp.path().join("real");
+    let farm_arg = farm.to_str().expect("UTF-8 temp path");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = root.join("tests/fixtures/eval_dedup/corpus.jsonl");
+    let args = [farm_arg, "--corpus", corpus.to_str().expect("UTF-8 path"), "--feeds", "6", "--entries", "4"];
+    let made = gen_farm(&args);
+    assert_eq!((made["feeds"].as_u64(), made["total_entries"].as_u64()), (Some(6), Some(24)), "{made}");
+
+    // The truth: one line per entry, each entry in the feed it names, and
+    // copies of one document (reposts of the small corpus) never within the
+    // story window of each other, so that no reuse makes a false truth.
+    let truth: Vec<serde_json::Value> = std::fs::read_to_string(farm.join("truth.jsonl"))
+        .expect("truth.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(truth.len(), 24);
+    let mut by_doc: std::collections::BTreeMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = Default::default();
+    for t in &truth {
+        let file = farm.join(format!("f{:05}.xml", t["feed"].as_u64().expect("feed")));
+        let text = std::fs::read_to_string(&file).expect("feed file");
+        let guid = format!(">{}<", t["guid"].as_str().expect("guid")); // the whole <guid> or <id>
+        assert_eq!(text.matches(&guid).count(), 1, "{t} in {}", file.display());
+        let when = chrono::DateTime::parse_from_rfc3339(t["published"].as_str().expect("published")).expect("a date");
+        by_doc.entry(t["doc"].as_str().expect("doc")).or_default().push(when.with_timezone(&chrono::Utc));
+    }
+    assert!(by_doc.values().any(|d| d.len() > 1), "a farm bigger than its corpus reposts documents");
+    for (doc, mut dates) in by_doc {
+        dates.sort();
+        for pair in dates.windows(2) {
+            assert!(pair[1] - pair[0] > chrono::Duration::days(7), "{doc}: copies at {} and {}", pair[0], pair[1]);
+        }
+    }
+
+    let server = FarmServer::start(&farm);
+    let config = bench_script("real_farm.py", &["config", farm_arg, &format!("http://{}", server.addr)]);
+    let config_path = tmp.path().join("feeds.toml");
+    std::fs::write(&config_path, config).expect("write the config");
+    let lexicon = root.join("tests/fixtures/eval_dedup/lexicon.tsv");
+    let cold = poll_with(&config_path, lexicon.to_str().expect("UTF-8 path"));
+    assert_eq!(cold, Polled { ok: 6, not_modified: 0, failed: 0, new: 24 }, "cold poll of the real-text farm");
+
+    let stories = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["stories", "--json", "--limit", "1000"])
+        .env_remove("POLYFEED_CONFIG")
+        .output()
+        .expect("run polyfeed stories");
+    assert!(stories.status.success(), "stories --json: {}", String::from_utf8_lossy(&stories.stderr));
+    let stories_path = tmp.path().join("stories.json");
+    std::fs::write(&stories_path, &stories.stdout).expect("write stories");
+    let score: serde_json::Value =
+        serde_json::from_str(&bench_script("score_farm.py", &[farm_arg, stories_path.to_str().expect("UTF-8")]))
+            .expect("score_farm.py prints JSON");
+    assert_eq!((score["entries"].as_u64(), score["missing"].as_u64()), (Some(24), Some(0)), "{score}");
+    // The fixture's versions are found and its other posts kept apart
+    // (eval-dedup scores this corpus 1.0 / 1.0 with this word table).
+    assert!(score["tp"].as_u64() > Some(0), "{score}");
+    let (p, r) = (score["precision"].as_f64().expect("precision"), score["recall"].as_f64().expect("recall"));
+    assert!(p >= 0.9 && r >= 0.9, "precision {p}, recall {r}: {score}");
 }
