@@ -74,6 +74,8 @@ PER_COPY = (
     "story_log",
     "story_events",
     "story_recheck",
+    "story_index",
+    "story_dirty",
 )
 
 
@@ -287,6 +289,8 @@ def transforms(k):
             "entries": "(SELECT json_group_array(value + :eoff) FROM json_each(entries))",
         },
         "story_recheck": {"entry_id": eid},
+        "story_index": {"story_id": suffixed("story_id", k), "published": shifted("published", k)},
+        "story_dirty": {"story_id": suffixed("story_id", k)},
     }
 
 
@@ -337,9 +341,14 @@ def main(argv=None):
     schema_sql = [
         r[0]
         for r in base.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND type <> 'trigger'"
             " ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
         )
+    ]
+    # Triggers (schema 8's story_index marks) are created after the copies:
+    # story_index is copied with the rest, so nothing needs marking.
+    trigger_sql = [
+        r[0] for r in base.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid")
     ]
     user_version = base.execute("PRAGMA user_version").fetchone()[0]
     page_size = base.execute("PRAGMA page_size").fetchone()[0]
@@ -389,13 +398,16 @@ def main(argv=None):
                 continue
             cols = columns(out, "b", t)
             exprs = [tr[t].get(c, c) for c in cols]
-            order_by = " ORDER BY rowid" if t not in ("entry_categories", "entry_keys") else ""
+            without_rowid = ("entry_categories", "entry_keys", "story_index", "story_dirty")
+            order_by = " ORDER BY rowid" if t not in without_rowid else ""
             sql = f'INSERT INTO main."{t}" ({", ".join(cols)}) SELECT {", ".join(exprs)} FROM b."{t}"{order_by}'
             used = {p: v for p, v in params.items() if f":{p}" in sql}
             out.execute(sql, used)
         out.execute("COMMIT")
         log(f"copy {k:>3} (shift {k * step / 86400:7.1f} days) written in {time.monotonic() - t0:5.1f} s")
 
+    for sql in trigger_sql:
+        out.execute(sql)
     bad = out.execute("SELECT COUNT(*) FROM entries WHERE published_at IS NULL OR published_at NOT LIKE '____-__-__T__:__:__Z'")
     if bad.fetchone()[0]:
         sys.exit("grow_db: some shifted dates are not RFC 3339 (see entries.published_at)")
