@@ -16,6 +16,7 @@ use super::*;
 use crate::config::{Config, Database};
 use crate::model::{Entry, LangOrigin, Link};
 use crate::stories::StoryRules;
+use crate::tags::Tagger;
 
 /// One engine's database for one test.
 struct Engine {
@@ -212,6 +213,7 @@ fn describe(store: &Store, out: &mut String) {
     for row in &index {
         writeln!(out, "index {row:?}").unwrap();
     }
+    index_matches_reference(store, &index, &infos);
     let ids: Vec<String> = index.iter().map(|r| r.story_id.clone()).collect();
     for s in store.stories(&ids, &infos).unwrap() {
         let v: Vec<_> =
@@ -248,6 +250,29 @@ fn describe(store: &Store, out: &mut String) {
             e.id, e.first_seen_at, e.entry.links, e.entry.categories, e.entry.updated
         )
         .unwrap();
+    }
+}
+
+/// The publishing index gives what the full computation gives: every
+/// story in the same order with the same rows, and the same plan for a few
+/// feed sizes and tag mappings.
+fn index_matches_reference(store: &Store, index: &[crate::store::IndexRow], infos: &[crate::story::SourceInfo]) {
+    let keys = store.story_index_keys().unwrap();
+    let all: Vec<String> = store.newest_stories("", usize::MAX).unwrap().into_iter().map(|(_, id)| id).collect();
+    let ids: Vec<String> = index.iter().map(|r| r.story_id.clone()).collect();
+    assert_eq!(all, ids);
+    assert_eq!(format!("{:?}", store.index_rows(&ids).unwrap()), format!("{index:?}"));
+    assert_eq!(keys.iter().filter(|k| k.is_empty()).count(), usize::from(!index.is_empty()), "{keys:?}");
+    let aliased = crate::config::TagConfig {
+        slug: "roads".into(),
+        aliases: vec!["Tiet, kadut".into(), "kunta".into()],
+        titles: Default::default(),
+    };
+    for tagger in [Tagger::new(&[], true), Tagger::new(std::slice::from_ref(&aliased), false)] {
+        for items in [0, 1, 2, 100] {
+            let plan = crate::publish::plan_stored(store, infos, &tagger, items).unwrap();
+            assert_eq!(plan, crate::publish::plan(index, infos, &tagger, items), "{items} items");
+        }
     }
 }
 
