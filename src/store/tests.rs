@@ -299,7 +299,11 @@ fn a_polled_store_reads_back_the_same_on_every_engine() {
         poll_all(&mut store, later, "", &mut out);
         let c = store.claim_due(later + Duration::hours(1), true, later + Duration::hours(2), "n", |_| false).unwrap();
         let fi = c.iter().find(|c| c.key.ends_with("fi.xml")).unwrap();
-        let changed = vec![new_entry(entry("fi", 1, "fi uutinen 1 (korjattu)", t0() + Duration::hours(1)), fi.id)];
+        // The revision moves the date and changes the categories: the
+        // publishing index follows (checked by `describe`).
+        let mut revised = entry("fi", 1, "fi uutinen 1 (korjattu)", t0() + Duration::hours(1));
+        revised.categories = vec!["Liikenne".into(), "Pyöräily".into()];
+        let changed = vec![new_entry(revised, fi.id)];
         let stats = store.save_fetch(fi.id, &fetch(&fi.url, later, Outcome::Ok), &changed, later).unwrap();
         assert_eq!((stats.new, stats.updated), (0, 1));
         for other in c.iter().filter(|o| o.id != fi.id) {
