@@ -36,6 +36,10 @@ each other or anything new by identity and every table stays consistent:
   raw JSON's entry.published/entry.updated (with its guid and link hrefs);
   stories.created_at, story_entries.joined_at, story_log.at,
   story_events.at, entry_revisions.replaced_at, entry_pages.fetched_at.
+- the publishing index of schema 8 (story_index, story_dirty) is copied
+  like the rest (story ids suffixed, first publication times shifted; the
+  category and source keys stay), and its triggers are created after the
+  copies, so a grown database needs no refresh.
 
 Copied once, as they are: sources (so their fetch state, validators and
 next due times are BASE's), fetches, poll_state, rule_state. story_log.detail
