@@ -36,11 +36,17 @@ each other or anything new by identity and every table stays consistent:
   raw JSON's entry.published/entry.updated (with its guid and link hrefs);
   stories.created_at, story_entries.joined_at, story_log.at,
   story_events.at, entry_revisions.replaced_at, entry_pages.fetched_at.
+- the publishing index of schema 9 (story_index, story_dirty) is copied
+  like the rest (story ids suffixed, first publication times shifted; the
+  category and source keys stay), and its triggers are created after the
+  copies, so a grown database needs no refresh.
 
 Copied once, as they are: sources (so their fetch state, validators and
 next due times are BASE's), fetches, poll_state, rule_state. story_log.detail
-text ("entry 250 ...") is not rewritten. Any other table stops the run if it
-has rows (the schema grew: teach this script about it).
+text ("entry 250 ...") is not rewritten. Not copied: the nodes and their
+host leases (who polls now; nobody, in a grown database) and story_pending
+(empty: BASE must have every entry assigned). Any other table stops the run
+if it has rows (the schema grew: teach this script about it).
 
 Each copy is one INSERT ... SELECT per table in one transaction (the
 database is written with journal_mode=OFF, then switched to WAL as polyfeed
@@ -60,6 +66,9 @@ TS = "%Y-%m-%dT%H:%M:%SZ"
 
 # Tables copied once, verbatim (not per entry).
 ONCE = ("sources", "fetches", "poll_state", "rule_state")
+# Tables left empty: who polls now (nobody, in a grown database), and the
+# entries waiting for a story (none: checked below).
+SKIP = ("nodes", "host_leases", "story_pending")
 # Tables written per copy, in this order (parents before children).
 PER_COPY = (
     "entries",
@@ -74,6 +83,8 @@ PER_COPY = (
     "story_log",
     "story_events",
     "story_recheck",
+    "story_index",
+    "story_dirty",
 )
 
 
@@ -287,6 +298,8 @@ def transforms(k):
             "entries": "(SELECT json_group_array(value + :eoff) FROM json_each(entries))",
         },
         "story_recheck": {"entry_id": eid},
+        "story_index": {"story_id": suffixed("story_id", k), "published": shifted("published", k)},
+        "story_dirty": {"story_id": suffixed("story_id", k)},
     }
 
 
@@ -325,7 +338,7 @@ def main(argv=None):
         r[0] for r in base.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     ]
     for t in tables:
-        if t not in ONCE and t not in PER_COPY:
+        if t not in ONCE and t not in PER_COPY and t not in SKIP:
             rows = base.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
             if rows:
                 sys.exit(f"grow_db: table {t} ({rows} rows) is unknown to this script; teach it how to copy it")
@@ -337,9 +350,14 @@ def main(argv=None):
     schema_sql = [
         r[0]
         for r in base.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND type <> 'trigger'"
             " ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
         )
+    ]
+    # Triggers (schema 9's story_index marks) are created after the copies:
+    # story_index is copied with the rest, so nothing needs marking.
+    trigger_sql = [
+        r[0] for r in base.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid")
     ]
     user_version = base.execute("PRAGMA user_version").fetchone()[0]
     page_size = base.execute("PRAGMA page_size").fetchone()[0]
@@ -389,13 +407,16 @@ def main(argv=None):
                 continue
             cols = columns(out, "b", t)
             exprs = [tr[t].get(c, c) for c in cols]
-            order_by = " ORDER BY rowid" if t not in ("entry_categories", "entry_keys") else ""
+            without_rowid = ("entry_categories", "entry_keys", "story_index", "story_dirty")
+            order_by = " ORDER BY rowid" if t not in without_rowid else ""
             sql = f'INSERT INTO main."{t}" ({", ".join(cols)}) SELECT {", ".join(exprs)} FROM b."{t}"{order_by}'
             used = {p: v for p, v in params.items() if f":{p}" in sql}
             out.execute(sql, used)
         out.execute("COMMIT")
         log(f"copy {k:>3} (shift {k * step / 86400:7.1f} days) written in {time.monotonic() - t0:5.1f} s")
 
+    for sql in trigger_sql:
+        out.execute(sql)
     bad = out.execute("SELECT COUNT(*) FROM entries WHERE published_at IS NULL OR published_at NOT LIKE '____-__-__T__:__:__Z'")
     if bad.fetchone()[0]:
         sys.exit("grow_db: some shifted dates are not RFC 3339 (see entries.published_at)")

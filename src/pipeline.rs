@@ -677,11 +677,9 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
 fn render_counted(store: &Store, config: &Config) -> Result<(Vec<crate::publish::Artifact>, usize), StoreError> {
     let tagger = crate::tags::Tagger::new(&config.tags, config.publish.publish_untagged);
     let sources = store.source_infos()?;
-    let index = store.publish_index()?;
-    let plan = crate::publish::plan(&index, &sources, &tagger, config.publish.items);
+    let plan = crate::publish::plan_stored(store, &sources, &tagger, config.publish.items)?;
     let ids = plan.story_ids();
-    let wanted: std::collections::HashSet<&String> = ids.iter().collect();
-    let index: Vec<_> = index.into_iter().filter(|r| wanted.contains(&r.story_id)).collect();
+    let index = store.index_rows(&ids)?;
     let stories = store.stories(&ids, &sources)?;
     let input = crate::publish::Input {
         config,

@@ -134,8 +134,7 @@ fn feeds_using(
     tagger: &Tagger,
     sources: &[crate::story::SourceInfo],
 ) -> anyhow::Result<Vec<FeedUse>> {
-    let index = store.publish_index()?;
-    let plan = crate::publish::plan(&index, sources, tagger, config.publish.items);
+    let plan = crate::publish::plan_stored(store, sources, tagger, config.publish.items)?;
     let story = store.stories(&[id.to_string()], sources)?.pop();
     let mut out = Vec::new();
     for (tag, ids) in &plan.feeds {

@@ -50,16 +50,26 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     let tagger = Tagger::new(&config.tags, true);
     let sources = store.source_infos()?;
     let wanted = args.tag.as_deref().and_then(|t| tagger.slug(t));
-    let mut rows = Vec::new();
-    for row in store.publish_index()? {
-        let tags = crate::publish::story_tags(&row, &sources, &tagger);
-        if wanted.as_ref().is_none_or(|w| tags.contains(w)) {
-            rows.push((row.story_id, tags));
+    // The newest `limit` stories (with the tag): LIMITed reads of the
+    // publishing index, then the index rows of those stories for their tags.
+    let keys = store.story_index_keys()?;
+    let mut newest = |key: &str, limit: usize| store.newest_stories(key, limit);
+    let ids = match &wanted {
+        None => crate::publish::newest_of(&[""], args.limit, &mut newest)?,
+        Some(w) => {
+            let by_tag = crate::publish::keys_by_tag(&keys, &sources, &tagger);
+            let tag_keys = by_tag.get(w).map(Vec::as_slice).unwrap_or_default();
+            crate::publish::newest_of(tag_keys, args.limit, &mut newest)?
         }
-        if rows.len() >= args.limit {
-            break;
-        }
-    }
+    };
+    let rows: Vec<(String, Vec<String>)> = store
+        .index_rows(&ids)?
+        .into_iter()
+        .map(|row| {
+            let tags = crate::publish::story_tags(&row, &sources, &tagger);
+            (row.story_id, tags)
+        })
+        .collect();
     let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
     let stories = store.stories(&ids, &sources)?;
     let name = |id: i64| sources.iter().find(|s| s.id == id).map(|s| s.display_name().to_string()).unwrap_or_default();

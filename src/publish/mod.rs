@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 pub use artifact::{Artifact, media};
 pub use doc::{FeedDoc, Item, language_name};
-pub use plan::{Plan, plan, story_tags};
+pub use plan::{Plan, key_tags, keys_by_tag, newest_of, plan, plan_stored, story_tags};
 
 use crate::config::Config;
 use crate::store::IndexRow;

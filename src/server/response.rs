@@ -50,7 +50,7 @@ fn validators(headers: &mut HeaderMap, served: &Served, variant: &Variant, cache
     headers.insert(ETAG, variant.etag.clone());
     headers.insert(LAST_MODIFIED, served.last_modified_header.clone());
     headers.insert(CACHE_CONTROL, cache_control.clone());
-    if served.gzip.is_some() {
+    if served.gzip().is_some() {
         headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
 }

@@ -1,8 +1,12 @@
 //! One artifact as served: everything a response needs that depends only on
-//! the artifact (validators, media type, gzip copy), computed once at
-//! [`Site::replace`](super::Site::replace) time rather than per request.
+//! the artifact (validators, media type, gzip copy), computed once rather
+//! than per request: the validators at [`Site::replace`](super::Site::replace)
+//! time, the gzip copy at the first request that needs it (compressing
+//! every artifact up front was most of `serve`'s start-up and of each
+//! re-render; artifacts nobody asks for are never compressed).
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::{Compression, write::GzEncoder};
@@ -26,8 +30,11 @@ pub(crate) struct Served {
     pub last_modified_header: HeaderValue,
     /// The body as rendered.
     pub identity: Variant,
-    /// The body gzip-compressed, when that is smaller.
-    pub gzip: Option<Variant>,
+    /// The body gzip-compressed, when that is smaller; made on first use
+    /// (see [`Served::gzip`]).
+    gzip: OnceLock<Option<Variant>>,
+    /// The hex digest prefix both ETags are made from.
+    hash: String,
 }
 
 /// One representation of an artifact: its bytes and their strong ETag.
@@ -47,21 +54,37 @@ impl Served {
     pub fn new(artifact: Artifact, now: SystemTime) -> Served {
         let hash = hex_prefix(&artifact.body);
         let last_modified = whole_seconds(SystemTime::from(artifact.updated), now);
-        let gzip =
-            gzip(&artifact.body).map(|body| Variant { body: body.into(), etag: etag(&hash, "-gz"), gzipped: true });
         Served {
             content_type: HeaderValue::from_str(artifact.content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
             last_modified,
             last_modified_header: header(&httpdate::fmt_http_date(last_modified)),
             identity: Variant { body: artifact.body.into(), etag: etag(&hash, ""), gzipped: false },
-            gzip,
+            gzip: OnceLock::new(),
+            hash,
         }
+    }
+
+    /// The gzip copy, when it is smaller than the body; compressed at the
+    /// first call, then kept (the same bytes for every later request).
+    pub fn gzip(&self) -> Option<&Variant> {
+        self.gzip
+            .get_or_init(|| {
+                gzip(&self.identity.body).map(|body| Variant {
+                    body: body.into(),
+                    etag: etag(&self.hash, "-gz"),
+                    gzipped: true,
+                })
+            })
+            .as_ref()
     }
 
     /// The gzip copy if the client accepts it and there is one, else the body as rendered.
     pub fn variant(&self, accepts_gzip: bool) -> &Variant {
-        self.gzip.as_ref().filter(|_| accepts_gzip).unwrap_or(&self.identity)
+        if accepts_gzip && let Some(gz) = self.gzip() {
+            return gz;
+        }
+        &self.identity
     }
 }
 
@@ -121,16 +144,27 @@ mod tests {
         assert_eq!(etag.len(), 2 + 2 * ETAG_BYTES);
         assert!(etag.starts_with('"') && etag.ends_with('"'));
         assert_eq!(&etag[1..33], &hex_prefix(&b"hello ".repeat(100)));
-        let gz = s.gzip.as_ref().expect("repetitive text compresses");
+        let gz = s.gzip().expect("repetitive text compresses");
         assert_eq!(gz.etag.to_str().unwrap(), format!("{}-gz\"", &etag[..33]));
         assert!(gz.gzipped && !s.identity.gzipped);
         assert_eq!(s.identity.opaque_tag(), &etag.as_bytes()[1..33]);
     }
 
     #[test]
+    fn the_gzip_copy_is_made_at_the_first_request_that_needs_it() {
+        let s = served(&b"hello ".repeat(100), Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        assert!(s.gzip.get().is_none(), "nothing compressed before a request");
+        assert!(!s.variant(false).gzipped);
+        assert!(s.gzip.get().is_none(), "an identity request compresses nothing");
+        let first = s.variant(true).body.clone();
+        assert!(s.variant(true).gzipped && s.gzip.get().is_some());
+        assert_eq!(s.variant(true).body, first, "kept, not compressed again");
+    }
+
+    #[test]
     fn no_gzip_copy_when_it_would_not_be_smaller() {
         let s = served(b"x", Utc.timestamp_opt(0, 0).unwrap());
-        assert!(s.gzip.is_none());
+        assert!(s.gzip().is_none());
         assert!(!s.variant(true).gzipped);
     }
 

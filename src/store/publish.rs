@@ -1,6 +1,14 @@
-//! What publishing reads: the sources as `SourceInfo`, a light index of all
-//! entries (for tag assignment and ordering), and full stories for the few
-//! that make it into a feed.
+//! What publishing reads: the sources as `SourceInfo`, the publishing index
+//! (`story_index`, schema migration 9: a feed's newest stories by key, read
+//! with LIMIT), the index rows of the chosen stories (for their tags), and
+//! full stories for the few that make it into a feed.
+//!
+//! The index is kept by triggers that mark changed stories in `story_dirty`
+//! and by [`Store::refresh_story_index`], which recomputes those stories
+//! from `story_entries`, `entries` and `entry_categories` before any read.
+//! [`Store::publish_index`] computes the same rows for every story from
+//! those tables (the reference the index is checked against; it reads
+//! everything).
 
 use super::db::{Context, Dialect, p};
 use super::{Store, StoreError, parse_ts};
@@ -55,7 +63,10 @@ impl Store {
             .ctx("cannot read sources")
     }
 
-    /// Every story's id, date, sources and categories, newest first (ties by id).
+    /// Every story's id, date, sources and categories, newest first (ties by
+    /// id), computed from the stored entries: it reads every story. The
+    /// reference for `story_index` (tests compare the two); publishing
+    /// reads the index instead.
     pub fn publish_index(&self) -> Result<Vec<IndexRow>, StoreError> {
         // The lists are sorted here: neither engine promises an order
         // inside an aggregate. Category terms are joined with the unit
@@ -95,6 +106,130 @@ impl Store {
                 })
             })
             .ctx("cannot read the story index")
+    }
+
+    /// Brings `story_index` up to date: recomputes the rows of every story
+    /// marked in `story_dirty` (by the triggers of migration 9, or all of
+    /// them right after it) and clears the marks, in one transaction. Cheap
+    /// when nothing is marked. On PostgreSQL the marks table is locked for
+    /// the transaction (writers that mark a story wait, then mark it again
+    /// for the next refresh), so no mark is cleared that was not recomputed
+    /// from committed rows.
+    pub fn refresh_story_index(&self) -> Result<u64, StoreError> {
+        let marked: bool = self
+            .db
+            .query_row("SELECT EXISTS (SELECT 1 FROM story_dirty)", &[], |r| r.get(0))
+            .ctx("cannot read the story index marks")?;
+        if !marked {
+            return Ok(0);
+        }
+        let tx = self.db.transaction(true).ctx("cannot start the story index refresh")?;
+        if tx.dialect() == Dialect::Postgres {
+            tx.batch("LOCK TABLE story_dirty IN EXCLUSIVE MODE").ctx("cannot lock the story index marks")?;
+        }
+        const MARKED: &str = "(SELECT story_id FROM story_dirty)";
+        let at = "cannot refresh the story index";
+        tx.execute(&format!("DELETE FROM story_index WHERE story_id IN {MARKED}"), &[]).ctx(at)?;
+        let n = tx
+            .execute(
+                &format!(
+                    "INSERT INTO story_index (story_id, key, published)
+                     SELECT se.story_id, '', MIN(e.published_at) FROM story_entries se JOIN entries e ON e.id = se.entry_id
+                     WHERE se.story_id IN {MARKED} GROUP BY se.story_id"
+                ),
+                &[],
+            )
+            .ctx(at)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO story_index (story_id, key, published)
+                 SELECT DISTINCT i.story_id, 's:' || e.source_id, i.published
+                 FROM story_index i JOIN story_entries se ON se.story_id = i.story_id JOIN entries e ON e.id = se.entry_id
+                 WHERE i.key = '' AND i.story_id IN {MARKED}"
+            ),
+            &[],
+        )
+        .ctx(at)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO story_index (story_id, key, published)
+                 SELECT DISTINCT i.story_id, 'c:' || c.term, i.published
+                 FROM story_index i JOIN story_entries se ON se.story_id = i.story_id
+                   JOIN entry_categories c ON c.entry_id = se.entry_id
+                 WHERE i.key = '' AND i.story_id IN {MARKED}"
+            ),
+            &[],
+        )
+        .ctx(at)?;
+        tx.execute("DELETE FROM story_dirty", &[]).ctx(at)?;
+        tx.commit().ctx("cannot commit the story index refresh")?;
+        Ok(n)
+    }
+
+    /// Every key of the publishing index, sorted (byte-wise): `''`, then
+    /// `c:TERM` and `s:SOURCE_ID`. Refreshes the index first. One index
+    /// seek per key (a loose index scan), not a scan of the rows.
+    pub fn story_index_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.refresh_story_index()?;
+        self.db
+            .query_map(
+                "WITH RECURSIVE k(v) AS (
+                     SELECT MIN(key) FROM story_index
+                     UNION ALL
+                     SELECT (SELECT MIN(key) FROM story_index WHERE key > k.v) FROM k WHERE k.v IS NOT NULL
+                 )
+                 SELECT v FROM k WHERE v IS NOT NULL",
+                &[],
+                |r| r.get(0),
+            )
+            .ctx("cannot read the story index keys")
+    }
+
+    /// The newest `limit` stories with this index key (`''`: all), newest
+    /// first, ties by id: (first publication time, story id). Reads the
+    /// index as it is (see [`Store::story_index_keys`], which refreshes it).
+    pub fn newest_stories(&self, key: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .query_map(
+                "SELECT published, story_id FROM story_index WHERE key = ?1
+                 ORDER BY published DESC, story_id LIMIT ?2",
+                p![key, limit],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ctx("cannot read the story index")
+    }
+
+    /// The index rows of these stories, in the order given (stories not
+    /// in the index are left out).
+    pub fn index_rows(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let keys: Vec<(String, String)> = self
+                .db
+                .query_map("SELECT key, published FROM story_index WHERE story_id = ?1 ORDER BY key", p![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .ctx("cannot read the story index")?;
+            let Some((_, published)) = keys.iter().find(|(k, _)| k.is_empty()) else { continue };
+            let mut row = IndexRow {
+                story_id: id.clone(),
+                published: parse_ts(published).unwrap_or_default(),
+                source_ids: Vec::new(),
+                categories: Vec::new(),
+            };
+            for (key, _) in &keys {
+                if let Some(term) = key.strip_prefix("c:") {
+                    row.categories.push(term.to_string());
+                } else if let Some(id) = key.strip_prefix("s:").and_then(|s| s.parse().ok()) {
+                    row.source_ids.push(id);
+                }
+            }
+            row.source_ids.sort_unstable();
+            row.categories.sort_unstable();
+            out.push(row);
+        }
+        Ok(out)
     }
 
     /// The stories with these ids: versions in the order they joined, then

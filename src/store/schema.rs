@@ -191,13 +191,14 @@ CREATE TABLE rule_state (
     // 7: process-independent facts about polling as a whole (the end of the
     // last completed cycle, for /healthz and /metrics), keyed by name.
     "CREATE TABLE poll_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
-    // 8: entries waiting for a story, listed as they are stored (ids are no
-    // guide on PostgreSQL, where a lower id can commit after a higher one
-    // was assigned); the node that made each fetch; the nodes sharing the database (each process that polls, by lease
-    // token; live while `seen_at` is recent), and hosts leased by a node (at
-    // most one node requests from a host at a time, so per-host limits hold
-    // for the whole cluster) with when the last request to each started,
-    // for the next holder's spacing.
+    // 8: several nodes on one database. The nodes (each process that polls,
+    // by lease token; live while `seen_at` is recent); hosts leased by a node
+    // (one node at a time requests from a host, so per-host limits hold for
+    // the whole cluster) with when the last request to each started, for the
+    // next holder's spacing; the node that made each fetch; entries waiting
+    // for a story, listed as they are stored (ids are no guide on
+    // PostgreSQL, where a lower id can commit after a higher one was
+    // assigned).
     "CREATE TABLE nodes (
     token           TEXT PRIMARY KEY,
     name            TEXT NOT NULL,
@@ -216,6 +217,50 @@ CREATE TABLE story_pending (
 );
 INSERT INTO story_pending (entry_id)
     SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id);",
+    // 9: the publishing index (issue 15), so that a feed's newest stories
+    // are an indexed, LIMITed read whatever the size of the database.
+    // story_index holds, per story, one row per key with the story's first
+    // publication time: '' (every story), 'c:' || term for each category of
+    // its entries, 's:' || source_id for each source of its entries. Tags
+    // are mapped from these keys at read time (they depend on the config).
+    // Triggers mark every story whose entries, their dates, sources or
+    // categories change in story_dirty; `Store::refresh_story_index`
+    // recomputes those stories' rows before the index is read. Existing
+    // stories are marked here: the first refresh is the backfill.
+    r#"
+CREATE TABLE story_index (
+    story_id        TEXT NOT NULL,
+    key             TEXT NOT NULL,             -- '' | c:TERM | s:SOURCE_ID
+    published       TEXT NOT NULL,             -- MIN(published_at) of the story's entries
+    PRIMARY KEY (story_id, key)
+) WITHOUT ROWID;
+CREATE INDEX story_index_by_key ON story_index(key, published DESC, story_id);
+CREATE TABLE story_dirty (story_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER story_dirty_member_in AFTER INSERT ON story_entries
+BEGIN INSERT OR IGNORE INTO story_dirty (story_id) VALUES (NEW.story_id); END;
+CREATE TRIGGER story_dirty_member_out AFTER DELETE ON story_entries
+BEGIN INSERT OR IGNORE INTO story_dirty (story_id) VALUES (OLD.story_id); END;
+CREATE TRIGGER story_dirty_member_moved AFTER UPDATE OF story_id, entry_id ON story_entries
+BEGIN
+    INSERT OR IGNORE INTO story_dirty (story_id) VALUES (OLD.story_id);
+    INSERT OR IGNORE INTO story_dirty (story_id) VALUES (NEW.story_id);
+END;
+CREATE TRIGGER story_dirty_entry_changed AFTER UPDATE OF published_at, source_id ON entries
+WHEN OLD.published_at IS NOT NEW.published_at OR OLD.source_id IS NOT NEW.source_id
+BEGIN INSERT OR IGNORE INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = OLD.id; END;
+CREATE TRIGGER story_dirty_entry_gone AFTER DELETE ON entries
+BEGIN INSERT OR IGNORE INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = OLD.id; END;
+CREATE TRIGGER story_dirty_category_in AFTER INSERT ON entry_categories
+BEGIN INSERT OR IGNORE INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = NEW.entry_id; END;
+CREATE TRIGGER story_dirty_category_out AFTER DELETE ON entry_categories
+BEGIN INSERT OR IGNORE INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = OLD.entry_id; END;
+CREATE TRIGGER story_dirty_category_changed AFTER UPDATE ON entry_categories
+BEGIN
+    INSERT OR IGNORE INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = OLD.entry_id;
+    INSERT OR IGNORE INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = NEW.entry_id;
+END;
+INSERT OR IGNORE INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story_entries;
+"#,
 ];
 
 /// The same migrations for PostgreSQL, one for one (a database at version
@@ -415,6 +460,51 @@ CREATE TABLE story_pending (
 );
 INSERT INTO story_pending (entry_id)
     SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id);"#,
+    r#"
+CREATE TABLE story_index (
+    story_id        TEXT COLLATE "C" NOT NULL,
+    key             TEXT COLLATE "C" NOT NULL,
+    published       TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (story_id, key)
+);
+CREATE INDEX story_index_by_key ON story_index(key, published DESC, story_id);
+CREATE TABLE story_dirty (story_id TEXT COLLATE "C" PRIMARY KEY);
+CREATE FUNCTION polyfeed_story_dirty_member() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO story_dirty (story_id) VALUES (OLD.story_id) ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO story_dirty (story_id) VALUES (NEW.story_id) ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER story_dirty_member AFTER INSERT OR DELETE OR UPDATE OF story_id, entry_id ON story_entries
+    FOR EACH ROW EXECUTE FUNCTION polyfeed_story_dirty_member();
+CREATE FUNCTION polyfeed_story_dirty_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = OLD.id ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER story_dirty_entry_changed AFTER UPDATE OF published_at, source_id ON entries FOR EACH ROW
+    WHEN (OLD.published_at IS DISTINCT FROM NEW.published_at OR OLD.source_id IS DISTINCT FROM NEW.source_id)
+    EXECUTE FUNCTION polyfeed_story_dirty_entry();
+CREATE TRIGGER story_dirty_entry_gone AFTER DELETE ON entries
+    FOR EACH ROW EXECUTE FUNCTION polyfeed_story_dirty_entry();
+CREATE FUNCTION polyfeed_story_dirty_category() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = OLD.entry_id ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO story_dirty (story_id) SELECT story_id FROM story_entries WHERE entry_id = NEW.entry_id ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER story_dirty_category AFTER INSERT OR DELETE OR UPDATE ON entry_categories
+    FOR EACH ROW EXECUTE FUNCTION polyfeed_story_dirty_category();
+INSERT INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story_entries ON CONFLICT DO NOTHING;
+"#,
 ];
 
 #[cfg(test)]

@@ -297,7 +297,44 @@ impl Env {
         let c = rusqlite::Connection::open(self.db()).unwrap();
         let r: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(r, "ok");
+        story_index_ok(&self.db());
     }
+}
+
+/// The publishing index (schema 8) of the database at `path` holds, for
+/// every story not marked for refresh in `story_dirty`, exactly the rows
+/// computed from its entries (first publication time; one row for all,
+/// one per source, one per category term), and nothing for stories that
+/// are gone. Whatever changed the stories (merges, splits, purges,
+/// revisions), only marked stories may be out of date.
+pub fn story_index_ok(path: &Path) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let has: i64 = c
+        .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'story_index'", [], |r| r.get(0))
+        .unwrap();
+    if has == 0 {
+        return;
+    }
+    let rows = |sql: &str| -> Vec<(String, String, String)> {
+        let mut stmt = c.prepare(sql).unwrap();
+        let mut out: Vec<(String, String, String)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+        out.sort();
+        out
+    };
+    let expected = rows(
+        "WITH first AS (SELECT se.story_id, MIN(e.published_at) AS p FROM story_entries se JOIN entries e ON e.id = se.entry_id
+                        WHERE se.story_id NOT IN (SELECT story_id FROM story_dirty) GROUP BY se.story_id)
+         SELECT story_id, '', p FROM first
+         UNION SELECT f.story_id, 's:' || e.source_id, f.p FROM first f
+           JOIN story_entries se ON se.story_id = f.story_id JOIN entries e ON e.id = se.entry_id
+         UNION SELECT f.story_id, 'c:' || c.term, f.p FROM first f
+           JOIN story_entries se ON se.story_id = f.story_id JOIN entry_categories c ON c.entry_id = se.entry_id",
+    );
+    let actual = rows(
+        "SELECT story_id, key, published FROM story_index WHERE story_id NOT IN (SELECT story_id FROM story_dirty)",
+    );
+    assert_eq!(actual, expected, "story_index differs from the stories' entries");
 }
 
 /// The environment that skips loading the word table.

@@ -68,6 +68,7 @@ fn one_version_per_language(env: &Env) {
     );
     assert_eq!(n, 0, "a story has two versions in one language");
     assert_eq!(env.count("SELECT COUNT(*) FROM entries"), env.count("SELECT COUNT(*) FROM story_entries"));
+    common::story_index_ok(&env.db());
 }
 
 /// The story ids in a published feed, in order.
