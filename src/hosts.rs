@@ -1,10 +1,10 @@
 //! Politeness toward hosts, within one process and across the nodes that
-//! share a database. A [`HostGate`] keeps one host's limits for this
+//! share a database. A `HostGate` keeps one host's limits for this
 //! process (`per_host_concurrency` requests at once, starts spaced by
-//! `per_host_delay`); [`Hosts`] holds the gates of the hosts this node has
+//! `per_host_delay`); `Hosts` holds the gates of the hosts this node has
 //! leased (see `store::leases`: one node at a time requests from a host, so
 //! the limits hold for the whole cluster), starting each gate's spacing from
-//! the last request any node made there. [`LeaseKeeper`] renews this node's
+//! the last request any node made there. `LeaseKeeper` renews this node's
 //! leases while it works.
 
 use std::collections::HashMap;
