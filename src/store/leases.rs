@@ -16,12 +16,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::db::{Context, Db, Dialect, p};
-use super::sources::Claimed;
+use super::db::{Context, Db, p};
+use super::sources::{Claimed, lock_sources};
 use super::{Store, StoreError, parse_ts, ts};
-
-/// The lock claims take on PostgreSQL (`pg_advisory_xact_lock`).
-const PG_CLAIM_LOCK: i64 = 0x706f_6c79_636c_6169; // "polyclai"
 
 /// How long a node's row stays after it was last seen (a node that stopped
 /// is listed as gone for a day, then forgotten).
@@ -69,6 +66,7 @@ impl Store {
     /// Records this node as alive (and forgets nodes long gone).
     pub fn node_seen(&mut self, token: &str, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot record the node")?;
+        lock_sources(&tx)?;
         tx.execute(
             "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (token) DO UPDATE SET seen_at = ?3",
@@ -83,6 +81,7 @@ impl Store {
     /// Removes this node's row and gives up its leases (a clean stop).
     pub fn node_gone(&mut self, token: &str) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot release leases")?;
+        lock_sources(&tx)?;
         release_all(&tx, token, crate::clock::now())?;
         tx.execute("DELETE FROM nodes WHERE token = ?1", p![token]).ctx("cannot release leases")?;
         tx.commit().ctx("cannot release leases")
@@ -120,7 +119,7 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         let ClaimRequest { now, until, all, token, node } = req;
         let tx = self.db.transaction(true).ctx("cannot claim sources")?;
-        lock_claims(&tx)?;
+        lock_sources(&tx)?;
         release_dead(&tx, now, &is_dead)?;
         tx.execute(
             "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
@@ -187,10 +186,12 @@ impl Store {
             }
             claim.sources.extend(sources);
         }
-        for c in &claim.sources {
+        let mut ids: Vec<i64> = claim.sources.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        for id in ids {
             tx.execute(
                 "UPDATE sources SET claimed_until = ?1, claim_token = ?2 WHERE id = ?3",
-                p![ts(until), token, c.id],
+                p![ts(until), token, id],
             )
             .ctx("cannot claim sources")?;
         }
@@ -213,7 +214,7 @@ impl Store {
         is_dead: impl Fn(&str) -> bool,
     ) -> Result<HashMap<String, Option<DateTime<Utc>>>, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot lease hosts")?;
-        lock_claims(&tx)?;
+        lock_sources(&tx)?;
         release_dead(&tx, now, &is_dead)?;
         let mut granted = HashMap::new();
         for host in hosts {
@@ -240,6 +241,7 @@ impl Store {
     /// the node alive.
     pub fn renew_leases(&mut self, token: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot renew leases")?;
+        lock_sources(&tx)?;
         tx.execute("UPDATE sources SET claimed_until = ?1 WHERE claim_token = ?2", p![ts(until), token])
             .ctx("cannot renew leases")?;
         tx.execute("UPDATE host_leases SET until = ?1 WHERE holder = ?2", p![ts(until), token])
@@ -253,6 +255,7 @@ impl Store {
     /// counts from it).
     pub fn release_hosts(&mut self, token: &str, last: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot release hosts")?;
+        lock_sources(&tx)?;
         for (host, at) in last {
             tx.execute(
                 "UPDATE host_leases SET last_request_at = ?1 WHERE host = ?2 AND holder = ?3",
@@ -320,16 +323,6 @@ fn claimed_row(r: &super::db::Row) -> Result<Claimed, super::db::DbError> {
         ever_ok: r.get(8)?,
         hints: r.get::<Option<String>>(6)?.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
     })
-}
-
-/// Claims take turns on PostgreSQL too (SQLite's IMMEDIATE transaction
-/// already serialises them).
-fn lock_claims(tx: &Db) -> Result<(), StoreError> {
-    if tx.dialect() == Dialect::Postgres {
-        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_CLAIM_LOCK], |_| Ok(()))
-            .ctx("cannot lock claims")?;
-    }
-    Ok(())
 }
 
 /// Drops the leases of holders that `is_dead` says have died.

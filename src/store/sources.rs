@@ -9,6 +9,22 @@ use super::db::{Context, Db, p};
 use super::{Store, StoreError, parse_ts, ts};
 use crate::config::SourceConfig;
 
+/// The lock that writes to several source rows take on PostgreSQL
+/// (`pg_advisory_xact_lock`): claims, lease renewals and releases, syncs.
+/// Without it two such transactions could lock rows in different orders and
+/// deadlock; a fetch's save locks one row and needs no turn.
+const PG_SOURCES_LOCK: i64 = 0x706f_6c79_636c_6169; // "polyclai"
+
+/// Takes the sources lock inside `tx` (PostgreSQL; SQLite's IMMEDIATE
+/// transaction already serialises writers).
+pub(super) fn lock_sources(tx: &Db) -> Result<(), StoreError> {
+    if tx.dialect() == super::db::Dialect::Postgres {
+        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_SOURCES_LOCK], |_| Ok(()))
+            .ctx("cannot lock sources")?;
+    }
+    Ok(())
+}
+
 /// A source claimed for one fetch.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -166,12 +182,51 @@ pub struct SourceRow {
 impl Store {
     /// Makes the sources table match the config: adds new sources, updates
     /// names, languages, groups and tags, and marks removed ones (their
-    /// entries stay).
+    /// entries stay). Writes only the rows that change (usually none), in
+    /// id order and taking turns with claims, so that nodes starting
+    /// together, or syncing while others claim, never deadlock.
     pub fn sync_sources(&mut self, sources: &[SourceConfig], now: DateTime<Utc>) -> Result<(), StoreError> {
-        let tx = self.db.transaction(false).ctx("cannot start source sync")?;
-        tx.execute("UPDATE sources SET in_config = 0", &[]).ctx("cannot sync sources")?;
+        type Row = (i64, Option<String>, Option<String>, Option<String>, String, bool);
+        let tx = self.db.transaction(true).ctx("cannot start source sync")?;
+        lock_sources(&tx)?;
+        let stored: std::collections::HashMap<String, Row> = tx
+            .query_map("SELECT key, id, name, lang, grp, tags, in_config FROM sources", &[], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+            })
+            .ctx("cannot sync sources")?
+            .into_iter()
+            .collect();
+        let mut updates: Vec<(i64, &SourceConfig, String)> = Vec::new();
+        let mut inserts = Vec::new();
         for s in sources {
             let tags = serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into());
+            match stored.get(&s.key) {
+                None => inserts.push((s, tags)),
+                Some((id, name, lang, group, stored_tags, in_config)) => {
+                    if !in_config || *name != s.name || *lang != s.lang || *group != s.group || *stored_tags != tags {
+                        updates.push((*id, s, tags));
+                    }
+                }
+            }
+        }
+        let wanted: std::collections::HashSet<&str> = sources.iter().map(|s| s.key.as_str()).collect();
+        let mut removed: Vec<i64> =
+            stored.iter().filter(|(k, r)| r.5 && !wanted.contains(k.as_str())).map(|(_, r)| r.0).collect();
+        removed.sort_unstable();
+        updates.sort_by_key(|u| u.0);
+        updates.dedup_by_key(|u| u.0);
+        for id in removed {
+            tx.execute("UPDATE sources SET in_config = 0 WHERE id = ?1", p![id]).ctx("cannot sync sources")?;
+        }
+        for (id, s, tags) in updates {
+            tx.execute(
+                "UPDATE sources SET name = ?2, lang = ?3, grp = ?4, tags = ?5, in_config = 1 WHERE id = ?1",
+                p![id, s.name, s.lang, s.group, tags],
+            )
+            .ctx(&format!("cannot store source {}", s.key))?;
+        }
+        // New sources in config order: ids follow first appearance.
+        for (s, tags) in inserts {
             tx.execute(
                 "INSERT INTO sources (key, url, name, lang, grp, tags, in_config, created_at)
                  VALUES (?1, ?1, ?2, ?3, ?4, ?5, 1, ?6)
