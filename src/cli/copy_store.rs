@@ -78,11 +78,8 @@ pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
 }
 
 fn table(report: &CopyReport) -> String {
-    let mut rows: Vec<[String; 3]> = vec![[
-        "TABLE".into(),
-        format!("SOURCE ({})", report.from_engine),
-        format!("TARGET ({})", report.to_engine),
-    ]];
+    let mut rows: Vec<[String; 3]> =
+        vec![["TABLE".into(), format!("SOURCE ({})", report.from_engine), format!("TARGET ({})", report.to_engine)]];
     let mut tables: Vec<_> = report.tables.iter().collect();
     tables.sort_by(|a, b| a.table.cmp(&b.table));
     for t in tables {
