@@ -12,7 +12,8 @@
 //! read beside each entry), `sources` and `leases` (which reads `sources`'
 //! claim rows) are leaves; `entries` and `pages`
 //! write through `features`; `stories` reads through `features` and
-//! `entries`; `purge` repairs stories through `stories`.
+//! `entries`; `purge` repairs stories through `stories`; `copy` (`polyfeed
+//! copy-store`) reads the catalogues and copies rows through `db` only.
 
 mod copy;
 mod db;

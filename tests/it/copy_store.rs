@@ -102,7 +102,7 @@ fn counts(out: &str) -> Vec<(String, u64, u64)> {
 }
 
 fn assert_copied(o: &Output) -> Vec<(String, u64, u64)> {
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
     let rows = counts(&stdout(o));
     assert!(rows.iter().all(|(_, s, t)| s == t), "{}", stdout(o));
     let total = rows.iter().find(|r| r.0 == "total").expect("a total row");
@@ -181,7 +181,7 @@ fn a_store_with_rows_is_refused_and_left_as_it_was() {
     let rows = count(&mut client);
     let o = copy_store(d, "full.db", db.url());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("the target postgresql://127.0.0.1:")), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the target postgresql://127.0.0.1:"), "{}", stderr(&o));
     assert!(stderr(&o).contains("is not empty"), "{}", stderr(&o));
     assert_eq!(count(&mut client), rows, "the PostgreSQL target is unchanged");
     // One PostgreSQL database under two URLs is one store.
