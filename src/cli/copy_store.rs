@@ -61,8 +61,8 @@ pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
         }
     };
     let elapsed = started.elapsed();
-    for table in &report.skipped {
-        eprintln!("copy-store: skipped {table}: not a table of polyfeed's schema");
+    for skipped in &report.skipped {
+        eprintln!("copy-store: skipped {}: {}", skipped.table, skipped.why);
     }
     eprintln!("copy-store: claims cleared on {} sources (a poller's lease is not copied)", report.claims_cleared);
     if !report.sequences.is_empty() {

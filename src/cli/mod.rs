@@ -129,7 +129,8 @@ polyfeed import-opml subscriptions.opml --tags imported --yes"
         after_help = "FROM and TO are each an SQLite file or a postgres:// / postgresql:// URL, as \
 `[settings] database` and POLYFEED_DATABASE take them (no config file is read). Both are migrated \
 to this polyfeed's schema first (the source too). Every table is copied with its ids, in one \
-transaction on TO, a page of rows at a time; a source's claim by a running poller is not copied. \
+transaction on TO, a page of rows at a time; what running pollers hold (claims on sources, \
+nodes, host leases) is not copied. \
 TO must be empty (else nothing is written, exit 1) and another store than FROM. Stop pollers on \
 FROM while copying, then point `database` at TO. A password can come from PGPASSWORD or \
 ~/.pgpass instead of the URL; it is never printed.\n\nExamples:\n  \

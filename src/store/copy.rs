@@ -8,9 +8,11 @@
 //! any change to this file. Both stores are migrated to the current schema
 //! first, so both have the same tables; each target table is filled from
 //! the source table of the same name, parents before the tables whose
-//! foreign keys point at them. The only table left out is PostgreSQL's
-//! schema version (`polyfeed_schema`, which the migrations write); a table
-//! only the source has is not polyfeed's and is reported as skipped.
+//! foreign keys point at them. Left out: PostgreSQL's schema version
+//! (`polyfeed_schema`, which the migrations write), the transient state of
+//! running pollers ([`TRANSIENT_TABLES`]: nodes and their host leases) and
+//! a table only the source has (not polyfeed's); the last two are reported
+//! as skipped.
 //!
 //! Rows keep their ids (stories and entries point at each other by id),
 //! and SQLite's hidden `rowid` (the position of a link in its entry) goes
@@ -41,9 +43,13 @@ pub const PAGE_ROWS: usize = 500;
 const INSERT_PARAMS: usize = 2_000;
 
 /// Columns of transient state, cleared (NULL) in the copy: a source's claim
-/// by a running poller (its lease and the poller's token). There are no
-/// lease or lock tables.
+/// by a running poller (its lease and the poller's token).
 pub const TRANSIENT_COLUMNS: &[(&str, &str)] = &[("sources", "claimed_until"), ("sources", "claim_token")];
+
+/// Tables of transient state, not copied (reported as skipped): the nodes
+/// polling the source store and their leases on hosts. The copy starts with
+/// no node and no lease; the next request to a host is spaced from nothing.
+pub const TRANSIENT_TABLES: &[&str] = &["host_leases", "nodes"];
 
 /// Tables the migrations keep for themselves (PostgreSQL's schema version):
 /// neither copied nor counted as content.
@@ -114,13 +120,23 @@ pub struct CopyReport {
     pub to_engine: &'static str,
     /// Every copied table, in the order it was copied.
     pub tables: Vec<TableCount>,
-    /// Tables only the source has (not polyfeed's), not copied.
-    pub skipped: Vec<String>,
+    /// Tables not copied: transient state ([`TRANSIENT_TABLES`]) and tables
+    /// only the source has (not polyfeed's).
+    pub skipped: Vec<Skipped>,
     /// Sources whose claim by a poller was cleared.
     pub claims_cleared: u64,
     /// PostgreSQL sequences set past the copied ids: `table.column` and the
     /// next value it gives.
     pub sequences: Vec<(String, i64)>,
+}
+
+/// A table not copied, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The table.
+    pub table: String,
+    /// Why it was left out.
+    pub why: &'static str,
 }
 
 /// How far the copy of one table is.
@@ -171,11 +187,19 @@ pub fn copy(from: &Database, to: &Database, progress: &mut dyn FnMut(Progress<'_
         from_engine: src.engine(),
         to_engine: dst.engine(),
         tables: Vec::new(),
-        skipped: from_tables.keys().filter(|name| !to_tables.iter().any(|t| &t.name == *name)).cloned().collect(),
+        skipped: from_tables
+            .keys()
+            .filter(|name| !to_tables.iter().any(|t| &t.name == *name))
+            .map(|name| Skipped { table: name.clone(), why: "not a table of polyfeed's schema" })
+            .collect(),
         claims_cleared: 0,
         sequences: Vec::new(),
     };
     for target in order {
+        if TRANSIENT_TABLES.contains(&target.name.as_str()) {
+            report.skipped.push(Skipped { table: target.name.clone(), why: "transient state (nodes and leases)" });
+            continue;
+        }
         let source = from_tables.get(&target.name).ok_or_else(|| CopyError::Schema {
             table: target.name.clone(),
             why: "the source has no such table".into(),
@@ -204,6 +228,8 @@ pub fn copy(from: &Database, to: &Database, progress: &mut dyn FnMut(Progress<'_
     }
     write.commit().ctx("cannot commit the copy")?;
     drop(read);
+    // A `serve` already pointed at a PostgreSQL target renders the copy.
+    let _ = dst.announce_change("copy-store");
     Ok(report)
 }
 
@@ -680,6 +706,9 @@ mod tests {
     fn dump(store: &Store) -> String {
         let mut out = String::new();
         for t in catalogue(&store.db).unwrap() {
+            if TRANSIENT_TABLES.contains(&t.name.as_str()) {
+                continue;
+            }
             let mut columns: Vec<String> = t.columns.iter().map(|(c, _)| c.clone()).collect();
             if t.hidden_rowid || t.key.is_empty() {
                 columns.insert(0, "rowid".into());
@@ -713,8 +742,12 @@ mod tests {
         out
     }
 
+    /// The values of transient columns, and the rows of transient tables.
     fn transient_values(store: &Store) -> Vec<Value> {
         let mut out = Vec::new();
+        for table in TRANSIENT_TABLES {
+            out.push(Value::Int(count(&store.db, table).unwrap() as i64));
+        }
         for (table, column) in TRANSIENT_COLUMNS {
             let sql = format!("SELECT {} FROM {}", quote(column), quote(table));
             out.extend(store.db.query_map(&sql, &[], |r| Ok(r.values()[0].clone())).unwrap());
@@ -743,13 +776,20 @@ mod tests {
         let report = copied(&a, &b);
         let mut tables: Vec<String> = report.tables.iter().map(|t| t.table.clone()).collect();
         tables.sort();
-        assert_eq!(tables, names, "every table of the schema is copied");
+        let mut expected = names.clone();
+        expected.retain(|n| !TRANSIENT_TABLES.contains(&n.as_str()));
+        assert_eq!(tables, expected, "every table of the schema but the transient ones is copied");
         assert!(report.tables.iter().all(|t| t.source == 2 && t.target == 2), "{:?}", report.tables);
         assert_eq!(report.claims_cleared, 2);
-        assert!(report.skipped.is_empty() && report.sequences.is_empty());
+        let skipped: Vec<&str> = report.skipped.iter().map(|s| s.table.as_str()).collect();
+        assert_eq!(skipped, TRANSIENT_TABLES);
+        assert!(report.sequences.is_empty());
         let copy_b = Store::open(&b).unwrap();
         assert_eq!(dump(&copy_b), original);
-        assert!(transient_values(&copy_b).iter().all(|v| *v == Value::Null), "claims are not copied");
+        let nothing = vec![Value::Int(0); TRANSIENT_TABLES.len()];
+        let claims = transient_values(&copy_b);
+        assert_eq!(claims[..nothing.len()], nothing, "no node or lease is copied");
+        assert!(claims[nothing.len()..].iter().all(|v| *v == Value::Null), "claims are not copied");
 
         // SQLite to PostgreSQL and back, when a server is there.
         let Some(scratch) = super::super::scratch::ScratchDatabase::create() else {
@@ -760,7 +800,7 @@ mod tests {
         let scratch = scratch.unwrap();
         let pg = Database::Postgres(scratch.url().to_string());
         let report = copied(&a, &pg);
-        assert_eq!(report.tables.len(), names.len());
+        assert_eq!(report.tables.len(), expected.len());
         assert_eq!(report.claims_cleared, 2);
         let seqs: Vec<&str> = report.sequences.iter().map(|(s, _)| s.as_str()).collect();
         for id in ["sources.id", "entries.id", "entry_links.rowid", "fetches.id", "story_log.id"] {
@@ -791,6 +831,9 @@ mod tests {
         for (table, column) in TRANSIENT_COLUMNS {
             let t = tables.iter().find(|t| t.name == *table).unwrap_or_else(|| panic!("no table {table}"));
             assert!(t.has(column), "{table} has no column {column}");
+        }
+        for table in TRANSIENT_TABLES {
+            assert!(tables.iter().any(|t| t.name == *table), "no table {table}");
         }
     }
 
