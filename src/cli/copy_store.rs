@@ -62,7 +62,7 @@ pub(super) fn run(args: &Args) -> anyhow::Result<u8> {
     };
     let elapsed = started.elapsed();
     for skipped in &report.skipped {
-        eprintln!("copy-store: skipped {}: {}", skipped.table, skipped.why);
+        eprintln!("copy-store: skipped {} ({} rows): {}", skipped.table, skipped.rows, skipped.why);
     }
     eprintln!("copy-store: claims cleared on {} sources (a poller's lease is not copied)", report.claims_cleared);
     if !report.sequences.is_empty() {

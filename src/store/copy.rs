@@ -135,6 +135,8 @@ pub struct CopyReport {
 pub struct Skipped {
     /// The table.
     pub table: String,
+    /// Its rows in the source.
+    pub rows: u64,
     /// Why it was left out.
     pub why: &'static str,
 }
@@ -187,17 +189,22 @@ pub fn copy(from: &Database, to: &Database, progress: &mut dyn FnMut(Progress<'_
         from_engine: src.engine(),
         to_engine: dst.engine(),
         tables: Vec::new(),
-        skipped: from_tables
-            .keys()
-            .filter(|name| !to_tables.iter().any(|t| &t.name == *name))
-            .map(|name| Skipped { table: name.clone(), why: "not a table of polyfeed's schema" })
-            .collect(),
+        skipped: Vec::new(),
         claims_cleared: 0,
         sequences: Vec::new(),
     };
+    for name in from_tables.keys().filter(|name| !to_tables.iter().any(|t| &t.name == *name)) {
+        let rows = count(&read, name)?;
+        report.skipped.push(Skipped { table: name.clone(), rows, why: "not a table of polyfeed's schema" });
+    }
     for target in order {
         if TRANSIENT_TABLES.contains(&target.name.as_str()) {
-            report.skipped.push(Skipped { table: target.name.clone(), why: "transient state (nodes and leases)" });
+            let rows = if from_tables.contains_key(&target.name) { count(&read, &target.name)? } else { 0 };
+            report.skipped.push(Skipped {
+                table: target.name.clone(),
+                rows,
+                why: "transient state (nodes and leases)",
+            });
             continue;
         }
         let source = from_tables.get(&target.name).ok_or_else(|| CopyError::Schema {
@@ -821,6 +828,27 @@ mod tests {
             })
             .unwrap();
         assert_eq!(id, 3);
+    }
+
+    #[test]
+    fn a_table_of_another_program_is_skipped_and_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, store) = sqlite_store(dir.path(), "a.db");
+        store.db.batch("CREATE TABLE mine (x TEXT); INSERT INTO mine VALUES ('kept where it is');").unwrap();
+        drop(store);
+        let b = Database::Sqlite(dir.path().join("b.db"));
+        let report = copy(&a, &b, &mut |_| {}).unwrap();
+        let mine = report.skipped.iter().find(|s| s.table == "mine").expect("mine is reported");
+        assert_eq!((mine.rows, mine.why), (1, "not a table of polyfeed's schema"));
+        let b = Store::open(&b).unwrap();
+        assert!(!catalogue(&b.db).unwrap().iter().any(|t| t.name == "mine"));
+        // A target holding a row in a table of its own is not empty.
+        let c = Database::Sqlite(dir.path().join("c.db"));
+        let c_store = Store::open(&c).unwrap();
+        c_store.db.batch("CREATE TABLE mine (x TEXT); INSERT INTO mine VALUES ('x');").unwrap();
+        drop(c_store);
+        let err = copy(&a, &c, &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains("is not empty: it holds 1 rows (mine 1)"), "{err}");
     }
 
     #[test]
