@@ -44,7 +44,9 @@ use rusqlite::{Connection, OpenFlags};
 use crate::config::Database;
 use db::{Context, Db, Dialect};
 
-pub use copy::{CopyError, CopyReport, PAGE_ROWS, Progress, TRANSIENT_COLUMNS, TableCount, copy};
+pub use copy::{
+    CopyError, CopyReport, PAGE_ROWS, Progress, Skipped, TRANSIENT_COLUMNS, TRANSIENT_TABLES, TableCount, copy,
+};
 pub use db::DbError;
 
 pub use entries::{EntryRow, NewEntry, SaveStats};
