@@ -3,6 +3,7 @@
 
 mod add;
 mod check;
+mod copy_store;
 mod eval_dedup;
 mod explain;
 mod generate;
@@ -122,6 +123,21 @@ of feeds.toml are kept.\n\nExamples:\n  polyfeed import-opml subscriptions.opml 
 polyfeed import-opml subscriptions.opml --tags imported --yes"
     )]
     ImportOpml(import_opml::Args),
+    /// Copy a whole store into an empty one: SQLite to PostgreSQL and back
+    #[command(
+        name = "copy-store",
+        after_help = "FROM and TO are each an SQLite file or a postgres:// / postgresql:// URL, as \
+`[settings] database` and POLYFEED_DATABASE take them (no config file is read). Both are migrated \
+to this polyfeed's schema first (the source too). Every table is copied with its ids, in one \
+transaction on TO, a page of rows at a time; what running pollers hold (claims on sources, \
+nodes, host leases) is not copied. \
+TO must be empty (else nothing is written, exit 1) and another store than FROM. Stop pollers on \
+FROM while copying, then point `database` at TO. A password can come from PGPASSWORD or \
+~/.pgpass instead of the URL; it is never printed.\n\nExamples:\n  \
+polyfeed copy-store polyfeed.db postgres://polyfeed@db.example/polyfeed\n  \
+polyfeed copy-store postgresql://polyfeed@db.example/polyfeed restored.db --json"
+    )]
+    CopyStore(copy_store::Args),
     /// Run story assignment over a labelled corpus; print pairwise precision, recall and F1 per language pair
     #[command(name = "eval-dedup")]
     EvalDedup(eval_dedup::Args),
@@ -170,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Add(args) => add::run(&config_path, &args),
         Command::Remove(args) => remove::run(&config_path, &args),
         Command::ImportOpml(args) => import_opml::run(&config_path, &args),
+        Command::CopyStore(args) => copy_store::run(&args),
         Command::EvalDedup(args) => eval_dedup::run(&args),
         Command::Lexicon(args) => lexicon::run(&args),
         Command::Completions(args) => generate::completions(&args),

@@ -177,6 +177,11 @@ impl Row {
         T::from_value(v).ok_or_else(|| DbError::Type(format!("column {i}: unexpected value {v:?}")))
     }
 
+    /// Every column's value, in the query's order.
+    pub(super) fn values(&self) -> &[Value] {
+        &self.0
+    }
+
     /// Column `i` as bytes (a BLOB, or TEXT written by older versions).
     pub(super) fn bytes(&self, i: usize) -> Option<Vec<u8>> {
         match self.0.get(i)? {
@@ -458,6 +463,21 @@ impl Db {
             Db::Sqlite(_) if immediate => "BEGIN IMMEDIATE",
             _ => "BEGIN",
         })?;
+        Ok(Tx { db: self, done: false })
+    }
+
+    /// Starts a read-only transaction that sees one snapshot of the
+    /// database throughout, whatever other sessions commit meanwhile
+    /// (SQLite: a read transaction, in WAL mode; PostgreSQL: REPEATABLE
+    /// READ).
+    pub(super) fn snapshot(&self) -> Result<Tx<'_>, DbError> {
+        match self {
+            Db::Sqlite(_) => self.batch("BEGIN DEFERRED")?,
+            Db::Postgres(c) => {
+                self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+                c.borrow_mut().in_tx = true;
+            }
+        }
         Ok(Tx { db: self, done: false })
     }
 }

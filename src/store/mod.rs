@@ -12,8 +12,10 @@
 //! read beside each entry), `sources` and `leases` (which reads `sources`'
 //! claim rows) are leaves; `entries` and `pages`
 //! write through `features`; `stories` reads through `features` and
-//! `entries`; `purge` repairs stories through `stories`.
+//! `entries`; `purge` repairs stories through `stories`; `copy` (`polyfeed
+//! copy-store`) reads the catalogues and copies rows through `db` only.
 
+mod copy;
 mod db;
 mod entries;
 mod explain;
@@ -42,6 +44,9 @@ use rusqlite::{Connection, OpenFlags};
 use crate::config::Database;
 use db::{Context, Db, Dialect};
 
+pub use copy::{
+    CopyError, CopyReport, PAGE_ROWS, Progress, Skipped, TRANSIENT_COLUMNS, TRANSIENT_TABLES, TableCount, copy,
+};
 pub use db::DbError;
 
 pub use entries::{EntryRow, NewEntry, SaveStats};
@@ -141,13 +146,21 @@ const PG_MIGRATION_LOCK: i64 = 0x706f_6c79_6665_6564; // "polyfeed"
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(database: &Database) -> Result<Store, StoreError> {
+        let mut store = Store::connect(database)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the database without migrating it:
+    /// `copy` looks at a target before it changes anything.
+    fn connect(database: &Database) -> Result<Store, StoreError> {
         match database {
-            Database::Sqlite(path) => Store::open_sqlite(path),
-            Database::Postgres(url) => Store::open_postgres(url),
+            Database::Sqlite(path) => Store::connect_sqlite(path),
+            Database::Postgres(url) => Store::connect_postgres(url),
         }
     }
 
-    fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+    fn connect_sqlite(path: &Path) -> Result<Store, StoreError> {
         // SQLite only says "unable to open database file"; say why.
         if path.exists()
             && let Err(source) = std::fs::OpenOptions::new().append(true).open(path)
@@ -157,25 +170,21 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ctx(&format!("cannot open database {}", path.display()))?;
         configure_sqlite(&conn).ctx(&format!("cannot set up database {}", path.display()))?;
-        let mut store = Store {
+        Ok(Store {
             db: Db::Sqlite(conn),
             features: crate::stories::FeatureCache::default(),
             shown: path.display().to_string(),
-        };
-        store.migrate()?;
-        Ok(store)
+        })
     }
 
-    fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    fn connect_postgres(url: &str) -> Result<Store, StoreError> {
         let shown = crate::config::redact_database_url(url);
         let client = pg::connect(url, &shown)?;
-        let mut store = Store {
+        Ok(Store {
             db: Db::Postgres(Box::new(std::cell::RefCell::new(db::PgConn::new(client, Some(url.to_string()))))),
             features: crate::stories::FeatureCache::default(),
             shown,
-        };
-        store.migrate()?;
-        Ok(store)
+        })
     }
 
     /// Which engine.

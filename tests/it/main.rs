@@ -23,6 +23,7 @@ mod bench_smoke;
 mod browser;
 mod cli;
 mod conformance;
+mod copy_store;
 mod crash_safety;
 mod daemon;
 mod dedup_bench;
