@@ -92,7 +92,10 @@ fn explain_story(store: &Store, config: &Config, id: &str) -> anyhow::Result<Sto
     let members = store.story_members(id)?;
     let tagger = Tagger::new(&config.tags, config.publish.publish_untagged);
     let sources = store.source_infos()?;
-    let entries = store.entries_by_id(&members.iter().map(|m| m.entry_id).collect::<Vec<_>>())?;
+    let mut entries = store.entries_by_id(&members.iter().map(|m| m.entry_id).collect::<Vec<_>>())?;
+    // Where each tag comes from, in an order that does not depend on row
+    // ids (they follow the order fetches finished in).
+    entries.sort_by(|a, b| (a.source_id, &a.entry.key).cmp(&(b.source_id, &b.entry.key)));
     let mut tags: Vec<TagOrigin> = Vec::new();
     let mut add = |tag: String, from: String| match tags.iter_mut().find(|t| t.tag == tag) {
         Some(t) if !t.from.contains(&from) => t.from.push(from),
