@@ -456,6 +456,17 @@ impl Db {
         self.query_opt(sql, params, f)?.ok_or(DbError::NoRow)
     }
 
+    /// Inside a transaction on PostgreSQL, waits for the advisory lock
+    /// `key` (`pg_advisory_xact_lock`: held until the transaction ends), so
+    /// that transactions taking it run one at a time across processes.
+    /// Nothing on SQLite, whose IMMEDIATE transactions already do.
+    pub(super) fn turn(&self, key: i64) -> Result<(), DbError> {
+        if self.dialect() == Dialect::Postgres {
+            self.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![key], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     /// Starts a transaction; `immediate` takes SQLite's write lock at once
     /// (PostgreSQL locks rows as they are written).
     pub(super) fn transaction(&self, immediate: bool) -> Result<Tx<'_>, DbError> {

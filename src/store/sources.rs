@@ -18,11 +18,7 @@ const PG_SOURCES_LOCK: i64 = 0x706f_6c79_636c_6169; // "polyclai"
 /// Takes the sources lock inside `tx` (PostgreSQL; SQLite's IMMEDIATE
 /// transaction already serialises writers).
 pub(super) fn lock_sources(tx: &Db) -> Result<(), StoreError> {
-    if tx.dialect() == super::db::Dialect::Postgres {
-        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_SOURCES_LOCK], |_| Ok(()))
-            .ctx("cannot lock sources")?;
-    }
-    Ok(())
+    tx.turn(PG_SOURCES_LOCK).ctx("cannot lock sources")
 }
 
 /// A source claimed for one fetch.

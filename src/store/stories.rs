@@ -58,11 +58,7 @@ const PG_STORY_LOCK: i64 = 0x706f_6c79_7374_6f72; // "polystor"
 
 /// Takes the story lock inside `tx` (PostgreSQL; nothing on SQLite).
 pub(super) fn lock_stories(tx: &Db) -> Result<(), StoreError> {
-    if tx.dialect() == super::db::Dialect::Postgres {
-        tx.query_row("SELECT pg_advisory_xact_lock(?1)::TEXT", p![PG_STORY_LOCK], |_| Ok(()))
-            .ctx("cannot lock stories")?;
-    }
-    Ok(())
+    tx.turn(PG_STORY_LOCK).ctx("cannot lock stories")
 }
 
 /// The story rules' view of one transaction.

@@ -523,3 +523,17 @@ pub fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A throwaway PostgreSQL database on the server `POLYFEED_TEST_DATABASE`
+/// names (`scripts/test` starts one), dropped with the value; `None`, with
+/// the reason printed, when the variable is unset (a failure in CI).
+pub fn pg_scratch() -> Option<polyfeed::store::scratch::ScratchDatabase> {
+    match polyfeed::store::scratch::ScratchDatabase::create() {
+        Some(db) => Some(db.expect("create a PostgreSQL test database")),
+        None => {
+            assert!(std::env::var_os("CI").is_none(), "POLYFEED_TEST_DATABASE is not set in CI (scripts/test sets it)");
+            eprintln!("skipped: POLYFEED_TEST_DATABASE is not set (scripts/test starts a PostgreSQL server)");
+            None
+        }
+    }
+}

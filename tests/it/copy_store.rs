@@ -15,18 +15,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{stderr, stdout};
-use polyfeed::store::scratch::ScratchDatabase;
-
-fn scratch() -> Option<ScratchDatabase> {
-    match ScratchDatabase::create() {
-        Some(db) => Some(db.expect("create a PostgreSQL test database")),
-        None => {
-            assert!(std::env::var_os("CI").is_none(), "POLYFEED_TEST_DATABASE is not set in CI (scripts/test sets it)");
-            eprintln!("skipped: POLYFEED_TEST_DATABASE is not set (scripts/test starts a PostgreSQL server)");
-            None
-        }
-    }
-}
 
 /// A copy of examples/ with its store polled (examples/polyfeed.db as the
 /// README's first command makes it).
@@ -133,7 +121,7 @@ fn sqlite_to_postgresql_and_back_gives_the_same_output() {
     }
     same_outputs(&original, &outputs(d, "copy.db"), "an SQLite copy");
 
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     // A password in the URL (the test server trusts anyone) never shows.
     let mut url = url::Url::parse(db.url()).unwrap();
     url.set_password(Some("s3cret")).unwrap();
@@ -178,7 +166,7 @@ fn a_store_with_rows_is_refused_and_left_as_it_was() {
         assert!(stderr(&o).contains("FROM and TO are the same database"), "{}", stderr(&o));
     }
 
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     assert_copied(&copy_store(d, "polyfeed.db", db.url()));
     let mut client = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
     let count = |c: &mut postgres::Client| -> i64 {

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use common::{Request, Response, Server, http_get, http_get_with, stderr, stdout, wait_for};
 use polyfeed::config::Database;
 use polyfeed::store::Store;
-use polyfeed::store::scratch::ScratchDatabase;
 
 /// Publishers in the farm: each posts in fi (host 1), sv (host 2) and en
 /// (host 3), so one story's versions are fetched by whichever nodes hold
@@ -37,17 +36,6 @@ const LANGS: [&str; 3] = ["fi", "sv", "en"];
 /// The cluster-wide limits the farm checks.
 const PER_HOST: usize = 2;
 const DELAY_MS: u64 = 120;
-
-fn scratch() -> Option<ScratchDatabase> {
-    match ScratchDatabase::create() {
-        Some(db) => Some(db.expect("create a PostgreSQL test database")),
-        None => {
-            assert!(std::env::var_os("CI").is_none(), "POLYFEED_TEST_DATABASE is not set in CI (scripts/test sets it)");
-            eprintln!("skipped: POLYFEED_TEST_DATABASE is not set (scripts/test starts a PostgreSQL server)");
-            None
-        }
-    }
-}
 
 /// How many requests one host is answering, and the most at once.
 #[derive(Default)]
@@ -272,7 +260,7 @@ fn stats(database: &str) -> (u64, u64, bool) {
 
 #[test]
 fn three_nodes_poll_each_feed_once_and_serve_the_same_feeds() {
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     let farm = Farm::start(Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     let config = farm.config(dir.path(), "");
@@ -345,7 +333,7 @@ fn three_nodes_poll_each_feed_once_and_serve_the_same_feeds() {
 
 #[test]
 fn a_node_killed_mid_cycle_loses_nothing() {
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     let farm = Farm::start(Duration::from_millis(60));
     let dir = tempfile::tempdir().unwrap();
     let config = farm.config(dir.path(), "lease = \"2s\"");

@@ -16,22 +16,10 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{Server, stderr, stdout};
-use polyfeed::store::scratch::ScratchDatabase;
 
 /// The shifted clock of both runs; stored times from the clock fall in the
 /// minutes after it.
 const NOW: &str = "2026-11-20T12:00:00Z";
-
-fn scratch() -> Option<ScratchDatabase> {
-    match ScratchDatabase::create() {
-        Some(db) => Some(db.expect("create a PostgreSQL test database")),
-        None => {
-            assert!(std::env::var_os("CI").is_none(), "POLYFEED_TEST_DATABASE is not set in CI (scripts/test sets it)");
-            eprintln!("skipped: POLYFEED_TEST_DATABASE is not set (scripts/test starts a PostgreSQL server)");
-            None
-        }
-    }
-}
 
 /// The example's feeds and ten synthetic ones, served on loopback; the
 /// config that polls them.
@@ -161,7 +149,7 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn postgresql_gives_the_same_output_as_sqlite() {
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     let (server, config) = farm();
     let sqlite = tempfile::tempdir().unwrap();
     let pg = tempfile::tempdir().unwrap();
@@ -186,7 +174,7 @@ fn postgresql_gives_the_same_output_as_sqlite() {
 
 #[test]
 fn run_and_serve_on_one_postgresql_database_serve_the_same_bytes() {
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     let (_server, config) = farm();
     let dir = tempfile::tempdir().unwrap();
     let feeds = dir.path().join("feeds.toml");
@@ -227,7 +215,7 @@ fn bad_databases_fail_clearly_without_the_password() {
     assert!(stdout(&o).contains("database:    postgresql://db.example:5433/polyfeed"), "{}", stdout(&o));
     assert!(!stdout(&o).contains("s3cret"), "{}", stdout(&o));
 
-    let Some(db) = scratch() else { return };
+    let Some(db) = common::pg_scratch() else { return };
     let mut wrong = url::Url::parse(db.url()).unwrap();
     wrong.set_username("nobody_here").unwrap();
     wrong.set_password(Some("s3cret")).unwrap();
