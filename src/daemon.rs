@@ -76,11 +76,22 @@ struct Parts {
     observer: Arc<Observer>,
     /// The database's change marker when the site was last rendered.
     rendered_at: Arc<Mutex<Option<i64>>>,
+    /// Whether to watch the marker: on SQLite, where no process announces
+    /// its changes. On PostgreSQL every cycle does (`NOTIFY`); the marker
+    /// there would move with every fetch of a node mid-cycle and render the
+    /// whole site every few seconds for nothing.
+    watch_marker: bool,
 }
 
 impl Parts {
     fn new(store: Arc<Mutex<Store>>, config: &Config, observer: Arc<Observer>) -> Parts {
-        Parts { store, site: Arc::new(Site::new(max_age(config))), observer, rendered_at: Arc::default() }
+        Parts {
+            store,
+            site: Arc::new(Site::new(max_age(config))),
+            observer,
+            rendered_at: Arc::default(),
+            watch_marker: config.database.sqlite_path().is_some(),
+        }
     }
 
     /// Renders from the database into the site (on a blocking thread).
@@ -100,8 +111,11 @@ impl Parts {
     }
 
     /// Whether the database changed since the site was rendered (as far as
-    /// the change marker tells: fetches and sources).
+    /// the change marker tells: fetches and sources; SQLite only).
     async fn changed(&self) -> bool {
+        if !self.watch_marker {
+            return false;
+        }
         let (store, at) = (self.store.clone(), self.rendered_at.clone());
         tokio::task::spawn_blocking(move || {
             let now = lock(&store).change_marker().ok();
@@ -409,7 +423,8 @@ impl Daemon {
     /// anything (the sources page shows each source's last fetch; feeds are
     /// rendered again only when stories changed), or everything with `force`.
     async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<bool> {
-        let opts = PollOptions { metrics: Some(self.registry.clone()), ..PollOptions::default() };
+        let opts =
+            PollOptions { metrics: Some(self.registry.clone()), assign_unless_busy: true, ..PollOptions::default() };
         let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
         let polled = !summary.sources.is_empty();
         if polled {

@@ -21,6 +21,9 @@ use crate::store::{ClaimRequest, Claimed, FetchRecord, Outcome, SaveStats, Store
 use crate::stories::StoryRules;
 use crate::{normalise, parse};
 
+/// How many leases waiting entries are left to a node still fetching.
+const ASSIGN_PATIENCE_LEASES: u32 = 5;
+
 /// How many recent entries the adaptive interval looks at.
 const RECENT_FOR_ADAPTIVE: usize = 10;
 
@@ -33,6 +36,9 @@ pub struct PollOptions {
     pub progress: Option<Arc<dyn Progress>>,
     /// Where the daemon counts fetches and their durations (`/metrics`).
     pub metrics: Option<Arc<crate::observe::Registry>>,
+    /// Skip story assignment when another process is changing stories (a
+    /// daemon: its next cycle comes soon); else wait for it (`poll`).
+    pub assign_unless_busy: bool,
 }
 
 impl std::fmt::Debug for PollOptions {
@@ -41,6 +47,7 @@ impl std::fmt::Debug for PollOptions {
             .field("all", &self.all)
             .field("progress", &self.progress.is_some())
             .field("metrics", &self.metrics.is_some())
+            .field("assign_unless_busy", &self.assign_unless_busy)
             .finish()
     }
 }
@@ -271,7 +278,9 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     summary.phases.pages = phase.elapsed().as_secs_f64();
     let phase = Instant::now();
     let rules = Arc::new(StoryRules::from_config(config));
-    let patience = chrono::Duration::from_std(lease).unwrap_or_default();
+    // Entries wait for a fetching node at most this long (a cold cycle
+    // runs for minutes; nodes that overlap forever still assign).
+    let patience = chrono::Duration::from_std(lease * ASSIGN_PATIENCE_LEASES).unwrap_or_default();
     let others = lock(&store).assignment_waits_for_others(token, crate::clock::now(), patience)?;
     if others {
         debug!("another node is fetching: it assigns the waiting entries at the end of its cycle");
@@ -280,7 +289,15 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
             p.assigning();
         }
         let (s, r) = (store.clone(), rules.clone());
-        summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
+        let unless_busy = opts.assign_unless_busy;
+        let assigned = blocking(move || {
+            let mut store = lock(&s);
+            if unless_busy { store.assign_stories_unless_busy(&r) } else { store.assign_stories(&r).map(Some) }
+        });
+        match assigned.await?? {
+            Some(stats) => summary.stories = stats,
+            None => debug!("another node is assigning; what it did not take waits for the next cycle"),
+        }
     }
     summary.phases.assign = phase.elapsed().as_secs_f64();
     let phase = Instant::now();

@@ -107,8 +107,8 @@ impl Store {
     /// hosts. Sources that are gone or no longer configured are never
     /// claimed; neither are sources on a host another live node holds.
     /// Without `all`, a node takes its share: the claimable sources divided
-    /// by the live nodes (whole hosts, in source order), so that nodes
-    /// waking together split the work. Leases of processes that `is_dead`
+    /// by the live nodes not busy with claims of their own (whole hosts, in
+    /// source order), so that nodes waking together split the work evenly. Leases of processes that `is_dead`
     /// says have died are taken over at once; `host_of` names a URL's host
     /// (`None`: no host to be polite to, such as a local file).
     pub fn claim_due(
@@ -362,13 +362,18 @@ fn millis(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Nodes alive now, this one included: seen within one lease period.
+/// The nodes that share what is claimable now, this one included: alive
+/// (seen within one lease period) and not busy with claims of their own
+/// (a node that took its share is not counted again).
 fn live_nodes(tx: &Db, now: DateTime<Utc>, until: DateTime<Utc>, token: &str) -> Result<usize, StoreError> {
     let period = until - now;
     let n: i64 = tx
-        .query_row("SELECT COUNT(*) FROM nodes WHERE token <> ?1 AND seen_at > ?2", p![token, ts(now - period)], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT COUNT(*) FROM nodes n WHERE n.token <> ?1 AND n.seen_at > ?2
+               AND NOT EXISTS (SELECT 1 FROM sources s WHERE s.claim_token = n.token AND s.claimed_until > ?3)",
+            p![token, ts(now - period), ts(now)],
+            |r| r.get(0),
+        )
         .ctx("cannot count nodes")?;
     Ok(usize::try_from(n).unwrap_or(0) + 1)
 }

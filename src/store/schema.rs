@@ -212,6 +212,7 @@ CREATE TABLE host_leases (
     last_request_at TEXT
 ) WITHOUT ROWID;
 ALTER TABLE fetches ADD COLUMN node TEXT;
+CREATE INDEX sources_by_claim ON sources(claim_token);
 CREATE TABLE story_pending (
     entry_id        INTEGER PRIMARY KEY
 );
@@ -455,6 +456,7 @@ CREATE TABLE host_leases (
     last_request_at TEXT COLLATE "C"
 );
 ALTER TABLE fetches ADD COLUMN node TEXT COLLATE "C";
+CREATE INDEX sources_by_claim ON sources(claim_token);
 CREATE TABLE story_pending (
     entry_id        BIGINT PRIMARY KEY
 );
