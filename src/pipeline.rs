@@ -316,7 +316,7 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     if !summary.sources.is_empty() || summary.restructured() {
         let s = store.clone();
         if let Err(e) = blocking(move || lock(&s).announce_change(token)).await? {
-            warn!(error = %e, "cannot tell the other nodes; they render again within a minute");
+            warn!(error = %e, "cannot tell the other nodes; they render again after their own next cycle or the next notice");
         }
     }
     if let Some(m) = &opts.metrics {

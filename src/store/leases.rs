@@ -67,12 +67,7 @@ impl Store {
     pub fn node_seen(&mut self, token: &str, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot record the node")?;
         lock_sources(&tx)?;
-        tx.execute(
-            "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (token) DO UPDATE SET seen_at = ?3",
-            p![token, name, ts(now)],
-        )
-        .ctx("cannot record the node")?;
+        seen(&tx, token, name, now)?;
         tx.execute("DELETE FROM nodes WHERE seen_at < ?1", p![ts(now - FORGET_NODES_AFTER)])
             .ctx("cannot forget old nodes")?;
         tx.commit().ctx("cannot record the node")
@@ -121,12 +116,7 @@ impl Store {
         let tx = self.db.transaction(true).ctx("cannot claim sources")?;
         lock_sources(&tx)?;
         release_dead(&tx, now, &is_dead)?;
-        tx.execute(
-            "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (token) DO UPDATE SET seen_at = ?3",
-            p![token, node, ts(now)],
-        )
-        .ctx("cannot record the node")?;
+        seen(&tx, token, node, now)?;
         let busy: HashSet<String> = tx
             .query_map(
                 "SELECT host FROM host_leases WHERE holder IS NOT NULL AND holder <> ?1 AND until > ?2",
@@ -323,6 +313,17 @@ fn claimed_row(r: &super::db::Row) -> Result<Claimed, super::db::DbError> {
         ever_ok: r.get(8)?,
         hints: r.get::<Option<String>>(6)?.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
     })
+}
+
+/// Records node `token` (named `name`) as alive at `now`.
+fn seen(tx: &Db, token: &str, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO nodes (token, name, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (token) DO UPDATE SET seen_at = ?3",
+        p![token, name, ts(now)],
+    )
+    .ctx("cannot record the node")
+    .map(|_| ())
 }
 
 /// Drops the leases of holders that `is_dead` says have died.
