@@ -385,7 +385,11 @@ impl Daemon {
         mut notes: mpsc::Receiver<()>,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
+        // After a cycle that polled nothing, wait at least IDLE_WAIT; after
+        // one that left entries waiting (another node was assigning), come
+        // back within IDLE_WAIT to assign them.
         let mut idle = false;
+        let mut soon = false;
         let mut watch = tokio::time::interval(WATCH_EVERY);
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !*stop.borrow() {
@@ -396,7 +400,8 @@ impl Daemon {
             let sleep = next
                 .and_then(|t| (t - crate::clock::now()).to_std().ok())
                 .unwrap_or(Duration::ZERO)
-                .clamp(least, MAX_SLEEP);
+                .clamp(least, MAX_SLEEP)
+                .min(if soon { IDLE_WAIT } else { MAX_SLEEP });
             let wake = tokio::time::sleep(sleep);
             tokio::pin!(wake);
             let reloaded = loop {
@@ -414,7 +419,7 @@ impl Daemon {
                     }
                 }
             };
-            idle = !self.cycle(&config, reloaded).await?;
+            (idle, soon) = self.cycle(&config, reloaded).await?;
         }
         Ok(())
     }
@@ -422,11 +427,14 @@ impl Daemon {
     /// One poll of what is due; publishes (files and site) when it polled
     /// anything (the sources page shows each source's last fetch; feeds are
     /// rendered again only when stories changed), or everything with `force`.
-    async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<bool> {
+    /// Returns whether it polled nothing, and whether it left entries
+    /// waiting for their stories.
+    async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<(bool, bool)> {
         let opts =
             PollOptions { metrics: Some(self.registry.clone()), assign_unless_busy: true, ..PollOptions::default() };
         let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
         let polled = !summary.sources.is_empty();
+        let waiting = summary.assignment_skipped;
         if polled {
             info!("{}", summary.line());
         }
@@ -441,12 +449,12 @@ impl Daemon {
                 }
             })
             .await??;
-            let Some(report) = report else { return Ok(polled) };
+            let Some(report) = report else { return Ok((!polled, waiting)) };
             self.registry.publish_duration.observe(started.elapsed());
             info!(written = report.files.written, "published");
             crate::websub::ping(config, crate::websub::feed_urls(config, &report.files.changed)).await;
             self.parts.refresh(config).await?;
         }
-        Ok(polled)
+        Ok((!polled, waiting))
     }
 }

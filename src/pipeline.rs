@@ -96,6 +96,10 @@ pub struct Summary {
     pub phases: Phases,
     /// Peak resident memory of the process so far, KiB (Linux only).
     pub peak_rss_kib: Option<u64>,
+    /// Story assignment was skipped because another process was changing
+    /// stories (`assign_unless_busy`): what it did not take is still waiting.
+    #[serde(skip)]
+    pub assignment_skipped: bool,
 }
 
 /// Wall time of each phase of a cycle, in seconds (`poll --json`; the
@@ -296,7 +300,10 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         });
         match assigned.await?? {
             Some(stats) => summary.stories = stats,
-            None => debug!("another node is assigning; what it did not take waits for the next cycle"),
+            None => {
+                debug!("another node is assigning; what it did not take waits for the next cycle");
+                summary.assignment_skipped = true;
+            }
         }
     }
     summary.phases.assign = phase.elapsed().as_secs_f64();
