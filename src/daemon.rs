@@ -431,7 +431,7 @@ impl Daemon {
     /// waiting for their stories.
     async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<(bool, bool)> {
         let opts =
-            PollOptions { metrics: Some(self.registry.clone()), assign_unless_busy: true, ..PollOptions::default() };
+            PollOptions { metrics: Some(self.registry.clone()), assign_unless_busy: false, ..PollOptions::default() };
         let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
         let polled = !summary.sources.is_empty();
         let waiting = summary.assignment_skipped;
