@@ -275,6 +275,7 @@ fn listen_for_changes(database: &crate::config::Database) -> mpsc::Receiver<()> 
     let database = database.clone();
     let own = crate::node::token().to_string();
     let spawned = std::thread::Builder::new().name("listen".into()).spawn(move || {
+        crate::node::enter_log_span();
         let mut wait = Duration::from_secs(1);
         let mut first = true;
         while !tx.is_closed() {
@@ -386,8 +387,9 @@ impl Daemon {
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         // After a cycle that polled nothing, wait at least IDLE_WAIT; after
-        // one that left entries waiting (another node was assigning), come
-        // back within IDLE_WAIT to assign them.
+        // one that left entries waiting for their stories (another node was
+        // fetching and assigns them when it ends; it may die first), come
+        // back within IDLE_WAIT.
         let mut idle = false;
         let mut soon = false;
         let mut watch = tokio::time::interval(WATCH_EVERY);
@@ -430,11 +432,10 @@ impl Daemon {
     /// Returns whether it polled nothing, and whether it left entries
     /// waiting for their stories.
     async fn cycle(&self, config: &Arc<Config>, force: bool) -> anyhow::Result<(bool, bool)> {
-        let opts =
-            PollOptions { metrics: Some(self.registry.clone()), assign_unless_busy: false, ..PollOptions::default() };
+        let opts = PollOptions { metrics: Some(self.registry.clone()), ..PollOptions::default() };
         let summary = pipeline::poll_with(&self.parts.store, config, &opts).await?;
         let polled = !summary.sources.is_empty();
-        let waiting = summary.assignment_skipped;
+        let waiting = summary.stories_left_waiting;
         if polled {
             info!("{}", summary.line());
         }

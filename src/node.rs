@@ -17,6 +17,8 @@ pub const ENV: &str = "POLYFEED_NODE";
 struct Identity {
     name: String,
     token: String,
+    /// Set when the node was named: every log line carries it.
+    span: Option<tracing::Span>,
 }
 
 static IDENTITY: OnceLock<Identity> = OnceLock::new();
@@ -34,13 +36,26 @@ fn get() -> &'static Identity {
 fn identity(name: Option<&str>) -> Identity {
     let host = host_name();
     let pid = std::process::id();
+    let named = name.is_some_and(|n| !n.trim().is_empty());
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => clean(n),
         None => format!("{host}:{pid}"),
     };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let token = format!("{}:{pid}:{nanos}:{name}", machine());
-    Identity { name, token }
+    let span = named.then(|| tracing::error_span!("node", node = %name));
+    Identity { name, token, span }
+}
+
+/// Makes every log line of the calling thread, for the rest of its life,
+/// name the node (when it was named). Call it first thing on every thread
+/// the process starts: the main one, the async runtime's workers and
+/// blocking threads, and threads of its own.
+pub fn enter_log_span() {
+    if let Some(span) = &get().span {
+        // The guard is never dropped: the span stays entered on this thread.
+        std::mem::forget(span.clone().entered());
+    }
 }
 
 /// Control characters cannot reach logs or label values.

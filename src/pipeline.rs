@@ -36,9 +36,6 @@ pub struct PollOptions {
     pub progress: Option<Arc<dyn Progress>>,
     /// Where the daemon counts fetches and their durations (`/metrics`).
     pub metrics: Option<Arc<crate::observe::Registry>>,
-    /// Skip story assignment when another process is changing stories (a
-    /// daemon: its next cycle comes soon); else wait for it (`poll`).
-    pub assign_unless_busy: bool,
 }
 
 impl std::fmt::Debug for PollOptions {
@@ -47,7 +44,6 @@ impl std::fmt::Debug for PollOptions {
             .field("all", &self.all)
             .field("progress", &self.progress.is_some())
             .field("metrics", &self.metrics.is_some())
-            .field("assign_unless_busy", &self.assign_unless_busy)
             .finish()
     }
 }
@@ -96,10 +92,11 @@ pub struct Summary {
     pub phases: Phases,
     /// Peak resident memory of the process so far, KiB (Linux only).
     pub peak_rss_kib: Option<u64>,
-    /// Story assignment was skipped because another process was changing
-    /// stories (`assign_unless_busy`): what it did not take is still waiting.
+    /// Entries were left waiting for their stories because another node
+    /// was fetching (it assigns them at the end of its cycle). A daemon
+    /// comes back soon in case that node stops before it does.
     #[serde(skip)]
-    pub assignment_skipped: bool,
+    pub stories_left_waiting: bool,
 }
 
 /// Wall time of each phase of a cycle, in seconds (`poll --json`; the
@@ -286,25 +283,16 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     // runs for minutes; nodes that overlap forever still assign).
     let patience = chrono::Duration::from_std(lease * ASSIGN_PATIENCE_LEASES).unwrap_or_default();
     let others = lock(&store).assignment_waits_for_others(token, crate::clock::now(), patience)?;
-    if others {
-        debug!("another node is fetching: it assigns the waiting entries at the end of its cycle");
+    if let Some(other) = others {
+        let node = crate::node::holder_name(&other);
+        debug!(node, "another node is fetching: it assigns the waiting entries at the end of its cycle");
+        summary.stories_left_waiting = true;
     } else if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
         if let Some(p) = &opts.progress {
             p.assigning();
         }
         let (s, r) = (store.clone(), rules.clone());
-        let unless_busy = opts.assign_unless_busy;
-        let assigned = blocking(move || {
-            let mut store = lock(&s);
-            if unless_busy { store.assign_stories_unless_busy(&r) } else { store.assign_stories(&r).map(Some) }
-        });
-        match assigned.await?? {
-            Some(stats) => summary.stories = stats,
-            None => {
-                debug!("another node is assigning; what it did not take waits for the next cycle");
-                summary.assignment_skipped = true;
-            }
-        }
+        summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
     }
     summary.phases.assign = phase.elapsed().as_secs_f64();
     let phase = Instant::now();

@@ -159,8 +159,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     crate::node::set(cli.node.as_deref());
     // A named node names itself on every log line of the command.
-    let span = cli.node.is_some().then(|| tracing::error_span!("node", node = crate::node::name()));
-    let _entered = span.as_ref().map(tracing::Span::enter);
+    crate::node::enter_log_span();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -243,5 +242,5 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
 
 /// A current-thread-free runtime for the async commands.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().on_thread_start(crate::node::enter_log_span).build()?)
 }

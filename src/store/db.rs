@@ -467,15 +467,6 @@ impl Db {
         Ok(())
     }
 
-    /// As [`Db::turn`], without waiting: false when another process holds
-    /// the lock (always true on SQLite, whose transaction already waited).
-    pub(super) fn try_turn(&self, key: i64) -> Result<bool, DbError> {
-        if self.dialect() == Dialect::Postgres {
-            return self.query_row("SELECT pg_try_advisory_xact_lock(?1)", p![key], |r| r.get(0));
-        }
-        Ok(true)
-    }
-
     /// Starts a transaction; `immediate` takes SQLite's write lock at once
     /// (PostgreSQL locks rows as they are written).
     pub(super) fn transaction(&self, immediate: bool) -> Result<Tx<'_>, DbError> {

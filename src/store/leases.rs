@@ -263,24 +263,26 @@ impl Store {
     /// at the end of its cycle what all nodes stored, in one batch, as a
     /// single node would. Not once the oldest waiting entry was stored
     /// `patience` ago (nodes that never stop overlapping still assign).
+    /// Gives the token of that node.
     pub fn assignment_waits_for_others(
         &self,
         token: &str,
         now: DateTime<Utc>,
         patience: chrono::Duration,
-    ) -> Result<bool, StoreError> {
-        let busy: bool = self
+    ) -> Result<Option<String>, StoreError> {
+        let busy: Option<String> = self
             .db
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sources WHERE claim_token <> ?1 AND claimed_until > ?2)
-                     OR EXISTS (SELECT 1 FROM host_leases WHERE holder <> ?1 AND until > ?2)",
+            .query_opt(
+                "SELECT claim_token FROM sources WHERE claim_token <> ?1 AND claimed_until > ?2
+                 UNION ALL SELECT holder FROM host_leases WHERE holder <> ?1 AND until > ?2
+                 LIMIT 1",
                 p![token, ts(now)],
                 |r| r.get(0),
             )
             .ctx("cannot read leases")?;
-        if !busy {
-            return Ok(false);
-        }
+        let Some(busy) = busy else {
+            return Ok(None);
+        };
         let oldest: Option<String> = self
             .db
             .query_row(
@@ -289,7 +291,8 @@ impl Store {
                 |r| r.get(0),
             )
             .ctx("cannot read waiting entries")?;
-        Ok(oldest.as_deref().and_then(parse_ts).is_none_or(|t| t > now - patience))
+        let waits = oldest.as_deref().and_then(parse_ts).is_none_or(|t| t > now - patience);
+        Ok(waits.then_some(busy))
     }
 
     /// Releases a claim without recording anything (e.g. on shutdown).

@@ -23,24 +23,8 @@ impl Store {
     /// Gives every entry without a story its story (`stories::assign_pending`),
     /// in one transaction.
     pub fn assign_stories(&mut self, rules: &StoryRules) -> Result<AssignStats, StoreError> {
-        self.assign(rules, true).map(Option::unwrap_or_default)
-    }
-
-    /// As `assign_stories`, unless another process is changing stories now
-    /// (PostgreSQL): then `None` at once. A node that finished fetching
-    /// does not wait while another assigns everything waiting; what that
-    /// one did not see is assigned by a later cycle.
-    pub fn assign_stories_unless_busy(&mut self, rules: &StoryRules) -> Result<Option<AssignStats>, StoreError> {
-        self.assign(rules, false)
-    }
-
-    fn assign(&mut self, rules: &StoryRules, wait: bool) -> Result<Option<AssignStats>, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start story assignment")?;
-        if wait {
-            lock_stories(&tx)?;
-        } else if !tx.try_turn(PG_STORY_LOCK).ctx("cannot lock stories")? {
-            return Ok(None);
-        }
+        lock_stories(&tx)?;
         let stats =
             stories::assign_pending(&mut DbStories { tx: &tx, cache: &mut self.features }, rules, crate::clock::now())?;
         tx.execute(
@@ -49,7 +33,7 @@ impl Store {
         )
         .ctx("cannot record story assignment")?;
         tx.commit().ctx("cannot commit story assignment")?;
-        Ok(Some(stats))
+        Ok(stats)
     }
 
     /// Re-evaluates stories against late evidence and the config's rules

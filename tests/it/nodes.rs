@@ -329,7 +329,13 @@ fn three_nodes_poll_each_feed_once_and_serve_the_same_feeds() {
     });
     eprintln!("all nodes served the change {:?} after the poll ended", started.elapsed());
     for n in &nodes {
-        assert!(!n.log().contains("ERROR"), "{}: {}", n.name, n.log());
+        let log = n.log();
+        assert!(!log.contains("ERROR"), "{}: {log}", n.name);
+        // Every line names the node, also those of the server and the
+        // runtime's other threads.
+        let own = format!("node{{node={}}}", n.name);
+        let other: Vec<_> = log.lines().filter(|l| !l.contains(&own)).collect();
+        assert!(!log.is_empty() && other.is_empty(), "{}: lines without the node: {other:#?}", n.name);
     }
 }
 
