@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::content::content_similarity;
+use super::content::{content_score, content_similarity};
 use super::features::{Features, sketch_containment, sketch_similarity};
 
 /// Cross-language content score needed to join a story without structural
@@ -208,8 +208,13 @@ fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: boo
         note("published too far apart", 0.0);
         return Evidence { score: 0.0, signals };
     }
-    let (content, parts) = content_similarity(&new.content, &old.content);
-    parts.into_iter().for_each(|(n, s)| note(n, s));
+    let content = if explain {
+        let (content, parts) = content_similarity(&new.content, &old.content);
+        parts.into_iter().for_each(|(n, s)| note(n, s));
+        content
+    } else {
+        content_score(&new.content, &old.content)
+    };
     note("content", content);
     let date = date_factor(hours);
     let mut score = content * date;

@@ -16,11 +16,12 @@ mod stopwords;
 mod vector;
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 pub use lexicon::Lexicon;
-pub use vector::SparseVec;
+pub use vector::{Paragraphs, SparseVec};
 
 /// What is kept of a text for cross-language comparison (stored as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,11 +49,43 @@ pub struct ContentFeatures {
     pub concepts: SparseVec,
     /// Concepts of the title, then of each paragraph.
     #[serde(default)]
-    pub paragraph_concepts: Vec<SparseVec>,
+    pub paragraph_concepts: Paragraphs,
     /// Characters of the title, then of each paragraph (translations keep
     /// the relative lengths of their paragraphs).
     #[serde(default)]
     pub paragraph_chars: Vec<u32>,
+    /// Computed from the fields above when first compared; never stored.
+    #[serde(skip)]
+    derived: Derived,
+}
+
+/// What comparisons need from one text's features, computed once per
+/// text instead of once per pair.
+#[derive(Debug, Clone, Default)]
+struct Derived {
+    /// The names' five-letter prefixes, sorted, without repeats.
+    name_prefixes: OnceLock<Vec<String>>,
+}
+
+/// Derived values follow from the stored fields: they never make two
+/// features differ.
+impl PartialEq for Derived {
+    fn eq(&self, _: &Derived) -> bool {
+        true
+    }
+}
+
+impl ContentFeatures {
+    /// Names compared by their first five letters (inflected names:
+    /// `Porvoossa`).
+    fn name_prefixes(&self) -> &[String] {
+        self.derived.name_prefixes.get_or_init(|| {
+            let mut p: Vec<String> = self.names.iter().map(|n| n.chars().take(5).collect()).collect();
+            p.sort_unstable();
+            p.dedup();
+            p
+        })
+    }
 }
 
 /// Content features with the process-wide lexicon (see `crate::lexicon`).
@@ -84,7 +117,7 @@ pub fn content_features_with(lex: &Lexicon, lang: &str, title: &str, text: &str)
         f.lexicon = Some(lex.id().to_string());
         f.coverage = c.coverage as f32;
         f.concepts = c.doc;
-        f.paragraph_concepts = c.paragraphs;
+        f.paragraph_concepts = c.paragraphs.into();
     }
     f
 }
@@ -96,16 +129,30 @@ pub fn content_features_with(lex: &Lexicon, lang: &str, title: &str, text: &str)
 /// relative lengths) and differing latest years. Weights and threshold were
 /// chosen on the two development corpora (BENCHMARKS.md, "Story merging").
 pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec<(&'static str, f64)>) {
-    let nums = shrunk_jaccard(&a.numbers, &b.numbers, 3.0);
-    let names = shrunk_jaccard(&prefixes(&a.names), &prefixes(&b.names), 4.0);
+    let mut parts = Vec::new();
+    let score = similarity(a, b, &mut |name, score| parts.push((name, score)));
+    (score, parts)
+}
+
+/// [`content_similarity`] without its parts (the same score; saves their
+/// allocations for the many candidates that lose).
+pub fn content_score(a: &ContentFeatures, b: &ContentFeatures) -> f64 {
+    similarity(a, b, &mut |_, _| {})
+}
+
+fn similarity(a: &ContentFeatures, b: &ContentFeatures, note: &mut impl FnMut(&'static str, f64)) -> f64 {
+    let nums = shrunk_jaccard(a.numbers.iter(), b.numbers.iter(), 3.0);
+    let names = shrunk_jaccard(a.name_prefixes().iter(), b.name_prefixes().iter(), 4.0);
     let len = length_ratio(a.chars, b.chars);
     let years = match (a.latest_year, b.latest_year) {
         (Some(x), Some(y)) if x != y => 0.5,
         _ => 1.0,
     };
-    let mut parts = vec![("numbers", nums), ("names", names), ("length ratio", len)];
+    note("numbers", nums);
+    note("names", names);
+    note("length ratio", len);
     if years < 1.0 {
-        parts.push(("latest years differ", years));
+        note("latest years differ", years);
     }
     // Two long texts whose paragraphs cannot be compared (one flattened into
     // a block, or broken at every line) say nothing by their shape; short
@@ -113,14 +160,18 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
     let comparable = structure_comparable(a, b);
     let cut = a.chars.min(b.chars) >= LONG_TEXT;
     let mut shape = if comparable { vector::shape(&a.paragraph_chars, &b.paragraph_chars, cut) } else { 1.0 };
-    parts.push(if comparable { ("paragraph shape", shape) } else { ("long texts, paragraphs not comparable", 1.0) });
+    if comparable {
+        note("paragraph shape", shape);
+    } else {
+        note("long texts, paragraphs not comparable", 1.0);
+    }
     // Two texts that state many figures and share most of them follow one
     // another as closely as paragraph lengths would show: the figures vouch
     // for the shape when the paragraphs were broken differently (a table
     // flattened on one side, an excerpt cut at another point).
     if shared_facts(a, b) && nums >= MOST && nums > shape {
         shape = nums;
-        parts.push(("shared figures vouch for the shape", nums));
+        note("shared figures vouch for the shape", nums);
     }
     let mut damp = (0.6 + 0.4 * len) * shape * years;
     // Two texts full of figures and names that share almost none of either
@@ -128,15 +179,16 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
     // companies' annual reports of one year).
     if disjoint_facts(a, b, nums, names) {
         damp *= DISJOINT_FACTS;
-        parts.push(("no shared figures or names", DISJOINT_FACTS));
+        note("no shared figures or names", DISJOINT_FACTS);
     }
     if a.lexicon.is_none() || b.lexicon.is_none() {
-        return (FALLBACK_SCALE * (0.55 * nums + 0.45 * names) * damp, parts);
+        return FALLBACK_SCALE * (0.55 * nums + 0.45 * names) * damp;
     }
     let cos = a.concepts.cosine(&b.concepts);
     let align =
         if comparable { vector::align(&a.paragraph_concepts, &b.paragraph_concepts, ALIGN_FLOOR, cut) } else { cos };
-    parts.extend([("concept cosine", cos), ("paragraph alignment", align)]);
+    note("concept cosine", cos);
+    note("paragraph alignment", align);
     // A weighted mean of the signals both texts can give: numbers only when
     // both have some (help pages have none; releases are full of them).
     let (mut sum, mut weight) = (W_COSINE * cos + W_ALIGN * align + W_NAMES * names, W_COSINE + W_ALIGN + W_NAMES);
@@ -144,7 +196,7 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
         sum += W_NUMBERS * nums;
         weight += W_NUMBERS;
     }
-    (sum / weight * damp, parts)
+    sum / weight * damp
 }
 
 /// Damping of the content score of two texts with disjoint facts.
@@ -204,16 +256,34 @@ const FALLBACK_SCALE: f64 = 0.36;
 /// Paragraph pairs less alike than this are not aligned.
 const ALIGN_FLOOR: f64 = 0.1;
 
-/// Names compared by their first five letters (inflected names: `Porvoossa`).
-fn prefixes(names: &BTreeSet<String>) -> BTreeSet<String> {
-    names.iter().map(|n| n.chars().take(5).collect()).collect()
-}
-
-/// Jaccard index shrunk towards 0 for small sets (`k` pseudo-elements).
-fn shrunk_jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>, k: f64) -> f64 {
-    let inter = a.intersection(b).count() as f64;
-    let union = a.union(b).count() as f64;
-    if union == 0.0 { 0.0 } else { inter / (union + k) }
+/// Jaccard index of two sorted sets, shrunk towards 0 for small sets (`k`
+/// pseudo-elements).
+fn shrunk_jaccard<'a>(a: impl Iterator<Item = &'a String>, b: impl Iterator<Item = &'a String>, k: f64) -> f64 {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    let (mut inter, mut union) = (0usize, 0usize);
+    loop {
+        let step = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(y),
+        };
+        union += 1;
+        match step {
+            std::cmp::Ordering::Less => {
+                a.next();
+            }
+            std::cmp::Ordering::Greater => {
+                b.next();
+            }
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                a.next();
+                b.next();
+            }
+        }
+    }
+    if union == 0 { 0.0 } else { inter as f64 / (union as f64 + k) }
 }
 
 fn length_ratio(a: usize, b: usize) -> f64 {
