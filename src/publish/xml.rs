@@ -10,22 +10,48 @@ pub(super) struct Xml {
 /// Escapes text for element content or a double-quoted attribute.
 pub(super) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
+    escape_into(&mut out, s);
     out
 }
 
-fn attrs(pairs: &[(&str, &str)]) -> String {
-    pairs.iter().map(|(k, v)| format!(" {k}=\"{}\"", escape(v))).collect()
+/// [`escape`], appending to `out`: runs of plain text are copied whole.
+fn escape_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        // Every byte looked at is ASCII or a character's first byte, so
+        // `start` and `i` are character boundaries.
+        let (with, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' => ("&quot;", 1),
+            b'\t' | b'\n' | b'\r' => ("", 0),
+            0..=0x1f => ("", 1),
+            // U+FFFE and U+FFFF, which XML forbids.
+            0xEF if bytes[i + 1] == 0xBF && matches!(bytes[i + 2], 0xBE | 0xBF) => ("", 3),
+            _ => ("", 0),
+        };
+        if len == 0 {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[start..i]);
+        out.push_str(with);
+        i += len;
+        start = i;
+    }
+    out.push_str(&s[start..]);
+}
+
+fn attrs_into(out: &mut String, pairs: &[(&str, &str)]) {
+    for (k, v) in pairs {
+        out.push(' ');
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_into(out, v);
+        out.push('"');
+    }
 }
 
 impl Xml {
@@ -34,24 +60,39 @@ impl Xml {
     }
 
     pub(super) fn open(&mut self, name: &str, a: &[(&str, &str)]) -> &mut Self {
-        self.out.push_str(&format!("<{name}{}>\n", attrs(a)));
+        self.out.push('<');
+        self.out.push_str(name);
+        attrs_into(&mut self.out, a);
+        self.out.push_str(">\n");
         self
     }
 
     pub(super) fn close(&mut self, name: &str) -> &mut Self {
-        self.out.push_str(&format!("</{name}>\n"));
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
         self
     }
 
     /// `<name attrs>text</name>`.
     pub(super) fn text(&mut self, name: &str, a: &[(&str, &str)], text: &str) -> &mut Self {
-        self.out.push_str(&format!("<{name}{}>{}</{name}>\n", attrs(a), escape(text)));
+        self.out.push('<');
+        self.out.push_str(name);
+        attrs_into(&mut self.out, a);
+        self.out.push('>');
+        escape_into(&mut self.out, text);
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
         self
     }
 
     /// `<name attrs/>`.
     pub(super) fn empty(&mut self, name: &str, a: &[(&str, &str)]) -> &mut Self {
-        self.out.push_str(&format!("<{name}{}/>\n", attrs(a)));
+        self.out.push('<');
+        self.out.push_str(name);
+        attrs_into(&mut self.out, a);
+        self.out.push_str("/>\n");
         self
     }
 
@@ -67,6 +108,8 @@ mod tests {
     #[test]
     fn escapes_and_drops_forbidden_chars() {
         assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+        assert_eq!(escape("é\u{FFFE}ü\u{FFFF}\u{FFFD}>\t\u{1f}x\n"), "éü\u{FFFD}&gt;\tx\n");
+        assert_eq!(escape("Åland 2026 – ok"), "Åland 2026 – ok");
         let mut x = Xml::new();
         x.open("a", &[("href", "x?a=1&b=2")]).text("t", &[], "1 < 2").empty("e", &[("k", "v")]).close("a");
         let s = String::from_utf8(x.finish()).unwrap();

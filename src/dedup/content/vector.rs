@@ -140,7 +140,7 @@ fn base36(mut n: u32) -> String {
 pub struct Paragraphs {
     vecs: Vec<SparseVec>,
     #[serde(skip)]
-    index: OnceLock<Vec<(u32, u32, u16)>>,
+    index: OnceLock<Vec<(u32, u16, u16)>>,
 }
 
 impl PartialEq for Paragraphs {
@@ -168,14 +168,16 @@ impl Paragraphs {
         self.vecs.is_empty()
     }
 
-    /// Every component as (concept, paragraph, weight), by concept.
-    fn index(&self) -> &[(u32, u32, u16)] {
+    /// Every component as (concept, paragraph, weight), by concept. A
+    /// text has at most `concepts::MAX_PARAGRAPHS` (60) vectors; any
+    /// beyond 65,535 would count as matching nothing.
+    fn index(&self) -> &[(u32, u16, u16)] {
         self.index.get_or_init(|| {
-            let mut all: Vec<(u32, u32, u16)> = self
+            let mut all: Vec<(u32, u16, u16)> = self
                 .vecs
                 .iter()
-                .enumerate()
-                .flat_map(|(p, v)| v.0.iter().map(move |&(c, w)| (c, p as u32, w)))
+                .zip(0..=u16::MAX)
+                .flat_map(|(v, p)| v.0.iter().map(move |&(c, w)| (c, p, w)))
                 .collect();
             all.sort_unstable();
             all
