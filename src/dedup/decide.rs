@@ -174,14 +174,16 @@ fn numbers_contained(a: &Features, b: &Features) -> bool {
 
 /// Scores a cross-language pair as versions of one post.
 pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
-    version_scored(new, old, &[], true)
+    version_scored(new, old, &[], true, 0.0)
 }
 
 /// [`version_evidence`]; without `explain` only the score is filled in (the
 /// same score: signals are only left out, which saves their allocations for
-/// the many candidates that lose).
+/// the many candidates that lose), and it is exact only at or above
+/// `floor`: below, it is some score below `floor` too (work that cannot
+/// change the verdict is skipped).
 /// Ids in `not_ids` are not compared (see [`shared_not_post_ids`]).
-fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: bool) -> Evidence {
+fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: bool, floor: f64) -> Evidence {
     let mut signals = Vec::new();
     let mut note = |name: &str, score: f64| {
         if explain {
@@ -208,24 +210,30 @@ fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: boo
         note("published too far apart", 0.0);
         return Evidence { score: 0.0, signals };
     }
+    let date = date_factor(hours);
+    let boost = same_publisher(new, old) && hours <= 48.0;
+    let finish = |content: f64| {
+        let mut score = content * date;
+        if boost {
+            score *= 1.1;
+        }
+        score.min(CONTENT_CAP)
+    };
     let content = if explain {
         let (content, parts) = content_similarity(&new.content, &old.content);
         parts.into_iter().for_each(|(n, s)| note(n, s));
         content
     } else {
-        content_score(&new.content, &old.content)
+        content_score(&new.content, &old.content, |c| finish(c) >= floor)
     };
     note("content", content);
-    let date = date_factor(hours);
-    let mut score = content * date;
     if date < 1.0 {
         note("published more than 3 days apart", date);
     }
-    if same_publisher(new, old) && hours <= 48.0 {
-        score *= 1.1;
+    if boost {
         note("same publisher within 2 days (x1.1)", 1.1);
     }
-    Evidence { score: score.min(CONTENT_CAP), signals }
+    Evidence { score: finish(content), signals }
 }
 
 /// Full weight within 3 days, then down to 0.5 at the window's end.
@@ -262,7 +270,7 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
         if !other_lang || c.story_langs.contains(lang) {
             continue; // one version per language in a story
         }
-        let ev = version_scored(new, &c.features, &not_ids, false);
+        let ev = version_scored(new, &c.features, &not_ids, false, content_threshold);
         if ev.score >= content_threshold {
             over.push((c, ev));
         } else {
@@ -273,7 +281,7 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
     over.sort_by(|(a, x), (b, y)| y.score.total_cmp(&x.score).then(a.entry_id.cmp(&b.entry_id)));
     let best_score = over.first().map(|(_, ev)| ev.score);
     if let Some((e, c)) = displacement(new, candidates, &not_ids, lang, best_score, content_threshold) {
-        let evidence = version_scored(new, &e.features, &not_ids, true);
+        let evidence = version_scored(new, &e.features, &not_ids, true, 0.0);
         return Decision::Version {
             story_id: e.story_id.clone(),
             matched: e.entry_id,
@@ -283,7 +291,7 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
         };
     }
     let Some((best, _)) = over.first() else { return Decision::New };
-    let evidence = version_scored(new, &best.features, &not_ids, true);
+    let evidence = version_scored(new, &best.features, &not_ids, true, 0.0);
     let mut langs: Vec<&str> = best.story_langs.iter().map(String::as_str).chain([lang.as_str()]).collect();
     let mut links: Vec<Link> = Vec::new();
     for (c, ev) in &over[1..] {
@@ -328,7 +336,7 @@ fn displacement<'a>(
         if !pair || e.features.lang.as_deref().is_none_or(|l| l == lang) {
             continue;
         }
-        let score = version_scored(new, &e.features, not_ids, false).score;
+        let score = version_scored(new, &e.features, not_ids, false, threshold).score;
         let wins = best.is_none_or(|(b, s)| score > s || (score == s && e.entry_id < b.entry_id));
         if score >= threshold && best_allowed.is_none_or(|a| score > a) && wins {
             best = Some((e, score));
@@ -338,7 +346,7 @@ fn displacement<'a>(
     // The version (or duplicate) in the new entry's language it would part from.
     let mut held: Option<(i64, f64)> = None;
     for c in candidates.iter().filter(|c| c.story_id == e.story_id && c.features.lang.as_deref() == Some(lang)) {
-        let s = version_scored(&c.features, &e.features, not_ids, false).score;
+        let s = version_scored(&c.features, &e.features, not_ids, false, 0.0).score;
         if held.is_none_or(|(_, h)| s > h) {
             held = Some((c.entry_id, s));
         }
@@ -360,7 +368,7 @@ fn stories_resemble(candidates: &[Candidate], a: &str, b: &str, not_ids: &[&str]
     xs.iter().any(|x| {
         ys.iter().any(|y| {
             x.features.lang != y.features.lang
-                && version_scored(&x.features, &y.features, not_ids, false).score >= floor
+                && version_scored(&x.features, &y.features, not_ids, false, floor).score >= floor
         })
     })
 }

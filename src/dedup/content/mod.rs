@@ -130,17 +130,25 @@ pub fn content_features_with(lex: &Lexicon, lang: &str, title: &str, text: &str)
 /// chosen on the two development corpora (BENCHMARKS.md, "Story merging").
 pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec<(&'static str, f64)>) {
     let mut parts = Vec::new();
-    let score = similarity(a, b, &mut |name, score| parts.push((name, score)));
+    let score = similarity(a, b, &mut |name, score| parts.push((name, score)), &|_| true);
     (score, parts)
 }
 
-/// [`content_similarity`] without its parts (the same score; saves their
-/// allocations for the many candidates that lose).
-pub fn content_score(a: &ContentFeatures, b: &ContentFeatures) -> f64 {
-    similarity(a, b, &mut |_, _| {})
+/// [`content_similarity`] without its parts, exact where `reaches` holds
+/// for it; else some lower score where it does not hold either. `reaches`
+/// must not decrease as the score grows (a threshold on a score made from
+/// this one by multiplications). The paragraph alignment, most of the
+/// cost, is skipped where even a perfect one could not reach.
+pub fn content_score(a: &ContentFeatures, b: &ContentFeatures, reaches: impl Fn(f64) -> bool) -> f64 {
+    similarity(a, b, &mut |_, _| {}, &reaches)
 }
 
-fn similarity(a: &ContentFeatures, b: &ContentFeatures, note: &mut impl FnMut(&'static str, f64)) -> f64 {
+fn similarity(
+    a: &ContentFeatures,
+    b: &ContentFeatures,
+    note: &mut impl FnMut(&'static str, f64),
+    reaches: &dyn Fn(f64) -> bool,
+) -> f64 {
     let nums = shrunk_jaccard(a.numbers.iter(), b.numbers.iter(), 3.0);
     let names = shrunk_jaccard(a.name_prefixes().iter(), b.name_prefixes().iter(), 4.0);
     let len = length_ratio(a.chars, b.chars);
@@ -185,18 +193,25 @@ fn similarity(a: &ContentFeatures, b: &ContentFeatures, note: &mut impl FnMut(&'
         return FALLBACK_SCALE * (0.55 * nums + 0.45 * names) * damp;
     }
     let cos = a.concepts.cosine(&b.concepts);
+    // A weighted mean of the signals both texts can give: numbers only when
+    // both have some (help pages have none; releases are full of them).
+    let score = |align: f64| {
+        let (mut sum, mut weight) = (W_COSINE * cos + W_ALIGN * align + W_NAMES * names, W_COSINE + W_ALIGN + W_NAMES);
+        if !a.numbers.is_empty() && !b.numbers.is_empty() {
+            sum += W_NUMBERS * nums;
+            weight += W_NUMBERS;
+        }
+        sum / weight * damp
+    };
+    if comparable && !reaches(score(1.0)) {
+        // The score grows with the alignment, which is at most 1.
+        return score(1.0);
+    }
     let align =
         if comparable { vector::align(&a.paragraph_concepts, &b.paragraph_concepts, ALIGN_FLOOR, cut) } else { cos };
     note("concept cosine", cos);
     note("paragraph alignment", align);
-    // A weighted mean of the signals both texts can give: numbers only when
-    // both have some (help pages have none; releases are full of them).
-    let (mut sum, mut weight) = (W_COSINE * cos + W_ALIGN * align + W_NAMES * names, W_COSINE + W_ALIGN + W_NAMES);
-    if !a.numbers.is_empty() && !b.numbers.is_empty() {
-        sum += W_NUMBERS * nums;
-        weight += W_NUMBERS;
-    }
-    sum / weight * damp
+    score(align)
 }
 
 /// Damping of the content score of two texts with disjoint facts.
