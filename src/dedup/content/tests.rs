@@ -168,3 +168,27 @@ million (29.8 million). Order intake rose to 518 million. Personnel at the end o
     assert!(!parts.iter().any(|p| p.0 == "shared figures vouch for the shape"), "{parts:?}");
     assert!(bare < score, "{bare} vs {score}");
 }
+
+#[test]
+fn a_score_with_a_floor_is_exact_at_or_above_it_and_below_it_otherwise() {
+    let docs = [("en", BRIDGE_EN), ("fi", BRIDGE_FI), ("sv", BRIDGE_SV), ("fr", BRIDGE_FR), ("en", LIBRARY_EN)];
+    let feats: Vec<ContentFeatures> = docs.iter().map(|(l, d)| f(l, *d)).collect();
+    let mut skipped = 0;
+    for a in &feats {
+        for b in &feats {
+            let (exact, _) = content_similarity(a, b);
+            assert_eq!(content_score(a, b, |_| true), exact);
+            for floor in [0.0, exact, exact * 0.9, exact * 1.01 + 1e-9, 0.5, 0.99] {
+                let got = content_score(a, b, |c| c >= floor);
+                if exact >= floor {
+                    assert_eq!(got, exact, "floor {floor}");
+                } else {
+                    assert!(got < floor && got >= exact, "floor {floor}: {got} against {exact}");
+                    skipped += usize::from(got != exact);
+                }
+            }
+        }
+    }
+    // The bound is not idle: some alignments were skipped.
+    assert!(skipped > 0);
+}
