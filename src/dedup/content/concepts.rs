@@ -60,6 +60,23 @@ struct Memo {
 /// Lexicon serial and language.
 type MemoKey = (u64, String);
 
+impl Memo {
+    /// The readings of one lexicon and language (after starting over when
+    /// full: a text adds at most its own words beyond the bound).
+    fn table(&mut self, serial: u64, lang: &str) -> usize {
+        if self.words >= MEMO_MAX {
+            *self = Memo::default();
+        }
+        match self.tables.iter().position(|((s, l), _)| *s == serial && l == lang) {
+            Some(at) => at,
+            None => {
+                self.tables.push(((serial, lang.to_string()), HashMap::default()));
+                self.tables.len() - 1
+            }
+        }
+    }
+}
+
 thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
@@ -80,20 +97,23 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
     let (mut known, mut total) = (0usize, 0usize);
     let mut doc: HashMap<u32, f64> = HashMap::default();
     let mut paras = Vec::new();
-    for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
-        let mut counts: HashMap<u32, f64> = HashMap::default();
-        for word in words(text).filter(|w| !is_stopword(lang, w)) {
-            total += 1;
-            known += usize::from(r.add(&word, &mut counts));
+    MEMO.with_borrow_mut(|memo| {
+        let table = memo.table(lex.serial(), lang);
+        for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
+            let mut counts: HashMap<u32, f64> = HashMap::default();
+            for word in words(text).filter(|w| !is_stopword(lang, w)) {
+                total += 1;
+                known += usize::from(r.add_in(&mut memo.tables[table].1, &mut memo.words, &word, &mut counts));
+            }
+            let times = if i == 0 { 2.0 } else { 1.0 };
+            for (c, v) in &counts {
+                *doc.entry(*c).or_default() += v * times;
+            }
+            if i < MAX_PARAGRAPHS {
+                paras.push(SparseVec::from_weights(&r.weighted(sublinear(counts)), PARA_KEEP));
+            }
         }
-        let times = if i == 0 { 2.0 } else { 1.0 };
-        for (c, v) in &counts {
-            *doc.entry(*c).or_default() += v * times;
-        }
-        if i < MAX_PARAGRAPHS {
-            paras.push(SparseVec::from_weights(&r.weighted(sublinear(counts)), PARA_KEEP));
-        }
-    }
+    });
     let coverage = known as f64 / total.max(1) as f64;
     Concepts { doc: SparseVec::from_weights(&r.weighted(sublinear(doc)), DOC_KEEP), paragraphs: paras, coverage }
 }
@@ -122,6 +142,7 @@ pub fn trace(lex: &Lexicon, lang: &str, text: &str) -> Vec<Traced> {
     let en = stemmer("en").expect("English stemmer");
     let r = Reader::new(lex, lang, en);
     words(text)
+        .map(std::borrow::Cow::into_owned)
         .map(|w| {
             if is_stopword(lang, &w) {
                 return (w, "stopword", Vec::new());
@@ -136,11 +157,18 @@ pub fn trace(lex: &Lexicon, lang: &str, text: &str) -> Vec<Traced> {
         .collect()
 }
 
-/// Lower-cased words of at least two letters, numbers left out.
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+/// Lower-cased words of at least two letters, numbers left out. An ASCII
+/// word already in lower case is not copied.
+fn words(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()))
-        .map(str::to_lowercase)
+        .filter(|w| w.chars().nth(1).is_some() && !w.bytes().all(|b| b.is_ascii_digit()))
+        .map(|w| {
+            if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                std::borrow::Cow::Borrowed(w)
+            } else {
+                std::borrow::Cow::Owned(w.to_lowercase())
+            }
+        })
 }
 
 impl<'a> Reader<'a> {
@@ -151,26 +179,27 @@ impl<'a> Reader<'a> {
     /// Adds the concepts of one word; true when the lexicon knew it.
     fn add(&self, word: &str, out: &mut HashMap<u32, f64>) -> bool {
         MEMO.with_borrow_mut(|memo| {
-            if memo.words >= MEMO_MAX {
-                *memo = Memo::default();
-            }
-            let key = (self.lex.serial(), self.lang);
-            let at = match memo.tables.iter().position(|((s, l), _)| (*s, l.as_str()) == key) {
-                Some(at) => at,
-                None => {
-                    memo.tables.push(((key.0, key.1.to_string()), HashMap::default()));
-                    memo.tables.len() - 1
-                }
-            };
-            if let Some(r) = memo.tables[at].1.get(word) {
-                return apply(r, out);
-            }
-            let r = self.read(word);
-            let known = apply(&r, out);
-            memo.tables[at].1.insert(word.into(), r);
-            memo.words += 1;
-            known
+            let at = memo.table(self.lex.serial(), self.lang);
+            self.add_in(&mut memo.tables[at].1, &mut memo.words, word, out)
         })
+    }
+
+    /// [`Reader::add`] with this language's memo table at hand.
+    fn add_in(
+        &self,
+        table: &mut HashMap<Box<str>, Reading>,
+        words: &mut usize,
+        word: &str,
+        out: &mut HashMap<u32, f64>,
+    ) -> bool {
+        if let Some(r) = table.get(word) {
+            return apply(r, out);
+        }
+        let r = self.read(word);
+        let known = apply(&r, out);
+        table.insert(word.into(), r);
+        *words += 1;
+        known
     }
 
     /// Reads one word: its concepts, or the word itself when unknown.

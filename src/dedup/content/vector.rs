@@ -46,11 +46,12 @@ impl SparseVec {
             top.select_nth_unstable_by(keep - 1, order);
         }
         top.truncate(keep);
-        top.sort_by(order);
+        // A total order: unstable sorting gives the stable result.
+        top.sort_unstable_by(order);
         let norm = top.iter().map(|p| p.1 * p.1).sum::<f64>().sqrt();
         let mut out: Vec<(u32, u16)> =
             top.into_iter().map(|(c, v)| (c, (v / norm * SCALE).round() as u16)).filter(|p| p.1 > 0).collect();
-        out.sort_by_key(|p| p.0);
+        out.sort_unstable_by_key(|p| p.0);
         SparseVec(out)
     }
 
