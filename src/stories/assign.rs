@@ -197,6 +197,10 @@ struct Window {
     langs: HashMap<String, Vec<String>>,
     /// Publisher group of each source met that has one.
     groups: HashMap<i64, String>,
+    /// Where each story's entries sit in `by_date`: (publication time,
+    /// entry id). A merge touches a few stories; their entries are found
+    /// here instead of by a scan of the whole window.
+    members: HashMap<String, Vec<(DateTime<Utc>, i64)>>,
 }
 
 impl Window {
@@ -209,6 +213,7 @@ impl Window {
             by_date: BTreeMap::new(),
             langs: HashMap::new(),
             groups: HashMap::new(),
+            members: HashMap::new(),
         };
         w.reload(data)?;
         Ok(w)
@@ -217,10 +222,12 @@ impl Window {
     fn reload<D: StoryData>(&mut self, data: &mut D) -> Result<(), D::Error> {
         self.by_date.clear();
         self.langs.clear();
+        self.members.clear();
         for p in data.assigned_between(self.from, self.to)? {
             if let Some(g) = p.group {
                 self.groups.insert(p.source_id, g);
             }
+            self.members.entry(p.story.clone()).or_default().push((p.published, p.id));
             self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story));
         }
         for group in self.by_date.values_mut() {
@@ -237,13 +244,22 @@ impl Window {
     /// languages of those stories again.
     fn restory<D: StoryData>(&mut self, data: &mut D, touched: &BTreeSet<String>) -> Result<(), D::Error> {
         let mut now_in = touched.clone();
-        for slots in self.by_date.values_mut() {
-            for slot in slots.iter_mut().filter(|s| touched.contains(&s.3)) {
-                if let Some(story) = data.story_of(slot.2)? {
+        let moved: Vec<(String, (DateTime<Utc>, i64))> = touched
+            .iter()
+            .filter_map(|story| self.members.remove(story).map(|m| (story, m)))
+            .flat_map(|(story, m)| m.into_iter().map(move |at| (story.clone(), at)))
+            .collect();
+        for (was, (at, id)) in moved {
+            let slot = self.by_date.get_mut(&at).and_then(|g| g.iter_mut().find(|s| s.2 == id));
+            let story = match (slot, data.story_of(id)?) {
+                (Some(slot), Some(story)) => {
                     now_in.insert(story.clone());
-                    slot.3 = story;
+                    slot.3.clone_from(&story);
+                    story
                 }
-            }
+                _ => was,
+            };
+            self.members.entry(story).or_default().push((at, id));
         }
         for story in now_in {
             let langs = data.story_langs(&story)?;
@@ -269,6 +285,7 @@ impl Window {
         if let Some(g) = publisher {
             self.groups.entry(source).or_insert_with(|| g.to_string());
         }
+        self.members.entry(story.to_string()).or_default().push((at, id));
         let group = self.by_date.entry(at).or_default();
         let row = (source, key, id, story.to_string());
         let i = group.partition_point(|r| *r < row);
@@ -384,6 +401,7 @@ mod tests {
             by_date: BTreeMap::from([(at, rows)]),
             langs: HashMap::new(),
             groups: HashMap::from([(500, "porvoo".to_string())]),
+            members: HashMap::new(),
         };
         let near = |publisher: Option<&str>| {
             let mut out = Vec::new();
