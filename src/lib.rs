@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cpu;
 pub mod daemon;
 pub mod dedup;
 pub mod discover;

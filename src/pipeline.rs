@@ -219,9 +219,9 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let shared = Arc::new(config.clone());
     let by_key: HashMap<&str, &SourceConfig> = config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
     let global = Arc::new(Semaphore::new(config.fetch.concurrency));
-    // One per core, and one more that can be storing while the others parse.
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let cpu = Arc::new(Semaphore::new(cores + 1));
+    // One per core, and one more that can be storing while the others parse
+    // (as many as `cpu` has threads).
+    let cpu = Arc::new(Semaphore::new(crate::cpu::threads()));
 
     let mut tasks = tokio::task::JoinSet::new();
     for c in claimed {
@@ -391,14 +391,14 @@ impl Job {
         // and wait on the store's lock, not finish sooner.
         let cpu = self.cpu.clone();
         let _cpu = cpu.acquire().await;
-        let report = blocking(move || self.process(fetched, started_at, duration_ms)).await;
+        let report = crate::cpu::run(move || self.process(fetched, started_at, duration_ms)).await;
         let report = report.unwrap_or_else(|e| SourceReport {
             url: url.clone(),
             name,
             outcome: Outcome::Failed,
             status: None,
             stats: SaveStats::default(),
-            error: Some(e.to_string()),
+            error: Some(e),
         });
         if report.outcome == Outcome::Failed {
             warn!(error = report.error.as_deref().unwrap_or(""), "source failed");
