@@ -15,9 +15,11 @@ type Job = Box<dyn FnOnce() + Send>;
 
 static POOL: OnceLock<Sender<Job>> = OnceLock::new();
 
-/// How many threads the pool has.
+/// How many threads the pool has (read once: every cycle sizes its
+/// semaphore by it, and it must stay the pool's size).
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from) + 1
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from) + 1)
 }
 
 fn pool() -> &'static Sender<Job> {
