@@ -2,7 +2,7 @@
 //! gets one. Candidates for a new entry are the assigned entries sharing an
 //! identity key (at any time) and those published nearest to it within the
 //! dedup window (from an in-memory window of the assigned entries around the
-//! batch, not a query per entry); `dedup::decide` chooses; the decision is
+//! entry, sliding along the batch, not a query per entry); `dedup::decide` chooses; the decision is
 //! recorded with its evidence, and late strong evidence of a new version
 //! may merge its story with others (`reconcile::merge_strong`).
 
@@ -82,6 +82,11 @@ fn assign<D: StoryData>(
 ) -> Result<Decision, D::Error> {
     let splits = &overrides.splits;
     let Some(new) = data.features(id)? else { return Ok(Decision::New) };
+    // Entries are assigned in publication order: what lies more than the
+    // dedup window before this one is no candidate by date for it or any
+    // later one, and leaves memory (a cold poll's window would otherwise
+    // hold every entry of the batch).
+    window.slide(data, new.published.min(at.0))?;
     let candidates = candidates(data, window, id, &new)?;
     let candidates = drop_split_candidates(data, id, candidates, splits)?;
     let mut candidates = candidates;
@@ -185,7 +190,9 @@ type Slot = (i64, String, i64, String);
 /// unassigned ones, with their stories' version languages: the candidates
 /// by date come from here, without a query per new entry. Filled once per
 /// assignment run, kept up to date as entries join stories, read again
-/// when a merge changes stories of entries already in it.
+/// when a merge changes stories of entries already in it; its start slides
+/// along the batch (`slide`), so it holds the entries of about two dedup
+/// windows, not all those a cold poll assigns.
 struct Window {
     /// First and last publication time covered.
     from: DateTime<Utc>,
@@ -235,6 +242,37 @@ impl Window {
         }
         for (story, lang) in data.version_langs_between(self.from, self.to)? {
             self.langs.entry(story).or_default().push(lang);
+        }
+        Ok(())
+    }
+
+    /// Moves the start of the window to the dedup window before `at`:
+    /// entries published earlier leave it, and with their stories' last
+    /// entries, those stories' languages (read again from the store if a
+    /// key match meets them later). An `at` whose window reaches before
+    /// the start (stored features dated earlier than the entry row) reads
+    /// the window again from there: every date within `WINDOW_DAYS` of
+    /// `at` is always covered.
+    fn slide<D: StoryData>(&mut self, data: &mut D, at: DateTime<Utc>) -> Result<(), D::Error> {
+        let from = (at - chrono::Duration::days(dedup::WINDOW_DAYS)).trunc_subsecs(0);
+        if from < self.from {
+            self.from = from;
+            return self.reload(data);
+        }
+        if from == self.from {
+            return Ok(());
+        }
+        self.from = from;
+        let kept = self.by_date.split_off(&from);
+        for (at, group) in std::mem::replace(&mut self.by_date, kept) {
+            for (_, _, id, story) in group {
+                let Some(members) = self.members.get_mut(&story) else { continue };
+                members.retain(|m| *m != (at, id));
+                if members.is_empty() {
+                    self.members.remove(&story);
+                    self.langs.remove(&story);
+                }
+            }
         }
         Ok(())
     }
@@ -365,7 +403,11 @@ fn candidates<D: StoryData>(
         ids.dedup();
         let mut more: HashMap<String, Vec<String>> = HashMap::new();
         for (s, l) in data.version_langs_of(&ids)? {
-            more.entry(s).or_default().push(l);
+            // Distinct, as the window keeps them.
+            let langs = more.entry(s).or_default();
+            if !langs.contains(&l) {
+                langs.push(l);
+            }
         }
         for (_, s) in &found {
             if !window.langs.contains_key(s) {
@@ -416,5 +458,46 @@ mod tests {
         assert_eq!(other.len(), NEAREST);
         assert!(!other.iter().any(|c| c.0 == 900), "a crowd of lower sources fills the room");
         assert_eq!(near(None), other, "no group: (source, key) order");
+    }
+
+    /// Entries older than the dedup window before the entry being assigned
+    /// leave the window, and with a story's last entry its languages; an
+    /// entry dated before the window's start reads it again.
+    #[test]
+    fn the_window_slides_with_the_batch() {
+        let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let day = chrono::Duration::days(1);
+        let mut window = Window {
+            from: t0 - day * 7,
+            to: t0 + day * 30,
+            by_date: BTreeMap::new(),
+            langs: HashMap::new(),
+            groups: HashMap::new(),
+            members: HashMap::new(),
+        };
+        for (at, source, id, story, lang) in [
+            (t0, 1, 1, "old", "fi"),
+            (t0, 2, 2, "long", "sv"),
+            (t0 + day * 3, 1, 3, "mid", "fi"),
+            (t0 + day * 10, 1, 4, "long", "en"),
+        ] {
+            window.add((at, source, format!("k{id}")), id, story, Role::Version, Some(lang), None);
+        }
+        let mut data = super::super::memory::Memory::default();
+        window.slide(&mut data, t0 + day * 9).unwrap();
+        assert_eq!(window.from, t0 + day * 2);
+        let mut near = Vec::new();
+        window.nearest(t0 + day * 9, window.from, window.to, None, &mut near);
+        assert_eq!(near, vec![(3, "mid".to_string()), (4, "long".to_string())]);
+        assert!(!window.langs.contains_key("old") && !window.members.contains_key("old"), "its only entry left");
+        assert_eq!(window.langs["long"], ["sv", "en"], "a story with an entry still inside keeps every language");
+        assert_eq!(window.members["long"], [(t0 + day * 10, 4)]);
+        // Sliding forward by less than a second, or not at all, changes nothing.
+        window.slide(&mut data, t0 + day * 9).unwrap();
+        assert_eq!(window.by_date.len(), 2);
+        // Earlier than the start: read again (from this empty store).
+        window.slide(&mut data, t0 + day * 8).unwrap();
+        assert_eq!(window.from, t0 + day);
+        assert!(window.by_date.is_empty() && window.langs.is_empty());
     }
 }
