@@ -7,6 +7,7 @@
 //! several rows orders them, so that both engines hand the rules the same
 //! rows in the same order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::db::{Context, Db, Value, p};
@@ -79,6 +80,9 @@ impl StoryData for DbStories<'_> {
     type Error = StoreError;
 
     fn unassigned(&mut self) -> Result<Vec<Pending>, StoreError> {
+        // One copy of each source's key and group, shared by its entries.
+        let mut shared: HashMap<String, Arc<str>> = HashMap::new();
+        let mut share = |s: String| shared.entry(s).or_insert_with_key(|k| Arc::from(k.as_str())).clone();
         self.tx
             .query_map(
                 // Stored entries are listed in story_pending until assigned.
@@ -91,8 +95,8 @@ impl StoryData for DbStories<'_> {
                     Ok(Pending {
                         id: r.get(0)?,
                         source_id: r.get(1)?,
-                        source_key: r.get(2)?,
-                        group: r.get(3)?,
+                        source_key: share(r.get(2)?),
+                        group: r.get::<Option<String>>(3)?.map(&mut share),
                         published: time(&r.get::<String>(4)?),
                         entry_key: r.get(5)?,
                     })

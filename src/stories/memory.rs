@@ -71,7 +71,7 @@ impl StoryData for Memory {
             .map(|(id, r)| Pending {
                 id: *id,
                 source_id: r.source_id,
-                source_key: r.source_key.clone(),
+                source_key: r.source_key.as_str().into(),
                 group: None,
                 published: r.published,
                 entry_key: r.key.clone(),
