@@ -687,6 +687,16 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
 
 /// [`render_site`], and the number of stories in the `all` feed.
 fn render_counted(store: &Store, config: &Config) -> Result<(Vec<crate::publish::Artifact>, usize), StoreError> {
+    with_input(store, config, crate::publish::render)
+}
+
+/// Reads what publishing needs and hands it to `f`; the number of stories
+/// in the `all` feed.
+fn with_input<T>(
+    store: &Store,
+    config: &Config,
+    f: impl FnOnce(&crate::publish::Input<'_>) -> T,
+) -> Result<(T, usize), StoreError> {
     let tagger = crate::tags::Tagger::new(&config.tags, config.publish.publish_untagged);
     let sources = store.source_infos()?;
     let plan = crate::publish::plan_stored(store, &sources, &tagger, config.publish.items)?;
@@ -702,14 +712,24 @@ fn render_counted(store: &Store, config: &Config) -> Result<(Vec<crate::publish:
         tagger: &tagger,
     };
     let in_all = plan.feeds.first().map_or(0, |(_, ids)| ids.len());
-    Ok((crate::publish::render(&input), in_all))
+    Ok((f(&input), in_all))
 }
 
-/// Renders and writes the output directory.
+/// Renders and writes the output directory, each file as it is rendered.
 pub fn publish(store: &Store, config: &Config) -> Result<PublishReport, PublishError> {
     let started = Instant::now();
-    let (artifacts, stories) = render_counted(store, config)?;
-    write(config, artifacts, stories, started)
+    let mut writer = crate::publish::sink::Writer::new(&config.output_dir);
+    let mut artifacts = 0;
+    let ((), stories) = with_input(store, config, |input| {
+        crate::publish::render_each(input, &mut |a| {
+            artifacts += 1;
+            writer.put(&a);
+        })
+    })?;
+    let files = writer
+        .finish()
+        .map_err(|source| PublishError::Write { dir: config.output_dir.display().to_string(), source })?;
+    Ok(PublishReport { artifacts, files, stories, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// What to publish after a poll: everything when stories changed (or the

@@ -19,12 +19,17 @@ td{display:block;border:0;padding:.1rem 0}td.name{font-weight:600}td[data-label]
 /// How times are shown: minutes are enough for people, and say UTC.
 const TIME: &str = "%Y-%m-%d %H:%M UTC";
 
+/// Stories listed on the index page (the newest of the `all` feed).
+pub const LATEST: usize = 20;
+
 /// A published feed, in its default form and per language.
 pub struct FeedEntry<'a> {
     /// The default-language document.
     pub main: &'a FeedDoc,
     /// (language, stem) of the per-language variants.
     pub variants: Vec<(String, String)>,
+    /// Its number of items (`main` may hold only the first [`LATEST`]).
+    pub items: usize,
 }
 
 /// The start of a page, up to the end of the head's fixed part.
@@ -87,11 +92,11 @@ fn feeds_table(h: &mut String, feeds: &[FeedEntry<'_>]) {
     h.push_str("<h2>Feeds</h2>\n<table>\n");
     head(h, &["Feed", "Stories", "Updated", "Subscribe"]);
     for f in feeds {
-        let updated = if f.main.items.is_empty() { "-".into() } else { f.main.updated.format(TIME).to_string() };
+        let updated = if f.items == 0 { "-".into() } else { f.main.updated.format(TIME).to_string() };
         h.push_str(&format!(
             "<tr><td class=\"name\">{}</td><td data-label=\"Stories\">{}</td><td data-label=\"Updated\">{updated}</td><td class=\"fmt\">{}",
             escape(&f.main.title),
-            f.main.items.len(),
+            f.items,
             formats(&f.main.stem)
         ));
         for (lang, stem) in &f.variants {
@@ -114,7 +119,7 @@ fn head(h: &mut String, columns: &[&str]) {
 fn stories(h: &mut String, all: Option<&FeedDoc>) {
     let Some(all) = all else { return };
     h.push_str("<h2>Latest stories</h2>\n<ul>\n");
-    for item in all.items.iter().take(20) {
+    for item in all.items.iter().take(LATEST) {
         let title = escape(&item.title);
         let link = match &item.url {
             Some(u) => format!("<a href=\"{}\">{title}</a>", escape(u)),

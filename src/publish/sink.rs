@@ -15,7 +15,7 @@ pub struct WriteStats {
     pub written: usize,
     /// Files left alone because their content was the same.
     pub unchanged: usize,
-    /// The artifact paths written, in artifact order (WebSub pings them).
+    /// The artifact paths written, sorted (WebSub pings them).
     #[serde(skip)]
     pub changed: Vec<String>,
 }
@@ -24,23 +24,59 @@ pub struct WriteStats {
 /// directories that changed are synced once each at the end (not once per
 /// file), so everything is durable when this returns.
 pub fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteStats> {
-    let mut stats = WriteStats::default();
-    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for a in artifacts {
-        let path = target(dir, &a.path)?;
+    let mut w = Writer::new(dir);
+    artifacts.iter().for_each(|a| w.put(a));
+    w.finish()
+}
+
+/// [`write_all`] one artifact at a time, as they are rendered. The first
+/// error stops the writing and is what [`Writer::finish`] returns.
+pub struct Writer<'d> {
+    dir: &'d Path,
+    stats: WriteStats,
+    dirs: BTreeSet<PathBuf>,
+    error: Option<std::io::Error>,
+}
+
+impl<'d> Writer<'d> {
+    /// A writer into `dir`.
+    pub fn new(dir: &'d Path) -> Self {
+        Writer { dir, stats: WriteStats::default(), dirs: BTreeSet::new(), error: None }
+    }
+
+    /// Writes one artifact, unless an earlier one failed.
+    pub fn put(&mut self, a: &Artifact) {
+        if self.error.is_none()
+            && let Err(e) = self.write(a)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn write(&mut self, a: &Artifact) -> std::io::Result<()> {
+        let path = target(self.dir, &a.path)?;
         if std::fs::read(&path).is_ok_and(|old| old == a.body) {
-            stats.unchanged += 1;
-            continue;
+            self.stats.unchanged += 1;
+            return Ok(());
         }
         replace(&path, &a.body)?;
-        dirs.insert(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
-        stats.written += 1;
-        stats.changed.push(a.path.clone());
+        self.dirs.insert(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
+        self.stats.written += 1;
+        self.stats.changed.push(a.path.clone());
+        Ok(())
     }
-    for d in &dirs {
-        sync_dir(d);
+
+    /// Syncs the directories that changed; the paths written, sorted.
+    pub fn finish(mut self) -> std::io::Result<WriteStats> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        for d in &self.dirs {
+            sync_dir(d);
+        }
+        self.stats.changed.sort();
+        Ok(self.stats)
     }
-    Ok(stats)
 }
 
 /// The file for an artifact path; refuses anything that could leave `dir`.
@@ -119,5 +155,22 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    /// Artifacts written as they come: the paths written come back sorted,
+    /// and after a failure nothing more is written and the failure is
+    /// what the writer returns.
+    #[test]
+    fn a_writer_takes_artifacts_one_at_a_time_and_stops_at_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::new(dir.path());
+        w.put(&art("tags/b.txt", "2"));
+        w.put(&art("a.txt", "1"));
+        assert_eq!(w.finish().unwrap().changed, ["a.txt", "tags/b.txt"]);
+        let mut w = Writer::new(dir.path());
+        w.put(&art("../escape", "no"));
+        w.put(&art("c.txt", "3"));
+        assert_eq!(w.finish().unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        assert!(!dir.path().join("c.txt").exists(), "nothing is written after a failure");
     }
 }
