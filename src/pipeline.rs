@@ -682,12 +682,7 @@ pub enum PublishError {
 /// Renders every artifact from the database: the one renderer behind both
 /// sinks (files and the HTTP server).
 pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish::Artifact>, StoreError> {
-    Ok(render_counted(store, config)?.0)
-}
-
-/// [`render_site`], and the number of stories in the `all` feed.
-fn render_counted(store: &Store, config: &Config) -> Result<(Vec<crate::publish::Artifact>, usize), StoreError> {
-    with_input(store, config, crate::publish::render)
+    Ok(with_input(store, config, crate::publish::render)?.0)
 }
 
 /// Reads what publishing needs and hands it to `f`; the number of stories
@@ -719,17 +714,8 @@ fn with_input<T>(
 pub fn publish(store: &Store, config: &Config) -> Result<PublishReport, PublishError> {
     let started = Instant::now();
     let mut writer = crate::publish::sink::Writer::new(&config.output_dir);
-    let mut artifacts = 0;
-    let ((), stories) = with_input(store, config, |input| {
-        crate::publish::render_each(input, &mut |a| {
-            artifacts += 1;
-            writer.put(&a);
-        })
-    })?;
-    let files = writer
-        .finish()
-        .map_err(|source| PublishError::Write { dir: config.output_dir.display().to_string(), source })?;
-    Ok(PublishReport { artifacts, files, stories, seconds: started.elapsed().as_secs_f64() })
+    let ((), stories) = with_input(store, config, |input| crate::publish::render_each(input, &mut |a| writer.put(&a)))?;
+    report(config, writer, stories, started)
 }
 
 /// What to publish after a poll: everything when stories changed (or the
@@ -749,17 +735,21 @@ pub fn publish_after_poll(
         return Ok(None);
     }
     let started = Instant::now();
-    let artifacts = crate::publish::render_status(config, &store.source_infos()?);
-    write(config, artifacts, 0, started).map(Some)
+    let mut writer = crate::publish::sink::Writer::new(&config.output_dir);
+    crate::publish::render_status(config, &store.source_infos()?).iter().for_each(|a| writer.put(a));
+    report(config, writer, 0, started).map(Some)
 }
 
-fn write(
+/// Finishes the writing and reports it.
+fn report(
     config: &Config,
-    artifacts: Vec<crate::publish::Artifact>,
+    writer: crate::publish::sink::Writer<'_>,
     stories: usize,
     started: Instant,
 ) -> Result<PublishReport, PublishError> {
-    let files = crate::publish::sink::write_all(&config.output_dir, &artifacts)
+    let artifacts = writer.artifacts();
+    let files = writer
+        .finish()
         .map_err(|source| PublishError::Write { dir: config.output_dir.display().to_string(), source })?;
-    Ok(PublishReport { artifacts: artifacts.len(), files, stories, seconds: started.elapsed().as_secs_f64() })
+    Ok(PublishReport { artifacts, files, stories, seconds: started.elapsed().as_secs_f64() })
 }

@@ -36,16 +36,19 @@ pub struct Writer<'d> {
     stats: WriteStats,
     dirs: BTreeSet<PathBuf>,
     error: Option<std::io::Error>,
+    /// Artifacts handed to `put`.
+    seen: usize,
 }
 
 impl<'d> Writer<'d> {
     /// A writer into `dir`.
     pub fn new(dir: &'d Path) -> Self {
-        Writer { dir, stats: WriteStats::default(), dirs: BTreeSet::new(), error: None }
+        Writer { dir, stats: WriteStats::default(), dirs: BTreeSet::new(), error: None, seen: 0 }
     }
 
     /// Writes one artifact, unless an earlier one failed.
     pub fn put(&mut self, a: &Artifact) {
+        self.seen += 1;
         if self.error.is_none()
             && let Err(e) = self.write(a)
         {
@@ -64,6 +67,11 @@ impl<'d> Writer<'d> {
         self.stats.written += 1;
         self.stats.changed.push(a.path.clone());
         Ok(())
+    }
+
+    /// How many artifacts were handed to [`Writer::put`].
+    pub fn artifacts(&self) -> usize {
+        self.seen
     }
 
     /// Syncs the directories that changed; the paths written, sorted.
@@ -166,6 +174,7 @@ mod tests {
         let mut w = Writer::new(dir.path());
         w.put(&art("tags/b.txt", "2"));
         w.put(&art("a.txt", "1"));
+        assert_eq!(w.artifacts(), 2);
         assert_eq!(w.finish().unwrap().changed, ["a.txt", "tags/b.txt"]);
         let mut w = Writer::new(dir.path());
         w.put(&art("../escape", "no"));
