@@ -169,7 +169,14 @@ fn open_compiled(path: &Path) -> std::io::Result<Option<Lexicon>> {
     if file.read_exact_at(&mut first, 0).is_err() {
         return Ok(None);
     }
-    let Some(head_len) = Lexicon::compiled_head_len(&first) else { return Ok(None) };
+    let Some(head_len) = Lexicon::compiled_head_len(&first) else {
+        if first.starts_with(b"PFLEXv") {
+            return Err(std::io::Error::other(
+                "a compiled word table of another version: use lexicon.tsv.gz, or `polyfeed lexicon build` again",
+            ));
+        }
+        return Ok(None);
+    };
     let size = file.metadata()?.len();
     if head_len as u64 > size {
         return Err(std::io::Error::other("the compiled word table is truncated"));

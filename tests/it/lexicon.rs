@@ -42,7 +42,7 @@ fn the_compiled_table_is_written_once_and_decides_as_the_text() {
     assert!(log.contains("compiled word table written"), "{log}");
     let bin = dir.path().join("lexicon.bin");
     let bytes = std::fs::read(&bin).unwrap();
-    assert!(bytes.starts_with(b"PFLEXv1\n"));
+    assert!(bytes.starts_with(b"PFLEXv2\n"));
 
     let (compiled, log) = eval(dir.path());
     assert_eq!(compiled, parsed);
@@ -61,6 +61,20 @@ fn the_compiled_table_is_written_once_and_decides_as_the_text() {
     let (again, log) = eval(dir.path());
     assert_eq!(again, parsed);
     assert!(log.contains("compiled word table written"), "{log}");
+
+    // A cache an earlier version compiled is parsed around and replaced too;
+    let mut old = b"PFLEXv1\n".to_vec();
+    old.extend_from_slice(&bytes[8..]);
+    std::fs::write(&bin, &old).unwrap();
+    let (again, log) = eval(dir.path());
+    assert_eq!(again, parsed);
+    assert!(log.contains("compiled word table written"), "{log}");
+    assert!(std::fs::read(&bin).unwrap().starts_with(b"PFLEXv2\n"));
+    // named on its own, it is refused with a word on what to do.
+    let named = dir.path().join("old.bin");
+    std::fs::write(&named, &old).unwrap();
+    let (_, log) = eval(&named);
+    assert!(log.contains("a compiled word table of another version"), "{log}");
 }
 
 #[test]
@@ -232,7 +246,7 @@ Licensed under the Creative Commons Attribution-ShareAlike 3.0\n"
     ));
     assert!(sources.contains("GNU General Public License ver. 2.0 and any later version.\n"), "{sources}");
     // The compiled copy is there at once, fresh: the first run opens it.
-    assert!(std::fs::read(out.join("lexicon.bin")).unwrap().starts_with(b"PFLEXv1\n"));
+    assert!(std::fs::read(out.join("lexicon.bin")).unwrap().starts_with(b"PFLEXv2\n"));
     let (_, log) = eval(&out);
     assert!(log.contains("opened from") && !log.contains("written"), "{log}");
 

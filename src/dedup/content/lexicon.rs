@@ -8,8 +8,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use fst::{IntoStreamer, Streamer};
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
@@ -19,9 +20,9 @@ pub type Meaning = [(u32, f32)];
 /// Concepts kept per word.
 const KEEP: usize = 6;
 
-/// Sorted keys (words or stems), each with a meaning, packed into four
-/// buffers: half a million words fit in about 20 MB instead of a heap
-/// allocation or two per word.
+/// Keys (words or stems), each with a meaning, packed into four buffers
+/// while a table is built from text (a heap allocation or two per word
+/// would take several times the memory); looked up as [`Tables`].
 #[derive(Debug, Default)]
 struct Packed {
     /// The keys, concatenated in sorted order.
@@ -73,35 +74,149 @@ impl Packed {
         }
         out
     }
+}
 
-    /// Index of `key`.
-    fn find(&self, key: &str) -> Option<usize> {
-        let i = self.lower_bound(key);
-        (i < self.len() && self.key(i) == key).then_some(i)
+/// One language's lookups: its words and their Snowball stems, each set
+/// of keys in a finite-state transducer (`fst`: a few bytes per key where
+/// the text and its offsets took about twenty) that maps a key to its
+/// meaning in `pairs`, where keys of the same meaning share one copy.
+#[derive(Debug, Default)]
+struct Tables {
+    /// Known words -> where their meaning is in `pairs` (start << 3 | length).
+    words: fst::Map<Vec<u8>>,
+    /// Snowball stem of each known word -> the merged meaning of its words.
+    stems: fst::Map<Vec<u8>>,
+    /// The distinct meanings, concatenated.
+    pairs: Vec<(u32, f32)>,
+}
+
+// A meaning's length takes the value's low three bits.
+const _: () = assert!(KEEP < 8);
+
+impl Tables {
+    /// The tables of a language's `words` (sorted and distinct, as
+    /// [`Packed::sorted`] leaves them) and of their stems.
+    fn build(lang: &str, words: &Packed) -> Tables {
+        let stems = stems_of(lang, words);
+        let mut pool = Pool::default();
+        let words = pool.map(words);
+        let stems = pool.map(&stems);
+        Tables { words, stems, pairs: pool.pairs }
     }
 
-    /// Index of the first key not less than `key`.
-    fn lower_bound(&self, key: &str) -> usize {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.key(mid) < key { lo = mid + 1 } else { hi = mid }
+    /// The meaning a value of a map points at (`None` out of range: a
+    /// damaged compiled table).
+    fn meaning(&self, value: u64) -> Option<&Meaning> {
+        let start = usize::try_from(value >> 3).ok()?;
+        self.pairs.get(start..start.checked_add((value & 7) as usize)?)
+    }
+
+    /// The meaning of a known word.
+    fn exact(&self, word: &str) -> Option<&Meaning> {
+        self.words.get(word).and_then(|v| self.meaning(v))
+    }
+
+    /// The merged meaning of the known words with this stem.
+    fn stem(&self, stem: &str) -> Option<&Meaning> {
+        self.stems.get(stem).and_then(|v| self.meaning(v))
+    }
+
+    /// The meaning of the first known word, in sorted order, that starts
+    /// with `prefix` and has at most `slack` more characters.
+    fn first_with_prefix(&self, prefix: &str, slack: usize) -> Option<&Meaning> {
+        let mut found = self.words.search(PrefixWithin { prefix: prefix.as_bytes(), slack }).into_stream();
+        found.next().and_then(|(_, v)| self.meaning(v))
+    }
+}
+
+/// Gathers the meanings of a language's keys, each distinct one once.
+#[derive(Default)]
+struct Pool {
+    pairs: Vec<(u32, f32)>,
+    /// A meaning (weights as bits) -> its start in `pairs`.
+    seen: FxHashMap<Vec<(u32, u32)>, u64>,
+}
+
+impl Pool {
+    /// The map of `packed`'s keys (sorted and distinct) to their meanings,
+    /// added to the pool.
+    fn map(&mut self, packed: &Packed) -> fst::Map<Vec<u8>> {
+        let mut map = fst::MapBuilder::memory();
+        for i in 0..packed.len() {
+            let meaning = packed.meaning(i);
+            let bits = meaning.iter().map(|&(c, v)| (c, v.to_bits())).collect();
+            let pairs = &mut self.pairs;
+            let start = *self.seen.entry(bits).or_insert_with(|| {
+                pairs.extend_from_slice(meaning);
+                (pairs.len() - meaning.len()) as u64
+            });
+            // Keys are sorted and distinct after `Packed::sorted`; a key out
+            // of order would be refused, and left out.
+            let _ = map.insert(packed.key(i), start << 3 | meaning.len() as u64);
         }
-        lo
+        fst::Map::new(map.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// The stems of a language's `words`, each with the merged meaning of its
+/// words, sorted (none for a language without a stemmer).
+fn stems_of(lang: &str, words: &Packed) -> Packed {
+    let Some(st) = stemmer(lang) else { return Packed::default() };
+    let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
+        FxHashMap::with_capacity_and_hasher(words.len(), Default::default());
+    for i in 0..words.len() {
+        acc.entry(st.stem(words.key(i)).into_owned()).or_default().extend(words.meaning(i).iter().copied());
+    }
+    let mut stems = Packed::default();
+    for (s, v) in acc {
+        stems.push(&s, &merged(v));
+    }
+    stems.sorted()
+}
+
+/// Keys that start with `prefix` followed by at most `slack` characters;
+/// the state is how much of the prefix is matched and how many characters
+/// came after it (`None`: no key below can match).
+struct PrefixWithin<'a> {
+    prefix: &'a [u8],
+    slack: usize,
+}
+
+impl fst::Automaton for PrefixWithin<'_> {
+    type State = Option<(usize, usize)>;
+
+    fn start(&self) -> Self::State {
+        Some((0, 0))
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        matches!(state, Some((n, _)) if *n == self.prefix.len())
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state.is_some()
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let (n, extra) = (*state)?;
+        if n < self.prefix.len() {
+            return (self.prefix[n] == byte).then_some((n + 1, 0));
+        }
+        // A character starts at every byte that does not continue one.
+        let extra = extra + usize::from(byte & 0xC0 != 0x80);
+        (extra <= self.slack).then_some((n, extra))
     }
 }
 
 /// The word table of one language.
 #[derive(Debug, Default)]
 struct LangTable {
-    /// Known words, sorted (binary search, prefix ranges), one entry each.
-    /// Parsed from text, or read from a compiled table on first use.
-    words: OnceLock<Packed>,
-    /// Snowball stem of each known word -> the merged meaning of its words.
-    /// A compiled table holds them; from text they are built on first use:
-    /// a run meets only some of the languages, and stemming a whole table
-    /// is most of the cost of parsing it.
-    stems: OnceLock<Packed>,
+    /// Built on first use: read from a compiled table, or from the words
+    /// parsed from text with their stems (a run meets only some of the
+    /// languages, and stemming a whole table is most of the cost of parsing it).
+    tables: OnceLock<Tables>,
+    /// Words parsed from text, sorted, until first use.
+    staged: Mutex<Option<Packed>>,
     /// Where a compiled table keeps this language's words and stems.
     section: Option<Section>,
 }
@@ -122,43 +237,19 @@ pub trait SectionSource: std::fmt::Debug + Send + Sync {
 }
 
 impl LangTable {
-    fn words(&self) -> &Packed {
-        self.words.get_or_init(|| {
-            let Some(sec) = &self.section else { return Packed::default() };
-            let parsed = sec.source.read(sec.offset, sec.len).ok().and_then(|b| {
-                let mut r = Bytes(&b);
-                let words = Packed::read(&mut r)?;
-                let stems = Packed::read(&mut r)?;
-                Some((words, stems))
-            });
-            match parsed {
-                Some((words, stems)) => {
-                    let _ = self.stems.set(stems);
-                    words
-                }
-                None => {
+    fn get(&self, lang: &str) -> &Tables {
+        self.tables.get_or_init(|| match &self.section {
+            Some(sec) => {
+                let read = sec.source.read(sec.offset, sec.len).ok().and_then(|b| Tables::read(&mut Bytes(&b)));
+                read.unwrap_or_else(|| {
                     tracing::warn!("the compiled word table cannot be read; a language is left without words");
-                    let _ = self.stems.set(Packed::default());
-                    Packed::default()
-                }
+                    Tables::default()
+                })
             }
-        })
-    }
-
-    fn stems(&self, lang: &str) -> &Packed {
-        let words = self.words(); // a compiled table sets the stems with the words
-        self.stems.get_or_init(|| {
-            let Some(st) = stemmer(lang) else { return Packed::default() };
-            let mut acc: FxHashMap<String, Vec<(u32, f32)>> =
-                FxHashMap::with_capacity_and_hasher(words.len(), Default::default());
-            for i in 0..words.len() {
-                acc.entry(st.stem(words.key(i)).into_owned()).or_default().extend(words.meaning(i).iter().copied());
+            None => {
+                let words = self.staged.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+                Tables::build(lang, &words)
             }
-            let mut stems = Packed::default();
-            for (s, v) in acc {
-                stems.push(&s, &merged(v));
-            }
-            stems.sorted()
         })
     }
 }
@@ -217,10 +308,22 @@ impl Builder {
     /// The finished table, named `id` in stored features.
     pub fn finish(mut self, id: &str) -> Lexicon {
         self.lex.id = id.to_string();
-        for (lang, words) in self.staged {
-            self.lex.tables.insert(lang, LangTable { words: OnceLock::from(words.sorted()), ..LangTable::default() });
+        let mut staged: Vec<(String, Packed)> = self.staged.into_iter().map(|(l, w)| (l, w.sorted())).collect();
+        // In language order: f32 sums depend on the order of their terms, and
+        // a map's order can differ between processes, which made a borderline
+        // decision differ from one run to the next.
+        staged.sort_by(|a, b| a.0.cmp(&b.0));
+        let langs = staged.len();
+        for (_, words) in &staged {
+            // per 10k words, so that tables of any size weigh alike (tiny test tables: per word)
+            let per = 10_000.0 / words.len().max(10_000) as f32 / langs as f32;
+            for (c, v) in (0..words.len()).flat_map(|i| words.meaning(i).iter()) {
+                *self.lex.spread.entry(*c).or_default() += v * per;
+            }
         }
-        self.lex.count_spread();
+        for (lang, words) in staged {
+            self.lex.tables.insert(lang, LangTable { staged: Mutex::new(Some(words)), ..LangTable::default() });
+        }
         self.lex
     }
 }
@@ -301,22 +404,6 @@ impl Lexicon {
         b.finish(id)
     }
 
-    fn count_spread(&mut self) {
-        // In language order: f32 sums depend on the order of their terms, and
-        // a map's order can differ between processes, which made a borderline
-        // decision differ from one run to the next.
-        let mut langs: Vec<&String> = self.tables.keys().collect();
-        langs.sort();
-        for table in langs.into_iter().map(|l| &self.tables[l]) {
-            // per 10k words, so that tables of any size weigh alike (tiny test tables: per word)
-            let words = table.words();
-            let per = 10_000.0 / words.len().max(10_000) as f32 / self.tables.len() as f32;
-            for (c, v) in (0..words.len()).flat_map(|i| words.meaning(i).iter()) {
-                *self.spread.entry(*c).or_default() += v * per;
-            }
-        }
-    }
-
     /// Identifies this instance within the process (never reused).
     pub fn serial(&self) -> u64 {
         self.serial
@@ -345,33 +432,21 @@ impl Lexicon {
 
     /// The meaning of a known word.
     pub fn exact(&self, lang: &str, word: &str) -> Option<&Meaning> {
-        let words = self.tables.get(lang)?.words();
-        words.find(word).map(|i| words.meaning(i))
+        self.tables.get(lang)?.get(lang).exact(word)
     }
 
     /// The merged meaning of the known words with this Snowball stem.
     pub fn by_stem(&self, lang: &str, stem: &str) -> Option<&Meaning> {
-        let stems = self.tables.get(lang)?.stems(lang);
-        stems.find(stem).map(|i| stems.meaning(i))
+        self.tables.get(lang)?.get(lang).stem(stem)
     }
 
     /// The longest known word that `word` starts with, allowing the known word
     /// up to `slack` more letters (stem changes: `kaupungissa` -> `kaupunki`).
     /// Returns the meaning and how many bytes of `word` it covers.
     pub fn prefix(&self, lang: &str, word: &str, min: usize, slack: usize) -> Option<(&Meaning, usize)> {
-        let words = self.tables.get(lang)?.words();
+        let tables = self.tables.get(lang)?.get(lang);
         let ends: Vec<usize> = word.char_indices().map(|(i, _)| i).skip(min).chain([word.len()]).collect();
-        for &end in ends.iter().rev() {
-            let p = &word[..end];
-            let limit = p.chars().count() + slack;
-            let hit = (words.lower_bound(p)..words.len())
-                .take_while(|&i| words.key(i).starts_with(p))
-                .find(|&i| words.key(i).chars().count() <= limit);
-            if let Some(i) = hit {
-                return Some((words.meaning(i), end));
-            }
-        }
-        None
+        ends.iter().rev().find_map(|&end| tables.first_with_prefix(&word[..end], slack).map(|m| (m, end)))
     }
 
     /// Weight of a concept: general concepts (meant by many words) weigh less.
@@ -398,7 +473,7 @@ fn merged(mut pairs: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
 }
 
 /// The first bytes of a compiled table.
-pub const MAGIC: &[u8; 8] = b"PFLEXv1\n";
+pub const MAGIC: &[u8; 8] = b"PFLEXv2\n";
 
 /// A bounds-checked little-endian reader: a damaged or truncated compiled
 /// table gives `None`, never a panic.
@@ -462,36 +537,31 @@ fn put_pairs(out: &mut Vec<u8>, pairs: &[(u32, f32)]) {
     }
 }
 
-impl Packed {
+impl Tables {
     fn write(&self, out: &mut Vec<u8>) {
-        put_u32(out, self.len() as u32);
-        put_str(out, &self.text);
-        self.ends.iter().for_each(|&e| put_u32(out, e));
+        for map in [&self.words, &self.stems] {
+            let bytes = map.as_fst().as_bytes();
+            put_u64(out, bytes.len() as u64);
+            out.extend_from_slice(bytes);
+        }
         put_u32(out, self.pairs.len() as u32);
         put_pairs(out, &self.pairs);
-        self.pair_ends.iter().for_each(|&e| put_u32(out, e));
     }
 
-    /// Reads what [`Packed::write`] wrote, checking that every offset is in
-    /// bounds, ascending and on a character boundary, and that the keys are
-    /// sorted (lookups rely on all of it).
-    fn read(r: &mut Bytes) -> Option<Packed> {
-        let n = r.u32()? as usize;
-        let text = r.string()?;
-        let ends = r.u32s(n)?;
+    /// Reads what [`Tables::write`] wrote; `None` when a map's checksum
+    /// fails (a damaged map could panic a lookup). Meanings out of range
+    /// are checked at lookup.
+    fn read(r: &mut Bytes) -> Option<Tables> {
+        let mut map = || {
+            let len = usize::try_from(r.u64()?).ok()?;
+            let map = fst::Map::new(r.take(len)?.to_vec()).ok()?;
+            map.as_fst().verify().ok()?;
+            Some(map)
+        };
+        let (words, stems) = (map()?, map()?);
         let n_pairs = r.u32()? as usize;
         let pairs = r.pairs(n_pairs)?;
-        let pair_ends = r.u32s(n)?;
-        let ascending =
-            |v: &[u32], max: usize| v.windows(2).all(|w| w[0] <= w[1]) && v.last().is_none_or(|&e| e as usize <= max);
-        if !ascending(&ends, text.len())
-            || !ascending(&pair_ends, pairs.len())
-            || !ends.iter().all(|&e| text.is_char_boundary(e as usize))
-        {
-            return None;
-        }
-        let p = Packed { text, ends, pairs, pair_ends };
-        (1..p.len()).all(|i| p.key(i - 1) < p.key(i)).then_some(p)
+        Some(Tables { words, stems, pairs })
     }
 }
 
@@ -508,8 +578,7 @@ impl Lexicon {
             .iter()
             .map(|l| {
                 let mut out = Vec::new();
-                self.tables[*l].words().write(&mut out);
-                self.tables[*l].stems(l).write(&mut out);
+                self.tables[*l].get(l).write(&mut out);
                 out
             })
             .collect();
@@ -599,6 +668,51 @@ mod tests {
         let (_, used) = lex.prefix("fi", "kirjastoauto", 4, 2).unwrap();
         assert_eq!(used, "kirjasto".len());
         assert!(lex.prefix("fi", "auto", 4, 2).is_none());
+    }
+
+    /// `prefix` against a scan of the sorted words, as it was written
+    /// before the words moved into a transducer: for each end of `word`
+    /// from the longest, the first word in sorted order that starts with
+    /// that part and has at most `slack` more characters.
+    #[test]
+    fn prefix_lookups_find_the_first_word_within_the_slack() {
+        let words = [
+            "talo",
+            "talous",
+            "taloudellinen",
+            "taloutta",
+            "tält",
+            "tälta",
+            "tältä",
+            "kaupunki",
+            "kaupunginosa",
+            "kaupungin",
+            "ääni",
+            "äänestys",
+            "äänet",
+            "kirja",
+            "kirjasto",
+            "kirjastoauto",
+        ];
+        let text: String = words.iter().enumerate().map(|(i, w)| format!("fi\t{w}\tc{i}:1.0\n")).collect();
+        let lex = Lexicon::parse(&text, "t");
+        let mut sorted = words.to_vec();
+        sorted.sort_unstable();
+        let queries =
+            ["talossa", "taloudellisesti", "tältäkin", "kaupungissa", "äänestyksen", "äänillä", "kirjastoautot", "ta"];
+        for query in words.iter().chain(&queries) {
+            for (min, slack) in [(1, 0), (2, 1), (3, 2), (4, 2), (4, 5)] {
+                let ends: Vec<usize> = query.char_indices().map(|(i, _)| i).skip(min).chain([query.len()]).collect();
+                let expected = ends.iter().rev().find_map(|&end| {
+                    let p = &query[..end];
+                    let limit = p.chars().count() + slack;
+                    let w = sorted.iter().find(|w| w.starts_with(p) && w.chars().count() <= limit)?;
+                    Some((lex.exact("fi", w).unwrap().to_vec(), end))
+                });
+                let got = lex.prefix("fi", query, min, slack).map(|(m, n)| (m.to_vec(), n));
+                assert_eq!(got, expected, "{query} min {min} slack {slack}");
+            }
+        }
     }
 
     /// Serves a compiled table from memory.
