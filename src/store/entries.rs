@@ -81,6 +81,19 @@ impl Store {
         Ok(stats)
     }
 
+    /// Records fetches that brought no entries (a 304, a failure) in one
+    /// transaction: all of them or, on an error, none (the caller can then
+    /// record them one at a time). Each commit writes every page it
+    /// changed to the log: a poll of 1,000 unchanged feeds wrote 1,000
+    /// times the same few pages.
+    pub fn save_fetches(&mut self, fetches: &[(i64, &FetchRecord)]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(true).ctx("cannot start saving")?;
+        for (source_id, fetch) in fetches {
+            record(&tx, *source_id, fetch, 0, 0)?;
+        }
+        tx.commit().ctx("cannot commit fetches")
+    }
+
     /// All entries of a source, newest first.
     pub fn entries_of(&self, source_id: i64) -> Result<Vec<EntryRow>, StoreError> {
         load_entries(&self.db, "source_id = ?1 ORDER BY published_at DESC, id DESC", p![source_id])

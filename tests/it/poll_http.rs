@@ -50,6 +50,48 @@ fn second_poll_is_conditional_and_stores_nothing_twice() {
     env.integrity_ok();
 }
 
+/// Fetches with nothing to parse (304s, failures) are recorded in groups,
+/// one transaction for all that finish together: each still gets its own
+/// fetch record, outcome, validators, error count and next due time, and a
+/// feed that changed in the same poll is stored beside them.
+#[test]
+fn many_unchanged_and_failing_feeds_are_each_recorded() {
+    let srv = Server::start();
+    let mut sources = Vec::new();
+    for i in 0..40 {
+        let path = format!("/u{i}.xml");
+        srv.feed(&path, rss("U", &format!("u{i}-"), 1), &format!("\"u{i}\""), LM);
+        sources.push(srv.url(&path));
+    }
+    for i in 0..10 {
+        let path = format!("/bad{i}.xml");
+        srv.route(&path, |_| Response::status(500));
+        sources.push(srv.url(&path));
+    }
+    srv.feed("/c.xml", rss("C", "c-", 1), "\"c1\"", LM);
+    sources.push(srv.url("/c.xml"));
+    let list: Vec<(&str, &str)> = sources.iter().map(|u| (u.as_str(), "")).collect();
+    let env = Env::new("per_host_delay = \"0s\"\nper_host_concurrency = 16\nconcurrency = 16", &list);
+    let first = env.run(&["poll"]);
+    assert!(stdout(&first).contains("41 ok, 0 not modified, 10 failed; 41 new entries"), "{}", stdout(&first));
+
+    srv.feed("/c.xml", rss("C", "c-", 2), "\"c2\"", "Tue, 03 Nov 2026 10:00:00 GMT");
+    let second = env.run(&["poll", "--all"]);
+    assert!(stdout(&second).contains("1 ok, 40 not modified, 10 failed; 1 new entries"), "{}", stdout(&second));
+    assert_eq!(env.count("SELECT COUNT(*) FROM fetches"), 102);
+    assert_eq!(env.count("SELECT COUNT(*) FROM entries"), 42);
+    assert_eq!(env.count("SELECT COUNT(*) FROM sources WHERE last_outcome = 'not_modified' AND error_count = 0"), 40);
+    assert_eq!(env.count("SELECT COUNT(*) FROM sources WHERE last_outcome = 'failed' AND error_count = 2"), 10);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM sources WHERE key LIKE '%/u%' AND etag = '\"' || substr(key, instr(key, '/u') + 1, instr(key, '.xml') - instr(key, '/u') - 1) || '\"'"),
+        40,
+        "each source keeps its own validators"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM sources WHERE next_due_at > last_fetch_at"), 51);
+    assert_eq!(env.count("SELECT COUNT(*) FROM sources WHERE claim_token IS NOT NULL"), 0, "every claim is released");
+    env.integrity_ok();
+}
+
 #[test]
 fn validators_are_replaced_even_when_the_body_is_unchanged() {
     let srv = Server::start();
