@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use fst::{IntoStreamer, Streamer};
+use fst::raw::{Node, Output};
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
@@ -121,12 +121,49 @@ impl Tables {
         self.stems.get(stem).and_then(|v| self.meaning(v))
     }
 
-    /// The meaning of the first known word, in sorted order, that starts
-    /// with `prefix` and has at most `slack` more characters.
-    fn first_with_prefix(&self, prefix: &str, slack: usize) -> Option<&Meaning> {
-        let mut found = self.words.search(PrefixWithin { prefix: prefix.as_bytes(), slack }).into_stream();
-        found.next().and_then(|(_, v)| self.meaning(v))
+    /// For each of `ends` (byte offsets of `word`, ascending), from the
+    /// last: the first known word, in sorted order, that starts with
+    /// `word[..end]` and has at most `slack` more characters; its meaning
+    /// and the end. One walk down the transducer along `word`, then a short
+    /// search below each node it reached, deepest first: a search per end
+    /// from the root cost a third of the features' time.
+    fn longest_prefix(&self, word: &str, ends: &[usize], slack: usize) -> Option<(&Meaning, usize)> {
+        let fst = self.words.as_fst();
+        let bytes = word.as_bytes();
+        let (mut node, mut out, mut pos) = (fst.root(), Output::zero(), 0);
+        let mut reached = Vec::with_capacity(ends.len());
+        'walk: for &end in ends {
+            while pos < end {
+                let Some(i) = node.find_input(bytes[pos]) else { break 'walk };
+                let t = node.transition(i);
+                (node, out, pos) = (fst.node(t.addr), out.cat(t.out), pos + 1);
+            }
+            reached.push((end, node, out));
+        }
+        reached.into_iter().rev().find_map(|(end, node, out)| {
+            let value = first_key_below(fst, &node, out, slack, 0)?;
+            self.meaning(value).map(|m| (m, end))
+        })
     }
+}
+
+/// The value of the first key, in sorted order, below `node` (reached with
+/// output `out`) that adds at most `slack` characters (`extra` added so far).
+fn first_key_below<D: AsRef<[u8]>>(
+    fst: &fst::raw::Fst<D>,
+    node: &Node<'_>,
+    out: Output,
+    slack: usize,
+    extra: usize,
+) -> Option<u64> {
+    if node.is_final() {
+        return Some(out.cat(node.final_output()).value());
+    }
+    node.transitions().find_map(|t| {
+        // A character starts at every byte that does not continue one.
+        let extra = extra + usize::from(t.inp & 0xC0 != 0x80);
+        (extra <= slack).then(|| first_key_below(fst, &fst.node(t.addr), out.cat(t.out), slack, extra)).flatten()
+    })
 }
 
 /// Gathers the meanings of a language's keys, each distinct one once.
@@ -172,40 +209,6 @@ fn stems_of(lang: &str, words: &Packed) -> Packed {
         stems.push(&s, &merged(v));
     }
     stems.sorted()
-}
-
-/// Keys that start with `prefix` followed by at most `slack` characters;
-/// the state is how much of the prefix is matched and how many characters
-/// came after it (`None`: no key below can match).
-struct PrefixWithin<'a> {
-    prefix: &'a [u8],
-    slack: usize,
-}
-
-impl fst::Automaton for PrefixWithin<'_> {
-    type State = Option<(usize, usize)>;
-
-    fn start(&self) -> Self::State {
-        Some((0, 0))
-    }
-
-    fn is_match(&self, state: &Self::State) -> bool {
-        matches!(state, Some((n, _)) if *n == self.prefix.len())
-    }
-
-    fn can_match(&self, state: &Self::State) -> bool {
-        state.is_some()
-    }
-
-    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
-        let (n, extra) = (*state)?;
-        if n < self.prefix.len() {
-            return (self.prefix[n] == byte).then_some((n + 1, 0));
-        }
-        // A character starts at every byte that does not continue one.
-        let extra = extra + usize::from(byte & 0xC0 != 0x80);
-        (extra <= self.slack).then_some((n, extra))
-    }
 }
 
 /// The word table of one language.
@@ -331,7 +334,7 @@ impl Builder {
 /// Word tables for several languages, with concept weights.
 #[derive(Debug)]
 pub struct Lexicon {
-    tables: HashMap<String, LangTable>,
+    tables: FxHashMap<String, LangTable>,
     /// How general a concept is (share of the table's words that mean it, per 10k).
     spread: FxHashMap<u32, f32>,
     /// Names the table that features were computed with.
@@ -344,7 +347,7 @@ impl Default for Lexicon {
     fn default() -> Lexicon {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Lexicon {
-            tables: HashMap::new(),
+            tables: FxHashMap::default(),
             spread: FxHashMap::default(),
             id: String::new(),
             serial: NEXT.fetch_add(1, Ordering::Relaxed),
@@ -446,7 +449,7 @@ impl Lexicon {
     pub fn prefix(&self, lang: &str, word: &str, min: usize, slack: usize) -> Option<(&Meaning, usize)> {
         let tables = self.tables.get(lang)?.get(lang);
         let ends: Vec<usize> = word.char_indices().map(|(i, _)| i).skip(min).chain([word.len()]).collect();
-        ends.iter().rev().find_map(|&end| tables.first_with_prefix(&word[..end], slack).map(|m| (m, end)))
+        tables.longest_prefix(word, &ends, slack)
     }
 
     /// Weight of a concept: general concepts (meant by many words) weigh less.
