@@ -21,6 +21,9 @@
 //! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
 //! do no IO and read no clock.
 
+// The library has no `unsafe` at all; the binary's one call is in main.rs.
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod clock;
 pub mod config;

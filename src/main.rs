@@ -17,7 +17,7 @@ fn main() -> std::process::ExitCode {
 #[allow(unsafe_code)]
 fn limit_malloc_arenas() {
     let tuned = std::env::var_os("MALLOC_ARENA_MAX").is_some()
-        || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"));
+        || std::env::var_os("GLIBC_TUNABLES").is_some_and(|t| t.to_string_lossy().contains("arena_max"));
     if tuned {
         return;
     }

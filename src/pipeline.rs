@@ -398,7 +398,8 @@ impl Job {
             let _cpu = cpu.acquire().await;
             crate::cpu::run(move || self.process(fetched, started_at, duration_ms)).await
         } else {
-            self.light.clone().record(Done { job: self, fetched, started_at, duration_ms }).await
+            let span = tracing::Span::current();
+            self.light.clone().record(Done { span, job: self, fetched, started_at, duration_ms }).await
         };
         let report = report.unwrap_or_else(|e| SourceReport {
             url: url.clone(),
@@ -627,6 +628,8 @@ impl Job {
 
 /// A fetch done, waiting to be recorded.
 struct Done {
+    /// The source's span, entered where the fetch is recorded.
+    span: tracing::Span,
     job: Job,
     fetched: Result<Fetched, FetchError>,
     started_at: DateTime<Utc>,
@@ -659,7 +662,17 @@ impl Light {
         };
         if start {
             let light = self.clone();
-            tokio::spawn(crate::cpu::run(move || light.write()));
+            tokio::spawn(async move {
+                let writer = light.clone();
+                if let Err(e) = crate::cpu::run(move || writer.write()).await {
+                    // No writer: the queued fetches fail (their senders
+                    // dropped) rather than wait for ever.
+                    tracing::error!(error = %e, "cannot record fetches");
+                    let mut queue = light.queue.lock().unwrap_or_else(|p| p.into_inner());
+                    queue.0.clear();
+                    queue.1 = false;
+                }
+            });
         }
         rx.await.map_err(|_| "recording the fetch failed (see the log)".to_string())
     }
@@ -676,8 +689,13 @@ impl Light {
                 std::mem::take(&mut queue.0)
             };
             // A panic fails this group's fetches, not the ones queued after.
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_group(group))).is_err() {
-                tracing::error!("recording a group of fetches panicked");
+            if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_group(group))) {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = what, "recording a group of fetches panicked");
             }
         }
     }
@@ -691,19 +709,22 @@ fn write_group(group: Vec<Queued>) {
     let prepared: Vec<_> = group
         .into_iter()
         .map(|(d, tx)| {
+            let _entered = d.span.enter();
             let recent = |id| store.recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
             let (rec, _, now) = d.job.prepare(d.fetched, d.started_at, d.duration_ms, recent);
-            (d.job, rec, now, tx)
+            (d.span.clone(), d.job, rec, now, tx)
         })
         .collect();
     let together = {
-        let records: Vec<(i64, &FetchRecord)> = prepared.iter().map(|(job, rec, ..)| (job.claimed.id, rec)).collect();
+        let records: Vec<(i64, &FetchRecord)> =
+            prepared.iter().map(|(_, job, rec, ..)| (job.claimed.id, rec)).collect();
         store.save_fetches(&records)
     };
     if let Err(e) = &together {
         debug!(error = %e, fetches = prepared.len(), "cannot record the group at once: one at a time");
     }
-    for (job, rec, now, tx) in prepared {
+    for (span, job, rec, now, tx) in prepared {
+        let _entered = span.enter();
         let saved = match together {
             Ok(()) => Ok(SaveStats::default()),
             Err(_) => store.save_fetch(job.claimed.id, &rec, &[], now),

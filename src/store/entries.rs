@@ -86,10 +86,15 @@ impl Store {
     /// record them one at a time). Each commit writes every page it
     /// changed to the log: a poll of 1,000 unchanged feeds wrote 1,000
     /// times the same few pages.
+    /// Several source rows: on PostgreSQL under the sources lock, in id
+    /// order, as every write to several of them.
     pub fn save_fetches(&mut self, fetches: &[(i64, &FetchRecord)]) -> Result<(), StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start saving")?;
+        super::sources::lock_sources(&tx)?;
+        let mut fetches = fetches.to_vec();
+        fetches.sort_by_key(|(source_id, _)| *source_id);
         for (source_id, fetch) in fetches {
-            record(&tx, *source_id, fetch, 0, 0)?;
+            record(&tx, source_id, fetch, 0, 0)?;
         }
         tx.commit().ctx("cannot commit fetches")
     }

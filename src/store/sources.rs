@@ -12,7 +12,8 @@ use crate::config::SourceConfig;
 /// The lock that writes to several source rows take on PostgreSQL
 /// (`pg_advisory_xact_lock`): claims, lease renewals and releases, syncs.
 /// Without it two such transactions could lock rows in different orders and
-/// deadlock; a fetch's save locks one row and needs no turn.
+/// deadlock; a fetch's save locks one row and needs no turn (a group of
+/// fetches recorded together takes it).
 const PG_SOURCES_LOCK: i64 = 0x706f_6c79_636c_6169; // "polyclai"
 
 /// Takes the sources lock inside `tx` (PostgreSQL; SQLite's IMMEDIATE

@@ -141,28 +141,36 @@ impl Tables {
             reached.push((end, node, out));
         }
         reached.into_iter().rev().find_map(|(end, node, out)| {
-            let value = first_key_below(fst, &node, out, slack, 0)?;
+            let value = first_key_below(fst, &node, out, slack, 0, 0)?;
             self.meaning(value).map(|m| (m, end))
         })
     }
 }
 
 /// The value of the first key, in sorted order, below `node` (reached with
-/// output `out`) that adds at most `slack` characters (`extra` added so far).
+/// output `out`) that adds at most `slack` characters (`extra` characters
+/// in `bytes` bytes added so far; UTF-8 takes at most four bytes a
+/// character, a bound that also stops a damaged map that passed its
+/// checksum from recursing without end).
 fn first_key_below<D: AsRef<[u8]>>(
     fst: &fst::raw::Fst<D>,
     node: &Node<'_>,
     out: Output,
     slack: usize,
     extra: usize,
+    bytes: usize,
 ) -> Option<u64> {
     if node.is_final() {
         return Some(out.cat(node.final_output()).value());
     }
+    if bytes >= 4 * (slack + 1) {
+        return None;
+    }
     node.transitions().find_map(|t| {
         // A character starts at every byte that does not continue one.
         let extra = extra + usize::from(t.inp & 0xC0 != 0x80);
-        (extra <= slack).then(|| first_key_below(fst, &fst.node(t.addr), out.cat(t.out), slack, extra)).flatten()
+        let below = || first_key_below(fst, &fst.node(t.addr), out.cat(t.out), slack, extra, bytes + 1);
+        (extra <= slack).then(below).flatten()
     })
 }
 
