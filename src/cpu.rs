@@ -61,16 +61,18 @@ pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
     pool().send(job).map_err(|_| "the worker threads are gone".to_string())?;
     match rx.await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(panic)) => Err(format!(
-            "worker panicked: {}",
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        )),
+        Ok(Err(panic)) => Err(format!("worker panicked: {}", panic_message(panic.as_ref()))),
         Err(_) => Err("no worker thread ran the job".to_string()),
     }
+}
+
+/// What a caught panic said (empty when it carried no text).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

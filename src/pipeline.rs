@@ -690,11 +690,7 @@ impl Light {
             };
             // A panic fails this group's fetches, not the ones queued after.
             if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_group(group))) {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let what = crate::cpu::panic_message(panic.as_ref());
                 tracing::error!(panic = what, "recording a group of fetches panicked");
             }
         }
