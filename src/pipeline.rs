@@ -424,8 +424,7 @@ impl Job {
         started_at: DateTime<Utc>,
         duration_ms: u64,
     ) -> SourceReport {
-        let store = self.store.clone();
-        let recent = |id| lock(&store).recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
+        let recent = |id| lock(&self.store).recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
         let (rec, entries, now) = self.prepare(fetched, started_at, duration_ms, recent);
         let mut store = lock(&self.store);
         let saved = store.save_fetch(self.claimed.id, &rec, &entries, now);

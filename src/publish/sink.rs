@@ -20,17 +20,11 @@ pub struct WriteStats {
     pub changed: Vec<String>,
 }
 
-/// Writes every artifact under `dir`. Each file is replaced atomically; the
-/// directories that changed are synced once each at the end (not once per
-/// file), so everything is durable when this returns.
-pub fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteStats> {
-    let mut w = Writer::new(dir);
-    artifacts.iter().for_each(|a| w.put(a));
-    w.finish()
-}
-
-/// [`write_all`] one artifact at a time, as they are rendered. The first
-/// error stops the writing and is what [`Writer::finish`] returns.
+/// Writes artifacts under a directory one at a time, as they are rendered.
+/// Each file is replaced atomically; the directories that changed are
+/// synced once each by [`Writer::finish`] (not once per file), so
+/// everything is durable when it returns. The first error stops the
+/// writing and is what `finish` returns.
 pub struct Writer<'d> {
     dir: &'d Path,
     stats: WriteStats,
@@ -141,6 +135,13 @@ fn replace(path: &Path, body: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every artifact through one writer.
+    fn write_all(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<WriteStats> {
+        let mut w = Writer::new(dir);
+        artifacts.iter().for_each(|a| w.put(a));
+        w.finish()
+    }
 
     fn art(path: &str, body: &str) -> Artifact {
         Artifact { path: path.into(), content_type: "text/plain", body: body.into(), updated: Default::default() }
