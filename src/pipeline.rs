@@ -295,6 +295,16 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         }
         let (s, r) = (store.clone(), rules.clone());
         summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
+        let st = &summary.stories;
+        debug!(
+            new_stories = st.new_stories,
+            versions = st.versions,
+            duplicates = st.duplicates,
+            candidates = st.candidates,
+            scored_ahead = st.scored_ahead,
+            seconds = phase.elapsed().as_secs_f64(),
+            "stories assigned"
+        );
     }
     summary.phases.assign = phase.elapsed().as_secs_f64();
     let phase = Instant::now();

@@ -174,7 +174,7 @@ fn numbers_contained(a: &Features, b: &Features) -> bool {
 
 /// Scores a cross-language pair as versions of one post.
 pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
-    version_scored(new, old, &[], true, 0.0)
+    version_scored(new, old, &[], true, 0.0, None)
 }
 
 /// [`version_evidence`]; without `explain` only the score is filled in (the
@@ -183,7 +183,16 @@ pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
 /// `floor`: below, it is some score below `floor` too (work that cannot
 /// change the verdict is skipped).
 /// Ids in `not_ids` are not compared (see [`shared_not_post_ids`]).
-fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: bool, floor: f64) -> Evidence {
+/// `known` is the content part at `floor` worked out beforehand
+/// ([`content_at_floor`] of the same pair and floor), if it was.
+fn version_scored(
+    new: &Features,
+    old: &Features,
+    not_ids: &[&str],
+    explain: bool,
+    floor: f64,
+    known: Option<f64>,
+) -> Evidence {
     let mut signals = Vec::new();
     let mut note = |name: &str, score: f64| {
         if explain {
@@ -205,35 +214,58 @@ fn version_scored(new: &Features, old: &Features, not_ids: &[&str], explain: boo
         note(&format!("shared id {k}, same publisher"), 0.95);
         return Evidence { score: 0.95, signals };
     }
-    let hours = (new.published - old.published).num_minutes().abs() as f64 / 60.0;
-    if hours > (WINDOW_DAYS * 24) as f64 {
+    let Some(pair) = Pair::of(new, old) else {
         note("published too far apart", 0.0);
         return Evidence { score: 0.0, signals };
-    }
-    let date = date_factor(hours);
-    let boost = same_publisher(new, old) && hours <= 48.0;
-    let finish = |content: f64| {
-        let mut score = content * date;
-        if boost {
-            score *= 1.1;
-        }
-        score.min(CONTENT_CAP)
     };
     let content = if explain {
         let (content, parts) = content_similarity(&new.content, &old.content);
         parts.into_iter().for_each(|(n, s)| note(n, s));
         content
     } else {
-        content_score(&new.content, &old.content, |c| finish(c) >= floor)
+        known.unwrap_or_else(|| pair.content(new, old, floor))
     };
     note("content", content);
-    if date < 1.0 {
-        note("published more than 3 days apart", date);
+    if pair.date < 1.0 {
+        note("published more than 3 days apart", pair.date);
     }
-    if boost {
+    if pair.boost {
         note("same publisher within 2 days (x1.1)", 1.1);
     }
-    Evidence { score: finish(content), signals }
+    Evidence { score: pair.finish(content), signals }
+}
+
+/// What the dates and publishers of two entries do to their content score.
+struct Pair {
+    /// [`date_factor`].
+    date: f64,
+    /// Same publisher within two days.
+    boost: bool,
+}
+
+impl Pair {
+    /// None: published too far apart to be versions by content.
+    fn of(new: &Features, old: &Features) -> Option<Pair> {
+        let hours = (new.published - old.published).num_minutes().abs() as f64 / 60.0;
+        if hours > (WINDOW_DAYS * 24) as f64 {
+            return None;
+        }
+        Some(Pair { date: date_factor(hours), boost: same_publisher(new, old) && hours <= 48.0 })
+    }
+
+    /// The score from the content score.
+    fn finish(&self, content: f64) -> f64 {
+        let mut score = content * self.date;
+        if self.boost {
+            score *= 1.1;
+        }
+        score.min(CONTENT_CAP)
+    }
+
+    /// The content score, exact where the finished score reaches `floor`.
+    fn content(&self, new: &Features, old: &Features, floor: f64) -> f64 {
+        content_score(&new.content, &old.content, |c| self.finish(c) >= floor)
+    }
 }
 
 /// Full weight within 3 days, then down to 0.5 at the window's end.
@@ -250,9 +282,23 @@ pub fn decide(new: &Features, candidates: &[Candidate]) -> Decision {
 
 /// [`decide`] with another content threshold (for calibration: `eval-dedup --threshold`).
 pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: f64) -> Decision {
+    decide_prescored(new, candidates, content_threshold, &Prescored::default())
+}
+
+/// [`decide_with`], taking the scores in `pre` (worked out beforehand for
+/// this new entry, at this threshold: [`Prescored::score`]) instead of
+/// computing them again. The same decision as without them.
+pub fn decide_prescored(new: &Features, candidates: &[Candidate], content_threshold: f64, pre: &Prescored) -> Decision {
+    // Scores worked out at another threshold are not these.
+    let empty = Prescored::default();
+    let pre = if pre.floor == content_threshold { pre } else { &empty };
     let mut best_dup: Option<(&Candidate, Evidence)> = None;
     for c in candidates.iter().filter(|c| same_lang(new, &c.features) || new.lang.is_none()) {
-        if let Some(ev) = duplicate_evidence(new, &c.features)
+        let ev = match pre.get(c.entry_id) {
+            Some(Prescore::Duplicate(ev)) => ev.clone(),
+            _ => duplicate_evidence(new, &c.features),
+        };
+        if let Some(ev) = ev
             && better(&ev, c, best_dup.as_ref())
         {
             best_dup = Some((c, ev));
@@ -270,7 +316,7 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
         if !other_lang || c.story_langs.contains(lang) {
             continue; // one version per language in a story
         }
-        let ev = version_scored(new, &c.features, &not_ids, false, content_threshold);
+        let ev = version_scored(new, &c.features, &not_ids, false, content_threshold, pre.content(c.entry_id));
         if ev.score >= content_threshold {
             over.push((c, ev));
         } else {
@@ -280,8 +326,8 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
     // Best first; at one score, the lowest entry id.
     over.sort_by(|(a, x), (b, y)| y.score.total_cmp(&x.score).then(a.entry_id.cmp(&b.entry_id)));
     let best_score = over.first().map(|(_, ev)| ev.score);
-    if let Some((e, c)) = displacement(new, candidates, &not_ids, lang, best_score, content_threshold) {
-        let evidence = version_scored(new, &e.features, &not_ids, true, 0.0);
+    if let Some((e, c)) = displacement(new, candidates, &not_ids, lang, best_score, content_threshold, pre) {
+        let evidence = version_scored(new, &e.features, &not_ids, true, 0.0, None);
         return Decision::Version {
             story_id: e.story_id.clone(),
             matched: e.entry_id,
@@ -291,7 +337,7 @@ pub fn decide_with(new: &Features, candidates: &[Candidate], content_threshold: 
         };
     }
     let Some((best, _)) = over.first() else { return Decision::New };
-    let evidence = version_scored(new, &best.features, &not_ids, true, 0.0);
+    let evidence = version_scored(new, &best.features, &not_ids, true, 0.0, None);
     let mut langs: Vec<&str> = best.story_langs.iter().map(String::as_str).chain([lang.as_str()]).collect();
     let mut links: Vec<Link> = Vec::new();
     for (c, ev) in &over[1..] {
@@ -329,6 +375,7 @@ fn displacement<'a>(
     lang: &str,
     best_allowed: Option<f64>,
     threshold: f64,
+    pre: &Prescored,
 ) -> Option<(&'a Candidate, i64)> {
     let mut best: Option<(&Candidate, f64)> = None;
     for e in candidates {
@@ -336,7 +383,7 @@ fn displacement<'a>(
         if !pair || e.features.lang.as_deref().is_none_or(|l| l == lang) {
             continue;
         }
-        let score = version_scored(new, &e.features, not_ids, false, threshold).score;
+        let score = version_scored(new, &e.features, not_ids, false, threshold, pre.content(e.entry_id)).score;
         let wins = best.is_none_or(|(b, s)| score > s || (score == s && e.entry_id < b.entry_id));
         if score >= threshold && best_allowed.is_none_or(|a| score > a) && wins {
             best = Some((e, score));
@@ -346,7 +393,7 @@ fn displacement<'a>(
     // The version (or duplicate) in the new entry's language it would part from.
     let mut held: Option<(i64, f64)> = None;
     for c in candidates.iter().filter(|c| c.story_id == e.story_id && c.features.lang.as_deref() == Some(lang)) {
-        let s = version_scored(&c.features, &e.features, not_ids, false, 0.0).score;
+        let s = version_scored(&c.features, &e.features, not_ids, false, 0.0, None).score;
         if held.is_none_or(|(_, h)| s > h) {
             held = Some((c.entry_id, s));
         }
@@ -368,7 +415,7 @@ fn stories_resemble(candidates: &[Candidate], a: &str, b: &str, not_ids: &[&str]
     xs.iter().any(|x| {
         ys.iter().any(|y| {
             x.features.lang != y.features.lang
-                && version_scored(&x.features, &y.features, not_ids, false, floor).score >= floor
+                && version_scored(&x.features, &y.features, not_ids, false, floor, None).score >= floor
         })
     })
 }
@@ -401,6 +448,79 @@ fn shared_not_post_ids<'a>(new: &'a Features, candidates: &[Candidate]) -> Vec<&
         }
     }
     out
+}
+
+/// What one new entry scores against stored entries, worked out before its
+/// decision (assignment does it on another core, while the decisions
+/// before this one are made): the parts of [`decide`] that depend on the
+/// two entries' features alone, which are most of its work. The stories
+/// of the candidates, which earlier decisions change, are not in it.
+#[derive(Debug, Clone, Default)]
+pub struct Prescored {
+    /// The content threshold the scores were worked out at.
+    floor: f64,
+    /// By stored entry id, sorted.
+    scores: Vec<(i64, Prescore)>,
+}
+
+/// One pair's score, as [`decide_prescored`] would compute it.
+#[derive(Debug, Clone)]
+enum Prescore {
+    /// Same language (or the new entry's is unknown): [`duplicate_evidence`].
+    Duplicate(Option<Evidence>),
+    /// Two languages, within the window: the content part of the version
+    /// score, exact where the version score reaches the threshold.
+    Content(f64),
+}
+
+impl Prescored {
+    /// Scores `new` against each of `olds` (stored entry id, features) as
+    /// [`decide_prescored`] at `content_threshold` would.
+    pub fn score<'a>(
+        new: &Features,
+        olds: impl IntoIterator<Item = (i64, &'a Features)>,
+        content_threshold: f64,
+    ) -> Prescored {
+        let mut scores = Vec::new();
+        for (id, old) in olds {
+            if same_lang(new, old) || new.lang.is_none() {
+                scores.push((id, Prescore::Duplicate(duplicate_evidence(new, old))));
+            } else if old.lang.is_some()
+                && let Some(pair) = Pair::of(new, old)
+            {
+                scores.push((id, Prescore::Content(pair.content(new, old, content_threshold))));
+            }
+        }
+        scores.sort_unstable_by_key(|(id, _)| *id);
+        scores.dedup_by_key(|(id, _)| *id);
+        Prescored { floor: content_threshold, scores }
+    }
+
+    /// How many pairs it holds.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    /// Whether it holds the score against stored entry `id`.
+    pub fn has(&self, id: i64) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn get(&self, id: i64) -> Option<&Prescore> {
+        self.scores.binary_search_by_key(&id, |(i, _)| *i).ok().map(|i| &self.scores[i].1)
+    }
+
+    fn content(&self, id: i64) -> Option<f64> {
+        match self.get(id) {
+            Some(Prescore::Content(c)) => Some(*c),
+            _ => None,
+        }
+    }
 }
 
 fn better(ev: &Evidence, c: &Candidate, current: Option<&(&Candidate, Evidence)>) -> bool {
@@ -486,6 +606,44 @@ Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Sk
     fn post_with(lang: &str, hour: i64, id: &str, text: &str) -> Features {
         let lex = crate::dedup::content::Lexicon::parse("", "t");
         Features { content: crate::dedup::content::content_features_with(&lex, lang, "", text), ..post(lang, hour, id) }
+    }
+
+    /// Scores worked out beforehand are taken as they are, for the pairs
+    /// they hold and the threshold they were worked out at; the same
+    /// decision as without them.
+    #[test]
+    fn prescored_scores_stand_in_for_the_pairs_and_threshold_they_hold() {
+        let mut en = post_with("en", 0, "7", ORDER_EN);
+        en.id_keys.clear();
+        let mut da = post_with("da", 1, "8", ORDER_DA);
+        da.id_keys.clear();
+        let cands = [candidate(1, "s1", en.clone())];
+        let pre = Prescored::score(&da, [(1, &en)], CONTENT_THRESHOLD);
+        assert_eq!(pre.len(), 1);
+        let plain = decide(&da, &cands);
+        assert_eq!(plain, Decision::New, "no word table: too little in common");
+        assert_eq!(decide_prescored(&da, &cands, CONTENT_THRESHOLD, &pre), plain);
+        // A score it holds is used (here a forged one, far above the threshold) ...
+        let forged = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(1, Prescore::Content(0.8))] };
+        assert!(matches!(
+            decide_prescored(&da, &cands, CONTENT_THRESHOLD, &forged),
+            Decision::Version { matched: 1, .. }
+        ));
+        // ... not one for another entry, nor one worked out at another threshold.
+        let other = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(2, Prescore::Content(0.8))] };
+        assert_eq!(decide_prescored(&da, &cands, CONTENT_THRESHOLD, &other), plain);
+        let elsewhere = Prescored { floor: 0.5, scores: vec![(1, Prescore::Content(0.8))] };
+        assert_eq!(decide_prescored(&da, &cands, CONTENT_THRESHOLD, &elsewhere), plain);
+        // A same-language pair carries its duplicate verdict.
+        da.url_key = Some("site.example/da/8".into());
+        let copy = Features { source_id: 9, host: Some("copy.example".into()), ..da.clone() };
+        let pre = Prescored::score(&copy, [(2, &da)], CONTENT_THRESHOLD);
+        let dup = [candidate(2, "s2", da.clone())];
+        let verdict = decide_prescored(&copy, &dup, CONTENT_THRESHOLD, &pre);
+        assert!(matches!(verdict, Decision::Duplicate { of_entry: 2, .. }), "{verdict:?}");
+        assert_eq!(verdict, decide(&copy, &dup));
+        let forged = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(2, Prescore::Duplicate(None))] };
+        assert_eq!(decide_prescored(&copy, &dup, CONTENT_THRESHOLD, &forged), Decision::New);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod eval;
 mod features;
 
 pub use decide::{
-    CONTENT_THRESHOLD, Candidate, DUPLICATE_THRESHOLD, Decision, Evidence, Link, PATTERN_SCORE, Signal, WINDOW_DAYS,
-    decide, decide_with, duplicate_evidence, version_evidence,
+    CONTENT_THRESHOLD, Candidate, DUPLICATE_THRESHOLD, Decision, Evidence, Link, PATTERN_SCORE, Prescored, Signal,
+    WINDOW_DAYS, decide, decide_prescored, decide_with, duplicate_evidence, version_evidence,
 };
 pub use features::{Features, features, fold_url, id_keys, pattern_ids, sketch_similarity};

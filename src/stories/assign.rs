@@ -6,7 +6,8 @@
 //! recorded with its evidence, and late strong evidence of a new version
 //! may merge its story with others (`reconcile::merge_strong`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -31,34 +32,225 @@ pub fn assign_pending<D: StoryData>(
     rules: &StoryRules,
     now: DateTime<Utc>,
 ) -> Result<AssignStats, D::Error> {
+    assign_pending_with(data, rules, now, true)
+}
+
+/// [`assign_pending`]; `score_ahead`: with the scoring thread ([`Ahead`]),
+/// which changes how fast, never what (the tests compare both).
+pub(crate) fn assign_pending_with<D: StoryData>(
+    data: &mut D,
+    rules: &StoryRules,
+    now: DateTime<Utc>,
+    score_ahead: bool,
+) -> Result<AssignStats, D::Error> {
     let mut todo = data.unassigned()?;
     todo.sort_by(|a, b| (a.published, &a.source_key, &a.entry_key).cmp(&(b.published, &b.source_key, &b.entry_key)));
     let overrides = Overrides { splits: resolve_splits(data, rules)?, merges: resolve_merges(data, rules)? };
     let mut stats = AssignStats::default();
     let (Some(first), Some(last)) = (todo.first(), todo.last()) else { return Ok(stats) };
     let mut window = Window::load(data, first.published, last.published)?;
-    for p in &todo {
-        let Pending { id, source_id, source_key, group, published, entry_key } = p;
-        // Features are stored with the entry; computed here only for rows
-        // stored without them (an older version, an interrupted run).
-        if data.features(*id)?.is_none() {
-            let Some(entry) = data.entry(*id)? else { continue };
-            let mut f = dedup::features(&entry, *source_id, group.as_deref());
-            f.pattern_ids = rules.pattern_ids(source_key, entry.url.as_deref(), entry.guid.as_deref());
-            let links = data.page_links(*id)?;
-            super::add_links(&mut f, links.iter().map(String::as_str));
-            data.store_features(*id, f)?;
+    std::thread::scope(|scope| {
+        let mut ahead = Ahead::start(scope, score_ahead);
+        for p in todo.iter().take(AHEAD) {
+            ahead.feed(p.id, data.features(p.id)?);
         }
-        let story_id = crate::story::story_id(source_key, entry_key);
-        let at = (*published, *source_id, entry_key.clone());
-        let decision = assign(data, &mut window, *id, &at, &story_id, &overrides, now)?;
-        match decision {
-            Decision::New => stats.new_stories += 1,
-            Decision::Version { .. } => stats.versions += 1,
-            Decision::Duplicate { .. } => stats.duplicates += 1,
+        for (i, p) in todo.iter().enumerate() {
+            if let Some(next) = todo.get(i + AHEAD) {
+                ahead.feed(next.id, data.features(next.id)?);
+            }
+            let pre = ahead.take(p.id);
+            let Some(Assigned { decision, story, candidates, scored_ahead }) =
+                assign_one(data, rules, &mut window, p, &overrides, &pre, now)?
+            else {
+                continue;
+            };
+            stats.candidates += candidates;
+            stats.scored_ahead += scored_ahead;
+            match decision {
+                Decision::New => stats.new_stories += 1,
+                Decision::Version { .. } => stats.versions += 1,
+                Decision::Duplicate { .. } => stats.duplicates += 1,
+            }
+            if let Some(story) = story {
+                ahead.placed(p.id, &story, window.langs.get(&story).map_or(&[], Vec::as_slice));
+            }
+        }
+        ahead.finish();
+        Ok(stats)
+    })
+}
+
+/// Entries fed to the scoring thread ahead of the one being assigned.
+const AHEAD: usize = 16;
+
+/// Entries before each one, in assignment order, that the scoring thread
+/// scores it against: where a cold poll's candidates by date come from
+/// (the [`NEAREST`] assigned entries before it).
+const BEHIND: usize = NEAREST;
+
+/// The scoring thread: while one entry is decided and recorded, the
+/// entries after it are scored against those before them
+/// ([`dedup::Prescored`]: the pairs' content and duplicate scores, which
+/// depend on the two entries alone), on another core. Decisions stay
+/// sequential and the same: a candidate it did not score (a key match, a
+/// stored entry from an earlier poll, a pair it skipped) is scored when
+/// the entry is decided.
+///
+/// It is told where each entry went, to skip pairs that cannot be
+/// versions: a story holds one version per language, and most candidates
+/// of a cold poll are already in a story with the new entry's language.
+struct Ahead {
+    entries: Option<mpsc::Sender<(i64, Option<Arc<Features>>)>>,
+    placed: Option<mpsc::Sender<(i64, String, Vec<String>)>>,
+    from: mpsc::Receiver<(i64, dedup::Prescored)>,
+}
+
+impl Ahead {
+    /// The thread, or (`run` false) no thread: every entry is scored when
+    /// decided.
+    fn start<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, run: bool) -> Ahead {
+        let (entries, input) = mpsc::channel();
+        let (placed, placements) = mpsc::channel();
+        let (output, from) = mpsc::channel();
+        if !run {
+            return Ahead { entries: None, placed: None, from };
+        }
+        scope.spawn(move || {
+            // A panic here ends the scoring, not the assignment: the
+            // channels close and each entry is scored when decided.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score_ahead(input, placements, output)));
+        });
+        Ahead { entries: Some(entries), placed: Some(placed), from }
+    }
+
+    /// Queues an entry (its features, if stored) for scoring.
+    fn feed(&mut self, id: i64, features: Option<Arc<Features>>) {
+        if let Some(to) = &self.entries
+            && to.send((id, features)).is_err()
+        {
+            self.entries = None;
         }
     }
-    Ok(stats)
+
+    /// Says that entry `id` is now in `story`, whose versions are in `langs`.
+    fn placed(&mut self, id: i64, story: &str, langs: &[String]) {
+        if let Some(to) = &self.placed
+            && to.send((id, story.to_string(), langs.to_vec())).is_err()
+        {
+            self.placed = None;
+        }
+    }
+
+    /// The scores of entry `id`, fed before all entries fed after it; none
+    /// if the scoring thread has stopped.
+    fn take(&mut self, id: i64) -> dedup::Prescored {
+        if self.entries.is_none() {
+            // Stopped, or never started: nothing more will come (what is
+            // queued is for entries fed before it stopped).
+            while let Ok((got, pre)) = self.from.try_recv() {
+                if got == id {
+                    return pre;
+                }
+            }
+            return dedup::Prescored::default();
+        }
+        while let Ok((got, pre)) = self.from.recv() {
+            if got == id {
+                return pre;
+            }
+        }
+        dedup::Prescored::default()
+    }
+
+    /// Lets the thread end (the scope joins it).
+    fn finish(mut self) {
+        self.entries = None;
+        self.placed = None;
+    }
+}
+
+/// The scoring thread's loop: each fed entry against the [`BEHIND`] fed
+/// before it, skipping version pairs whose story (as last told) already
+/// has the new entry's language.
+fn score_ahead(
+    input: mpsc::Receiver<(i64, Option<Arc<Features>>)>,
+    placements: mpsc::Receiver<(i64, String, Vec<String>)>,
+    output: mpsc::Sender<(i64, dedup::Prescored)>,
+) {
+    // The entries behind, with their stories where told.
+    let mut behind: VecDeque<(i64, Arc<Features>, Option<Arc<str>>)> = VecDeque::with_capacity(BEHIND + 1);
+    // Versions of the stories told, as last told.
+    let mut langs: HashMap<Arc<str>, (Vec<String>, usize)> = HashMap::new();
+    for (id, f) in input {
+        for (entry, story, story_langs) in placements.try_iter() {
+            let Some(slot) = behind.iter_mut().find(|b| b.0 == entry) else { continue };
+            let story: Arc<str> = story.into();
+            let (held, users) = langs.entry(story.clone()).or_default();
+            *held = story_langs;
+            *users += 1;
+            if let Some(was) = slot.2.replace(story) {
+                release(&mut langs, &was);
+            }
+        }
+        let pre = match &f {
+            Some(new) => {
+                let lang = new.lang.as_deref();
+                let may_score = |(_, old, story): &&(i64, Arc<Features>, Option<Arc<str>>)| {
+                    let Some(lang) = lang else { return true };
+                    old.lang.as_deref() == Some(lang)
+                        || story.as_ref().and_then(|s| langs.get(s)).is_none_or(|(l, _)| !l.iter().any(|x| x == lang))
+                };
+                let olds = behind.iter().filter(may_score).map(|(i, f, _)| (*i, &**f));
+                dedup::Prescored::score(new, olds, dedup::CONTENT_THRESHOLD)
+            }
+            None => dedup::Prescored::default(),
+        };
+        if output.send((id, pre)).is_err() {
+            return;
+        }
+        if let Some(f) = f {
+            behind.push_back((id, f, None));
+            if behind.len() > BEHIND
+                && let Some((_, _, Some(story))) = behind.pop_front()
+            {
+                release(&mut langs, &story);
+            }
+        }
+    }
+}
+
+/// One entry behind no longer refers to `story`.
+fn release(langs: &mut HashMap<Arc<str>, (Vec<String>, usize)>, story: &Arc<str>) {
+    if let Some((_, users)) = langs.get_mut(story) {
+        *users -= 1;
+        if *users == 0 {
+            langs.remove(story);
+        }
+    }
+}
+
+/// Assigns one waiting entry; None if its row is gone.
+fn assign_one<D: StoryData>(
+    data: &mut D,
+    rules: &StoryRules,
+    window: &mut Window,
+    p: &Pending,
+    overrides: &Overrides,
+    pre: &dedup::Prescored,
+    now: DateTime<Utc>,
+) -> Result<Option<Assigned>, D::Error> {
+    let Pending { id, source_id, source_key, group, .. } = p;
+    // Features are stored with the entry; computed here only for rows
+    // stored without them (an older version, an interrupted run).
+    if data.features(*id)?.is_none() {
+        let Some(entry) = data.entry(*id)? else { return Ok(None) };
+        let mut f = dedup::features(&entry, *source_id, group.as_deref());
+        f.pattern_ids = rules.pattern_ids(source_key, entry.url.as_deref(), entry.guid.as_deref());
+        let links = data.page_links(*id)?;
+        super::add_links(&mut f, links.iter().map(String::as_str));
+        data.store_features(*id, f)?;
+    }
+    assign(data, window, p, overrides, pre, now).map(Some)
 }
 
 /// The user's overrides, resolved to stored entries for one run.
@@ -74,14 +266,18 @@ struct Overrides {
 fn assign<D: StoryData>(
     data: &mut D,
     window: &mut Window,
-    id: i64,
-    at: &NearKey,
-    first_story_id: &str,
+    p: &Pending,
     overrides: &Overrides,
+    pre: &dedup::Prescored,
     now: DateTime<Utc>,
-) -> Result<Decision, D::Error> {
+) -> Result<Assigned, D::Error> {
+    let id = p.id;
+    let first_story_id = &crate::story::story_id(&p.source_key, &p.entry_key);
+    let at = &(p.published, p.source_id, p.entry_key.clone());
     let splits = &overrides.splits;
-    let Some(new) = data.features(id)? else { return Ok(Decision::New) };
+    let Some(new) = data.features(id)? else {
+        return Ok(Assigned { decision: Decision::New, story: None, candidates: 0, scored_ahead: 0 });
+    };
     // Entries are assigned in publication order: what lies more than the
     // dedup window before this one is no candidate by date for it or any
     // later one, and leaves memory (a cold poll's window would otherwise
@@ -90,7 +286,9 @@ fn assign<D: StoryData>(
     let candidates = candidates(data, window, id, &new)?;
     let candidates = drop_split_candidates(data, id, candidates, splits)?;
     let mut candidates = candidates;
-    let mut decision = dedup::decide(&new, &candidates);
+    let compared = candidates.len() as u64;
+    let scored_ahead = candidates.iter().filter(|c| pre.has(c.entry_id)).count() as u64;
+    let mut decision = dedup::decide_prescored(&new, &candidates, dedup::CONTENT_THRESHOLD, pre);
     let mut merged = 0;
     // Stories that a displacement or a content link changed (the window
     // follows them without reading everything again).
@@ -106,7 +304,7 @@ fn assign<D: StoryData>(
         }
         let taken = story_id.clone();
         candidates.retain(|x| x.story_id != taken);
-        decision = dedup::decide(&new, &candidates);
+        decision = dedup::decide_prescored(&new, &candidates, dedup::CONTENT_THRESHOLD, pre);
     }
     let lang = new.lang.as_deref();
     match &decision {
@@ -155,6 +353,7 @@ fn assign<D: StoryData>(
             }
         }
     }
+    let mut placed = None;
     if merged > 0 {
         // Strong evidence may have moved any story: read the window again.
         window.reload(data)?;
@@ -173,8 +372,20 @@ fn assign<D: StoryData>(
             data.story_of(id)?.unwrap_or(story)
         };
         window.add(at.clone(), id, &story, role, lang, new.group.as_deref());
+        placed = Some(story);
     }
-    Ok(decision)
+    Ok(Assigned { decision, story: placed, candidates: compared, scored_ahead })
+}
+
+/// What [`assign`] did with one entry.
+struct Assigned {
+    decision: Decision,
+    /// The story it is in now (None where a merge read the window again).
+    story: Option<String>,
+    /// Candidates compared.
+    candidates: u64,
+    /// Of those, how many the scoring thread had scored.
+    scored_ahead: u64,
 }
 
 /// Where an entry sorts among its neighbours: publication time, then source

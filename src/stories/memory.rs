@@ -544,4 +544,105 @@ personer i Turku, Vaasa og Gdansk.";
         assert_eq!(repair_after_purge(&mut m, &s, "https://city.example/fi.xml", t0()).unwrap(), Repair::Deleted);
         assert!(!m.stories.contains_key(&s));
     }
+
+    /// A stream of posts in fi, sv and en on one small vocabulary (the
+    /// test lexicon's): each post's versions minutes apart on their
+    /// sites, some a version short, some copied to another site, all
+    /// within a few days. Many candidates per entry, versions that match
+    /// other posts too (links, displacements), duplicates.
+    fn farm(posts: u32) -> Memory {
+        const WORDS: [(&str, &str, &str); 17] = [
+            ("city", "kaupunki", "stad"),
+            ("new", "uusi", "ny"),
+            ("bridge", "silta", "bro"),
+            ("build", "rakentaa", "bygga"),
+            ("river", "joki", "å"),
+            ("cost", "maksaa", "kosta"),
+            ("library", "kirjasto", "bibliotek"),
+            ("open", "avoinna", "öppen"),
+            ("sunday", "sunnuntai", "söndag"),
+            ("winter", "talvi", "vinter"),
+            ("opening", "aukiolo", "öppettid"),
+            ("time", "aika", "öppettid"),
+            ("work", "työ", "arbete"),
+            ("start", "alkaa", "börja"),
+            ("spring", "kevät", "vår"),
+            ("traffic", "liikenne", "trafik"),
+            ("detour", "kiertotie", "omväg"),
+        ];
+        let lex =
+            crate::dedup::content::Lexicon::parse(include_str!("../../tests/fixtures/eval_dedup/lexicon.tsv"), "test");
+        let mut x: u64 = 7;
+        let mut next = move |n: u64| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % n
+        };
+        let mut m = Memory::default();
+        let mut id = 0;
+        for post in 0..posts {
+            let paragraphs: Vec<Vec<usize>> =
+                (0..1 + next(3)).map(|_| (0..6 + next(10)).map(|_| next(17) as usize).collect()).collect();
+            let figure = 100 + next(40);
+            let at = t0() + Duration::minutes(i64::from(post) * 25 + next(20) as i64);
+            for (l, lang) in ["en", "fi", "sv"].into_iter().enumerate() {
+                if next(6) == 0 {
+                    continue; // no version in this language
+                }
+                let text: Vec<String> = paragraphs
+                    .iter()
+                    .map(|p| {
+                        let words: Vec<&str> = p.iter().map(|&w| [WORDS[w].0, WORDS[w].1, WORDS[w].2][l]).collect();
+                        format!("{} {figure}.", words.join(" "))
+                    })
+                    .collect();
+                let sites = if next(5) == 0 { 2 } else { 1 };
+                for site in ["city.example", "copy.example"].into_iter().take(sites) {
+                    id += 1;
+                    let url = format!("https://city.example/{lang}/{post}");
+                    let source_key = format!("https://{site}/{lang}.xml");
+                    let source_id = (l + 3 * usize::from(site != "city.example")) as i64 + 1;
+                    let published = at + Duration::minutes(l as i64 * 3 + i64::from(site != "city.example") * 40);
+                    m.entries.insert(
+                        id,
+                        Row { source_id, source_key, key: format!("{site}/{post}"), published, url: Some(url.clone()) },
+                    );
+                    let f = Features {
+                        lang: Some(lang.to_string()),
+                        published,
+                        source_id,
+                        host: Some(site.to_string()),
+                        url_key: crate::dedup::fold_url(&url),
+                        content: crate::dedup::content::content_features_with(
+                            &lex,
+                            lang,
+                            &format!("{post}"),
+                            &text.join("\n\n"),
+                        ),
+                        ..Features::default()
+                    };
+                    m.store_features(id, f).unwrap();
+                }
+            }
+        }
+        m
+    }
+
+    /// The scoring thread changes how fast entries are assigned, never
+    /// where: the same stories, roles, matches and records with it as
+    /// without it, on a farm where it scores most candidates.
+    #[test]
+    fn scoring_ahead_changes_nothing_but_the_speed() {
+        use crate::stories::assign::assign_pending_with;
+        let (mut ahead, mut inline) = (farm(300), farm(300));
+        let a = assign_pending_with(&mut ahead, &StoryRules::default(), t0(), true).unwrap();
+        let b = assign_pending_with(&mut inline, &StoryRules::default(), t0(), false).unwrap();
+        assert_eq!(format!("{:?}", ahead.members), format!("{:?}", inline.members));
+        assert_eq!(ahead.log, inline.log);
+        assert_eq!(ahead.events, inline.events);
+        assert_eq!((a.new_stories, a.versions, a.duplicates), (b.new_stories, b.versions, b.duplicates));
+        assert!(a.versions > 100 && a.duplicates > 20 && a.new_stories > 50, "{a:?}");
+        assert_eq!(a.candidates, b.candidates);
+        assert!(a.scored_ahead * 2 > a.candidates, "{a:?}");
+        assert_eq!(b.scored_ahead, 0);
+    }
 }
