@@ -4,7 +4,9 @@
 //! dedup window (from an in-memory window of the assigned entries around the
 //! entry, sliding along the batch, not a query per entry); `dedup::decide` chooses; the decision is
 //! recorded with its evidence, and late strong evidence of a new version
-//! may merge its story with others (`reconcile::merge_strong`).
+//! may merge its story with others (`reconcile::merge_strong`). A scoring
+//! thread ([`Ahead`]) works a few entries ahead of the decisions on the
+//! other core, scoring pairs whose scores depend on the two entries alone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, mpsc};
