@@ -127,6 +127,15 @@ impl Ahead {
 
     /// Queues an entry (its features, if stored) for scoring.
     fn feed(&mut self, id: i64, features: Option<Arc<Features>>) {
+        if let Some(f) = &features
+            && self.entries.is_some()
+        {
+            // What lives with the features is allocated here, not on the
+            // scoring thread: glibc gives that thread an arena of its own,
+            // which long-lived pieces among its short-lived ones would keep
+            // from shrinking (a 10,000-feed cold poll peaked 36 MiB higher).
+            f.content.prepare();
+        }
         if let Some(to) = &self.entries
             && to.send((id, features)).is_err()
         {

@@ -76,6 +76,15 @@ impl PartialEq for Derived {
 }
 
 impl ContentFeatures {
+    /// Derives now what comparisons would derive at first use (the names'
+    /// prefixes, the paragraph index), on the calling thread: memory that
+    /// lives as long as the features comes from its allocator, not from
+    /// the thread that happens to compare them first.
+    pub fn prepare(&self) {
+        self.name_prefixes();
+        self.paragraph_concepts.prepare();
+    }
+
     /// Names compared by their first five letters (inflected names:
     /// `Porvoossa`).
     fn name_prefixes(&self) -> &[String] {

@@ -169,6 +169,11 @@ impl Paragraphs {
         self.vecs.is_empty()
     }
 
+    /// Builds the index now (see [`super::ContentFeatures::prepare`]).
+    pub fn prepare(&self) {
+        self.index();
+    }
+
     /// Every component as (concept, paragraph, weight), by concept. A
     /// text has at most `concepts::MAX_PARAGRAPHS` (60) vectors; any
     /// beyond 65,535 would count as matching nothing.
