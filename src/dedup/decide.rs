@@ -184,7 +184,7 @@ pub fn version_evidence(new: &Features, old: &Features) -> Evidence {
 /// change the verdict is skipped).
 /// Ids in `not_ids` are not compared (see [`shared_not_post_ids`]).
 /// `known` is the content part at `floor` worked out beforehand
-/// ([`content_at_floor`] of the same pair and floor), if it was.
+/// (`Pair::content` of the same pair and floor), if it was.
 fn version_scored(
     new: &Features,
     old: &Features,
@@ -223,7 +223,17 @@ fn version_scored(
         parts.into_iter().for_each(|(n, s)| note(n, s));
         content
     } else {
-        known.unwrap_or_else(|| pair.content(new, old, floor))
+        match known {
+            Some(held) => {
+                // The unit tests check held scores against the score itself.
+                #[cfg(test)]
+                if CHECK_HELD.get() {
+                    assert_eq!(held.to_bits(), pair.content(new, old, floor).to_bits(), "held content score");
+                }
+                held
+            }
+            None => pair.content(new, old, floor),
+        }
     };
     note("content", content);
     if pair.date < 1.0 {
@@ -292,10 +302,18 @@ pub fn decide_prescored(new: &Features, candidates: &[Candidate], content_thresh
     // Scores worked out at another threshold are not these.
     let empty = Prescored::default();
     let pre = if pre.floor == content_threshold { pre } else { &empty };
+    #[cfg(test)]
+    CHECK_HELD.set(pre.checked);
     let mut best_dup: Option<(&Candidate, Evidence)> = None;
     for c in candidates.iter().filter(|c| same_lang(new, &c.features) || new.lang.is_none()) {
         let ev = match pre.get(c.entry_id) {
-            Some(Prescore::Duplicate(ev)) => ev.clone(),
+            Some(Prescore::Duplicate(ev)) => {
+                #[cfg(test)]
+                if pre.checked {
+                    assert_eq!(ev, &duplicate_evidence(new, &c.features), "held duplicate evidence");
+                }
+                ev.clone()
+            }
             _ => duplicate_evidence(new, &c.features),
         };
         if let Some(ev) = ev
@@ -461,6 +479,16 @@ pub struct Prescored {
     floor: f64,
     /// By stored entry id, sorted.
     scores: Vec<(i64, Prescore)>,
+    /// Scores made by [`Prescored::score`], checked against the scores
+    /// themselves where used (unit tests only; their forged ones are not).
+    #[cfg(test)]
+    checked: bool,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Whether the scores being used are checked (see `Prescored::checked`).
+    static CHECK_HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// One pair's score, as [`decide_prescored`] would compute it.
@@ -493,7 +521,12 @@ impl Prescored {
         }
         scores.sort_unstable_by_key(|(id, _)| *id);
         scores.dedup_by_key(|(id, _)| *id);
-        Prescored { floor: content_threshold, scores }
+        Prescored {
+            floor: content_threshold,
+            scores,
+            #[cfg(test)]
+            checked: true,
+        }
     }
 
     /// How many pairs it holds.
@@ -624,16 +657,24 @@ Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Sk
         assert_eq!(plain, Decision::New, "no word table: too little in common");
         assert_eq!(decide_prescored(&da, &cands, CONTENT_THRESHOLD, &pre), plain);
         // A score it holds is used (here a forged one, far above the threshold) ...
-        let forged = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(1, Prescore::Content(0.8))] };
+        let forged = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(1, Prescore::Content(0.8))], checked: false };
         assert!(matches!(
             decide_prescored(&da, &cands, CONTENT_THRESHOLD, &forged),
             Decision::Version { matched: 1, .. }
         ));
         // ... not one for another entry, nor one worked out at another threshold.
-        let other = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(2, Prescore::Content(0.8))] };
+        let other = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(2, Prescore::Content(0.8))], checked: false };
         assert_eq!(decide_prescored(&da, &cands, CONTENT_THRESHOLD, &other), plain);
-        let elsewhere = Prescored { floor: 0.5, scores: vec![(1, Prescore::Content(0.8))] };
+        let elsewhere = Prescored { floor: 0.5, scores: vec![(1, Prescore::Content(0.8))], checked: false };
         assert_eq!(decide_prescored(&da, &cands, CONTENT_THRESHOLD, &elsewhere), plain);
+        // Structural evidence comes before the content part a score stands for.
+        let (fi, sv) = (post("fi", 0, "4410"), post("sv", 1, "4410"));
+        let zero = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(1, Prescore::Content(0.0))], checked: false };
+        let by_id = [candidate(1, "s1", fi)];
+        assert!(matches!(
+            decide_prescored(&sv, &by_id, CONTENT_THRESHOLD, &zero),
+            Decision::Version { matched: 1, .. }
+        ));
         // A same-language pair carries its duplicate verdict.
         da.url_key = Some("site.example/da/8".into());
         let copy = Features { source_id: 9, host: Some("copy.example".into()), ..da.clone() };
@@ -642,7 +683,8 @@ Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Sk
         let verdict = decide_prescored(&copy, &dup, CONTENT_THRESHOLD, &pre);
         assert!(matches!(verdict, Decision::Duplicate { of_entry: 2, .. }), "{verdict:?}");
         assert_eq!(verdict, decide(&copy, &dup));
-        let forged = Prescored { floor: CONTENT_THRESHOLD, scores: vec![(2, Prescore::Duplicate(None))] };
+        let forged =
+            Prescored { floor: CONTENT_THRESHOLD, scores: vec![(2, Prescore::Duplicate(None))], checked: false };
         assert_eq!(decide_prescored(&copy, &dup, CONTENT_THRESHOLD, &forged), Decision::New);
     }
 

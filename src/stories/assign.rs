@@ -2,7 +2,7 @@
 //! gets one. Candidates for a new entry are the assigned entries sharing an
 //! identity key (at any time) and those published nearest to it within the
 //! dedup window (from an in-memory window of the assigned entries around the
-//! entry, sliding along the batch, not a query per entry); `dedup::decide` chooses; the decision is
+//! entry, sliding along the batch, not a query per entry); `dedup::decide_prescored` chooses; the decision is
 //! recorded with its evidence, and late strong evidence of a new version
 //! may merge its story with others (`reconcile::merge_strong`). A scoring
 //! thread ([`Ahead`]) works a few entries ahead of the decisions on the
@@ -117,11 +117,22 @@ impl Ahead {
         if !run {
             return Ahead { entries: None, placed: None, from };
         }
-        scope.spawn(move || {
+        let thread = std::thread::Builder::new().name("assign-score".into()).spawn_scoped(scope, move || {
             // A panic here ends the scoring, not the assignment: the
             // channels close and each entry is scored when decided.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score_ahead(input, placements, output)));
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score_ahead(input, placements, output)));
+            if let Err(panic) = run {
+                tracing::warn!(
+                    panic = %crate::cpu::panic_message(panic.as_ref()),
+                    "the scoring thread of story assignment stopped: the rest is scored at each decision"
+                );
+            }
         });
+        if let Err(e) = thread {
+            tracing::warn!(error = %e, "cannot start the scoring thread of story assignment: scoring at each decision");
+            let (_, from) = mpsc::channel();
+            return Ahead { entries: None, placed: None, from };
+        }
         Ahead { entries: Some(entries), placed: Some(placed), from }
     }
 
@@ -152,25 +163,28 @@ impl Ahead {
         }
     }
 
-    /// The scores of entry `id`, fed before all entries fed after it; none
-    /// if the scoring thread has stopped.
+    /// The scores of entry `id`, which must be the next entry fed and not
+    /// yet taken (entries are taken in the order they were fed); empty
+    /// when the thread never ran or stopped before scoring it.
     fn take(&mut self, id: i64) -> dedup::Prescored {
-        if self.entries.is_none() {
-            // Stopped, or never started: nothing more will come (what is
-            // queued is for entries fed before it stopped).
-            while let Ok((got, pre)) = self.from.try_recv() {
-                if got == id {
-                    return pre;
-                }
+        let next = if self.entries.is_none() {
+            // Never started, or gone: only what it queued before.
+            self.from.try_recv().ok()
+        } else {
+            self.from.recv().ok()
+        };
+        match next {
+            Some((got, pre)) if got == id => pre,
+            Some((got, _)) => {
+                debug_assert!(false, "scores of entry {got} taken for entry {id}");
+                // Out of step: stop using the thread rather than guess.
+                self.entries = None;
+                self.placed = None;
+                while self.from.try_recv().is_ok() {}
+                dedup::Prescored::default()
             }
-            return dedup::Prescored::default();
+            None => dedup::Prescored::default(),
         }
-        while let Ok((got, pre)) = self.from.recv() {
-            if got == id {
-                return pre;
-            }
-        }
-        dedup::Prescored::default()
     }
 
     /// Lets the thread end (the scope joins it).
@@ -391,7 +405,8 @@ fn assign<D: StoryData>(
 /// What [`assign`] did with one entry.
 struct Assigned {
     decision: Decision,
-    /// The story it is in now (None where a merge read the window again).
+    /// The story it is in now (None where a merge read the window again,
+    /// or where the entry has no features).
     story: Option<String>,
     /// Candidates compared.
     candidates: u64,
