@@ -143,8 +143,9 @@ impl Ahead {
         {
             // What lives with the features is allocated here, not on the
             // scoring thread: glibc gives that thread an arena of its own,
-            // which long-lived pieces among its short-lived ones would keep
-            // from shrinking (a 10,000-feed cold poll peaked 36 MiB higher).
+            // which long-lived pieces among its short-lived ones could keep
+            // from shrinking (suspected, not shown: BENCHMARKS.md, "Story
+            // assignment on two cores").
             f.content.prepare();
         }
         if let Some(to) = &self.entries
