@@ -54,11 +54,11 @@ pub(crate) fn assign_pending_with<D: StoryData>(
     std::thread::scope(|scope| {
         let mut ahead = Ahead::start(scope, score_ahead);
         for p in todo.iter().take(AHEAD) {
-            ahead.feed(p.id, data.features(p.id)?);
+            ahead.feed(data, p.id)?;
         }
         for (i, p) in todo.iter().enumerate() {
             if let Some(next) = todo.get(i + AHEAD) {
-                ahead.feed(next.id, data.features(next.id)?);
+                ahead.feed(data, next.id)?;
             }
             let pre = ahead.take(p.id);
             let Some(Assigned { decision, story, candidates, scored_ahead }) =
@@ -136,11 +136,14 @@ impl Ahead {
         Ahead { entries: Some(entries), placed: Some(placed), from }
     }
 
-    /// Queues an entry (its features, if stored) for scoring.
-    fn feed(&mut self, id: i64, features: Option<Arc<Features>>) {
-        if let Some(f) = &features
-            && self.entries.is_some()
-        {
+    /// Queues entry `id` (its features, if stored) for scoring; reads
+    /// nothing when the thread is not running.
+    fn feed<D: StoryData>(&mut self, data: &mut D, id: i64) -> Result<(), D::Error> {
+        if self.entries.is_none() {
+            return Ok(());
+        }
+        let features = data.features(id)?;
+        if let Some(f) = &features {
             // What lives with the features is allocated here, not on the
             // scoring thread: glibc gives that thread an arena of its own,
             // which long-lived pieces among its short-lived ones could keep
@@ -153,6 +156,7 @@ impl Ahead {
         {
             self.entries = None;
         }
+        Ok(())
     }
 
     /// Says that entry `id` is now in `story`, whose versions are in `langs`.
