@@ -300,8 +300,6 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
             new_stories = st.new_stories,
             versions = st.versions,
             duplicates = st.duplicates,
-            candidates = st.candidates,
-            scored_ahead = st.scored_ahead,
             seconds = phase.elapsed().as_secs_f64(),
             "stories assigned"
         );

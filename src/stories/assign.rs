@@ -34,7 +34,22 @@ pub fn assign_pending<D: StoryData>(
     rules: &StoryRules,
     now: DateTime<Utc>,
 ) -> Result<AssignStats, D::Error> {
-    assign_pending_with(data, rules, now, true)
+    let (stats, compared) = assign_pending_with(data, rules, now, true)?;
+    tracing::debug!(
+        candidates = compared.candidates,
+        scored_ahead = compared.scored_ahead,
+        "candidates compared, and scored ahead by the scoring thread"
+    );
+    Ok(stats)
+}
+
+/// Candidates compared in one assignment run, and how many of them the
+/// scoring thread had scored (which depends on its timing: not part of
+/// [`AssignStats`], whose figures do not).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Compared {
+    pub candidates: u64,
+    pub scored_ahead: u64,
 }
 
 /// [`assign_pending`]; `score_ahead`: with the scoring thread ([`Ahead`]),
@@ -44,12 +59,13 @@ pub(crate) fn assign_pending_with<D: StoryData>(
     rules: &StoryRules,
     now: DateTime<Utc>,
     score_ahead: bool,
-) -> Result<AssignStats, D::Error> {
+) -> Result<(AssignStats, Compared), D::Error> {
     let mut todo = data.unassigned()?;
     todo.sort_by(|a, b| (a.published, &a.source_key, &a.entry_key).cmp(&(b.published, &b.source_key, &b.entry_key)));
     let overrides = Overrides { splits: resolve_splits(data, rules)?, merges: resolve_merges(data, rules)? };
     let mut stats = AssignStats::default();
-    let (Some(first), Some(last)) = (todo.first(), todo.last()) else { return Ok(stats) };
+    let mut compared = Compared::default();
+    let (Some(first), Some(last)) = (todo.first(), todo.last()) else { return Ok((stats, compared)) };
     let mut window = Window::load(data, first.published, last.published)?;
     std::thread::scope(|scope| {
         let mut ahead = Ahead::start(scope, score_ahead);
@@ -66,8 +82,8 @@ pub(crate) fn assign_pending_with<D: StoryData>(
             else {
                 continue;
             };
-            stats.candidates += candidates;
-            stats.scored_ahead += scored_ahead;
+            compared.candidates += candidates;
+            compared.scored_ahead += scored_ahead;
             match decision {
                 Decision::New => stats.new_stories += 1,
                 Decision::Version { .. } => stats.versions += 1,
@@ -78,7 +94,7 @@ pub(crate) fn assign_pending_with<D: StoryData>(
             }
         }
         ahead.finish();
-        Ok(stats)
+        Ok((stats, compared))
     })
 }
 

@@ -306,12 +306,6 @@ pub struct AssignStats {
     pub versions: u64,
     /// Entries recognised as same-language duplicates.
     pub duplicates: u64,
-    /// Candidates compared (for the log, not the report).
-    #[serde(skip)]
-    pub candidates: u64,
-    /// Of those, candidates the scoring thread had scored beforehand.
-    #[serde(skip)]
-    pub scored_ahead: u64,
 }
 
 /// What a re-evaluation changed.
