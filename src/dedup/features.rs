@@ -2,6 +2,8 @@
 //! language-neutral ids, explicit alternates), a MinHash sketch for
 //! same-language near-duplicates, and content features. Pure.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -250,22 +252,39 @@ fn without_lang_markers(u: &url::Url) -> Option<String> {
 }
 
 /// FNV-1a, 64 bit: a stable hash (the sketch is stored).
-fn fnv(s: &str) -> u64 {
+/// FNV-1a of words joined by single spaces, without joining them.
+fn fnv_words<S: AsRef<str>>(words: &[S]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
+    let mut step = |b: u8| {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            step(b' ');
+        }
+        w.as_ref().bytes().for_each(&mut step);
     }
     h
 }
 
 /// Bottom-k MinHash of the lower-cased word 3-grams.
 pub(crate) fn sketch(text: &str) -> Vec<u64> {
-    let words: Vec<String> =
-        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-    let mut hashes: Vec<u64> = words.windows(3).map(|w| fnv(&w.join(" "))).collect();
+    // Words already in lower case (most) are borrowed, not copied.
+    let words: Vec<Cow<'_, str>> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                Cow::Borrowed(w)
+            } else {
+                Cow::Owned(w.to_lowercase())
+            }
+        })
+        .collect();
+    let mut hashes: Vec<u64> = words.windows(3).map(fnv_words).collect();
     if hashes.is_empty() && !words.is_empty() {
-        hashes.push(fnv(&words.join(" ")));
+        hashes.push(fnv_words(&words));
     }
     hashes.sort_unstable();
     hashes.dedup();
@@ -433,5 +452,39 @@ mod tests {
             assert_eq!(sketch_similarity(x, y), general(x, y));
         }
         assert_eq!(fold_url("https://www.Example.org/a/b/").as_deref(), Some("example.org/a/b"));
+    }
+
+    /// Sketches are stored: a sketch made now must be the one earlier
+    /// versions stored for the same text (words lower-cased one by one,
+    /// each 3-gram joined by spaces and hashed with 64-bit FNV-1a).
+    #[test]
+    fn sketches_are_the_ones_earlier_versions_stored() {
+        let reference = |text: &str| {
+            let fnv = |s: &str| {
+                s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+            };
+            let words: Vec<String> =
+                text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+            let mut h: Vec<u64> = words.windows(3).map(|w| fnv(&w.join(" "))).collect();
+            if h.is_empty() && !words.is_empty() {
+                h.push(fnv(&words.join(" ")));
+            }
+            h.sort_unstable();
+            h.dedup();
+            h.truncate(SKETCH);
+            h
+        };
+        let long: String = (0..400).map(|i| format!("Sana{} ", i % 170)).collect();
+        for text in [
+            "",
+            "one",
+            "Two Words",
+            "Porvoo / Borgå: KAUPUNGINVALTUUSTO päätti 1 200,5 euron avustuksesta",
+            "İstanbul ǅemal ΣΊΣΥΦΟΣ straße ÅÄÖ åäö, DŽ, ǈ",
+            long.as_str(),
+        ] {
+            assert_eq!(sketch(text), reference(text), "{text}");
+        }
+        assert_eq!(sketch("a b c"), vec![0x69cf_4808_85ad_45af]);
     }
 }

@@ -175,3 +175,96 @@ fn stored_ids_read_as_feedparsers_and_keys_stay() {
     );
     assert_eq!(with(Some("g"), Some("https://doc.example/a")).1.as_deref(), Some("g"));
 }
+
+/// Pieces of HTML, well-formed and not, that [`random_fragments`] strings
+/// together.
+const PIECES: [&str; 40] = [
+    "<p>",
+    "</p>",
+    "<P class=\"x\">",
+    "<b>",
+    "</b>",
+    "<i>",
+    "text ",
+    "Porvoo ",
+    "Borgå ",
+    "1 200,5 ",
+    "&amp;",
+    "&amp;lt;",
+    "&nbsp;",
+    "\u{a0}",
+    "&copy;",
+    "&amp",
+    "&#65;",
+    "& ",
+    "<br>",
+    "<br/>",
+    "</br>",
+    "<a href=\"x>y\">",
+    "</a>",
+    "<img alt='<p>' src=\"a.png\">",
+    "<table>",
+    "<td>",
+    "<tr>",
+    "<!-- c -->",
+    "<script>x</script>",
+    "<style>p{}</style>",
+    "<",
+    " > ",
+    "<h2>",
+    "<li>",
+    "</li>",
+    "<ul>",
+    "\n\n",
+    "<pre>\n x",
+    "<div lang=fi>",
+    "<textarea><p>t</textarea>",
+];
+
+/// Deterministic pseudo-random strings of 1 to 12 [`PIECES`].
+fn random_fragments(n: usize) -> Vec<String> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |m: usize| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % m
+    };
+    (0..n).map(|_| (0..1 + next(12)).map(|_| PIECES[next(PIECES.len())]).collect()).collect()
+}
+
+#[test]
+fn scanning_sanitised_html_reads_the_text_the_parser_reads() {
+    let mut inputs: Vec<String> = [
+        "<p>Porvoo &amp; Borgå</p><p>Second&nbsp;one</p>",
+        "<h2>Title</h2><ul><li>one</li><li>two <a href=\"https://a.example/?a=1&amp;b=2\">link</a></li></ul>",
+        "<div><p>In <b>bold <i>and</i></b> x</p></div><blockquote>q</blockquote><br>after",
+        "plain text only, 1&lt;2 &gt; 0",
+        "<figure><img src=\"a.png\" alt=\"a > b\"><figcaption>Cap</figcaption></figure>",
+        "<p>unclosed <b>bold<p>next",
+        "<dl><dt>term</dt><dd>def</dd></dl><pre>  pre\n  text</pre>",
+    ]
+    .map(String::from)
+    .into();
+    inputs.extend(random_fragments(3000));
+    let (mut scanned, mut sanitised_scanned) = (0, 0);
+    let read = |html: &str| text::paragraphs(&text::parse_paragraphs(html));
+    for raw in &inputs {
+        // What a scan reads of any input, it reads as the parser does.
+        if let Some(text) = text::scan_paragraphs(raw) {
+            assert_eq!(text::paragraphs(&text), read(raw), "input {raw:?}");
+            scanned += 1;
+        }
+        let clean = sanitise::sanitise_html(raw, Some("https://a.example/"));
+        let Some(text) = text::scan_paragraphs(&clean) else { continue };
+        assert_eq!(text::paragraphs(&text), read(&clean), "sanitised {clean:?} of {raw:?}");
+        sanitised_scanned += 1;
+    }
+    // The scan is taken: for most sanitised fragments (those without
+    // tables), and for raw ones in a serialiser's shape.
+    assert!(sanitised_scanned > inputs.len() / 3, "{sanitised_scanned} of {}", inputs.len());
+    assert!(scanned > inputs.len() / 20, "{scanned} of {}", inputs.len());
+    // And left to the parser where it would read otherwise.
+    for raw in ["<table>a<tr><td>b</td></tr></table>", "a <!-- x --> b", "x &copy y", "<script>s</script>t", "1 < 2"] {
+        assert_eq!(text::scan_paragraphs(raw), None, "{raw}");
+    }
+    assert_eq!(plain_text_paragraphs("<p>a &amp; b</p><li>c</li>"), "a & b\n\nc");
+}
