@@ -15,7 +15,7 @@ use super::{Store, StoreError, features, parse_ts, ts};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 use crate::stories::{
-    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, Placed, ReconcileStats, Role, SourceEntry,
+    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, PendingSource, Placed, ReconcileStats, Role, SourceEntry,
     StoryAge, StoryData, StoryRules,
 };
 use chrono::{DateTime, Utc};
@@ -81,8 +81,7 @@ impl StoryData for DbStories<'_> {
 
     fn unassigned(&mut self) -> Result<Vec<Pending>, StoreError> {
         // One copy of each source's key and group, shared by its entries.
-        let mut shared: HashMap<String, Arc<str>> = HashMap::new();
-        let mut share = |s: String| shared.entry(s).or_insert_with_key(|k| Arc::from(k.as_str())).clone();
+        let mut shared: HashMap<i64, Arc<PendingSource>> = HashMap::new();
         self.tx
             .query_map(
                 // Stored entries are listed in story_pending until assigned.
@@ -92,13 +91,21 @@ impl StoryData for DbStories<'_> {
                  ORDER BY e.id",
                 &[],
                 |r| {
+                    let source_id: i64 = r.get(1)?;
+                    let source = match shared.get(&source_id) {
+                        Some(s) => s.clone(),
+                        None => {
+                            let s = Arc::new(PendingSource { key: r.get(2)?, group: r.get(3)? });
+                            shared.insert(source_id, s.clone());
+                            s
+                        }
+                    };
                     Ok(Pending {
                         id: r.get(0)?,
-                        source_id: r.get(1)?,
-                        source_key: share(r.get(2)?),
-                        group: r.get::<Option<String>>(3)?.map(&mut share),
+                        source_id,
+                        source,
                         published: time(&r.get::<String>(4)?),
-                        entry_key: r.get(5)?,
+                        entry_key: r.get::<String>(5)?.into_boxed_str(),
                     })
                 },
             )

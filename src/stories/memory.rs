@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Event, Join, MemberRole, Pending, Placed, Role, SourceEntry, StoryAge, StoryData};
+use super::{Event, Join, MemberRole, Pending, PendingSource, Placed, Role, SourceEntry, StoryAge, StoryData};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 
@@ -71,10 +71,9 @@ impl StoryData for Memory {
             .map(|(id, r)| Pending {
                 id: *id,
                 source_id: r.source_id,
-                source_key: r.source_key.as_str().into(),
-                group: None,
+                source: Arc::new(PendingSource { key: r.source_key.clone(), group: None }),
                 published: r.published,
-                entry_key: r.key.clone(),
+                entry_key: r.key.as_str().into(),
             })
             .collect())
     }

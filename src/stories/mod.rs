@@ -40,22 +40,30 @@ pub use assign::{NEAREST, assign_pending};
 pub use cache::FeatureCache;
 pub use reconcile::{Repair, reconcile, repair_after_purge};
 
-/// An entry without a story yet, as assignment takes it.
+/// An entry without a story yet, as assignment takes it. A cold poll of
+/// 10,000 feeds lists 500,000 of these at once: what the entries of one
+/// source share is held once ([`PendingSource`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     /// Entry row id.
     pub id: i64,
     /// Its source's row id.
     pub source_id: i64,
-    /// Its source's key (the configured URL), shared by the source's
-    /// entries (a cold poll of 10,000 feeds lists 500,000 entries).
-    pub source_key: Arc<str>,
-    /// Its source's publisher group, shared likewise.
-    pub group: Option<Arc<str>>,
+    /// Its source's key and group, shared by the source's entries.
+    pub source: Arc<PendingSource>,
     /// Its publication time as stored.
     pub published: DateTime<Utc>,
     /// Its key within the source.
-    pub entry_key: String,
+    pub entry_key: Box<str>,
+}
+
+/// The source of [`Pending`] entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSource {
+    /// The source's key (the configured URL).
+    pub key: String,
+    /// Its publisher group.
+    pub group: Option<String>,
 }
 
 /// An assigned entry in the window of publication times around a batch.
