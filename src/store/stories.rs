@@ -15,8 +15,8 @@ use super::{Store, StoreError, features, parse_ts, ts};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 use crate::stories::{
-    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, PendingSource, Placed, ReconcileStats, Role, SourceEntry,
-    StoryAge, StoryData, StoryRules,
+    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, PendingSource, Placed, ReconcileStats, Role,
+    SourceEntry, StoryAge, StoryData, StoryRules,
 };
 use chrono::{DateTime, Utc};
 

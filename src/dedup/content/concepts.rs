@@ -110,18 +110,14 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
                 *doc.entry(*c).or_default() += v * times;
             }
             if i < MAX_PARAGRAPHS {
-                paras.push(SparseVec::from_weights(&r.weighted(sublinear(counts)), PARA_KEEP));
+                r.weigh(&mut counts);
+                paras.push(SparseVec::from_weights(&counts, PARA_KEEP));
             }
         }
     });
     let coverage = known as f64 / total.max(1) as f64;
-    Concepts { doc: SparseVec::from_weights(&r.weighted(sublinear(doc)), DOC_KEEP), paragraphs: paras, coverage }
-}
-
-/// Damps repetition (`1 + ln tf`), so that one frequent name does not make
-/// two posts on one topic look like translations.
-fn sublinear(counts: HashMap<u32, f64>) -> HashMap<u32, f64> {
-    counts.into_iter().map(|(c, v)| (c, if v > 1.0 { 1.0 + v.ln() } else { v })).collect()
+    r.weigh(&mut doc);
+    Concepts { doc: SparseVec::from_weights(&doc, DOC_KEEP), paragraphs: paras, coverage }
 }
 
 /// Adds a reading's concepts to `out`, in order; true when the word was known.
@@ -256,9 +252,15 @@ impl<'a> Reader<'a> {
         Some(found)
     }
 
-    /// Counts times concept weights (general concepts weigh less).
-    fn weighted(&self, counts: HashMap<u32, f64>) -> HashMap<u32, f64> {
-        counts.into_iter().map(|(c, v)| (c, v * f64::from(self.lex.weight(c)))).collect()
+    /// Turns counts into weights, in place: repetition damped (`1 + ln
+    /// tf`, so that one frequent name does not make two posts on one topic
+    /// look like translations), times the concept's weight (general
+    /// concepts weigh less). The weights do not depend on the map's order.
+    fn weigh(&self, counts: &mut HashMap<u32, f64>) {
+        for (c, v) in counts.iter_mut() {
+            let damped = if *v > 1.0 { 1.0 + v.ln() } else { *v };
+            *v = damped * f64::from(self.lex.weight(*c));
+        }
     }
 }
 
