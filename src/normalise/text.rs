@@ -62,9 +62,9 @@ pub(super) fn authors(raw: &[Person]) -> Vec<Person> {
 /// folded within each.
 ///
 /// Sanitised HTML (what ingest stores, and what story features read) is
-/// read by one scan of its tags ([`scan_paragraphs`]); anything that an
+/// read by one scan of its tags (`scan_paragraphs`); anything that an
 /// HTML parser could read differently from the plain sequence of its text
-/// goes through the parser instead ([`parse_paragraphs`]), with the same
+/// goes through the parser instead (`parse_paragraphs`), with the same
 /// result where both apply.
 pub fn plain_text_paragraphs(html: &str) -> String {
     paragraphs(&scan_paragraphs(html).unwrap_or_else(|| parse_paragraphs(html)))
