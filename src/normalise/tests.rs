@@ -178,7 +178,7 @@ fn stored_ids_read_as_feedparsers_and_keys_stay() {
 
 /// Pieces of HTML, well-formed and not, that [`random_fragments`] strings
 /// together.
-const PIECES: [&str; 40] = [
+const PIECES: [&str; 48] = [
     "<p>",
     "</p>",
     "<P class=\"x\">",
@@ -219,6 +219,14 @@ const PIECES: [&str; 40] = [
     "<pre>\n x",
     "<div lang=fi>",
     "<textarea><p>t</textarea>",
+    "\u{feff}",
+    "<b a= c=\"x>y\">",
+    "<b =\"x>y\">",
+    "<b a==\"x>y\">",
+    "<b a=\"1\"=\"x>y\">",
+    "<b/=\"x>y\">",
+    "<i a=b c = 'd' e>",
+    "<p a=>",
 ];
 
 /// Deterministic pseudo-random strings of 1 to 12 [`PIECES`].
@@ -263,8 +271,18 @@ fn scanning_sanitised_html_reads_the_text_the_parser_reads() {
     assert!(sanitised_scanned > inputs.len() / 3, "{sanitised_scanned} of {}", inputs.len());
     assert!(scanned > inputs.len() / 20, "{scanned} of {}", inputs.len());
     // And left to the parser where it would read otherwise.
-    for raw in ["<table>a<tr><td>b</td></tr></table>", "a <!-- x --> b", "x &copy y", "<script>s</script>t", "1 < 2"] {
+    for raw in [
+        "<table>a<tr><td>b</td></tr></table>",
+        "a <!-- x --> b",
+        "x &copy y",
+        "<script>s</script>t",
+        "1 < 2",
+        "\u{feff}Hello",
+        "<b a= c=\"x>y\">z",
+        "<b a=\"1\"=\"x>y\">z",
+    ] {
         assert_eq!(text::scan_paragraphs(raw), None, "{raw}");
     }
     assert_eq!(plain_text_paragraphs("<p>a &amp; b</p><li>c</li>"), "a & b\n\nc");
+    assert_eq!(text::scan_paragraphs("<i a=b c = 'd>' e/>x").as_deref(), Some("x"));
 }

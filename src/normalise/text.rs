@@ -170,7 +170,8 @@ pub(super) fn parse_paragraphs(html: &str) -> String {
 /// only the [`ENTITIES`], and none of the [`PARSER_ONLY`] tags. `None` for
 /// anything else.
 pub(super) fn scan_paragraphs(html: &str) -> Option<String> {
-    if html.contains('\0') {
+    // A parser drops NUL, and a byte order mark that opens the input.
+    if html.contains('\0') || html.starts_with('\u{feff}') {
         return None;
     }
     let b = html.as_bytes();
@@ -226,8 +227,9 @@ fn push_decoded(out: &mut String, text: &str) -> Option<()> {
 
 /// The tag that opens at byte `lt` (a `<`): where it ends (after its `>`),
 /// its name, and whether it is a start tag. `None` when it is not a start
-/// or end tag with a name (a comment, a doctype, a stray `<`), when an
-/// attribute quote opens anywhere but after `=`, or when it never closes.
+/// or end tag with a name (a comment, a doctype, a stray `<`), when its
+/// attributes are not in the plain shape read below, or when it never
+/// closes.
 fn scan_tag(html: &str, lt: usize) -> Option<(usize, &str, bool)> {
     let b = html.as_bytes();
     let mut i = lt + 1;
@@ -247,22 +249,56 @@ fn scan_tag(html: &str, lt: usize) -> Option<(usize, &str, bool)> {
     if !matches!(b.get(i), Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')) {
         return None;
     }
-    let mut after_eq = false;
-    while i < b.len() {
-        match b[i] {
-            b'>' => return Some((i + 1, name, start)),
-            q @ (b'"' | b'\'') if after_eq => {
-                i += 1 + html[i + 1..].find(q as char)?;
-                after_eq = false;
-            }
-            b'"' | b'\'' | b'<' => return None,
-            b'=' => after_eq = true,
-            c if c.is_ascii_whitespace() => {}
-            _ => after_eq = false,
+    // Attributes as an HTML tokenizer reads them: a name, then perhaps `=`
+    // and a value, quoted or not. Anything it could read another way (a
+    // quote, `<` or backquote in a name or unquoted value, `=` where a
+    // name starts, a value missing after `=`) is left to the parser.
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
+    let skip = |mut i: usize| {
+        while b.get(i).is_some_and(|&c| space(c)) {
+            i += 1;
         }
-        i += 1;
+        i
+    };
+    let odd = |c: u8| matches!(c, b'"' | b'\'' | b'<' | b'`');
+    loop {
+        i = skip(i);
+        match *b.get(i)? {
+            b'>' => return Some((i + 1, name, start)),
+            b'/' => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let name_at = i;
+        while let Some(&c) = b.get(i).filter(|&&c| !space(c) && !matches!(c, b'/' | b'>' | b'=')) {
+            if odd(c) {
+                return None;
+            }
+            i += 1;
+        }
+        if i == name_at {
+            return None;
+        }
+        i = skip(i);
+        if b.get(i) != Some(&b'=') {
+            continue;
+        }
+        i = skip(i + 1);
+        match *b.get(i)? {
+            q @ (b'"' | b'\'') => i += 1 + html[i + 1..].find(q as char)? + 1,
+            b'>' => return None,
+            _ => {
+                while let Some(&c) = b.get(i).filter(|&&c| !space(c) && c != b'>') {
+                    if odd(c) || c == b'=' {
+                        return None;
+                    }
+                    i += 1;
+                }
+            }
+        }
     }
-    None
 }
 
 fn plain_text_keep(html: &str) -> String {
