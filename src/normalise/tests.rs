@@ -255,13 +255,23 @@ fn scanning_sanitised_html_reads_the_text_the_parser_reads() {
     inputs.extend(random_fragments(3000));
     let (mut scanned, mut sanitised_scanned) = (0, 0);
     let read = |html: &str| text::paragraphs(&text::parse_paragraphs(html));
+    // And the same for plain text, without paragraph breaks.
+    let plain = |html: &str| {
+        let parsed = text::fold_whitespace(&text::plain_text_keep(html));
+        if let Some(scanned) = text::scan_text(html, false) {
+            assert_eq!(text::fold_whitespace(&scanned), parsed, "plain text of {html:?}");
+        }
+        assert_eq!(plain_text(html), parsed, "{html:?}");
+    };
     for raw in &inputs {
+        plain(raw);
         // What a scan reads of any input, it reads as the parser does.
         if let Some(text) = text::scan_paragraphs(raw) {
             assert_eq!(text::paragraphs(&text), read(raw), "input {raw:?}");
             scanned += 1;
         }
         let clean = sanitise::sanitise_html(raw, Some("https://a.example/"));
+        plain(&clean);
         let Some(text) = text::scan_paragraphs(&clean) else { continue };
         assert_eq!(text::paragraphs(&text), read(&clean), "sanitised {clean:?} of {raw:?}");
         sanitised_scanned += 1;

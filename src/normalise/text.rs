@@ -16,8 +16,8 @@ fn decode_entities(s: &str) -> String {
 
 /// The text of an HTML fragment: tags removed, entities decoded, whitespace folded.
 pub fn plain_text(html: &str) -> String {
-    let stripped = ammonia::Builder::empty().clean(html).to_string();
-    fold_whitespace(&decode_entities(&stripped))
+    // The scan where it reads as the parser does (see `scan_text`).
+    fold_whitespace(&scan_text(html, false).unwrap_or_else(|| plain_text_keep(html)))
 }
 
 /// A title as plain text.
@@ -170,6 +170,13 @@ pub(super) fn parse_paragraphs(html: &str) -> String {
 /// only the [`ENTITIES`], and none of the [`PARSER_ONLY`] tags. `None` for
 /// anything else.
 pub(super) fn scan_paragraphs(html: &str) -> Option<String> {
+    scan_text(html, true)
+}
+
+/// The text of `html` by one scan, where it reads as the parser does (see
+/// [`scan_paragraphs`]); `breaks`: with a paragraph break before each
+/// block tag.
+pub(super) fn scan_text(html: &str, breaks: bool) -> Option<String> {
     // A parser drops NUL, and a byte order mark that opens the input.
     if html.contains('\0') || html.starts_with('\u{feff}') {
         return None;
@@ -187,7 +194,7 @@ pub(super) fn scan_paragraphs(html: &str) -> Option<String> {
         if PARSER_ONLY.iter().any(|t| name.eq_ignore_ascii_case(t)) {
             return None;
         }
-        if start && BLOCKS.iter().any(|t| name.eq_ignore_ascii_case(t)) {
+        if breaks && start && BLOCKS.iter().any(|t| name.eq_ignore_ascii_case(t)) {
             out.push(' ');
             out.push(BREAK);
             out.push(' ');
@@ -301,7 +308,9 @@ fn scan_tag(html: &str, lt: usize) -> Option<(usize, &str, bool)> {
     }
 }
 
-fn plain_text_keep(html: &str) -> String {
+/// The parser's text: tags removed (html5ever, through ammonia), entities
+/// decoded.
+pub(super) fn plain_text_keep(html: &str) -> String {
     let stripped = ammonia::Builder::empty().clean(html).to_string();
     decode_entities(&stripped)
 }
