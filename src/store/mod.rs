@@ -236,9 +236,28 @@ impl Store {
     }
 }
 
+/// How long a connection waits for another one's lock.
+const SQLITE_BUSY_WAIT: Duration = Duration::from_secs(30);
+
 fn configure_sqlite(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(30))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.busy_timeout(SQLITE_BUSY_WAIT)?;
+    // Turning a new database to WAL needs its exclusive lock. When two
+    // processes open a new database at once (two polls started together
+    // on a first run), SQLite answers one of them "locked" at once instead
+    // of waiting (each would wait for the other). Setting the mode again
+    // is harmless: try again, for as long as a lock is waited for.
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < SQLITE_BUSY_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => break done?,
+        }
+    }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // 16 MiB of page cache (SQLite's default is 2): story assignment
