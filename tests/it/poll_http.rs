@@ -282,6 +282,20 @@ fn slow_oversize_and_bomb_bodies_are_cut_off() {
     assert_eq!(env.source(&srv.url("/ok.xml"))["entries"], 1);
 }
 
+/// `polyfeed poll` of `env`'s config, started and left running, its
+/// output piped.
+fn spawn_poll(env: &Env) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .env(common::NO_LEXICON.0, common::NO_LEXICON.1)
+        .arg("--config")
+        .arg(env.config())
+        .arg("poll")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn concurrent_polls_never_fetch_a_source_twice() {
     let srv = Server::start();
@@ -298,17 +312,7 @@ fn concurrent_polls_never_fetch_a_source_twice() {
     let list: Vec<(&str, &str)> = sources.iter().map(|u| (u.as_str(), "")).collect();
     let env = Env::new("", &list);
     assert_eq!(exit(&env.run(&["check"])), 0);
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-            .env(common::NO_LEXICON.0, common::NO_LEXICON.1)
-            .arg("--config")
-            .arg(env.config())
-            .arg("poll")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
+    let (a, b) = (spawn_poll(&env), spawn_poll(&env));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert_eq!(exit(&a), 0, "{}", stderr(&a));
     assert_eq!(exit(&b), 0, "{}", stderr(&b));
@@ -330,18 +334,7 @@ fn two_polls_started_together_on_a_new_database_both_succeed() {
     for round in 0..10 {
         let env = Env::new("", &[("feed.xml", "lang = \"en\"")]);
         std::fs::write(env.dir.path().join("feed.xml"), rss("Local", "l", 2)).unwrap();
-        let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-                .env(common::NO_LEXICON.0, common::NO_LEXICON.1)
-                .arg("--config")
-                .arg(env.config())
-                .arg("poll")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (a, b) = (spawn(), spawn());
+        let (a, b) = (spawn_poll(&env), spawn_poll(&env));
         for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
             assert_eq!(exit(&out), 0, "round {round}: {}", stderr(&out));
         }
