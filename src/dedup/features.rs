@@ -251,8 +251,8 @@ fn without_lang_markers(u: &url::Url) -> Option<String> {
     Some(format!("{host}/{}{}{}", kept.join("/"), if q.is_empty() { "" } else { "?" }, q.join("&")))
 }
 
-/// FNV-1a, 64 bit: a stable hash (the sketch is stored).
-/// FNV-1a of words joined by single spaces, without joining them.
+/// FNV-1a, 64 bit, of words joined by single spaces, without joining
+/// them: a stable hash (the sketch is stored).
 fn fnv_words<S: AsRef<str>>(words: &[S]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut step = |b: u8| {
@@ -268,20 +268,20 @@ fn fnv_words<S: AsRef<str>>(words: &[S]) -> u64 {
     h
 }
 
+/// A word in lower case (`str::to_lowercase`); one already in lower-case
+/// ASCII, most words, is borrowed, not copied.
+pub(crate) fn lowercase(w: &str) -> Cow<'_, str> {
+    if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(w)
+    } else {
+        Cow::Owned(w.to_lowercase())
+    }
+}
+
 /// Bottom-k MinHash of the lower-cased word 3-grams.
 pub(crate) fn sketch(text: &str) -> Vec<u64> {
-    // Words already in lower case (most) are borrowed, not copied.
-    let words: Vec<Cow<'_, str>> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-                Cow::Borrowed(w)
-            } else {
-                Cow::Owned(w.to_lowercase())
-            }
-        })
-        .collect();
+    let words: Vec<Cow<'_, str>> =
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(lowercase).collect();
     let mut hashes: Vec<u64> = words.windows(3).map(fnv_words).collect();
     if hashes.is_empty() && !words.is_empty() {
         hashes.push(fnv_words(&words));

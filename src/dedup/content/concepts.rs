@@ -153,18 +153,11 @@ pub fn trace(lex: &Lexicon, lang: &str, text: &str) -> Vec<Traced> {
         .collect()
 }
 
-/// Lower-cased words of at least two letters, numbers left out. An ASCII
-/// word already in lower case is not copied.
+/// Lower-cased words of at least two letters, numbers left out.
 fn words(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().nth(1).is_some() && !w.bytes().all(|b| b.is_ascii_digit()))
-        .map(|w| {
-            if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-                std::borrow::Cow::Borrowed(w)
-            } else {
-                std::borrow::Cow::Owned(w.to_lowercase())
-            }
-        })
+        .map(crate::dedup::features::lowercase)
 }
 
 impl<'a> Reader<'a> {
