@@ -308,21 +308,18 @@ pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
         return both as f64 / union.len() as f64;
     }
     // Both strictly ascending: merge the smallest `keep` of the union,
-    // counting those in both (the same counts as sorting the union).
+    // counting those in both (the same counts as sorting the union). The
+    // steps advance by arithmetic, not branches (see `SparseVec::cosine`).
     let (mut i, mut j, mut union, mut both) = (0, 0, 0usize, 0usize);
-    while union < keep && (i < a.len() || j < b.len()) {
-        match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x == y => {
-                both += 1;
-                i += 1;
-                j += 1;
-            }
-            (Some(x), Some(y)) if x < y => i += 1,
-            (Some(_), None) => i += 1,
-            _ => j += 1,
-        }
+    while union < keep && i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        both += usize::from(x == y);
+        i += usize::from(x <= y);
+        j += usize::from(x >= y);
         union += 1;
     }
+    // One side is used up: the rest of the other is in the union only.
+    union += (keep - union).min(a.len() - i + b.len() - j);
     both as f64 / union as f64
 }
 
@@ -350,15 +347,10 @@ pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
     // Both strictly ascending: one merge pass counts the shared hashes.
     let (mut i, mut j, mut both) = (0, 0, 0usize);
     while i < small.len() && j < large.len() {
-        match small[i].cmp(&large[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                both += 1;
-                i += 1;
-                j += 1;
-            }
-        }
+        let (x, y) = (small[i], large[j]);
+        both += usize::from(x == y);
+        i += usize::from(x <= y);
+        j += usize::from(x >= y);
     }
     (both as f64 / small.len() as f64, small.len())
 }
@@ -452,6 +444,45 @@ mod tests {
             assert_eq!(sketch_similarity(x, y), general(x, y));
         }
         assert_eq!(fold_url("https://www.Example.org/a/b/").as_deref(), Some("example.org/a/b"));
+    }
+
+    /// The merges count what sorting and searching the sets would count,
+    /// for sketches of every length up to full, sharing few or many hashes.
+    #[test]
+    fn sketch_merges_count_as_the_sets_do() {
+        let mut seed = 5u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut sketch_of = |range: u64| {
+            let len = next(SKETCH as u64 + 40) as usize;
+            let mut s: Vec<u64> = (0..len).map(|_| next(range)).collect();
+            s.sort_unstable();
+            s.dedup();
+            s.truncate(SKETCH);
+            s
+        };
+        for round in 0..2000 {
+            let range = [150, 400, 5000][round % 3];
+            let (a, b) = (sketch_of(range), sketch_of(range));
+            let mut union: Vec<u64> = a.iter().chain(&b).copied().collect();
+            union.sort_unstable();
+            union.dedup();
+            union.truncate(SKETCH.min(a.len().max(b.len())));
+            let both = union.iter().filter(|h| a.binary_search(h).is_ok() && b.binary_search(h).is_ok()).count();
+            let jaccard = if union.is_empty() { 0.0 } else { both as f64 / union.len() as f64 };
+            assert_eq!(sketch_similarity(&a, &b).to_bits(), jaccard.to_bits(), "round {round}: {a:?} {b:?}");
+            let limit = |s: &[u64]| if s.len() < SKETCH { u64::MAX } else { *s.last().unwrap() };
+            let tau = limit(&a).min(limit(&b));
+            let (sa, sb): (Vec<u64>, Vec<u64>) =
+                (a.iter().copied().filter(|h| *h <= tau).collect(), b.iter().copied().filter(|h| *h <= tau).collect());
+            let (small, large) = if sa.len() <= sb.len() { (&sa, &sb) } else { (&sb, &sa) };
+            let shared = small.iter().filter(|h| large.binary_search(h).is_ok()).count();
+            let expected = if small.is_empty() { (0.0, 0) } else { (shared as f64 / small.len() as f64, small.len()) };
+            let (contained, sample) = sketch_containment(&a, &b);
+            assert_eq!((contained.to_bits(), sample), (expected.0.to_bits(), expected.1), "round {round}");
+        }
     }
 
     /// Sketches are stored: a sketch made now must be the one earlier
