@@ -9,6 +9,7 @@
 //! other core, scoring pairs whose scores depend on the two entries alone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -34,7 +35,7 @@ pub fn assign_pending<D: StoryData>(
     rules: &StoryRules,
     now: DateTime<Utc>,
 ) -> Result<AssignStats, D::Error> {
-    let (stats, compared) = assign_pending_with(data, rules, now, true)?;
+    let (stats, compared) = assign_pending_with(data, rules, now, Scoring::Shared)?;
     tracing::debug!(
         candidates = compared.candidates,
         scored_ahead = compared.scored_ahead,
@@ -52,13 +53,28 @@ pub(crate) struct Compared {
     pub scored_ahead: u64,
 }
 
-/// [`assign_pending`]; `score_ahead`: with the scoring thread ([`Ahead`]),
-/// which changes how fast, never what (the tests compare both).
+/// Who scores each entry's pairs before it is decided: changes how fast
+/// entries are assigned, never where (the tests compare all three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scoring {
+    /// The deciding thread alone, as it decides.
+    Inline,
+    /// The scoring thread ([`Ahead`]), every entry it is fed; the decisions
+    /// wait for it (the tests: it scores the most pairs).
+    #[cfg(test)]
+    Ahead,
+    /// The scoring thread, and the deciding thread for each entry the
+    /// scoring thread has not begun when it comes to be decided: neither
+    /// waits for the other (the one used).
+    Shared,
+}
+
+/// [`assign_pending`], its pairs scored as `scoring` says.
 pub(crate) fn assign_pending_with<D: StoryData>(
     data: &mut D,
     rules: &StoryRules,
     now: DateTime<Utc>,
-    score_ahead: bool,
+    scoring: Scoring,
 ) -> Result<(AssignStats, Compared), D::Error> {
     let mut todo = data.unassigned()?;
     // Keys are unique (one entry per source and key): the unstable sort
@@ -72,7 +88,7 @@ pub(crate) fn assign_pending_with<D: StoryData>(
     let (Some(first), Some(last)) = (todo.first(), todo.last()) else { return Ok((stats, compared)) };
     let mut window = Window::load(data, first.published, last.published)?;
     std::thread::scope(|scope| {
-        let mut ahead = Ahead::start(scope, score_ahead);
+        let mut ahead = Ahead::start(scope, scoring);
         for p in todo.iter().take(AHEAD) {
             ahead.feed(data, p.id)?;
         }
@@ -111,42 +127,77 @@ fn order(p: &Pending) -> (DateTime<Utc>, &str, &str) {
 /// Entries fed to the scoring thread ahead of the one being assigned.
 const AHEAD: usize = 16;
 
+/// Entries handed to the scoring thread at once: it wakes once per batch,
+/// not once per entry, when it has caught up (fewer than [`AHEAD`], so an
+/// entry is handed over before it is decided).
+const FEED_BATCH: usize = 8;
+
+/// How long the deciding thread spins for the scores of an entry the
+/// scoring thread is working on before it sleeps: about the time one
+/// entry's scoring takes. Sleeping and waking for each entry cost more
+/// than the work itself when both threads go at one pace (up to 240,000
+/// context switches and twice the time for 50,000 entries).
+const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// Entries before each one, in assignment order, that the scoring thread
 /// scores it against: where a cold poll's candidates by date come from
 /// (the [`NEAREST`] assigned entries before it).
 const BEHIND: usize = NEAREST;
+
+/// One entry handed to the scoring thread: its place in the order fed,
+/// stored id, and features (if stored).
+type Fed = (usize, i64, Option<Arc<Features>>);
 
 /// The scoring thread: while one entry is decided and recorded, the
 /// entries after it are scored against those before them
 /// ([`dedup::Prescored`]: the pairs' content and duplicate scores, which
 /// depend on the two entries alone), on another core. Decisions stay
 /// sequential and the same: a candidate it did not score (a key match, a
-/// stored entry from an earlier poll, a pair it skipped) is scored when
-/// the entry is decided.
+/// stored entry from an earlier poll, a pair it skipped, an entry it had
+/// not begun) is scored when the entry is decided.
+///
+/// With [`Scoring::Shared`], each entry is claimed by one of the two
+/// threads, in order (`claims`: the place of the first entry nobody has
+/// claimed): the scoring thread as it comes to it, the deciding thread
+/// when the entry is to be decided and still unclaimed. So the deciding
+/// thread never waits for an entry the scoring thread has not begun, and
+/// the scoring thread does not score an entry already decided.
 ///
 /// It is told where each entry went, to skip pairs that cannot be
 /// versions: a story holds one version per language, and most candidates
 /// of a cold poll are already in a story with the new entry's language.
 struct Ahead {
-    entries: Option<mpsc::Sender<(i64, Option<Arc<Features>>)>>,
+    entries: Option<mpsc::Sender<Vec<Fed>>>,
+    /// Fed, not yet handed over.
+    batch: Vec<Fed>,
     placed: Option<mpsc::Sender<(i64, String, Vec<String>)>>,
     from: mpsc::Receiver<(i64, dedup::Prescored)>,
+    /// [`Scoring::Shared`]: the place of the first unclaimed entry.
+    claims: Option<Arc<AtomicUsize>>,
+    /// Entries fed, and taken, so far.
+    fed: usize,
+    taken: usize,
 }
 
 impl Ahead {
-    /// The thread, or (`run` false) no thread: every entry is scored when
-    /// decided.
-    fn start<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, run: bool) -> Ahead {
+    /// The thread, or (`Scoring::Inline`) no thread: every entry is scored
+    /// when decided.
+    fn start<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, scoring: Scoring) -> Ahead {
         let (entries, input) = mpsc::channel();
         let (placed, placements) = mpsc::channel();
         let (output, from) = mpsc::channel();
-        if !run {
-            return Ahead { entries: None, placed: None, from };
+        let claims = (scoring == Scoring::Shared).then(|| Arc::new(AtomicUsize::new(0)));
+        let off = |from| Ahead { entries: None, batch: Vec::new(), placed: None, from, claims: None, fed: 0, taken: 0 };
+        if scoring == Scoring::Inline {
+            return off(from);
         }
+        let theirs = claims.clone();
         let thread = std::thread::Builder::new().name("assign-score".into()).spawn_scoped(scope, move || {
             // A panic here ends the scoring, not the assignment: the
             // channels close and each entry is scored when decided.
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score_ahead(input, placements, output)));
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                score_ahead(input, placements, output, theirs.as_deref())
+            }));
             if let Err(panic) = run {
                 tracing::warn!(
                     panic = %crate::cpu::panic_message(panic.as_ref()),
@@ -157,9 +208,17 @@ impl Ahead {
         if let Err(e) = thread {
             tracing::warn!(error = %e, "cannot start the scoring thread of story assignment: scoring at each decision");
             let (_, from) = mpsc::channel();
-            return Ahead { entries: None, placed: None, from };
+            return off(from);
         }
-        Ahead { entries: Some(entries), placed: Some(placed), from }
+        Ahead {
+            entries: Some(entries),
+            batch: Vec::with_capacity(FEED_BATCH),
+            placed: Some(placed),
+            from,
+            claims,
+            fed: 0,
+            taken: 0,
+        }
     }
 
     /// Queues entry `id` (its features, if stored) for scoring; reads
@@ -177,12 +236,23 @@ impl Ahead {
             // assignment on two cores").
             f.content.prepare();
         }
+        self.batch.push((self.fed, id, features));
+        self.fed += 1;
+        if self.batch.len() >= FEED_BATCH {
+            self.hand_over();
+        }
+        Ok(())
+    }
+
+    /// Hands the fed entries to the thread.
+    fn hand_over(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(FEED_BATCH));
         if let Some(to) = &self.entries
-            && to.send((id, features)).is_err()
+            && !batch.is_empty()
+            && to.send(batch).is_err()
         {
             self.entries = None;
         }
-        Ok(())
     }
 
     /// Says that entry `id` is now in `story`, whose versions are in `langs`.
@@ -196,13 +266,23 @@ impl Ahead {
 
     /// The scores of entry `id`, which must be the next entry fed and not
     /// yet taken (entries are taken in the order they were fed); empty
-    /// when the thread never ran or stopped before scoring it.
+    /// when the thread never ran, stopped before scoring it, or (shared
+    /// scoring) had not begun it: the decision scores it then.
     fn take(&mut self, id: i64) -> dedup::Prescored {
+        let place = self.taken;
+        self.taken += 1;
+        if self.batch.first().is_some_and(|(at, ..)| *at <= place) {
+            self.hand_over(); // the last few entries of the run
+        }
         let next = if self.entries.is_none() {
             // Never started, or gone: only what it queued before.
             self.from.try_recv().ok()
+        } else if let Some(claims) = &self.claims
+            && claims.compare_exchange(place, place + 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        {
+            return dedup::Prescored::default(); // not begun: scored as it is decided
         } else {
-            self.from.recv().ok()
+            self.wait()
         };
         match next {
             Some((got, pre)) if got == id => pre,
@@ -218,6 +298,20 @@ impl Ahead {
         }
     }
 
+    /// The next scores the thread sends: spins for [`SPIN`], then sleeps;
+    /// None when the thread has ended.
+    fn wait(&self) -> Option<(i64, dedup::Prescored)> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.from.try_recv() {
+                Ok(next) => return Some(next),
+                Err(mpsc::TryRecvError::Disconnected) => return None,
+                Err(mpsc::TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+                Err(mpsc::TryRecvError::Empty) => return self.from.recv().ok(),
+            }
+        }
+    }
+
     /// Lets the thread end (the scope joins it).
     fn finish(mut self) {
         self.entries = None;
@@ -227,17 +321,19 @@ impl Ahead {
 
 /// The scoring thread's loop: each fed entry against the [`BEHIND`] fed
 /// before it, skipping version pairs whose story (as last told) already
-/// has the new entry's language.
+/// has the new entry's language, and (with `claims`) entries the deciding
+/// thread claimed first.
 fn score_ahead(
-    input: mpsc::Receiver<(i64, Option<Arc<Features>>)>,
+    input: mpsc::Receiver<Vec<Fed>>,
     placements: mpsc::Receiver<(i64, String, Vec<String>)>,
     output: mpsc::Sender<(i64, dedup::Prescored)>,
+    claims: Option<&AtomicUsize>,
 ) {
     // The entries behind, with their stories where told.
     let mut behind: VecDeque<(i64, Arc<Features>, Option<Arc<str>>)> = VecDeque::with_capacity(BEHIND + 1);
     // Versions of the stories told, as last told.
     let mut langs: HashMap<Arc<str>, (Vec<String>, usize)> = HashMap::new();
-    for (id, f) in input {
+    for (place, id, f) in input.into_iter().flatten() {
         for (entry, story, story_langs) in placements.try_iter() {
             let Some(slot) = behind.iter_mut().find(|b| b.0 == entry) else { continue };
             let story: Arc<str> = story.into();
@@ -248,21 +344,28 @@ fn score_ahead(
                 release(&mut langs, &was);
             }
         }
-        let pre = match &f {
-            Some(new) => {
-                let lang = new.lang.as_deref();
-                let may_score = |(_, old, story): &&(i64, Arc<Features>, Option<Arc<str>>)| {
-                    let Some(lang) = lang else { return true };
-                    old.lang.as_deref() == Some(lang)
-                        || story.as_ref().and_then(|s| langs.get(s)).is_none_or(|(l, _)| !l.iter().any(|x| x == lang))
-                };
-                let olds = behind.iter().filter(may_score).map(|(i, f, _)| (*i, &**f));
-                dedup::Prescored::score(new, olds, dedup::CONTENT_THRESHOLD)
+        let mine =
+            claims.is_none_or(|c| c.compare_exchange(place, place + 1, Ordering::AcqRel, Ordering::Acquire).is_ok());
+        if mine {
+            let pre = match &f {
+                Some(new) => {
+                    let lang = new.lang.as_deref();
+                    let may_score = |(_, old, story): &&(i64, Arc<Features>, Option<Arc<str>>)| {
+                        let Some(lang) = lang else { return true };
+                        old.lang.as_deref() == Some(lang)
+                            || story
+                                .as_ref()
+                                .and_then(|s| langs.get(s))
+                                .is_none_or(|(l, _)| !l.iter().any(|x| x == lang))
+                    };
+                    let olds = behind.iter().filter(may_score).map(|(i, f, _)| (*i, &**f));
+                    dedup::Prescored::score(new, olds, dedup::CONTENT_THRESHOLD)
+                }
+                None => dedup::Prescored::default(),
+            };
+            if output.send((id, pre)).is_err() {
+                return;
             }
-            None => dedup::Prescored::default(),
-        };
-        if output.send((id, pre)).is_err() {
-            return;
         }
         if let Some(f) = f {
             behind.push_back((id, f, None));
