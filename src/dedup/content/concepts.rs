@@ -97,10 +97,14 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
     let (mut known, mut total) = (0usize, 0usize);
     let mut doc: HashMap<u32, f64> = HashMap::default();
     let mut paras = Vec::new();
+    // One map for every paragraph, emptied between them (its capacity
+    // kept): each concept is added to `doc` once per paragraph, so the
+    // order the map gives them in changes no sum.
+    let mut counts: HashMap<u32, f64> = HashMap::default();
     MEMO.with_borrow_mut(|memo| {
         let table = memo.table(lex.serial(), lang);
         for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
-            let mut counts: HashMap<u32, f64> = HashMap::default();
+            counts.clear();
             for word in words(text).filter(|w| !is_stopword(lang, w)) {
                 total += 1;
                 known += usize::from(r.add_in(&mut memo.tables[table].1, &mut memo.words, &word, &mut counts));
