@@ -64,8 +64,8 @@ pub(crate) enum Scoring {
     #[cfg(test)]
     Ahead,
     /// The scoring thread, and the deciding thread for each entry the
-    /// scoring thread has not begun when it comes to be decided: neither
-    /// waits for the other (the one used).
+    /// scoring thread has not begun when it comes to be decided: the
+    /// deciding thread waits only for an entry being scored (the one used).
     Shared,
 }
 
@@ -92,9 +92,11 @@ pub(crate) fn assign_pending_with<D: StoryData>(
         for p in todo.iter().take(AHEAD) {
             ahead.feed(data, p.id)?;
         }
+        ahead.hand_over();
         for (i, p) in todo.iter().enumerate() {
-            if let Some(next) = todo.get(i + AHEAD) {
-                ahead.feed(data, next.id)?;
+            match todo.get(i + AHEAD) {
+                Some(next) => ahead.feed(data, next.id)?,
+                None => ahead.hand_over(), // the last few: no batch to fill
             }
             let pre = ahead.take(p.id);
             let Some(Assigned { decision, story, candidates, scored_ahead }) =
@@ -128,8 +130,9 @@ fn order(p: &Pending) -> (DateTime<Utc>, &str, &str) {
 const AHEAD: usize = 16;
 
 /// Entries handed to the scoring thread at once: it wakes once per batch,
-/// not once per entry, when it has caught up (fewer than [`AHEAD`], so an
-/// entry is handed over before it is decided).
+/// not once per entry, when it has caught up. Fewer than [`AHEAD`], so
+/// that the thread has an entry before its turn (`take` hands over what
+/// is left in any case).
 const FEED_BATCH: usize = 8;
 
 /// How long the deciding thread spins for the scores of an entry the
@@ -302,14 +305,16 @@ impl Ahead {
     /// None when the thread has ended.
     fn wait(&self) -> Option<(i64, dedup::Prescored)> {
         let start = std::time::Instant::now();
-        loop {
+        for turn in 0u32.. {
             match self.from.try_recv() {
                 Ok(next) => return Some(next),
                 Err(mpsc::TryRecvError::Disconnected) => return None,
-                Err(mpsc::TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
-                Err(mpsc::TryRecvError::Empty) => return self.from.recv().ok(),
+                // The clock read now and then, not on every turn.
+                Err(mpsc::TryRecvError::Empty) if turn % 64 != 0 || start.elapsed() < SPIN => std::hint::spin_loop(),
+                Err(mpsc::TryRecvError::Empty) => break,
             }
         }
+        self.from.recv().ok()
     }
 
     /// Lets the thread end (the scope joins it).
@@ -798,6 +803,56 @@ fn candidates<D: StoryData>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shared scoring: each entry comes back scored by whichever thread
+    /// claimed it, to the entry it is taken for, across batches and the
+    /// part batch at the end; what the scoring thread claimed holds the
+    /// pairs it scored (here, same-language pairs: every entry before it).
+    #[test]
+    fn shared_scoring_hands_each_entry_back_scored_by_the_thread_that_claimed_it() {
+        use crate::stories::memory::Memory;
+        let at: DateTime<Utc> = "2026-12-06T09:00:00Z".parse().unwrap();
+        let n = 3 * FEED_BATCH + 3;
+        let mut m = Memory::default();
+        for id in 1..=n as i64 {
+            let f = Features { lang: Some("fi".into()), published: at, source_id: id, ..Features::default() };
+            m.store_features(id, f).unwrap();
+        }
+        let scored = |id: i64| (id as usize - 1).min(BEHIND);
+        std::thread::scope(|scope| {
+            // The scoring thread claims all before any is taken.
+            let mut ahead = Ahead::start(scope, Scoring::Shared);
+            for id in 1..=n as i64 {
+                ahead.feed(&mut m, id).unwrap();
+            }
+            ahead.hand_over();
+            let claims = ahead.claims.clone().expect("shared scoring counts claims");
+            let started = std::time::Instant::now();
+            while claims.load(Ordering::Acquire) < n {
+                assert!(started.elapsed() < std::time::Duration::from_secs(60), "the scoring thread stalled");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            for id in 1..=n as i64 {
+                assert_eq!(ahead.take(id).len(), scored(id), "entry {id}, scored ahead");
+            }
+            ahead.finish();
+            // Taken at once: each by one thread or the other.
+            let mut ahead = Ahead::start(scope, Scoring::Shared);
+            for id in 1..=n as i64 {
+                ahead.feed(&mut m, id).unwrap();
+                if id > AHEAD as i64 {
+                    let turn = id - AHEAD as i64;
+                    let held = ahead.take(turn).len();
+                    assert!(held == 0 || held == scored(turn), "entry {turn}: {held}");
+                }
+            }
+            for turn in (n - AHEAD) as i64 + 1..=n as i64 {
+                let held = ahead.take(turn).len();
+                assert!(held == 0 || held == scored(turn), "entry {turn}: {held}");
+            }
+            ahead.finish();
+        });
+    }
 
     /// Undated entries of one poll share its time: when more of them than
     /// fit are candidates, the new entry's publisher comes first.
