@@ -33,7 +33,10 @@ Design:
   minutes after t), and is dropped when the publisher has no such feed or the feed is full.
   Copies are dealt in time order until every feed holds M entries, so every feed spans the
   whole farm's dates (about 3.5 months at N = 100, 2.75 years at N = 1,000 on GNOME Help's 530
-  documents, where each feed posts every 20 days or so, like a small publisher's).
+  documents, where each feed posts every 20 days or so, like a small publisher's). Dates stay
+  before 2026-10-01 (`LATEST`): a farm that would run past it (27 years at N = 10,000) is moved
+  back as a whole, same gaps, so that its last post is on that day; a reader takes a date in
+  the future for the time it reads it, which would pile the later posts onto one moment.
 - **Reuse.** The corpus is small, so a document appears many times (about N x M / documents
   times). Every copy is a post of its own: its own guid, link (the document's slug and the entry
   number) and gold group (the unit's group and the copy number). Two copies of one unit are at
@@ -75,6 +78,10 @@ GAP_DAYS = 8.0
 JITTER_DAYS = 4.0
 # Versions of one copy: 0 to LAG_MINUTES after the copy's time.
 LAG_MINUTES = 90
+# The latest date a farm may have: later ones would be in the future when polled,
+# and a reader takes a date in the future for the time it reads it (polyfeed does,
+# 10 minutes on), which would pile a large farm's later posts onto one moment.
+LATEST = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
 TOPICS = ("news", "help", "notices", "events", "services", "reports")
 
 
@@ -204,6 +211,13 @@ def generate(a):
             if len(entries[f]) == a.entries:
                 open_feeds -= 1
         dealt += 1 if took else 0
+    # A farm that would run past LATEST moves back as a whole (same gaps).
+    last = max((e["when"] for items in entries for e in items), default=None)
+    if last is not None and last > LATEST:
+        back = last - LATEST
+        for items in entries:
+            for e in items:
+                e["when"] -= back
     write(a, docs, langs, feeds_of, feeds, entries, dealt, dropped, len(names))
 
 
