@@ -2,6 +2,7 @@
 //! vector scores exactly like a fresh one), their cosine, and the
 //! order-aware alignment of two documents' paragraphs. Pure.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
@@ -194,9 +195,19 @@ impl Paragraphs {
     /// The cosine of every pair of paragraphs, row-major (`self`'s
     /// paragraph by `other`'s): the same sums as [`SparseVec::cosine`] of
     /// each pair.
+    #[cfg(test)]
     fn cosines(&self, other: &Paragraphs) -> Vec<f64> {
+        let mut dots = Vec::new();
+        self.dots_into(other, &mut dots);
+        dots.into_iter().map(cosine_of).collect()
+    }
+
+    /// The dot products behind [`Paragraphs::cosines`] (row-major), into
+    /// `dots`, whatever it held.
+    fn dots_into(&self, other: &Paragraphs, dots: &mut Vec<u64>) {
         let m = other.len();
-        let mut dots = vec![0u64; self.len() * m];
+        dots.clear();
+        dots.resize(self.len() * m, 0);
         let (x, y) = (self.index(), other.index());
         let (mut i, mut j) = (0, 0);
         while i < x.len() && j < y.len() {
@@ -217,8 +228,22 @@ impl Paragraphs {
                 j += usize::from(c > d);
             }
         }
-        dots.into_iter().map(|d| (d as f64 / (SCALE * SCALE)).min(1.0)).collect()
     }
+}
+
+/// The cosine of two unit vectors from their quantised dot product.
+fn cosine_of(dot: u64) -> f64 {
+    (dot as f64 / (SCALE * SCALE)).min(1.0)
+}
+
+thread_local! {
+    /// One pair's paragraph dot products (at most 60 x 60 paragraphs), and
+    /// the two rows of [`monotone`]'s matching (as long as a text has
+    /// paragraphs): kept on each thread between pairs. A scoring thread aligns millions of pairs; allocating
+    /// them for each pair made it queue for the allocator's lock behind the
+    /// deciding thread.
+    static DOTS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    static ROWS: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Best monotone matching of paragraphs (a translation keeps their order):
@@ -229,10 +254,13 @@ pub fn align(a: &Paragraphs, b: &Paragraphs, floor: f64, cut: bool) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let (cos, m) = (a.cosines(b), b.len());
-    monotone(a.len(), m, cut, |i, j| {
-        let s = cos[i * m + j];
-        (s >= floor).then_some(s)
+    let m = b.len();
+    DOTS.with_borrow_mut(|dots| {
+        a.dots_into(b, dots);
+        monotone(a.len(), m, cut, |i, j| {
+            let s = cosine_of(dots[i * m + j]);
+            (s >= floor).then_some(s)
+        })
     })
 }
 
@@ -259,8 +287,24 @@ fn monotone(n: usize, m: usize, cut: bool, pair: impl Fn(usize, usize) -> Option
     if n == 0 || m == 0 {
         return 0.0;
     }
-    let mut prev = vec![0.0f64; m + 1];
-    let mut row = vec![0.0f64; m + 1];
+    ROWS.with_borrow_mut(|(prev, row)| {
+        prev.clear();
+        prev.resize(m + 1, 0.0);
+        row.clear();
+        row.resize(m + 1, 0.0);
+        matching(n, m, cut, &pair, prev, row)
+    })
+}
+
+/// [`monotone`]'s matching, on two zeroed rows of `m + 1`.
+fn matching<'a>(
+    n: usize,
+    m: usize,
+    cut: bool,
+    pair: &impl Fn(usize, usize) -> Option<f64>,
+    mut prev: &'a mut [f64],
+    mut row: &'a mut [f64],
+) -> f64 {
     let mut best: f64 = 0.0;
     for i in 0..n {
         for j in 0..m {
