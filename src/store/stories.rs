@@ -72,6 +72,16 @@ pub(super) struct DbStories<'a> {
 
 /// A stored time (fixed-width RFC 3339 text); unreadable text (never
 /// written by polyfeed) reads as the epoch.
+/// The entries waiting for a story, by id: stored entries are listed in
+/// `story_pending` until assigned. The few waiting rows lead (`CROSS
+/// JOIN` keeps SQLite's planner to that order): planned freely, without
+/// statistics, it scanned the whole `entries` table to save a sort (1.2 s
+/// of the 1.3 s that assigning 1,000 new entries took at 1M stored).
+pub(super) const UNASSIGNED: &str = "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key
+     FROM story_pending sp CROSS JOIN entries e JOIN sources s ON s.id = e.source_id
+     WHERE e.id = sp.entry_id AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
+     ORDER BY sp.entry_id";
+
 fn time(s: &str) -> DateTime<Utc> {
     parse_ts(s).unwrap_or_default()
 }
@@ -83,32 +93,24 @@ impl StoryData for DbStories<'_> {
         // One copy of each source's key and group, shared by its entries.
         let mut shared: HashMap<i64, Arc<PendingSource>> = HashMap::new();
         self.tx
-            .query_map(
-                // Stored entries are listed in story_pending until assigned.
-                "SELECT e.id, e.source_id, s.key, s.grp, e.published_at, e.key
-                 FROM story_pending sp JOIN entries e ON e.id = sp.entry_id JOIN sources s ON s.id = e.source_id
-                 WHERE NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
-                 ORDER BY e.id",
-                &[],
-                |r| {
-                    let source_id: i64 = r.get(1)?;
-                    let source = match shared.get(&source_id) {
-                        Some(s) => s.clone(),
-                        None => {
-                            let s = Arc::new(PendingSource { key: r.get(2)?, group: r.get(3)? });
-                            shared.insert(source_id, s.clone());
-                            s
-                        }
-                    };
-                    Ok(Pending {
-                        id: r.get(0)?,
-                        source_id,
-                        source,
-                        published: time(&r.get::<String>(4)?),
-                        entry_key: r.get::<String>(5)?.into_boxed_str(),
-                    })
-                },
-            )
+            .query_map(UNASSIGNED, &[], |r| {
+                let source_id: i64 = r.get(1)?;
+                let source = match shared.get(&source_id) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = Arc::new(PendingSource { key: r.get(2)?, group: r.get(3)? });
+                        shared.insert(source_id, s.clone());
+                        s
+                    }
+                };
+                Ok(Pending {
+                    id: r.get(0)?,
+                    source_id,
+                    source,
+                    published: time(&r.get::<String>(4)?),
+                    entry_key: r.get::<String>(5)?.into_boxed_str(),
+                })
+            })
             .ctx("cannot find unassigned entries")
     }
 
