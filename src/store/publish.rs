@@ -236,6 +236,17 @@ impl Store {
     /// same-language duplicates.
     pub fn stories(&self, ids: &[String], sources: &[SourceInfo]) -> Result<Vec<Story>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
+        // `source_infos` lists sources by id: found by bisection (a story
+        // list of a database with 10,000 sources looked each version's
+        // source up one by one).
+        let sorted = sources.is_sorted_by_key(|s| s.id);
+        let source = |id: i64| {
+            if sorted {
+                sources.binary_search_by_key(&id, |s| s.id).ok().map(|at| &sources[at])
+            } else {
+                sources.iter().find(|s| s.id == id)
+            }
+        };
         for id in ids {
             let rows: Vec<(i64, String)> = self
                 .db
@@ -252,7 +263,7 @@ impl Store {
             for (entry_id, role) in rows {
                 let Some(pos) = loaded.iter().position(|r| r.id == entry_id) else { continue };
                 let row = loaded.swap_remove(pos);
-                let Some(src) = sources.iter().find(|s| s.id == row.source_id) else { continue };
+                let Some(src) = source(row.source_id) else { continue };
                 let v = Version { entry_id, source_id: row.source_id, source_key: src.key.clone(), entry: row.entry };
                 if role == "duplicate" { story.duplicates.push(v) } else { story.versions.push(v) }
             }

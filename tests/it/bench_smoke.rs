@@ -277,3 +277,44 @@ fn real_text_farm_keeps_its_truth_and_scores_its_stories() {
     let (p, r) = (score["precision"].as_f64().expect("precision"), score["recall"].as_f64().expect("recall"));
     assert!(p >= 0.9 && r >= 0.9, "precision {p}, recall {r}: {score}");
 }
+
+/// `stories` reads and prints a few hundred stories at a time: a list longer
+/// than one batch is still one JSON array, newest first, whose first stories
+/// are those a shorter list gives, and the text form lists the same stories.
+#[test]
+fn a_story_list_longer_than_one_batch_is_one_array() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let farm = tmp.path().join("farm");
+    let farm_arg = farm.to_str().expect("UTF-8 temp path");
+    gen_farm(&[farm_arg, "--feeds", "20", "--entries", "40", "--seed", "3"]);
+    let server = FarmServer::start(&farm);
+    let config = write_config(tmp.path(), &farm, &server);
+    assert_eq!(poll(&config).new, 800);
+    let stories = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+            .arg("--config")
+            .arg(&config)
+            .arg("stories")
+            .args(args)
+            .env_remove("POLYFEED_CONFIG")
+            .output()
+            .expect("run polyfeed stories");
+        assert!(out.status.success(), "stories {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&stories(&["--json", "--limit", "100000"])).expect("one JSON array");
+    assert!(all.len() > 512, "stories of three batches of 256: {}", all.len());
+    let versions: usize = all.iter().map(|s| s["versions"].as_array().map_or(0, Vec::len)).sum();
+    let duplicates: usize = all.iter().map(|s| s["duplicates"].as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(versions + duplicates, 800, "every entry listed once");
+    let dates: Vec<&str> = all.iter().map(|s| s["published"].as_str().expect("published")).collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let some: Vec<serde_json::Value> =
+        serde_json::from_str(&stories(&["--json", "--limit", "300"])).expect("one JSON array");
+    assert_eq!(some[..], all[..300]);
+    let text = stories(&["--limit", "100000"]);
+    let headers = text.lines().filter(|l| !l.starts_with(' ')).count();
+    assert_eq!(headers, all.len(), "one header line per story");
+    assert_eq!(stories(&["--json", "--tag", "no-such-tag"]).trim(), "[]");
+}
