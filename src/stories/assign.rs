@@ -35,7 +35,10 @@ pub fn assign_pending<D: StoryData>(
     rules: &StoryRules,
     now: DateTime<Utc>,
 ) -> Result<AssignStats, D::Error> {
-    let (stats, compared) = assign_pending_with(data, rules, now, Scoring::Shared)?;
+    // On one core a second thread only takes turns with the first.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let scoring = if cores > 1 { Scoring::Shared } else { Scoring::Inline };
+    let (stats, compared) = assign_pending_with(data, rules, now, scoring)?;
     tracing::debug!(
         candidates = compared.candidates,
         scored_ahead = compared.scored_ahead,
