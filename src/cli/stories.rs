@@ -71,7 +71,6 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     // one level, a comma after each but the last (so each is printed when
     // the next is read).
     let mut held: Option<String> = None;
-    let mut any = false;
     for chunk in ids.chunks(CHUNK) {
         let rows: Vec<(String, Vec<String>)> = store
             .index_rows(chunk)?
@@ -86,7 +85,7 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         for (s, (_, tags)) in stories.iter().zip(rows) {
             let s = story_out(s, tags, &names);
             if args.json {
-                if !any {
+                if held.is_none() {
                     say("[");
                 }
                 let text = format!("  {}", serde_json::to_string_pretty(&s)?.replace('\n', "\n  "));
@@ -102,7 +101,6 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
                     say(format!("    {}  {}  ({}, duplicate)", d.lang.unwrap_or("?"), d.title, d.source));
                 }
             }
-            any = true;
         }
     }
     if args.json {

@@ -450,11 +450,7 @@ mod tests {
     /// for sketches of every length up to full, sharing few or many hashes.
     #[test]
     fn sketch_merges_count_as_the_sets_do() {
-        let mut seed = 5u64;
-        let mut next = |n: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
+        let mut next = crate::dedup::test_numbers(5);
         let mut sketch_of = |range: u64| {
             let len = next(SKETCH as u64 + 40) as usize;
             let mut s: Vec<u64> = (0..len).map(|_| next(range)).collect();

@@ -25,3 +25,13 @@ pub use decide::{
     WINDOW_DAYS, decide, decide_prescored, decide_with, duplicate_evidence, version_evidence,
 };
 pub use features::{Features, features, fold_url, id_keys, pattern_ids, sketch_similarity};
+
+/// Tests: numbers below `n` from a seeded linear congruential generator
+/// (the same sequence for the same seed, on every machine).
+#[cfg(test)]
+pub(crate) fn test_numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    }
+}

@@ -239,9 +239,10 @@ fn cosine_of(dot: u64) -> f64 {
 thread_local! {
     /// One pair's paragraph dot products (at most 60 x 60 paragraphs), and
     /// the two rows of [`monotone`]'s matching (as long as a text has
-    /// paragraphs): kept on each thread between pairs. A scoring thread aligns millions of pairs; allocating
-    /// them for each pair made it queue for the allocator's lock behind the
-    /// deciding thread.
+    /// paragraphs; rows longer than [`KEPT_ROW`] are not kept): kept on
+    /// each thread between pairs. A scoring thread aligns millions of
+    /// pairs; allocating them for each pair made it queue for the
+    /// allocator's lock behind the deciding thread.
     static DOTS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
     static ROWS: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -292,9 +293,18 @@ fn monotone(n: usize, m: usize, cut: bool, pair: impl Fn(usize, usize) -> Option
         prev.resize(m + 1, 0.0);
         row.clear();
         row.resize(m + 1, 0.0);
-        matching(n, m, cut, &pair, prev, row)
+        let best = matching(n, m, cut, &pair, prev, row);
+        if m >= KEPT_ROW {
+            // One text of very many paragraphs does not keep its rows.
+            (*prev, *row) = (Vec::new(), Vec::new());
+        }
+        best
     })
 }
+
+/// Longest matching row kept between pairs (a text's paragraphs are not
+/// bounded; paragraph vectors are, at 60).
+const KEPT_ROW: usize = 1024;
 
 /// [`monotone`]'s matching, on two zeroed rows of `m + 1`.
 fn matching<'a>(
@@ -342,11 +352,7 @@ mod tests {
     #[test]
     fn paragraph_cosines_from_the_index_are_each_pairs_cosine() {
         // Overlapping concept ranges, repeated concepts across paragraphs.
-        let mut seed = 7u64;
-        let mut next = |n: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
+        let mut next = crate::dedup::test_numbers(7);
         let mut text = |paras: usize| -> Vec<SparseVec> {
             (0..paras)
                 .map(|_| v(&(0..1 + next(30)).map(|_| (next(60) as u32, 1.0 + next(9) as f64)).collect::<Vec<_>>()))
@@ -369,11 +375,7 @@ mod tests {
 
     #[test]
     fn the_merged_cosine_is_the_dot_product_of_the_shared_ids() {
-        let mut seed = 11u64;
-        let mut next = |n: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
+        let mut next = crate::dedup::test_numbers(11);
         // Ids from a small range (many shared) and at the ends of u32.
         let mut vector = || -> SparseVec {
             let len = next(120);
