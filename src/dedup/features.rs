@@ -268,14 +268,28 @@ fn fnv_words<S: AsRef<str>>(words: &[S]) -> u64 {
     h
 }
 
-/// A word in lower case (`str::to_lowercase`); one already in lower-case
-/// ASCII, most words, is borrowed, not copied.
+/// A word in lower case (`str::to_lowercase`); one already in lower case,
+/// most words, is borrowed, not copied. A word is that when each of its
+/// characters lower-cases to itself alone (`str::to_lowercase` maps
+/// character by character, but for a final capital sigma, which does not
+/// map to itself): checked on the bytes for ASCII, by the character's own
+/// mapping beyond (Finnish, Swedish, German and French words with ä, ö, å,
+/// é, ü were each copied).
 pub(crate) fn lowercase(w: &str) -> Cow<'_, str> {
-    if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+    if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) || w.chars().all(lowercases_to_itself) {
         Cow::Borrowed(w)
     } else {
         Cow::Owned(w.to_lowercase())
     }
+}
+
+/// `c` lower-cases to itself alone.
+fn lowercases_to_itself(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_uppercase();
+    }
+    let mut l = c.to_lowercase();
+    l.next() == Some(c) && l.next().is_none()
 }
 
 /// Bottom-k MinHash of the lower-cased word 3-grams.
@@ -358,6 +372,26 @@ pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowercase_is_str_to_lowercase_and_borrows_only_what_it_keeps() {
+        // Every character, alone and after a letter (a final capital sigma
+        // lower-cases by its position).
+        for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
+            for w in [c.to_string(), format!("a{c}")] {
+                let l = lowercase(&w);
+                assert_eq!(l, w.to_lowercase(), "{c:?}");
+                assert_eq!(matches!(l, Cow::Borrowed(_)), w.to_lowercase() == w, "{c:?}");
+            }
+        }
+        for w in ["pörssi", "Borgå", "ΟΔΟΣ", "οδος", "ǅemal", "İstanbul", "straẞe", "één", "ﬁn"] {
+            let l = lowercase(w);
+            assert_eq!(l, w.to_lowercase(), "{w}");
+            assert_eq!(matches!(l, Cow::Borrowed(_)), w.to_lowercase() == w, "{w}");
+        }
+        assert!(matches!(lowercase("pörssi"), Cow::Borrowed(_)));
+        assert!(matches!(lowercase("Pörssi"), Cow::Owned(_)));
+    }
 
     #[test]
     fn stored_features_read_back_binary_and_json() {

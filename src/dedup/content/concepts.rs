@@ -41,10 +41,13 @@ pub struct Concepts {
 const MEMO_MAX: usize = 50_000;
 
 /// How one word reads: its concepts, in the order lookup found them (the
-/// word itself, as a literal, when unknown), and whether the lexicon knew it.
+/// word itself, as a literal, when unknown), and whether the lexicon knew
+/// it; or that it is a function word of the language (no concepts, not
+/// counted), remembered like the rest.
 struct Reading {
     concepts: Box<[(u32, f64)]>,
     known: bool,
+    stop: bool,
 }
 
 /// Readings of words already looked up on this thread, per lexicon instance
@@ -105,9 +108,11 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
         let table = memo.table(lex.serial(), lang);
         for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
             counts.clear();
-            for word in words(text).filter(|w| !is_stopword(lang, w)) {
-                total += 1;
-                known += usize::from(r.add_in(&mut memo.tables[table].1, &mut memo.words, &word, &mut counts));
+            for word in words(text) {
+                if let Some(k) = r.add_in(&mut memo.tables[table].1, &mut memo.words, &word, &mut counts) {
+                    total += 1;
+                    known += usize::from(k);
+                }
             }
             let times = if i == 0 { 2.0 } else { 1.0 };
             for (c, v) in &counts {
@@ -124,12 +129,16 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
     Concepts { doc: SparseVec::from_weights(&doc, DOC_KEEP), paragraphs: paras, coverage }
 }
 
-/// Adds a reading's concepts to `out`, in order; true when the word was known.
-fn apply(r: &Reading, out: &mut HashMap<u32, f64>) -> bool {
+/// Adds a reading's concepts to `out`, in order; whether the word was
+/// known, None for a function word.
+fn apply(r: &Reading, out: &mut HashMap<u32, f64>) -> Option<bool> {
+    if r.stop {
+        return None;
+    }
     for &(c, v) in &r.concepts {
         *out.entry(c).or_default() += v;
     }
-    r.known
+    Some(r.known)
 }
 
 /// One word as read: the word, the lookup step that found it, its concepts.
@@ -169,8 +178,9 @@ impl<'a> Reader<'a> {
         Reader { lex, lang, own: stemmer(lang), en, table: lex.has_table(lang) }
     }
 
-    /// Adds the concepts of one word; true when the lexicon knew it.
-    fn add(&self, word: &str, out: &mut HashMap<u32, f64>) -> bool {
+    /// Adds the concepts of one word; whether the lexicon knew it, None
+    /// for a function word.
+    fn add(&self, word: &str, out: &mut HashMap<u32, f64>) -> Option<bool> {
         MEMO.with_borrow_mut(|memo| {
             let at = memo.table(self.lex.serial(), self.lang);
             self.add_in(&mut memo.tables[at].1, &mut memo.words, word, out)
@@ -184,11 +194,15 @@ impl<'a> Reader<'a> {
         words: &mut usize,
         word: &str,
         out: &mut HashMap<u32, f64>,
-    ) -> bool {
+    ) -> Option<bool> {
         if let Some(r) = table.get(word) {
             return apply(r, out);
         }
-        let r = self.read(word);
+        let r = if is_stopword(self.lang, word) {
+            Reading { concepts: Box::new([]), known: false, stop: true }
+        } else {
+            self.read(word)
+        };
         let known = apply(&r, out);
         table.insert(word.into(), r);
         *words += 1;
@@ -200,9 +214,9 @@ impl<'a> Reader<'a> {
         if self.table
             && let Some(found) = self.lookup(word, true)
         {
-            return Reading { concepts: found.into_boxed_slice(), known: true };
+            return Reading { concepts: found.into_boxed_slice(), known: true, stop: false };
         }
-        Reading { concepts: Box::new([(self.literal(word), 1.0)]), known: false }
+        Reading { concepts: Box::new([(self.literal(word), 1.0)]), known: false, stop: false }
     }
 
     /// Which lookup step knows the word.
