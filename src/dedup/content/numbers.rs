@@ -101,8 +101,8 @@ pub(super) fn names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut sentence_start = true;
     for word in text.split_whitespace() {
-        let w: String = word.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
-        if !sentence_start && w.chars().count() >= 3 && w.chars().next().is_some_and(char::is_uppercase) {
+        let w = word.trim_matches(|c: char| !c.is_alphanumeric());
+        if !sentence_start && w.chars().next().is_some_and(char::is_uppercase) && w.chars().nth(2).is_some() {
             out.insert(w.to_lowercase());
         }
         sentence_start = word.ends_with(['.', '!', '?', ':']) || word.is_empty();
