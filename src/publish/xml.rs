@@ -14,11 +14,37 @@ pub(super) fn escape(s: &str) -> String {
     out
 }
 
-/// [`escape`], appending to `out`: runs of plain text are copied whole.
+/// The bytes [`escape_into`] stops at: markup, control characters but
+/// tab, line feed and carriage return, and 0xEF (the first byte of U+FFFE
+/// and U+FFFF, and of other characters).
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = !matches!(b, 0x09 | 0x0A | 0x0D);
+        b += 1;
+    }
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// [`escape`], appending to `out`: runs of plain text are copied whole,
+/// found by a table look-up per byte (most of a feed is plain text: this
+/// was a sixth of `publish`'s time as a `match` per byte).
 fn escape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
+        while i < bytes.len() && !STOP[usize::from(bytes[i])] {
+            i += 1;
+        }
+        if i == bytes.len() {
+            break;
+        }
         // Every byte looked at is ASCII or a character's first byte, so
         // `start` and `i` are character boundaries.
         let (with, len) = match bytes[i] {
@@ -104,6 +130,36 @@ impl Xml {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_as_a_match_on_every_byte_would() {
+        // The escaping before the look-up table, for comparison.
+        fn by_match(s: &str) -> String {
+            let mut out = String::new();
+            for c in s.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    '\t' | '\n' | '\r' => out.push(c),
+                    '\u{0}'..='\u{1f}' | '\u{FFFE}' | '\u{FFFF}' => {}
+                    _ => out.push(c),
+                }
+            }
+            out
+        }
+        let pieces = [
+            "a", "é", "&", "<", ">", "\"", "'", "\t", "\n", "\r", "\u{1}", "\u{1f}", "\u{FFFE}", "\u{FFFF}",
+            "\u{FFFD}", "\u{F000}", "\u{EFFF}", "語", "😀", " ",
+        ];
+        let mut next = crate::dedup::test_numbers(7);
+        for _ in 0..2_000 {
+            let n = next(24);
+            let s: String = (0..n).map(|_| pieces[next(pieces.len() as u64) as usize]).collect();
+            assert_eq!(escape(&s), by_match(&s), "{s:?}");
+        }
+    }
 
     #[test]
     fn escapes_and_drops_forbidden_chars() {
