@@ -271,10 +271,10 @@ fn fnv_words<S: AsRef<str>>(words: &[S]) -> u64 {
 /// A word in lower case (`str::to_lowercase`); one already in lower case,
 /// most words, is borrowed, not copied. A word is that when each of its
 /// characters lower-cases to itself alone (`str::to_lowercase` maps
-/// character by character, but for a final capital sigma, which does not
-/// map to itself): checked on the bytes for ASCII, by the character's own
-/// mapping beyond (Finnish, Swedish, German and French words with ä, ö, å,
-/// é, ü were each copied).
+/// character by character, but for capital sigma, which becomes σ or ς by
+/// its position and never stays itself): checked on the bytes for ASCII
+/// words, by each character's own mapping for the others (Finnish,
+/// Swedish, German and French words with ä, ö, å, é, ü were each copied).
 pub(crate) fn lowercase(w: &str) -> Cow<'_, str> {
     if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) || w.chars().all(lowercases_to_itself) {
         Cow::Borrowed(w)

@@ -132,8 +132,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_as_a_match_on_every_byte_would() {
-        // The escaping before the look-up table, for comparison.
+    fn escapes_as_per_character_escaping_would() {
+        // Escaping written character by character, for comparison.
         fn by_match(s: &str) -> String {
             let mut out = String::new();
             for c in s.chars() {
@@ -151,7 +151,7 @@ mod tests {
         }
         let pieces = [
             "a", "é", "&", "<", ">", "\"", "'", "\t", "\n", "\r", "\u{1}", "\u{1f}", "\u{FFFE}", "\u{FFFF}",
-            "\u{FFFD}", "\u{F000}", "\u{EFFF}", "語", "😀", " ",
+            "\u{FFFD}", "\u{F000}", "\u{EFFF}", "\u{FEFF}", "\u{7f}", "語", "😀", " ",
         ];
         let mut next = crate::dedup::test_numbers(7);
         for _ in 0..2_000 {

@@ -293,4 +293,21 @@ fi\tavata\topen:1.0\nsv\tbibliotek\tlibrary:1.0\nsv\tbil\tcar:1.0\nsv\töppna\to
         assert!(fi.coverage > 0.7 && en.coverage == 0.0, "no English table here");
         assert_eq!(fi.paragraphs.len(), 2);
     }
+
+    #[test]
+    fn function_words_count_for_nothing_whether_remembered_or_not() {
+        let lex = Lexicon::parse(TABLE, "stop");
+        let read = || concepts(&lex, "fi", "Kirjasto ja auto", &["ja kirjasto ja", "Porvoo ja"]);
+        // The first reading looks every word up; the second finds each,
+        // function words too, remembered on this thread.
+        let (first, again) = (read(), read());
+        // kirjasto, auto, kirjasto known; porvoo not; the four "ja" left out.
+        assert_eq!(first.coverage, 0.75);
+        assert_eq!(again.coverage, 0.75);
+        assert_eq!(first.doc, again.doc);
+        assert_eq!(first.paragraphs, again.paragraphs);
+        assert_eq!(first.paragraphs.len(), 3);
+        let only_ja = concepts(&lex, "fi", "ja", &["ja ja"]);
+        assert!(only_ja.doc.is_empty() && only_ja.paragraphs.iter().all(SparseVec::is_empty));
+    }
 }
