@@ -15,11 +15,17 @@ type Job = Box<dyn FnOnce() + Send>;
 
 static POOL: OnceLock<Sender<Job>> = OnceLock::new();
 
+/// The cores this process may use, read once (on Linux the answer reads
+/// cgroup files); None when the system does not say.
+pub fn cores() -> Option<usize> {
+    static CORES: OnceLock<Option<usize>> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().ok().map(usize::from))
+}
+
 /// How many threads the pool has (read once: every cycle sizes its
 /// semaphore by it, and it must stay the pool's size).
 pub fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from) + 1)
+    cores().unwrap_or(2) + 1
 }
 
 fn pool() -> &'static Sender<Job> {

@@ -70,8 +70,6 @@ pub(super) struct DbStories<'a> {
     pub(super) cache: &'a mut FeatureCache,
 }
 
-/// A stored time (fixed-width RFC 3339 text); unreadable text (never
-/// written by polyfeed) reads as the epoch.
 /// The entries waiting for a story, by id: stored entries are listed in
 /// `story_pending` until assigned. The few waiting rows lead (`CROSS
 /// JOIN` keeps SQLite's planner to that order): planned freely, without
@@ -82,6 +80,8 @@ pub(super) const UNASSIGNED: &str = "SELECT e.id, e.source_id, s.key, s.grp, e.p
      WHERE e.id = sp.entry_id AND NOT EXISTS (SELECT 1 FROM story_entries se WHERE se.entry_id = e.id)
      ORDER BY sp.entry_id";
 
+/// A stored time (fixed-width RFC 3339 text); unreadable text (never
+/// written by polyfeed) reads as the epoch.
 fn time(s: &str) -> DateTime<Utc> {
     parse_ts(s).unwrap_or_default()
 }

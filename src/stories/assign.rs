@@ -36,8 +36,7 @@ pub fn assign_pending<D: StoryData>(
     now: DateTime<Utc>,
 ) -> Result<AssignStats, D::Error> {
     // On one core a second thread only takes turns with the first.
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let scoring = if cores > 1 { Scoring::Shared } else { Scoring::Inline };
+    let scoring = if crate::cpu::cores().unwrap_or(1) > 1 { Scoring::Shared } else { Scoring::Inline };
     let (stats, compared) = assign_pending_with(data, rules, now, scoring)?;
     tracing::debug!(
         candidates = compared.candidates,
