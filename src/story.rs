@@ -106,12 +106,89 @@ impl Story {
     }
 }
 
-/// The id of a story first seen as entry `entry_key` of source `source_key`.
-pub fn story_id(source_key: &str, entry_key: &str) -> String {
+/// The id of a story first seen as entry `entry_key` of source `source_key`,
+/// published at `published`: `urn:polyfeed:story:` then 8 hex digits of
+/// the publication time (seconds since 1970, clamped to 32 bits) and 16 of
+/// SHA-256(source key, 0, entry key). The time comes first so that new
+/// stories' ids sort by date, as entries are assigned: every index keyed by
+/// story id takes them near one end instead of on random pages (a
+/// 500,000-entry cold poll spilled its page cache on those random inserts,
+/// issue 15). Stories created before that carry 24 hex digits of the hash
+/// alone; ids are stored, never recomputed, so both forms stay valid.
+pub fn story_id(source_key: &str, entry_key: &str, published: DateTime<Utc>) -> String {
+    let secs = u32::try_from(published.timestamp().max(0)).unwrap_or(u32::MAX);
+    let hash = identity_hash(source_key, entry_key);
+    format!("urn:polyfeed:story:{secs:08x}{}", &hash[..16])
+}
+
+/// Whether `story` is the id a story started by this entry was given, in
+/// either form (the time is not compared: the entry's date may have changed
+/// since).
+pub fn is_own_story_id(story: &str, source_key: &str, entry_key: &str) -> bool {
+    let Some(hex) = story.strip_prefix("urn:polyfeed:story:") else { return false };
+    let hash = identity_hash(source_key, entry_key);
+    hex.len() == 24 && (hex == hash || hex.get(8..) == Some(&hash[..16]))
+}
+
+/// 24 hex digits of SHA-256(source key, 0, entry key).
+fn identity_hash(source_key: &str, entry_key: &str) -> String {
     let mut h = Sha256::new();
     h.update(source_key.as_bytes());
     h.update([0]);
     h.update(entry_key.as_bytes());
-    let hex: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("urn:polyfeed:story:{hex}")
+    h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn new_story_ids_sort_by_publication_time_whatever_the_entry() {
+        let mut ids: Vec<(i64, String)> = (0..200)
+            .map(|i| {
+                let secs = 1_700_000_000 + (i * 7919 % 200) * 3600;
+                (secs, story_id("https://a.example/feed", &format!("entry-{i}"), at(secs)))
+            })
+            .collect();
+        ids.sort_by(|a, b| a.1.cmp(&b.1));
+        assert!(ids.windows(2).all(|w| w[0].0 <= w[1].0), "ids out of date order: {ids:?}");
+        let (_, id) = &ids[0];
+        assert_eq!(id.len(), "urn:polyfeed:story:".len() + 24);
+        assert!(id.starts_with(&format!("urn:polyfeed:story:{:08x}", 1_700_000_000)), "{id}");
+    }
+
+    #[test]
+    fn the_time_is_clamped_to_32_bits() {
+        assert!(story_id("s", "k", at(-86_400)).starts_with("urn:polyfeed:story:00000000"));
+        assert!(story_id("s", "k", at(1 << 40)).starts_with("urn:polyfeed:story:ffffffff"));
+    }
+
+    #[test]
+    fn own_ids_are_recognised_in_both_forms_and_at_any_time() {
+        let legacy = {
+            let mut h = Sha256::new();
+            h.update(b"https://a.example/feed\0entry-1");
+            let hex: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+            format!("urn:polyfeed:story:{hex}")
+        };
+        let src = "https://a.example/feed";
+        assert!(is_own_story_id(&legacy, src, "entry-1"));
+        assert!(is_own_story_id(&story_id(src, "entry-1", at(1_700_000_000)), src, "entry-1"));
+        // The entry's date changed after the story was created.
+        let created = story_id(src, "entry-1", at(1_600_000_000));
+        assert_ne!(created, story_id(src, "entry-1", at(1_700_000_000)));
+        assert!(is_own_story_id(&created, src, "entry-1"));
+        assert!(!is_own_story_id(&created, src, "entry-2"));
+        assert!(!is_own_story_id(&legacy, src, "entry-2"));
+        assert!(!is_own_story_id(&created, "https://b.example/feed", "entry-1"));
+        for odd in ["", "urn:polyfeed:story:", "urn:polyfeed:story:aaaaaaaéaaaaaaaaaaaaaaa", "entry-1"] {
+            assert!(!is_own_story_id(odd, src, "entry-1"), "{odd}");
+        }
+    }
 }

@@ -255,12 +255,12 @@ impl StoryData for DbStories<'_> {
         Ok(StoryAge { created: time(&created), first_published: first.as_deref().map(time) })
     }
 
-    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, StoreError> {
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String, DateTime<Utc>)>, StoreError> {
         self.tx
             .query_opt(
-                "SELECT s.key, e.key FROM entries e JOIN sources s ON s.id = e.source_id WHERE e.id = ?1",
+                "SELECT s.key, e.key, e.published_at FROM entries e JOIN sources s ON s.id = e.source_id WHERE e.id = ?1",
                 p![entry],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, time(&r.get::<String>(2)?))),
             )
             .ctx("cannot read entry")
     }

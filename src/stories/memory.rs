@@ -181,8 +181,8 @@ impl StoryData for Memory {
         Ok(StoryAge { created: self.stories.get(story).copied().unwrap_or_default(), first_published })
     }
 
-    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, Infallible> {
-        Ok(self.entries.get(&entry).map(|r| (r.source_key.clone(), r.key.clone())))
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String, DateTime<Utc>)>, Infallible> {
+        Ok(self.entries.get(&entry).map(|r| (r.source_key.clone(), r.key.clone(), r.published)))
     }
 
     fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, Infallible> {
@@ -337,7 +337,7 @@ mod tests {
 
     fn own_id(m: &Memory, id: i64) -> String {
         let r = &m.entries[&id];
-        crate::story::story_id(&r.source_key, &r.key)
+        crate::story::story_id(&r.source_key, &r.key, r.published)
     }
 
     #[test]
@@ -514,6 +514,42 @@ personer i Turku, Vaasa og Gdansk.";
         let stats = reconcile(&mut m, &rules, t0()).unwrap();
         assert_eq!((stats.split, stats.merged), (0, 0));
         assert_ne!(story(&m, 1), story(&m, 2));
+    }
+
+    #[test]
+    fn a_story_from_before_time_ordered_ids_keeps_its_id_on_the_founders_part() {
+        // Entry 5 starts a story; entry 2, unlinked, starts another an hour
+        // later; a [[merge]] joins them into the older one (5's). Neither
+        // member matched the other, so only the id tells the founder.
+        let mut m = Memory::default();
+        let fi_url = add(&mut m, 5, "city.example", "fi", 3, t0(), &[]);
+        let en_url = add(&mut m, 2, "city.example", "en", 3, t0() + Duration::hours(1), &[]);
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        let merge = vec![Override { line: 3, urls: vec![fi_url.clone(), en_url.clone()] }];
+        reconcile(&mut m, &StoryRules { merges: merge, ..StoryRules::default() }, t0()).unwrap();
+        assert_eq!((story(&m, 5), story(&m, 2)), (own_id(&m, 5), own_id(&m, 5)));
+        assert_eq!(m.members[&2].matched, None, "the merge is the override's, not a match");
+        // The id the story would have had before ids began with the time
+        // (24 hex digits of the identity hash alone); the founder's date
+        // changed since.
+        let legacy = {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(format!("https://city.example/fi.xml\0{fi_url}").as_bytes());
+            let hex: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+            format!("urn:polyfeed:story:{hex}")
+        };
+        let created = m.stories.remove(&own_id(&m, 5)).unwrap();
+        m.stories.insert(legacy.clone(), created);
+        for member in m.members.values_mut() {
+            member.story = legacy.clone();
+        }
+        m.entries.get_mut(&5).unwrap().published = t0() - Duration::days(3);
+        let split = vec![Override { line: 7, urls: vec![en_url, fi_url] }];
+        let stats = reconcile(&mut m, &StoryRules { splits: split, ..StoryRules::default() }, t0()).unwrap();
+        assert_eq!(stats.split, 1);
+        assert_eq!(story(&m, 5), legacy, "the founder keeps the stored id");
+        assert_eq!(story(&m, 2), own_id(&m, 2));
     }
 
     #[test]

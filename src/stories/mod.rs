@@ -213,8 +213,8 @@ pub trait StoryData {
     fn story_size(&mut self, story: &str) -> Result<u64, Self::Error>;
     /// When a story was created, and its members' earliest publication time.
     fn story_age(&mut self, story: &str) -> Result<StoryAge, Self::Error>;
-    /// (source key, entry key) of an entry.
-    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String)>, Self::Error>;
+    /// (source key, entry key, publication time) of an entry.
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String, DateTime<Utc>)>, Self::Error>;
     /// Every entry of the source with this key.
     fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, Self::Error>;
     /// Creates a story unless it exists.
