@@ -826,18 +826,25 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
 }
 
 /// Reads what publishing needs and hands it to `f`; the number of stories
-/// in the `all` feed.
+/// in the `all` feed. The publishing index is brought up to date first;
+/// then everything is read in one snapshot, so that a poll committing
+/// meanwhile cannot make the feeds of one publish disagree (a story in the
+/// plan but moved or merged by the time its versions are read).
 fn with_input<T>(
     store: &Store,
     config: &Config,
     f: impl FnOnce(&crate::publish::Input<'_>) -> T,
 ) -> Result<(T, usize), StoreError> {
     let tagger = crate::tags::Tagger::new(&config.tags, config.publish.publish_untagged);
-    let sources = store.source_infos()?;
-    let plan = crate::publish::plan_stored(store, &sources, &tagger, config.publish.items)?;
-    let ids = plan.story_ids();
-    let index = store.index_rows(&ids)?;
-    let stories = store.stories(&ids, &sources)?;
+    store.refresh_story_index()?;
+    let (sources, plan, index, stories) = store.read_snapshot(|| {
+        let sources = store.source_infos()?;
+        let plan = crate::publish::plan_stored(store, &sources, &tagger, config.publish.items)?;
+        let ids = plan.story_ids();
+        let index = store.index_rows(&ids)?;
+        let stories = store.stories(&ids, &sources)?;
+        Ok::<_, StoreError>((sources, plan, index, stories))
+    })?;
     let input = crate::publish::Input {
         config,
         plan: &plan,

@@ -137,6 +137,7 @@ fn feeds_using(
     tagger: &Tagger,
     sources: &[crate::story::SourceInfo],
 ) -> anyhow::Result<Vec<FeedUse>> {
+    store.refresh_story_index()?;
     let plan = crate::publish::plan_stored(store, sources, tagger, config.publish.items)?;
     let story = store.stories(&[id.to_string()], sources)?.pop();
     let mut out = Vec::new();

@@ -54,6 +54,7 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     let wanted = args.tag.as_deref().and_then(|t| tagger.slug(t));
     // The newest `limit` stories (with the tag): LIMITed reads of the
     // publishing index, then the index rows of those stories for their tags.
+    store.refresh_story_index()?;
     let keys = store.story_index_keys()?;
     let mut newest = |key: &str, limit: usize| store.newest_stories(key, limit);
     let ids = match &wanted {

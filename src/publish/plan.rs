@@ -99,7 +99,8 @@ pub fn newest_of<E>(
 }
 
 /// Plans the feeds from the store's publishing index; the same plan as
-/// [`plan`] over [`Store::publish_index`].
+/// [`plan`] over [`Store::publish_index`]. Reads the index as it is: refresh
+/// it first ([`Store::refresh_story_index`]).
 pub fn plan_stored(store: &Store, sources: &[SourceInfo], tagger: &Tagger, items: usize) -> Result<Plan, StoreError> {
     let keys = store.story_index_keys()?;
     if keys.is_empty() {

@@ -220,6 +220,20 @@ impl Store {
         tx.commit().ctx(&at("cannot commit migration"))
     }
 
+    /// Runs `f` in one read-only transaction, so that everything it reads
+    /// through this store is one snapshot of the database: a poll that
+    /// commits meanwhile (another process, another node) is seen entirely
+    /// or not at all (SQLite: a read transaction in WAL mode; PostgreSQL:
+    /// REPEATABLE READ). `f` must not write. On SQLite it also spares each
+    /// statement its own implicit transaction (its locks and checks of the
+    /// write-ahead log).
+    pub fn read_snapshot<T, E: From<StoreError>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let tx = self.db.snapshot().ctx("cannot start reading")?;
+        let out = f()?;
+        tx.commit().ctx("cannot finish reading")?;
+        Ok(out)
+    }
+
     /// `PRAGMA integrity_check` on SQLite (`ok` or the problems found);
     /// PostgreSQL checks its own pages: `ok` once it answers.
     pub fn integrity_check(&self) -> Result<String, StoreError> {

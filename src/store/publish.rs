@@ -167,10 +167,11 @@ impl Store {
     }
 
     /// Every key of the publishing index, sorted (byte-wise): `''`, then
-    /// `c:TERM` and `s:SOURCE_ID`. Refreshes the index first. One index
-    /// seek per key (a loose index scan), not a scan of the rows.
+    /// `c:TERM` and `s:SOURCE_ID`. Reads the index as it is: callers
+    /// refresh it first ([`Store::refresh_story_index`], a write, so never
+    /// inside [`Store::read_snapshot`]). One index seek per key (a loose
+    /// index scan), not a scan of the rows.
     pub fn story_index_keys(&self) -> Result<Vec<String>, StoreError> {
-        self.refresh_story_index()?;
         self.db
             .query_map(
                 "WITH RECURSIVE k(v) AS (
@@ -187,7 +188,7 @@ impl Store {
 
     /// The newest `limit` stories with this index key (`''`: all), newest
     /// first, ties by id: (first publication time, story id). Reads the
-    /// index as it is (see [`Store::story_index_keys`], which refreshes it).
+    /// index as it is (see [`Store::story_index_keys`]).
     pub fn newest_stories(&self, key: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db

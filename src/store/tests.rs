@@ -270,6 +270,7 @@ fn describe(store: &Store, out: &mut String) {
 /// story in the same order with the same rows, and the same plan for a few
 /// feed sizes and tag mappings.
 fn index_matches_reference(store: &Store, index: &[crate::store::IndexRow], infos: &[crate::story::SourceInfo]) {
+    store.refresh_story_index().unwrap();
     let keys = store.story_index_keys().unwrap();
     let all: Vec<String> = store.newest_stories("", usize::MAX).unwrap().into_iter().map(|(_, id)| id).collect();
     let ids: Vec<String> = index.iter().map(|r| r.story_id.clone()).collect();
@@ -526,6 +527,42 @@ fn two_processes_assigning_at_once_take_turns() {
         assert_eq!((stats.entries, stats.stories), (60, 20));
         assert!(!a.has_unassigned().unwrap());
         format!("{:?}", stats.sources_by_state)
+    });
+}
+
+#[test]
+fn a_read_snapshot_does_not_see_what_commits_meanwhile() {
+    on_every_engine(|database| {
+        let mut a = Store::open(database).unwrap();
+        a.sync_sources(&config().sources, t0()).unwrap();
+        let claimed = claim(&mut a, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let save = |store: &mut Store, n: u32| {
+            let c = &claimed[0];
+            let e = new_entry(entry("fi", n, &format!("fi {n}"), t0() + Duration::hours(i64::from(n))), c.id);
+            store.save_fetch(c.id, &fetch(&c.url, t0(), Outcome::Ok), &[e], t0()).unwrap();
+            store.assign_stories(&StoryRules::default()).unwrap();
+        };
+        save(&mut a, 1);
+        let mut b = Store::open(database).unwrap();
+        let count = |s: &Store| {
+            s.refresh_story_index().unwrap();
+            s.newest_stories("", 100).unwrap().len()
+        };
+        assert_eq!(count(&a), 1);
+        let inside = a
+            .read_snapshot(|| {
+                let before = (a.story_index_keys()?, a.newest_stories("", 100)?);
+                // Another process stores, assigns and indexes a story meanwhile.
+                save(&mut b, 2);
+                assert_eq!(count(&b), 2, "the other process's story is committed");
+                let again = (a.story_index_keys()?, a.newest_stories("", 100)?);
+                assert_eq!(before, again, "the snapshot saw a commit made after it began");
+                Ok::<_, StoreError>(again.1.len())
+            })
+            .unwrap();
+        assert_eq!(inside, 1);
+        assert_eq!(count(&a), 2, "seen once the snapshot ends");
+        format!("{inside:?}")
     });
 }
 

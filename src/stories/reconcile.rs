@@ -336,7 +336,11 @@ fn founder<D: StoryData>(data: &mut D, story: &str, ms: &[(i64, Option<i64>)]) -
 /// The story id entry `e` would start (`n` > 0: the n-th alternative).
 fn own_story_id<D: StoryData>(data: &mut D, e: i64, n: u32) -> Result<Option<String>, D::Error> {
     Ok(data.entry_identity(e)?.map(|(s, k, at)| {
-        if n == 0 { crate::story::story_id(&s, &k, at) } else { crate::story::story_id(&s, &format!("{k}#split{n}"), at) }
+        if n == 0 {
+            crate::story::story_id(&s, &k, at)
+        } else {
+            crate::story::story_id(&s, &format!("{k}#split{n}"), at)
+        }
     }))
 }
 
