@@ -55,13 +55,28 @@ struct SourceExplain {
 
 pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
     let store = super::open_store(config)?;
+    let entry_story = |e: Option<i64>| match e {
+        Some(e) => store.story_of_entry(e),
+        None => Ok(None),
+    };
     let story = if args.what.starts_with("urn:polyfeed:story:") {
         Some(args.what.clone())
     } else {
-        match store.find_entry(&args.what)? {
-            Some(e) => store.story_of_entry(e)?,
-            None => None,
-        }
+        entry_story(store.find_entry(&args.what)?)?
+    };
+    let source = || -> anyhow::Result<Option<SourceRow>> {
+        Ok(store.source_rows()?.into_iter().find(|s| {
+            s.url == args.what || s.moved_to.as_deref() == Some(&args.what) || s.name.as_deref() == Some(&args.what)
+        }))
+    };
+    // A source is looked for before every entry is read (the last resort
+    // for entries without identity keys, slow on a large database).
+    let (story, source) = match story {
+        Some(id) => (Some(id), None),
+        None => match source()? {
+            Some(s) => (None, Some(s)),
+            None => (entry_story(store.find_entry_by_scan(&args.what)?)?, None),
+        },
     };
     if let Some(id) = story {
         let ex = explain_story(&store, config, &id)?;
@@ -72,9 +87,6 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         }
         return Ok(EXIT_OK);
     }
-    let source = store.source_rows()?.into_iter().find(|s| {
-        s.url == args.what || s.moved_to.as_deref() == Some(&args.what) || s.name.as_deref() == Some(&args.what)
-    });
     let Some(source) = source else {
         eprintln!("polyfeed: no story, entry or source matches {:?}", args.what);
         return Ok(EXIT_ERROR);

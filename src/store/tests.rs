@@ -567,6 +567,46 @@ fn a_read_snapshot_does_not_see_what_commits_meanwhile() {
 }
 
 #[test]
+fn entries_are_found_through_indexes_as_a_scan_finds_them() {
+    on_every_engine(|database| {
+        let mut store = Store::open(database).unwrap();
+        store.sync_sources(&config().sources, t0()).unwrap();
+        let claimed = claim(&mut store, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let mut needles = vec!["nowhere".to_string(), "https://city.example/none".to_string(), String::new()];
+        for (i, c) in claimed.iter().enumerate() {
+            let entries: Vec<NewEntry> = (1..=3u32)
+                .map(|n| {
+                    let mut e = entry("fi", n, &format!("{i} {n}"), t0() + Duration::hours(i64::from(n) + i as i64));
+                    // Key, guid and URL all differ. The first source
+                    // writes the URL one way, the others another way that
+                    // folds to the same key; those two share it exactly
+                    // (the newer entry wins).
+                    e.key = format!("key-{i}-{n}");
+                    e.guid = Some(format!("guid-{i}-{n}"));
+                    e.url = Some(if i == 0 {
+                        format!("https://city.example/a/{n}")
+                    } else {
+                        format!("https://www.city.example/a/{n}/")
+                    });
+                    needles.extend([e.key.clone(), e.guid.clone().unwrap(), e.url.clone().unwrap()]);
+                    new_entry(e, c.id)
+                })
+                .collect();
+            store.save_fetch(c.id, &fetch(&c.url, t0(), Outcome::Ok), &entries, t0()).unwrap();
+        }
+        let mut out = String::new();
+        for needle in &needles {
+            let found = store.find_entry(needle).unwrap();
+            assert_eq!(found, store.find_entry_by_scan(needle).unwrap(), "{needle:?}");
+            writeln!(out, "{needle:?} {found:?}").unwrap();
+        }
+        assert!(store.find_entry("key-1-2").unwrap().is_some());
+        assert_eq!(store.find_entry("https://city.example/a/2").unwrap(), store.find_entry("guid-0-2").unwrap());
+        out
+    });
+}
+
+#[test]
 fn sslmode_is_honoured() {
     let Some(ca) = std::env::var("POLYFEED_TEST_CA").ok().filter(|c| !c.is_empty()) else {
         eprintln!("skipped: POLYFEED_TEST_CA is not set (scripts/test sets it when its server speaks TLS)");
