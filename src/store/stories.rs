@@ -15,8 +15,8 @@ use super::{Store, StoreError, features, parse_ts, ts};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 use crate::stories::{
-    self, AssignStats, Event, FeatureCache, Join, MemberRole, Pending, PendingSource, Placed, ReconcileStats, Role,
-    SourceEntry, StoryAge, StoryData, StoryRules,
+    self, AssignStats, EntryIdentity, Event, FeatureCache, Join, MemberRole, Pending, PendingSource, Placed,
+    ReconcileStats, Role, SourceEntry, StoryAge, StoryData, StoryRules,
 };
 use chrono::{DateTime, Utc};
 
@@ -255,12 +255,12 @@ impl StoryData for DbStories<'_> {
         Ok(StoryAge { created: time(&created), first_published: first.as_deref().map(time) })
     }
 
-    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String, DateTime<Utc>)>, StoreError> {
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<EntryIdentity>, StoreError> {
         self.tx
             .query_opt(
                 "SELECT s.key, e.key, e.published_at FROM entries e JOIN sources s ON s.id = e.source_id WHERE e.id = ?1",
                 p![entry],
-                |r| Ok((r.get(0)?, r.get(1)?, time(&r.get::<String>(2)?))),
+                |r| Ok(EntryIdentity { source_key: r.get(0)?, key: r.get(1)?, published: time(&r.get::<String>(2)?) }),
             )
             .ctx("cannot read entry")
     }

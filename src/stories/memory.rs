@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Event, Join, MemberRole, Pending, PendingSource, Placed, Role, SourceEntry, StoryAge, StoryData};
+use super::{
+    EntryIdentity, Event, Join, MemberRole, Pending, PendingSource, Placed, Role, SourceEntry, StoryAge, StoryData,
+};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 
@@ -181,8 +183,12 @@ impl StoryData for Memory {
         Ok(StoryAge { created: self.stories.get(story).copied().unwrap_or_default(), first_published })
     }
 
-    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String, DateTime<Utc>)>, Infallible> {
-        Ok(self.entries.get(&entry).map(|r| (r.source_key.clone(), r.key.clone(), r.published)))
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<EntryIdentity>, Infallible> {
+        Ok(self.entries.get(&entry).map(|r| EntryIdentity {
+            source_key: r.source_key.clone(),
+            key: r.key.clone(),
+            published: r.published,
+        }))
     }
 
     fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, Infallible> {

@@ -213,8 +213,8 @@ pub trait StoryData {
     fn story_size(&mut self, story: &str) -> Result<u64, Self::Error>;
     /// When a story was created, and its members' earliest publication time.
     fn story_age(&mut self, story: &str) -> Result<StoryAge, Self::Error>;
-    /// (source key, entry key, publication time) of an entry.
-    fn entry_identity(&mut self, entry: i64) -> Result<Option<(String, String, DateTime<Utc>)>, Self::Error>;
+    /// What an entry's own story id is made of.
+    fn entry_identity(&mut self, entry: i64) -> Result<Option<EntryIdentity>, Self::Error>;
     /// Every entry of the source with this key.
     fn entries_of_source(&mut self, source_key: &str) -> Result<Vec<SourceEntry>, Self::Error>;
     /// Creates a story unless it exists.
@@ -263,6 +263,17 @@ pub struct StoryRules {
     pub merges: Vec<Override>,
     /// `[[split]]` overrides.
     pub splits: Vec<Override>,
+}
+
+/// What an entry's own story id is made of ([`crate::story::story_id`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryIdentity {
+    /// Its source's key.
+    pub source_key: String,
+    /// Its key within the source.
+    pub key: String,
+    /// Its publication time now.
+    pub published: DateTime<Utc>,
 }
 
 /// A source's `id_pattern` and the scope its ids are compared in.

@@ -323,8 +323,8 @@ fn apply_split<D: StoryData>(data: &mut D, split: &SplitSet, now: DateTime<Utc>)
 /// else the lowest entry id among the members without a match inside it.
 fn founder<D: StoryData>(data: &mut D, story: &str, ms: &[(i64, Option<i64>)]) -> Result<Option<i64>, D::Error> {
     for (e, _) in ms {
-        if let Some((s, k, _)) = data.entry_identity(*e)?
-            && crate::story::is_own_story_id(story, &s, &k)
+        if let Some(id) = data.entry_identity(*e)?
+            && crate::story::is_own_story_id(story, &id.source_key, &id.key)
         {
             return Ok(Some(*e));
         }
@@ -335,12 +335,9 @@ fn founder<D: StoryData>(data: &mut D, story: &str, ms: &[(i64, Option<i64>)]) -
 
 /// The story id entry `e` would start (`n` > 0: the n-th alternative).
 fn own_story_id<D: StoryData>(data: &mut D, e: i64, n: u32) -> Result<Option<String>, D::Error> {
-    Ok(data.entry_identity(e)?.map(|(s, k, at)| {
-        if n == 0 {
-            crate::story::story_id(&s, &k, at)
-        } else {
-            crate::story::story_id(&s, &format!("{k}#split{n}"), at)
-        }
+    Ok(data.entry_identity(e)?.map(|id| {
+        let key = if n == 0 { id.key } else { format!("{}#split{n}", id.key) };
+        crate::story::story_id(&id.source_key, &key, id.published)
     }))
 }
 
