@@ -826,25 +826,39 @@ pub fn render_site(store: &Store, config: &Config) -> Result<Vec<crate::publish:
 }
 
 /// Reads what publishing needs and hands it to `f`; the number of stories
-/// in the `all` feed. The publishing index is brought up to date first;
-/// then everything is read in one snapshot, so that a poll committing
-/// meanwhile cannot make the feeds of one publish disagree (a story in the
-/// plan but moved or merged by the time its versions are read).
+/// in the `all` feed. Everything is read in one snapshot, so that a poll
+/// committing meanwhile cannot make the feeds of one publish disagree (a
+/// story in the plan but moved or merged by the time its versions are
+/// read). The publishing index is brought up to date first; if a poll
+/// committed between that and the snapshot (its stories marked in it),
+/// the index is refreshed again and the snapshot taken again (a few times;
+/// then the snapshot is used as it is, and the next publish catches up).
 fn with_input<T>(
     store: &Store,
     config: &Config,
     f: impl FnOnce(&crate::publish::Input<'_>) -> T,
 ) -> Result<(T, usize), StoreError> {
+    const ATTEMPTS: usize = 3;
     let tagger = crate::tags::Tagger::new(&config.tags, config.publish.publish_untagged);
-    store.refresh_story_index()?;
-    let (sources, plan, index, stories) = store.read_snapshot(|| {
-        let sources = store.source_infos()?;
-        let plan = crate::publish::plan_stored(store, &sources, &tagger, config.publish.items)?;
-        let ids = plan.story_ids();
-        let index = store.index_rows(&ids)?;
-        let stories = store.stories(&ids, &sources)?;
-        Ok::<_, StoreError>((sources, plan, index, stories))
-    })?;
+    let mut attempt = 0;
+    let (sources, plan, index, stories) = loop {
+        attempt += 1;
+        store.refresh_story_index()?;
+        let read = store.read_snapshot(|| {
+            if attempt < ATTEMPTS && store.story_index_stale()? {
+                return Ok(None);
+            }
+            let sources = store.source_infos()?;
+            let plan = crate::publish::plan_stored(store, &sources, &tagger, config.publish.items)?;
+            let ids = plan.story_ids();
+            let index = store.index_rows(&ids)?;
+            let stories = store.stories(&ids, &sources)?;
+            Ok::<_, StoreError>(Some((sources, plan, index, stories)))
+        })?;
+        if let Some(read) = read {
+            break read;
+        }
+    };
     let input = crate::publish::Input {
         config,
         plan: &plan,

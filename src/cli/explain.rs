@@ -59,10 +59,11 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         Some(e) => store.story_of_entry(e),
         None => Ok(None),
     };
-    let story = if args.what.starts_with("urn:polyfeed:story:") {
-        Some(args.what.clone())
+    let (story, entry_found) = if args.what.starts_with("urn:polyfeed:story:") {
+        (Some(args.what.clone()), true)
     } else {
-        entry_story(store.find_entry(&args.what)?)?
+        let entry = store.find_entry(&args.what)?;
+        (entry_story(entry)?, entry.is_some())
     };
     let source = || -> anyhow::Result<Option<SourceRow>> {
         Ok(store.source_rows()?.into_iter().find(|s| {
@@ -70,11 +71,13 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         }))
     };
     // A source is looked for before every entry is read (the last resort
-    // for entries without identity keys, slow on a large database).
+    // for entries without identity keys, slow on a large database); an
+    // entry found but not assigned yet needs no scan.
     let (story, source) = match story {
         Some(id) => (Some(id), None),
         None => match source()? {
             Some(s) => (None, Some(s)),
+            None if entry_found => (None, None),
             None => (entry_story(store.find_entry_by_scan(&args.what)?)?, None),
         },
     };

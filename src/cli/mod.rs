@@ -97,7 +97,7 @@ pub enum Command {
     Stories(stories::Args),
     /// Explain a story (why its versions are one story, its tags, its feeds), an entry or a source
     #[command(
-        after_help = "Examples:\n  polyfeed explain urn:polyfeed:story:8d0e93064dc74ba5f40ad4c1\n  polyfeed explain https://www.porvoo.fi/uutiset/...\n  polyfeed explain \"Borgå stad\" --json"
+        after_help = "Examples:\n  polyfeed explain urn:polyfeed:story:6a1f5e808d0e93064dc74ba5\n  polyfeed explain https://www.porvoo.fi/uutiset/...\n  polyfeed explain \"Borgå stad\" --json"
     )]
     Explain(explain::Args),
     /// Validate the config and print what it contains, without polling

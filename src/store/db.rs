@@ -357,6 +357,14 @@ impl Db {
         }
     }
 
+    /// Whether a transaction is open on this connection.
+    pub(super) fn in_transaction(&self) -> bool {
+        match self {
+            Db::Sqlite(c) => !c.is_autocommit(),
+            Db::Postgres(c) => c.borrow().in_tx,
+        }
+    }
+
     /// Runs statements without parameters or results (DDL, BEGIN, ...).
     pub(super) fn batch(&self, sql: &str) -> Result<(), DbError> {
         match self {

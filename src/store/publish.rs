@@ -116,6 +116,9 @@ impl Store {
     /// for the next refresh), so no mark is cleared that was not recomputed
     /// from committed rows.
     pub fn refresh_story_index(&self) -> Result<u64, StoreError> {
+        // Never inside `read_snapshot` (a write; and a nested BEGIN fails),
+        // which the early return below would hide whenever nothing is marked.
+        debug_assert!(!self.db.in_transaction(), "refresh_story_index inside a transaction");
         let marked: bool = self
             .db
             .query_row("SELECT EXISTS (SELECT 1 FROM story_dirty)", &[], |r| r.get(0))
@@ -164,6 +167,15 @@ impl Store {
         tx.execute("DELETE FROM story_dirty", &[]).ctx(at)?;
         tx.commit().ctx("cannot commit the story index refresh")?;
         Ok(n)
+    }
+
+    /// Whether stories were marked changed since the publishing index was
+    /// last refreshed (inside [`Store::read_snapshot`]: as the snapshot
+    /// sees it).
+    pub fn story_index_stale(&self) -> Result<bool, StoreError> {
+        self.db
+            .query_row("SELECT EXISTS (SELECT 1 FROM story_dirty)", &[], |r| r.get(0))
+            .ctx("cannot read the story index marks")
     }
 
     /// Every key of the publishing index, sorted (byte-wise): `''`, then

@@ -263,10 +263,11 @@ END;
 INSERT OR IGNORE INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story_entries;
 "#,
     // 10: two indexes no query reads (issue 15): nothing looks a link up by
-    // its href, and entries are found by URL only by `explain`, whose query
-    // (url OR guid OR key) scans anyway. Each cost a random-page insert per
-    // stored entry (per link for hrefs), which grows with the database.
-    "DROP INDEX entries_by_url; DROP INDEX entry_links_by_href;",
+    // its href, and `explain` finds entries through their identity keys
+    // (entry_keys) and each source's entry keys. Each cost a random-page
+    // insert per stored entry (per link for hrefs), which grows with the
+    // database. IF EXISTS: an operator may have dropped them already.
+    "DROP INDEX IF EXISTS entries_by_url; DROP INDEX IF EXISTS entry_links_by_href;",
 ];
 
 /// The same migrations for PostgreSQL, one for one (a database at version
@@ -512,7 +513,7 @@ CREATE TRIGGER story_dirty_category AFTER INSERT OR DELETE OR UPDATE ON entry_ca
     FOR EACH ROW EXECUTE FUNCTION polyfeed_story_dirty_category();
 INSERT INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story_entries ON CONFLICT DO NOTHING;
 "#,
-    "DROP INDEX entries_by_url; DROP INDEX entry_links_by_href;",
+    "DROP INDEX IF EXISTS entries_by_url; DROP INDEX IF EXISTS entry_links_by_href;",
 ];
 
 #[cfg(test)]

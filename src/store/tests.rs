@@ -567,6 +567,31 @@ fn a_read_snapshot_does_not_see_what_commits_meanwhile() {
 }
 
 #[test]
+fn a_failed_read_snapshot_leaves_the_store_usable() {
+    on_every_engine(|database| {
+        let mut store = Store::open(database).unwrap();
+        store.sync_sources(&config().sources, t0()).unwrap();
+        let failed: anyhow::Result<()> = store.read_snapshot(|| {
+            store.story_index_keys()?;
+            anyhow::bail!("the closure failed")
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "the closure failed");
+        assert!(!store.db.in_transaction(), "the snapshot was not ended");
+        // Writes work again, and a new snapshot sees them.
+        let claimed = claim(&mut store, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let c = &claimed[0];
+        let e = new_entry(entry("fi", 1, "fi 1", t0()), c.id);
+        store.save_fetch(c.id, &fetch(&c.url, t0(), Outcome::Ok), &[e], t0()).unwrap();
+        store.assign_stories(&StoryRules::default()).unwrap();
+        assert!(store.story_index_stale().unwrap());
+        assert_eq!(store.refresh_story_index().unwrap(), 1);
+        let n = store.read_snapshot(|| Ok::<_, StoreError>(store.newest_stories("", 10)?.len())).unwrap();
+        assert_eq!(n, 1);
+        format!("{n}")
+    });
+}
+
+#[test]
 fn entries_are_found_through_indexes_as_a_scan_finds_them() {
     on_every_engine(|database| {
         let mut store = Store::open(database).unwrap();

@@ -319,7 +319,8 @@ fn apply_split<D: StoryData>(data: &mut D, split: &SplitSet, now: DateTime<Utc>)
     Ok(made)
 }
 
-/// The entry that started a story: the member whose own story id it is,
+/// The entry that started a story: the member whose own story id it is (in
+/// either form, see [`crate::story::is_own_story_id`]),
 /// else the lowest entry id among the members without a match inside it.
 fn founder<D: StoryData>(data: &mut D, story: &str, ms: &[(i64, Option<i64>)]) -> Result<Option<i64>, D::Error> {
     for (e, _) in ms {
