@@ -107,18 +107,25 @@ impl Story {
 }
 
 /// The id of a story first seen as entry `entry_key` of source `source_key`,
-/// published at `published`: `urn:polyfeed:story:` then 8 hex digits of
-/// the publication time (seconds since 1970, clamped to 32 bits) and 16 of
-/// SHA-256(source key, 0, entry key). The time comes first so that new
-/// stories' ids sort by date, as entries are assigned: every index keyed by
-/// story id takes them near one end instead of on random pages (a
-/// 500,000-entry cold poll spilled its page cache on those random inserts,
-/// issue 15). Stories created before that carry 24 hex digits of the hash
-/// alone; ids are stored, never recomputed, so both forms stay valid.
-pub fn story_id(source_key: &str, entry_key: &str, published: DateTime<Utc>) -> String {
-    let secs = u32::try_from(published.timestamp().max(0)).unwrap_or(u32::MAX);
+/// published at `dated` (the date its feed gave): `urn:polyfeed:story:`
+/// then 8 hex digits of the publication time (seconds since 1970, clamped
+/// to 32 bits) and 16 of SHA-256(source key, 0, entry key). The time comes
+/// first so that new stories' ids sort by date, as entries are assigned:
+/// every index keyed by story id takes them near one end instead of on
+/// random pages (issue 15). An undated entry (`None`: its time is when it
+/// was first seen, which a source removed and added again would see
+/// differently) gets 24 hex digits of the hash alone, the form every story
+/// had before, so that its id stays a function of its identity. Ids are
+/// stored, never recomputed, so both forms stay valid.
+pub fn story_id(source_key: &str, entry_key: &str, dated: Option<DateTime<Utc>>) -> String {
     let hash = identity_hash(source_key, entry_key);
-    format!("urn:polyfeed:story:{secs:08x}{}", &hash[..16])
+    match dated {
+        Some(at) => {
+            let secs = u32::try_from(at.timestamp().max(0)).unwrap_or(u32::MAX);
+            format!("urn:polyfeed:story:{secs:08x}{}", &hash[..16])
+        }
+        None => format!("urn:polyfeed:story:{hash}"),
+    }
 }
 
 /// Whether `story` is the id a story started by this entry was given, in
@@ -153,7 +160,7 @@ mod tests {
         let mut ids: Vec<(i64, String)> = (0..200)
             .map(|i| {
                 let secs = 1_700_000_000 + (i * 7919 % 200) * 3600;
-                (secs, story_id("https://a.example/feed", &format!("entry-{i}"), at(secs)))
+                (secs, story_id("https://a.example/feed", &format!("entry-{i}"), Some(at(secs))))
             })
             .collect();
         ids.sort_by(|a, b| a.1.cmp(&b.1));
@@ -165,8 +172,8 @@ mod tests {
 
     #[test]
     fn the_time_is_clamped_to_32_bits() {
-        assert!(story_id("s", "k", at(-86_400)).starts_with("urn:polyfeed:story:00000000"));
-        assert!(story_id("s", "k", at(1 << 40)).starts_with("urn:polyfeed:story:ffffffff"));
+        assert!(story_id("s", "k", Some(at(-86_400))).starts_with("urn:polyfeed:story:00000000"));
+        assert!(story_id("s", "k", Some(at(1 << 40))).starts_with("urn:polyfeed:story:ffffffff"));
     }
 
     #[test]
@@ -179,10 +186,12 @@ mod tests {
         };
         let src = "https://a.example/feed";
         assert!(is_own_story_id(&legacy, src, "entry-1"));
-        assert!(is_own_story_id(&story_id(src, "entry-1", at(1_700_000_000)), src, "entry-1"));
+        // An undated entry's id is the old form: the same whenever it is seen.
+        assert_eq!(story_id(src, "entry-1", None), legacy);
+        assert!(is_own_story_id(&story_id(src, "entry-1", Some(at(1_700_000_000))), src, "entry-1"));
         // The entry's date changed after the story was created.
-        let created = story_id(src, "entry-1", at(1_600_000_000));
-        assert_ne!(created, story_id(src, "entry-1", at(1_700_000_000)));
+        let created = story_id(src, "entry-1", Some(at(1_600_000_000)));
+        assert_ne!(created, story_id(src, "entry-1", Some(at(1_700_000_000))));
         assert!(is_own_story_id(&created, src, "entry-1"));
         assert!(!is_own_story_id(&created, src, "entry-2"));
         assert!(!is_own_story_id(&legacy, src, "entry-2"));

@@ -438,7 +438,7 @@ fn assign<D: StoryData>(
     now: DateTime<Utc>,
 ) -> Result<Assigned, D::Error> {
     let id = p.id;
-    let first_story_id = &crate::story::story_id(&p.source.key, &p.entry_key, p.published);
+    let first_story_id = &crate::story::story_id(&p.source.key, &p.entry_key, p.dated.then_some(p.published));
     let at = &(p.published, p.source_id, p.entry_key.to_string());
     let splits = &overrides.splits;
     let Some(new) = data.features(id)? else {

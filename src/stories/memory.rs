@@ -22,6 +22,7 @@ pub(super) struct Row {
     pub source_key: String,
     pub key: String,
     pub published: DateTime<Utc>,
+    pub dated: bool,
     pub url: Option<String>,
 }
 
@@ -75,6 +76,7 @@ impl StoryData for Memory {
                 source_id: r.source_id,
                 source: Arc::new(PendingSource { key: r.source_key.clone(), group: None }),
                 published: r.published,
+                dated: r.dated,
                 entry_key: r.key.as_str().into(),
             })
             .collect())
@@ -188,6 +190,7 @@ impl StoryData for Memory {
             source_key: r.source_key.clone(),
             key: r.key.clone(),
             published: r.published,
+            dated: r.dated,
         }))
     }
 
@@ -324,7 +327,10 @@ mod tests {
         let url = format!("https://{site}/{lang}/{n}");
         let source_key = format!("https://{site}/{lang}.xml");
         let source_id = if lang == "fi" { 1 } else { 2 };
-        m.entries.insert(id, Row { source_id, source_key, key: url.clone(), published, url: Some(url.clone()) });
+        m.entries.insert(
+            id,
+            Row { source_id, source_key, key: url.clone(), published, dated: true, url: Some(url.clone()) },
+        );
         let f = Features {
             lang: Some(lang.to_string()),
             published,
@@ -343,7 +349,7 @@ mod tests {
 
     fn own_id(m: &Memory, id: i64) -> String {
         let r = &m.entries[&id];
-        crate::story::story_id(&r.source_key, &r.key, r.published)
+        crate::story::story_id(&r.source_key, &r.key, r.dated.then_some(r.published))
     }
 
     #[test]
@@ -559,6 +565,21 @@ personer i Turku, Vaasa og Gdansk.";
     }
 
     #[test]
+    fn an_undated_entry_founds_a_story_whose_id_is_its_identity_alone() {
+        let mut m = Memory::default();
+        add(&mut m, 1, "city.example", "fi", 1, t0(), &[]);
+        add(&mut m, 2, "city.example", "fi", 2, t0(), &[]);
+        m.entries.get_mut(&2).unwrap().dated = false;
+        assign_pending(&mut m, &StoryRules::default(), t0()).unwrap();
+        let (dated, undated) = (story(&m, 1), story(&m, 2));
+        assert!(dated.starts_with(&format!("urn:polyfeed:story:{:08x}", t0().timestamp())), "{dated}");
+        let url = m.entries[&2].key.clone();
+        assert_eq!(undated, crate::story::story_id("https://city.example/fi.xml", &url, None));
+        assert_ne!(undated, crate::story::story_id("https://city.example/fi.xml", &url, Some(t0())));
+        assert_eq!(undated, own_id(&m, 2));
+    }
+
+    #[test]
     fn a_purge_promotes_the_first_duplicate_and_deletes_an_empty_story() {
         let mut m = Memory::default();
         let fi_url = add(&mut m, 1, "city.example", "fi", 4, t0(), &[]);
@@ -647,7 +668,14 @@ personer i Turku, Vaasa og Gdansk.";
                     let published = at + Duration::minutes(l as i64 * 3 + i64::from(site != "city.example") * 40);
                     m.entries.insert(
                         id,
-                        Row { source_id, source_key, key: format!("{site}/{post}"), published, url: Some(url.clone()) },
+                        Row {
+                            source_id,
+                            source_key,
+                            key: format!("{site}/{post}"),
+                            published,
+                            dated: true,
+                            url: Some(url.clone()),
+                        },
                     );
                     // Now and then a version whose language was not told or detected.
                     let told = next(25) != 0;

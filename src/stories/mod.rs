@@ -53,6 +53,8 @@ pub struct Pending {
     pub source: Arc<PendingSource>,
     /// Its publication time as stored.
     pub published: DateTime<Utc>,
+    /// Whether its feed gave that time (else it is when it was first seen).
+    pub dated: bool,
     /// Its key within the source.
     pub entry_key: Box<str>,
 }
@@ -274,6 +276,8 @@ pub struct EntryIdentity {
     pub key: String,
     /// Its publication time now.
     pub published: DateTime<Utc>,
+    /// Whether its feed gave that time.
+    pub dated: bool,
 }
 
 /// A source's `id_pattern` and the scope its ids are compared in.

@@ -338,7 +338,7 @@ fn founder<D: StoryData>(data: &mut D, story: &str, ms: &[(i64, Option<i64>)]) -
 fn own_story_id<D: StoryData>(data: &mut D, e: i64, n: u32) -> Result<Option<String>, D::Error> {
     Ok(data.entry_identity(e)?.map(|id| {
         let key = if n == 0 { id.key } else { format!("{}#split{n}", id.key) };
-        crate::story::story_id(&id.source_key, &key, id.published)
+        crate::story::story_id(&id.source_key, &key, id.dated.then_some(id.published))
     }))
 }
 
