@@ -175,6 +175,14 @@ fn claim(
     store.claim_due(req, is_dead, |_| None).map(|c| c.sources)
 }
 
+/// A store with the config's sources, every one claimed by node `a` at t0.
+fn claimed_store(database: &Database) -> (Store, Vec<super::Claimed>) {
+    let mut store = Store::open(database).unwrap();
+    store.sync_sources(&config().sources, t0()).unwrap();
+    let claimed = claim(&mut store, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+    (store, claimed)
+}
+
 /// Polls the three sources once: claim, save, assign, reconcile.
 fn poll_all(store: &mut Store, at: DateTime<Utc>, title_suffix: &str, out: &mut String) {
     let claimed = claim(&mut *store, at, false, at + Duration::minutes(5), "node-a", |_| false).unwrap();
@@ -505,9 +513,7 @@ fn a_lost_postgresql_session_is_opened_again() {
 #[test]
 fn two_processes_assigning_at_once_take_turns() {
     on_every_engine(|database| {
-        let mut a = Store::open(database).unwrap();
-        a.sync_sources(&config().sources, t0()).unwrap();
-        let claimed = claim(&mut a, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let (mut a, claimed) = claimed_store(database);
         for c in &claimed {
             let lang = c.key.rsplit('/').next().unwrap().trim_end_matches(".xml").to_string();
             let entries: Vec<NewEntry> = (1..=20)
@@ -533,9 +539,7 @@ fn two_processes_assigning_at_once_take_turns() {
 #[test]
 fn a_read_snapshot_does_not_see_what_commits_meanwhile() {
     on_every_engine(|database| {
-        let mut a = Store::open(database).unwrap();
-        a.sync_sources(&config().sources, t0()).unwrap();
-        let claimed = claim(&mut a, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let (mut a, claimed) = claimed_store(database);
         let save = |store: &mut Store, n: u32| {
             let c = &claimed[0];
             let e = new_entry(entry("fi", n, &format!("fi {n}"), t0() + Duration::hours(i64::from(n))), c.id);
@@ -569,8 +573,7 @@ fn a_read_snapshot_does_not_see_what_commits_meanwhile() {
 #[test]
 fn a_failed_read_snapshot_leaves_the_store_usable() {
     on_every_engine(|database| {
-        let mut store = Store::open(database).unwrap();
-        store.sync_sources(&config().sources, t0()).unwrap();
+        let (mut store, claimed) = claimed_store(database);
         let failed: anyhow::Result<()> = store.read_snapshot(|| {
             store.story_index_keys()?;
             anyhow::bail!("the closure failed")
@@ -578,7 +581,6 @@ fn a_failed_read_snapshot_leaves_the_store_usable() {
         assert_eq!(failed.unwrap_err().to_string(), "the closure failed");
         assert!(!store.db.in_transaction(), "the snapshot was not ended");
         // Writes work again, and a new snapshot sees them.
-        let claimed = claim(&mut store, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
         let c = &claimed[0];
         let e = new_entry(entry("fi", 1, "fi 1", t0()), c.id);
         store.save_fetch(c.id, &fetch(&c.url, t0(), Outcome::Ok), &[e], t0()).unwrap();
@@ -594,9 +596,7 @@ fn a_failed_read_snapshot_leaves_the_store_usable() {
 #[test]
 fn entries_are_found_through_indexes_as_a_scan_finds_them() {
     on_every_engine(|database| {
-        let mut store = Store::open(database).unwrap();
-        store.sync_sources(&config().sources, t0()).unwrap();
-        let claimed = claim(&mut store, t0(), false, t0() + Duration::minutes(5), "a", |_| false).unwrap();
+        let (mut store, claimed) = claimed_store(database);
         let mut needles = vec!["nowhere".to_string(), "https://city.example/none".to_string(), String::new()];
         for (i, c) in claimed.iter().enumerate() {
             let entries: Vec<NewEntry> = (1..=3u32)
