@@ -59,7 +59,8 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         Some(e) => store.story_of_entry(e),
         None => Ok(None),
     };
-    let (story, entry_found) = if args.what.starts_with("urn:polyfeed:story:") {
+    // `found`: a story id, or an entry found (assigned or not yet).
+    let (story, found) = if args.what.starts_with("urn:polyfeed:story:") {
         (Some(args.what.clone()), true)
     } else {
         let entry = store.find_entry(&args.what)?;
@@ -77,7 +78,7 @@ pub(super) fn run(config: &Config, args: &Args) -> anyhow::Result<u8> {
         Some(id) => (Some(id), None),
         None => match source()? {
             Some(s) => (None, Some(s)),
-            None if entry_found => (None, None),
+            None if found => (None, None),
             None => (entry_story(store.find_entry_by_scan(&args.what)?)?, None),
         },
     };

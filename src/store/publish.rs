@@ -119,11 +119,7 @@ impl Store {
         // Never inside `read_snapshot` (a write; and a nested BEGIN fails),
         // which the early return below would hide whenever nothing is marked.
         debug_assert!(!self.db.in_transaction(), "refresh_story_index inside a transaction");
-        let marked: bool = self
-            .db
-            .query_row("SELECT EXISTS (SELECT 1 FROM story_dirty)", &[], |r| r.get(0))
-            .ctx("cannot read the story index marks")?;
-        if !marked {
+        if !self.story_index_stale()? {
             return Ok(0);
         }
         let tx = self.db.transaction(true).ctx("cannot start the story index refresh")?;

@@ -544,13 +544,7 @@ personer i Turku, Vaasa og Gdansk.";
         // The id the story would have had before ids began with the time
         // (24 hex digits of the identity hash alone); the founder's date
         // changed since.
-        let legacy = {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            h.update(format!("https://city.example/fi.xml\0{fi_url}").as_bytes());
-            let hex: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
-            format!("urn:polyfeed:story:{hex}")
-        };
+        let legacy = crate::story::story_id("https://city.example/fi.xml", &fi_url, None);
         let created = m.stories.remove(&own_id(&m, 5)).unwrap();
         m.stories.insert(legacy.clone(), created);
         for member in m.members.values_mut() {
