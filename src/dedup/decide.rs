@@ -66,7 +66,7 @@ pub struct Candidate {
     /// Its story.
     pub story_id: String,
     /// Languages its story already has (primary subtags).
-    pub story_langs: Vec<String>,
+    pub story_langs: std::sync::Arc<[String]>,
     /// Its features.
     pub features: std::sync::Arc<Features>,
 }
@@ -701,7 +701,7 @@ Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Sk
         }
         // A story that would hold two versions of one language is not linked.
         let mut da_en = da.clone();
-        da_en.story_langs = vec!["da".into(), "en".into()];
+        da_en.story_langs = ["da".to_string(), "en".to_string()].into();
         match decide(&sv, &[en.clone(), da_en]) {
             Decision::Version { story_id, links, .. } => assert_eq!((story_id.as_str(), links), ("s1", vec![])),
             d => panic!("{d:?}"),
@@ -730,8 +730,10 @@ Ordren er værd omkring 12 millioner euro og bogføres i tredje kvartal 2026. Sk
         weak.url_key = Some("site.example/da/8".into());
         let held = version_evidence(&weak, &e).score;
         assert!(held > 0.0 && held * DISPLACE_RATIO < PATTERN_SCORE, "{held}");
-        let pair =
-            |f: Features, id| Candidate { story_langs: vec!["da".into(), "en".into()], ..candidate(id, "s1", f) };
+        let pair = |f: Features, id| Candidate {
+            story_langs: ["da".to_string(), "en".to_string()].into(),
+            ..candidate(id, "s1", f)
+        };
         let da = post("da", 1, "7");
         match decide(&da, &[pair(e.clone(), 1), pair(weak.clone(), 2)]) {
             Decision::Version { story_id, matched, displaces, .. } => {

@@ -114,7 +114,7 @@ pub(crate) fn assign_pending_with<D: StoryData>(
                 Decision::Duplicate { .. } => stats.duplicates += 1,
             }
             if let Some(story) = story {
-                ahead.placed(p.id, &story, window.langs.get(&story).map_or(&[], Vec::as_slice));
+                ahead.placed(p.id, &story, window.langs.get(&story).map_or(&[], |l| &l[..]));
             }
         }
         ahead.finish();
@@ -579,7 +579,7 @@ struct Window {
     by_date: BTreeMap<DateTime<Utc>, Vec<Slot>>,
     /// Version languages of the stories met (also of key matches outside
     /// the window, looked up on demand).
-    langs: HashMap<String, Vec<String>>,
+    langs: HashMap<String, Arc<[String]>>,
     /// Publisher group of each source met that has one.
     groups: HashMap<i64, String>,
     /// Where each story's entries sit in `by_date`: (publication time,
@@ -618,9 +618,11 @@ impl Window {
         for group in self.by_date.values_mut() {
             group.sort_unstable();
         }
+        let mut langs: HashMap<String, Vec<String>> = HashMap::new();
         for (story, lang) in data.version_langs_between(self.from, self.to)? {
-            self.langs.entry(story).or_default().push(lang);
+            langs.entry(story).or_default().push(lang);
         }
+        self.langs.extend(langs.into_iter().map(|(story, langs)| (story, langs.into())));
         Ok(())
     }
 
@@ -682,7 +684,7 @@ impl Window {
             if langs.is_empty() {
                 self.langs.remove(&story);
             } else {
-                self.langs.insert(story, langs);
+                self.langs.insert(story, langs.into());
             }
         }
         Ok(())
@@ -710,7 +712,7 @@ impl Window {
         if let Some(l) = lang.filter(|_| role == Role::Version)
             && !langs.iter().any(|x| x == l)
         {
-            langs.push(l.to_string());
+            *langs = langs.iter().cloned().chain([l.to_string()]).collect();
         }
     }
 
@@ -789,7 +791,7 @@ fn candidates<D: StoryData>(
         }
         for (_, s) in &found {
             if !window.langs.contains_key(s) {
-                window.langs.insert(s.clone(), more.get(s).cloned().unwrap_or_default());
+                window.langs.insert(s.clone(), more.get(s).map(|l| l[..].into()).unwrap_or_default());
             }
         }
     }
@@ -918,7 +920,7 @@ mod tests {
         window.nearest(t0 + day * 9, window.from, window.to, None, &mut near);
         assert_eq!(near, vec![(3, "mid".to_string()), (4, "long".to_string())]);
         assert!(!window.langs.contains_key("old") && !window.members.contains_key("old"), "its only entry left");
-        assert_eq!(window.langs["long"], ["sv", "en"], "a story with an entry still inside keeps every language");
+        assert_eq!(window.langs["long"][..], ["sv", "en"], "a story with an entry still inside keeps every language");
         assert_eq!(window.members["long"], [(t0 + day * 10, 4)]);
         // Sliding forward by less than a second, or not at all, changes nothing.
         window.slide(&mut data, t0 + day * 9).unwrap();

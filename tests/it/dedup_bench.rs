@@ -64,7 +64,7 @@ fn assignment_cost_by_pool_size() {
         .map(|i| Candidate {
             entry_id: i as i64,
             story_id: i.to_string(),
-            story_langs: vec![],
+            story_langs: Default::default(),
             features: std::sync::Arc::new(entry(&lex, i)),
         })
         .collect();

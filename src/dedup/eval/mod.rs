@@ -72,9 +72,9 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
             members[s] = stay;
             members[root] = gone;
             for part in [s, root] {
-                let langs = story_langs(&candidates, &members[part]);
+                let langs: std::sync::Arc<[String]> = story_langs(&candidates, &members[part]).into();
                 for &m in &members[part] {
-                    candidates[m].story_langs.clone_from(&langs);
+                    candidates[m].story_langs = langs.clone();
                 }
             }
         }
@@ -90,7 +90,7 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
         candidates.push(Candidate {
             entry_id: i as i64,
             story_id: s.to_string(),
-            story_langs: Vec::new(),
+            story_langs: Default::default(),
             features: std::sync::Arc::new(f.clone()),
         });
         let mut s = s;
@@ -107,9 +107,9 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
                 s = keep;
             }
         }
-        let langs = story_langs(&candidates, &members[s]);
+        let langs: std::sync::Arc<[String]> = story_langs(&candidates, &members[s]).into();
         for &m in &members[s] {
-            candidates[m].story_langs.clone_from(&langs);
+            candidates[m].story_langs = langs.clone();
         }
         decisions.push(d);
     }
