@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use lexicon::Lexicon;
 pub use vector::{Paragraphs, SparseVec};
+pub(crate) use vector::{pack_concepts, unpack_concepts};
 
 /// What is kept of a text for cross-language comparison (stored as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -231,6 +231,66 @@ impl Paragraphs {
     }
 }
 
+/// A document's vector and its paragraphs' vectors in the smaller stored
+/// form (`Features::encode`): one dictionary of every concept they name,
+/// sorted, its ids stored as the differences between neighbours (about 4
+/// bytes in postcard's varints instead of 5), and each paragraph
+/// component as its index in the dictionary (1 or 2 bytes instead of 5).
+/// Nine in ten paragraph concepts are among the document's strongest. The
+/// dictionary is itself a vector: the document's components with their
+/// weights, then the paragraphs' other concepts with weight 0 (a stored
+/// vector has no zero weight: [`SparseVec::from_weights`] drops them).
+/// `None` when a vector does not have that shape (ids out of order, a zero
+/// weight, a dictionary too large to index): it is stored as it is.
+pub(crate) fn pack_concepts(doc: &SparseVec, paragraphs: &Paragraphs) -> Option<(SparseVec, Paragraphs)> {
+    let sorted = |v: &SparseVec| v.0.windows(2).all(|w| w[0].0 < w[1].0) && v.0.iter().all(|c| c.1 > 0);
+    if !sorted(doc) || !paragraphs.vecs.iter().all(sorted) {
+        return None;
+    }
+    let mut dict: Vec<(u32, u16)> = doc.0.clone();
+    let named: std::collections::BTreeSet<u32> = paragraphs.vecs.iter().flat_map(|v| v.0.iter().map(|c| c.0)).collect();
+    dict.extend(named.into_iter().filter(|c| doc.0.binary_search_by_key(c, |d| d.0).is_err()).map(|c| (c, 0)));
+    dict.sort_unstable_by_key(|c| c.0);
+    let index = |c: u32| dict.binary_search_by_key(&c, |d| d.0).ok().and_then(|i| u32::try_from(i).ok());
+    let vecs = paragraphs
+        .vecs
+        .iter()
+        .map(|v| v.0.iter().map(|&(c, w)| Some((index(c)?, w))).collect::<Option<Vec<_>>>().map(SparseVec))
+        .collect::<Option<Vec<_>>>()?;
+    let mut previous = 0;
+    let deltas = dict
+        .iter()
+        .map(|&(c, w)| {
+            let d = c - previous;
+            previous = c;
+            (d, w)
+        })
+        .collect();
+    Some((SparseVec(deltas), vecs.into()))
+}
+
+/// The vectors [`pack_concepts`] packed. `None` for anything it cannot have
+/// written (an index past the dictionary, ids that overflow or repeat).
+pub(crate) fn unpack_concepts(dict: SparseVec, paragraphs: Paragraphs) -> Option<(SparseVec, Paragraphs)> {
+    let mut id = 0u32;
+    let mut ids = Vec::with_capacity(dict.0.len());
+    for (i, &(d, w)) in dict.0.iter().enumerate() {
+        id = if i == 0 { d } else { id.checked_add(d).filter(|_| d > 0)? };
+        ids.push((id, w));
+    }
+    let vecs = paragraphs
+        .vecs
+        .into_iter()
+        .map(|v| {
+            let out: Vec<(u32, u16)> =
+                v.0.iter().map(|&(i, w)| Some((ids.get(i as usize)?.0, w))).collect::<Option<_>>()?;
+            out.windows(2).all(|w| w[0].0 < w[1].0).then_some(SparseVec(out))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let doc = SparseVec(ids.into_iter().filter(|c| c.1 > 0).collect());
+    Some((doc, vecs.into()))
+}
+
 /// The cosine of two unit vectors from their quantised dot product.
 fn cosine_of(dot: u64) -> f64 {
     (dot as f64 / (SCALE * SCALE)).min(1.0)
