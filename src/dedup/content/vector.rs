@@ -272,23 +272,24 @@ pub(crate) fn pack_concepts(doc: &SparseVec, paragraphs: &Paragraphs) -> Option<
 /// The vectors [`pack_concepts`] packed. `None` for anything it cannot have
 /// written (an index past the dictionary, ids that overflow or repeat).
 pub(crate) fn unpack_concepts(dict: SparseVec, paragraphs: Paragraphs) -> Option<(SparseVec, Paragraphs)> {
+    // In place: a row is decoded each time assignment reads it.
+    let mut ids = dict.0;
     let mut id = 0u32;
-    let mut ids = Vec::with_capacity(dict.0.len());
-    for (i, &(d, w)) in dict.0.iter().enumerate() {
-        id = if i == 0 { d } else { id.checked_add(d).filter(|_| d > 0)? };
-        ids.push((id, w));
+    for (i, c) in ids.iter_mut().enumerate() {
+        id = if i == 0 { c.0 } else { id.checked_add(c.0).filter(|_| c.0 > 0)? };
+        c.0 = id;
     }
-    let vecs = paragraphs
-        .vecs
-        .into_iter()
-        .map(|v| {
-            let out: Vec<(u32, u16)> =
-                v.0.iter().map(|&(i, w)| Some((ids.get(i as usize)?.0, w))).collect::<Option<_>>()?;
-            out.windows(2).all(|w| w[0].0 < w[1].0).then_some(SparseVec(out))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let doc = SparseVec(ids.into_iter().filter(|c| c.1 > 0).collect());
-    Some((doc, vecs.into()))
+    let mut vecs = paragraphs.vecs;
+    for v in &mut vecs {
+        for c in &mut v.0 {
+            c.0 = ids.get(c.0 as usize)?.0;
+        }
+        if !v.0.windows(2).all(|w| w[0].0 < w[1].0) {
+            return None;
+        }
+    }
+    ids.retain(|c| c.1 > 0);
+    Some((SparseVec(ids), vecs.into()))
 }
 
 /// The cosine of two unit vectors from their quantised dot product.
