@@ -627,7 +627,7 @@ impl Job {
                     features.pattern_ids =
                         crate::dedup::pattern_ids(&p.regex, scope, entry.url.as_deref(), entry.guid.as_deref());
                 }
-                crate::store::NewEntry { raw: serde_json::to_string(&raw).unwrap_or_default(), features, entry }
+                crate::store::NewEntry::new(entry, serde_json::to_string(&raw).unwrap_or_default(), features)
             })
             .collect()
     }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::content::{ContentFeatures, content_features};
+use super::content::{ContentFeatures, Paragraphs, SparseVec, content_features};
 use crate::model::Entry;
 
 /// Size of the bottom-k MinHash sketch.
@@ -15,8 +15,11 @@ const SKETCH: usize = 128;
 
 /// What assignment knows about one entry. Stored in a binary encoding
 /// ([`Features::encode`]): a change to this struct or to the types in it
-/// must bump `FORMAT`, so that rows in the old layout are recomputed
-/// instead of misread.
+/// needs new numbers for both stored formats (`FORMAT` and
+/// `FORMAT_PACKED`; next 3 and 4), `decode` arms that still read the old
+/// ones, and a schema migration (so that an older polyfeed refuses the
+/// database instead of skipping rows it cannot read): rows in an old layout
+/// must never be misread.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features {
     /// Primary language subtag.
@@ -66,9 +69,21 @@ impl Features {
     /// than JSON, which story assignment does for every candidate it has
     /// not cached).
     pub fn encode(&self) -> Vec<u8> {
-        let (format, fields) = match self.packed() {
-            Some(packed) => (FORMAT_PACKED, postcard::to_allocvec(&packed)),
-            None => (FORMAT, postcard::to_allocvec(self)),
+        self.clone().encode_mut()
+    }
+
+    /// [`Features::encode`] without a copy of the features: the packed
+    /// fields are swapped in for the writing and back out after it.
+    pub fn encode_mut(&mut self) -> Vec<u8> {
+        let plain = |f: &Features| (FORMAT, postcard::to_allocvec(f));
+        let (format, fields) = match self.packed_fields() {
+            Some(mut packed) => {
+                self.swap_packed(&mut packed);
+                let out = (FORMAT_PACKED, postcard::to_allocvec(self));
+                self.swap_packed(&mut packed);
+                out
+            }
+            None => plain(self),
         };
         let mut out = vec![format];
         // Plain data into a Vec: serialising cannot fail.
@@ -78,7 +93,7 @@ impl Features {
 
     /// Reads a stored row: the binary form of either format, or JSON (what
     /// earlier versions stored). `None` for anything else: the caller
-    /// recomputes or skips.
+    /// leaves the entry out as a candidate.
     pub fn decode(stored: &[u8]) -> Option<Features> {
         match stored.split_first() {
             Some((&FORMAT, rest)) => postcard::from_bytes(rest).ok(),
@@ -88,15 +103,15 @@ impl Features {
         }
     }
 
-    /// These features with the sketch and the concept vectors in their
-    /// packed form; `None` when they cannot be packed (a sketch out of
-    /// order, vectors `pack_concepts` does not take).
-    fn packed(&self) -> Option<Features> {
+    /// The sketch and the concept vectors in their packed form; `None`
+    /// when they cannot be packed (a sketch out of order, vectors
+    /// `pack_concepts` does not take).
+    fn packed_fields(&self) -> Option<(Vec<u64>, SparseVec, Paragraphs)> {
         if !self.sketch.is_sorted_by(|a, b| a < b) {
             return None;
         }
         let c = &self.content;
-        let (concepts, paragraph_concepts) = super::content::pack_concepts(&c.concepts, &c.paragraph_concepts)?;
+        let (concepts, paragraphs) = super::content::pack_concepts(&c.concepts, &c.paragraph_concepts)?;
         let mut previous = 0;
         let sketch = self
             .sketch
@@ -107,13 +122,17 @@ impl Features {
                 d
             })
             .collect();
-        let mut packed = self.clone();
-        (packed.sketch, packed.content.concepts, packed.content.paragraph_concepts) =
-            (sketch, concepts, paragraph_concepts);
-        Some(packed)
+        Some((sketch, concepts, paragraphs))
     }
 
-    /// The features [`Features::packed`] packed.
+    /// Swaps the fields [`Features::packed_fields`] gives with these.
+    fn swap_packed(&mut self, packed: &mut (Vec<u64>, SparseVec, Paragraphs)) {
+        std::mem::swap(&mut self.sketch, &mut packed.0);
+        std::mem::swap(&mut self.content.concepts, &mut packed.1);
+        std::mem::swap(&mut self.content.paragraph_concepts, &mut packed.2);
+    }
+
+    /// The features [`Features::encode_mut`] packed.
     fn unpacked(mut self) -> Option<Features> {
         let mut h = 0u64;
         for (i, d) in self.sketch.iter_mut().enumerate() {
@@ -430,7 +449,6 @@ pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::content::SparseVec;
 
     #[test]
     fn lowercase_is_str_to_lowercase_and_borrows_only_what_it_keeps() {

@@ -71,6 +71,11 @@ impl ToValue for Vec<u8> {
         Value::Blob(self.clone())
     }
 }
+impl ToValue for [u8] {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
 impl<T: ToValue + ?Sized> ToValue for &T {
     fn to_value(&self) -> Value {
         (**self).to_value()

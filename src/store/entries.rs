@@ -27,6 +27,18 @@ pub struct NewEntry {
     pub raw: String,
     /// Its dedup features.
     pub features: crate::dedup::Features,
+    /// The features as stored ([`crate::dedup::Features::encode`]), worked
+    /// out beforehand: the fetch's `cpu` thread encodes them before it
+    /// takes the store, which one thread at a time holds.
+    pub stored_features: Vec<u8>,
+}
+
+impl NewEntry {
+    /// An entry to store, its features encoded.
+    pub fn new(entry: Entry, raw: String, mut features: crate::dedup::Features) -> NewEntry {
+        let stored_features = features.encode_mut();
+        NewEntry { entry, raw, features, stored_features }
+    }
 }
 
 /// An entry as stored (for `explain`, tests and later stages).
@@ -61,7 +73,7 @@ impl Store {
             match upsert(&tx, source_id, &n.entry, &n.raw, now)? {
                 Upsert::New(id) => {
                     stats.new += 1;
-                    features::store(&tx, cache, id, n.features.clone())?;
+                    features::store(&tx, cache, id, &n.features, &n.stored_features)?;
                 }
                 Upsert::Updated(id) => {
                     stats.updated += 1;
@@ -69,7 +81,7 @@ impl Store {
                     let mut f = n.features.clone();
                     let links = features::page_links(&tx, id)?;
                     crate::stories::add_links(&mut f, links.iter().map(String::as_str));
-                    features::store(&tx, cache, id, f)?;
+                    features::store(&tx, cache, id, &f, &f.encode())?;
                     // A changed entry may carry new strong evidence (a late hreflang link).
                     features::queue_recheck(&tx, id)?;
                 }

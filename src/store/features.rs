@@ -27,12 +27,19 @@ pub(super) fn load(tx: &Db, cache: &mut FeatureCache, id: i64) -> Result<Option<
     Ok(Some(cache.put(id, f)))
 }
 
-/// Stores an entry's features and identity keys (new or changed entry).
-pub(super) fn store(tx: &Db, cache: &mut FeatureCache, id: i64, f: Features) -> Result<(), StoreError> {
+/// Stores an entry's features (`encoded`: `f.encode()`) and identity keys
+/// (new or changed entry).
+pub(super) fn store(
+    tx: &Db,
+    cache: &mut FeatureCache,
+    id: i64,
+    f: &Features,
+    encoded: &[u8],
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO entry_features (entry_id, features) VALUES (?1, ?2)
          ON CONFLICT (entry_id) DO UPDATE SET features = excluded.features",
-        p![id, f.encode()],
+        p![id, encoded],
     )
     .ctx("cannot store features")?;
     tx.execute("DELETE FROM entry_keys WHERE entry_id = ?1", p![id]).ctx("cannot store keys")?;

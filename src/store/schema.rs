@@ -268,6 +268,12 @@ INSERT OR IGNORE INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story
     // insert per stored entry (per link for hrefs), which grows with the
     // database. IF EXISTS: an operator may have dropped them already.
     "DROP INDEX IF EXISTS entries_by_url; DROP INDEX IF EXISTS entry_links_by_href;",
+    // 11: no change to the tables. Entries' features are now written in a
+    // second, packed format (`dedup::FORMAT_PACKED`), which a polyfeed
+    // before this version cannot read: it would leave those entries out as
+    // candidates without a word. At version 11 it refuses the database
+    // ("newer than this polyfeed knows") instead.
+    "-- entry_features rows in format 2",
 ];
 
 /// The same migrations for PostgreSQL, one for one (a database at version
@@ -514,6 +520,7 @@ CREATE TRIGGER story_dirty_category AFTER INSERT OR DELETE OR UPDATE ON entry_ca
 INSERT INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story_entries ON CONFLICT DO NOTHING;
 "#,
     "DROP INDEX IF EXISTS entries_by_url; DROP INDEX IF EXISTS entry_links_by_href;",
+    "-- entry_features rows in format 2",
 ];
 
 #[cfg(test)]

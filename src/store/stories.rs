@@ -120,7 +120,7 @@ impl StoryData for DbStories<'_> {
     }
 
     fn store_features(&mut self, entry: i64, f: Features) -> Result<(), StoreError> {
-        features::store(self.tx, self.cache, entry, f)
+        features::store(self.tx, self.cache, entry, &f, &f.encode())
     }
 
     fn entry(&mut self, entry: i64) -> Result<Option<Entry>, StoreError> {

@@ -135,7 +135,8 @@ fn entry(lang: &str, n: u32, title: &str, published: DateTime<Utc>) -> Entry {
 
 fn new_entry(e: Entry, source_id: i64) -> NewEntry {
     let features = crate::dedup::features(&e, source_id, Some("city"));
-    NewEntry { raw: format!("{{\"title\":{:?}}}", e.title), features, entry: e }
+    let raw = format!("{{\"title\":{:?}}}", e.title);
+    NewEntry::new(e, raw, features)
 }
 
 fn fetch(url: &str, at: DateTime<Utc>, outcome: Outcome) -> FetchRecord {

@@ -791,7 +791,7 @@ fn candidates<D: StoryData>(
         }
         for (_, s) in &found {
             if !window.langs.contains_key(s) {
-                window.langs.insert(s.clone(), more.get(s).map(|l| l[..].into()).unwrap_or_default());
+                window.langs.insert(s.clone(), more.remove(s).map(Into::into).unwrap_or_default());
             }
         }
     }

@@ -240,22 +240,57 @@ impl Paragraphs {
 /// dictionary is itself a vector: the document's components with their
 /// weights, then the paragraphs' other concepts with weight 0 (a stored
 /// vector has no zero weight: [`SparseVec::from_weights`] drops them).
-/// `None` when a vector does not have that shape (ids out of order, a zero
-/// weight, a dictionary too large to index): it is stored as it is.
+/// `None` when the vectors do not have that shape (ids out of order, a
+/// zero weight in the document's vector): they are stored as they are.
 pub(crate) fn pack_concepts(doc: &SparseVec, paragraphs: &Paragraphs) -> Option<(SparseVec, Paragraphs)> {
-    let sorted = |v: &SparseVec| v.0.windows(2).all(|w| w[0].0 < w[1].0) && v.0.iter().all(|c| c.1 > 0);
-    if !sorted(doc) || !paragraphs.vecs.iter().all(sorted) {
+    let sorted = |v: &SparseVec| v.0.windows(2).all(|w| w[0].0 < w[1].0);
+    if !sorted(doc) || doc.0.iter().any(|c| c.1 == 0) || !paragraphs.vecs.iter().all(sorted) {
         return None;
     }
-    let mut dict: Vec<(u32, u16)> = doc.0.clone();
-    let named: std::collections::BTreeSet<u32> = paragraphs.vecs.iter().flat_map(|v| v.0.iter().map(|c| c.0)).collect();
-    dict.extend(named.into_iter().filter(|c| doc.0.binary_search_by_key(c, |d| d.0).is_err()).map(|c| (c, 0)));
-    dict.sort_unstable_by_key(|c| c.0);
-    let index = |c: u32| dict.binary_search_by_key(&c, |d| d.0).ok().and_then(|i| u32::try_from(i).ok());
+    let mut named: Vec<u32> = paragraphs.vecs.iter().flat_map(|v| v.0.iter().map(|c| c.0)).collect();
+    named.sort_unstable();
+    named.dedup();
+    // Both sorted: merged, each id once.
+    let mut dict: Vec<(u32, u16)> = Vec::with_capacity(doc.0.len() + named.len());
+    let (mut kept, mut others) = (doc.0.iter().peekable(), named.into_iter().peekable());
+    loop {
+        let next = match (kept.peek(), others.peek()) {
+            (Some(&&(d, w)), Some(&o)) if d <= o => {
+                if d == o {
+                    others.next();
+                }
+                kept.next();
+                (d, w)
+            }
+            (_, Some(&o)) => {
+                others.next();
+                (o, 0)
+            }
+            (Some(&&k), None) => {
+                kept.next();
+                k
+            }
+            (None, None) => break,
+        };
+        dict.push(next);
+    }
+    // Each paragraph's ids are sorted, so its indices come from one walk
+    // along the dictionary (a binary search per id mispredicted its way
+    // through most of the packing's time).
     let vecs = paragraphs
         .vecs
         .iter()
-        .map(|v| v.0.iter().map(|&(c, w)| Some((index(c)?, w))).collect::<Option<Vec<_>>>().map(SparseVec))
+        .map(|v| {
+            let mut at = 0;
+            let mut out = Vec::with_capacity(v.0.len());
+            for &(c, w) in &v.0 {
+                while dict.get(at).is_some_and(|d| d.0 < c) {
+                    at += 1;
+                }
+                out.push((u32::try_from(at).ok().filter(|_| dict.get(at).is_some_and(|d| d.0 == c))?, w));
+            }
+            Some(SparseVec(out))
+        })
         .collect::<Option<Vec<_>>>()?;
     let mut previous = 0;
     let deltas = dict
