@@ -53,7 +53,7 @@ pub struct Features {
 /// as they are.
 pub const FORMAT: u8 = 1;
 
-/// The smaller stored encoding: [`FORMAT`]'s with the sketch as the
+/// The smaller stored encoding: `FORMAT`'s with the sketch as the
 /// differences between its sorted hashes, and the concept vectors packed
 /// into one dictionary (`content::pack_concepts`): a quarter smaller (a
 /// cold poll of 60 real-text feeds: 3,992 bytes a row on average, 38 % of
@@ -63,7 +63,7 @@ pub const FORMAT: u8 = 1;
 pub const FORMAT_PACKED: u8 = 2;
 
 impl Features {
-    /// The stored form: [`FORMAT_PACKED`] (or [`FORMAT`] for features that
+    /// The stored form: `FORMAT_PACKED` (or `FORMAT` for features that
     /// do not have the shape packing needs), then the fields in postcard's
     /// compact binary encoding (several times faster to write and read
     /// than JSON, which story assignment does for every candidate it has
