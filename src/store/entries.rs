@@ -81,7 +81,8 @@ impl Store {
                     let mut f = n.features.clone();
                     let links = features::page_links(&tx, id)?;
                     crate::stories::add_links(&mut f, links.iter().map(String::as_str));
-                    features::store(&tx, cache, id, &f, &f.encode())?;
+                    let encoded = f.encode_mut();
+                    features::store(&tx, cache, id, &f, &encoded)?;
                     // A changed entry may carry new strong evidence (a late hreflang link).
                     features::queue_recheck(&tx, id)?;
                 }

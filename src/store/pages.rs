@@ -87,7 +87,8 @@ impl Store {
             let Some(f) = features::load(&tx, &mut self.features, r.entry_id)? else { continue };
             let mut f = (*f).clone();
             if add_links(&mut f, r.links.iter().map(|(_, h)| h.as_str())) {
-                features::store(&tx, &mut self.features, r.entry_id, &f, &f.encode())?;
+                let encoded = f.encode_mut();
+                features::store(&tx, &mut self.features, r.entry_id, &f, &encoded)?;
                 features::queue_recheck(&tx, r.entry_id)?;
                 gained += 1;
             }

@@ -269,7 +269,7 @@ INSERT OR IGNORE INTO story_dirty (story_id) SELECT DISTINCT story_id FROM story
     // database. IF EXISTS: an operator may have dropped them already.
     "DROP INDEX IF EXISTS entries_by_url; DROP INDEX IF EXISTS entry_links_by_href;",
     // 11: no change to the tables. Entries' features are now written in a
-    // second, packed format (`dedup::FORMAT_PACKED`), which a polyfeed
+    // second, packed format (`dedup::features::FORMAT_PACKED`), which a polyfeed
     // before this version cannot read: it would leave those entries out as
     // candidates without a word. At version 11 it refuses the database
     // ("newer than this polyfeed knows") instead.

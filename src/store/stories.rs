@@ -119,8 +119,9 @@ impl StoryData for DbStories<'_> {
         features::load(self.tx, self.cache, entry)
     }
 
-    fn store_features(&mut self, entry: i64, f: Features) -> Result<(), StoreError> {
-        features::store(self.tx, self.cache, entry, &f, &f.encode())
+    fn store_features(&mut self, entry: i64, mut f: Features) -> Result<(), StoreError> {
+        let encoded = f.encode_mut();
+        features::store(self.tx, self.cache, entry, &f, &encoded)
     }
 
     fn entry(&mut self, entry: i64) -> Result<Option<Entry>, StoreError> {

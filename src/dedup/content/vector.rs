@@ -238,8 +238,9 @@ impl Paragraphs {
 /// component as its index in the dictionary (1 or 2 bytes instead of 5).
 /// Nine in ten paragraph concepts are among the document's strongest. The
 /// dictionary is itself a vector: the document's components with their
-/// weights, then the paragraphs' other concepts with weight 0 (a stored
-/// vector has no zero weight: [`SparseVec::from_weights`] drops them).
+/// weights, and among them, in id order, the paragraphs' other concepts at
+/// weight 0 (a document's vector has no zero weight:
+/// [`SparseVec::from_weights`] drops them).
 /// `None` when the vectors do not have that shape (ids out of order, a
 /// zero weight in the document's vector): they are stored as they are.
 pub(crate) fn pack_concepts(doc: &SparseVec, paragraphs: &Paragraphs) -> Option<(SparseVec, Paragraphs)> {
