@@ -67,15 +67,10 @@ impl Features {
     /// do not have the shape packing needs), then the fields in postcard's
     /// compact binary encoding (several times faster to write and read
     /// than JSON, which story assignment does for every candidate it has
-    /// not cached).
-    pub fn encode(&self) -> Vec<u8> {
-        self.clone().encode_mut()
-    }
-
-    /// [`Features::encode`] without a copy of the features: the packed
-    /// fields are swapped in for the writing and back out after it.
-    pub fn encode_mut(&mut self) -> Vec<u8> {
-        let plain = |f: &Features| (FORMAT, postcard::to_allocvec(f));
+    /// not cached). Takes `&mut self` only to write the packed fields
+    /// without copying the rest: they are swapped in for the writing and
+    /// back out after it, so the features are unchanged.
+    pub fn encode(&mut self) -> Vec<u8> {
         let (format, fields) = match self.packed_fields() {
             Some(mut packed) => {
                 self.swap_packed(&mut packed);
@@ -83,7 +78,7 @@ impl Features {
                 self.swap_packed(&mut packed);
                 out
             }
-            None => plain(self),
+            None => (FORMAT, postcard::to_allocvec(self)),
         };
         let mut out = vec![format];
         // Plain data into a Vec: serialising cannot fail.
@@ -132,7 +127,7 @@ impl Features {
         std::mem::swap(&mut self.content.paragraph_concepts, &mut packed.2);
     }
 
-    /// The features [`Features::encode_mut`] packed.
+    /// The features [`Features::encode`] packed.
     fn unpacked(mut self) -> Option<Features> {
         let mut h = 0u64;
         for (i, d) in self.sketch.iter_mut().enumerate() {
@@ -519,7 +514,7 @@ mod tests {
         let mut next = crate::dedup::test_numbers(23);
         let (mut packed, mut plain) = (0, 0);
         for round in 0..400 {
-            let f = random_features(&mut next);
+            let mut f = random_features(&mut next);
             let stored = f.encode();
             assert_eq!(stored[0], FORMAT_PACKED, "round {round}");
             assert_eq!(Features::decode(&stored), Some(f.clone()), "round {round}");
@@ -547,7 +542,7 @@ mod tests {
     #[test]
     fn stored_features_read_back_binary_and_json() {
         let lex = crate::dedup::content::Lexicon::parse("fi\tkaupunki\tcity:1.0\n", "t");
-        let f = Features {
+        let mut f = Features {
             lang: Some("fi".into()),
             published: "2026-11-20T10:00:00Z".parse().unwrap(),
             source_id: 7,
@@ -570,7 +565,7 @@ mod tests {
         assert_eq!(Features::decode(&stored), Some(f.clone()));
         // Rows written before the binary form are JSON.
         assert_eq!(Features::decode(serde_json::to_string(&f).unwrap().as_bytes()), Some(f.clone()));
-        // Another layout is not misread: it is recomputed.
+        // Another layout is not misread: the entry is left out.
         let mut other = stored.clone();
         other[0] = FORMAT_PACKED + 1;
         assert_eq!(Features::decode(&other), None);

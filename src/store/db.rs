@@ -68,7 +68,7 @@ impl ToValue for String {
 }
 impl ToValue for Vec<u8> {
     fn to_value(&self) -> Value {
-        Value::Blob(self.clone())
+        self.as_slice().to_value()
     }
 }
 impl ToValue for [u8] {

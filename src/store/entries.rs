@@ -36,7 +36,7 @@ pub struct NewEntry {
 impl NewEntry {
     /// An entry to store, its features encoded.
     pub fn new(entry: Entry, raw: String, mut features: crate::dedup::Features) -> NewEntry {
-        let stored_features = features.encode_mut();
+        let stored_features = features.encode();
         NewEntry { entry, raw, features, stored_features }
     }
 }
@@ -81,7 +81,7 @@ impl Store {
                     let mut f = n.features.clone();
                     let links = features::page_links(&tx, id)?;
                     crate::stories::add_links(&mut f, links.iter().map(String::as_str));
-                    let encoded = f.encode_mut();
+                    let encoded = f.encode();
                     features::store(&tx, cache, id, &f, &encoded)?;
                     // A changed entry may carry new strong evidence (a late hreflang link).
                     features::queue_recheck(&tx, id)?;

@@ -27,7 +27,7 @@ pub(super) fn load(tx: &Db, cache: &mut FeatureCache, id: i64) -> Result<Option<
     Ok(Some(cache.put(id, f)))
 }
 
-/// Stores an entry's features (`encoded`: `f.encode()`) and identity keys
+/// Stores an entry's features (`encoded`: `Features::encode`) and identity keys
 /// (new or changed entry).
 pub(super) fn store(
     tx: &Db,

@@ -120,7 +120,7 @@ impl StoryData for DbStories<'_> {
     }
 
     fn store_features(&mut self, entry: i64, mut f: Features) -> Result<(), StoreError> {
-        let encoded = f.encode_mut();
+        let encoded = f.encode();
         features::store(self.tx, self.cache, entry, &f, &encoded)
     }
 
