@@ -28,6 +28,11 @@ import report  # noqa: E402  (machine and git facts, the same as bench/run.sh re
 
 BEGIN, END = "<!-- assign:begin -->", "<!-- assign:end -->"
 TARGET_RATIO = 2.0
+# Issue 15: the whole poll of the new entries at 1M stored against 10k, and
+# what a reader's first look costs at 1M.
+POLL_RATIO = 1.5
+STORIES_S = 0.1
+SERVE_START_S = 2.0
 
 
 # ---------------------------------------------------------------- one poll
@@ -145,6 +150,10 @@ def sizes(results, runs_expected=None):
                     "stories": [r["poll"].get("stories") for r in valid],
                     "decisions": sorted({r["poll"].get("decisions_sha") for r in valid if r["poll"].get("decisions_sha")}),
                     "joined_stored": sorted({r["poll"].get("joined_stored") for r in valid}),
+                    "stories_s": median([r.get("stories_s") for r in valid]),
+                    "stories_all_s": [r.get("stories_s") for r in valid],
+                    "serve_start_s": median([r.get("serve_start_s") for r in valid]),
+                    "serve_start_all_s": [r.get("serve_start_s") for r in valid],
                 }
             )
             row["us_per_entry"] = row["assign_s"] / expect_new * 1e6
@@ -156,6 +165,7 @@ def sizes(results, runs_expected=None):
     for r in rows:
         if base and "us_per_entry" in r:
             r["ratio"] = r["us_per_entry"] / base["us_per_entry"]
+            r["wall_ratio"] = r["wall_s"] / base["wall_s"] if base["wall_s"] else None
     return rows
 
 
@@ -170,6 +180,49 @@ def verdict(rows):
         "measured": f"{r['ratio']:.2f}x ({r['us_per_entry']:,.0f} µs per new entry at {r['stored']:,} stored, "
         f"{base['us_per_entry']:,.0f} at {base['stored']:,})",
     }
+
+
+def targets15(rows):
+    """Issue 15's rows measured here, at the largest size of 1M or more: the whole
+    poll of the new entries against its time at the smallest size, and
+    `stories --json --limit 50` and `serve` start-up on the polled database."""
+    base = rows[0] if rows else None
+    big = [r for r in rows if r["stored"] >= 1_000_000 and "us_per_entry" in r]
+    names = (
+        f"poll with {base and base.get('new_entries') or 1000:,} new entries, whole command, at 1M stored <= "
+        f"{POLL_RATIO:g}x at 10k",
+        f"`stories --json --limit 50` at 1M stored <= {STORIES_S:g} s",
+        f"`serve` start-up (to its first 200 for all.atom) at 1M stored <= {SERVE_START_S:g} s",
+    )
+    if not base or not big:
+        return [{"target": n, "measured": "not measured (no 1M run in this run)", "met": None} for n in names]
+    r = big[-1]
+
+    def runs(xs):
+        xs = [x for x in xs if x is not None]
+        return f"runs {min(xs):.2f}–{max(xs):.2f} s" if xs else "no run"
+
+    out = []
+    ratio = r.get("wall_ratio")
+    out.append(
+        {
+            "target": names[0],
+            "measured": f"{fmt(ratio, '.2f')}x ({r['wall_s']:.2f} s at {r['stored']:,}, {base['wall_s']:.2f} s at "
+            f"{base['stored']:,}; medians)",
+            "met": None if ratio is None else ratio <= POLL_RATIO,
+        }
+    )
+    measures = ((names[1], "stories", STORIES_S), (names[2], "serve_start", SERVE_START_S))
+    for name, key, limit in measures:
+        v = r.get(f"{key}_s")
+        out.append(
+            {
+                "target": name,
+                "measured": f"{fmt(v, '.2f')} s at {r['stored']:,} (median; {runs(r.get(f'{key}_all_s', []))})",
+                "met": None if v is None else v <= limit,
+            }
+        )
+    return out
 
 
 def fmt(v, spec=""):
@@ -194,14 +247,15 @@ def markdown(latest):
         ),
         "",
         "| stored entries | database | new entries | assign s (min–max) | µs per new entry | x 10k "
-        "| stories new / versions / duplicates | cycle s | poll wall s | poll CPU s | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| stories new / versions / duplicates | cycle s | poll wall s | x 10k | poll CPU s | peak RSS MiB "
+        "| `stories --limit 50` s | `serve` start-up s |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "us_per_entry" not in r:
             lines.append(
                 f"| {r['stored']:,} | {r['db_bytes'] / 1e9:.2f} GB | – | no valid run: {'; '.join(r['problems'])} "
-                "| – | – | – | – | – | – | – |"
+                "| – | – | – | – | – | – | – | – | – | – |"
             )
             continue
         st = r["stories"]
@@ -216,7 +270,8 @@ def markdown(latest):
             f"| {r['stored']:,} | {r['db_bytes'] / 1e9:.2f} GB | {r['new_entries']:,} "
             f"| {r['assign_s']:.2f} ({r['assign_min_s']:.2f}–{r['assign_max_s']:.2f}) "
             f"| {r['us_per_entry']:,.0f} | {fmt(r.get('ratio'), '.2f')} | {stories} | {fmt(r['cycle_s'], '.2f')} "
-            f"| {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['rss_kib'] / 1024:.0f} |"
+            f"| {r['wall_s']:.2f} | {fmt(r.get('wall_ratio'), '.2f')} | {r['cpu_s']:.2f} | {r['rss_kib'] / 1024:.0f} "
+            f"| {fmt(r.get('stories_s'), '.2f')} | {fmt(r.get('serve_start_s'), '.2f')} |"
         )
     shas = {s for r in rows for s in r.get("decisions", [])}
     if shas:
@@ -236,6 +291,9 @@ def markdown(latest):
     met = {True: "yes", False: "**no**", None: "–"}[v["met"]]
     lines += ["", f"Target (issue 5): story assignment per new entry at 1M stored <= {TARGET_RATIO:g}x its cost at "
               f"10k: {v['measured']}; met: {met}."]
+    for t in latest.get("targets15") or []:
+        met = {True: "yes", False: "**no**", None: "–"}[t["met"]]
+        lines += ["", f"Target (issue 15): {t['target']}: {t['measured']}; met: {met}."]
     return "\n".join(lines) + "\n"
 
 
@@ -257,6 +315,7 @@ def assemble(a):
         "skipped": [r for r in results if r["kind"] == "skipped"],
         "sizes": rows,
         "target": verdict(rows),
+        "targets15": targets15(rows),
         "results": results,
     }
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)

@@ -21,6 +21,10 @@
 #      the new sources are polled), so the cycle stores the 1,000 new
 #      entries and assigns their stories. The cycle's "phases" give
 #      assignment's wall time; /usr/bin/time gives the whole process.
+#      Then, on the database the run polled (issue 15): `polyfeed stories
+#      --json --limit 50`, timed by /usr/bin/time, and the start-up of
+#      `polyfeed serve` on 127.0.0.1 (a free port): from exec to its first
+#      200 answer to GET /all.atom.
 #   4. bench/assign_report.py: medians, the table, bench/results/assign_scale.json,
 #      and the table between <!-- assign:begin --> and <!-- assign:end -->
 #      in BENCHMARKS.md.
@@ -48,8 +52,8 @@
 #   POLYFEED_LEXICON    word table (default data/lexicon/lexicon.tsv.gz)
 #
 # Disk: about 14 KB per stored entry, twice (the grown database and the
-# copy a run polls into): about 30 GB free for 1M. Everything is local files:
-# no network, no servers.
+# copy a run polls into): about 30 GB free for 1M. Everything is local files
+# and 127.0.0.1 (the `serve` start-up): no network.
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,8 +78,10 @@ die() {
 }
 
 WORK=""
+SERVE_PID=""
 cleanup() {
     local rc=$?
+    if [[ -n $SERVE_PID ]]; then kill -TERM "$SERVE_PID" 2>/dev/null || true; fi
     if [[ -n $WORK && -d $WORK && ${ASSIGN_KEEP:-0} != 1 && -z ${ASSIGN_WORK:-} ]]; then rm -rf "$WORK"; fi
     [[ -n $WORK && ${ASSIGN_KEEP:-0} == 1 ]] && log "kept $WORK"
     exit "$rc"
@@ -85,6 +91,7 @@ trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install time)"
+command -v curl >/dev/null || die "curl is missing (apt-get install curl)"
 [[ -r $POLYFEED_LEXICON ]] || die "no word table at $POLYFEED_LEXICON"
 SRC_BIN=${BENCH_BIN:-$ROOT/target/release/polyfeed}
 [[ -x $SRC_BIN ]] || die "no polyfeed binary at $SRC_BIN (build it, or set BENCH_BIN)"
@@ -115,6 +122,34 @@ timed() {
     set -e
     read -r T_WALL T_USER T_SYS T_RSS < <(tail -n 1 "$tf")
     if ((T_RC == 124)); then log "timed out after ${STEP_TIMEOUT}s: $*"; fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# serve_startup DIR: seconds from the exec of `polyfeed serve` on DIR's
+# database until its first 200 answer to GET /all.atom ("null" if none
+# within STEP_TIMEOUT); the server is stopped after.
+serve_startup() {
+    local dir=$1 port start code elapsed=null
+    port=$(free_port)
+    start=$(date +%s%N)
+    "$BIN" -c "$dir/feeds.toml" -q serve --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
+    SERVE_PID=$!
+    while kill -0 "$SERVE_PID" 2>/dev/null; do
+        code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$port/all.atom" || true)
+        if [[ $code == 200 ]]; then
+            elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+            break
+        fi
+        (($(date +%s%N) - start < STEP_TIMEOUT * 1000000000)) || break
+        sleep 0.01
+    done
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+    SERVE_PID=""
+    echo "$elapsed"
 }
 
 feeds_toml() { # OUT URLS_FILE PREFIX [URLS_FILE PREFIX ...]: the settings of issue 5's measurement
@@ -226,10 +261,19 @@ for size in $SIZES; do
         cp "$db" "$rd/polyfeed.db"
         sync -f "$rd/polyfeed.db" 2>/dev/null || true
         timed "$rd/poll.json" "$BIN" -c "$rd/feeds.toml" poll --json
+        poll_rc=$T_RC poll_wall=$T_WALL poll_user=$T_USER poll_sys=$T_SYS poll_rss=$T_RSS
         summary=$(python3 "$BENCH/assign_report.py" poll-summary "$rd/poll.json" --db "$rd/polyfeed.db" --new-prefix file:farm-new/)
-        printf '{"kind": "run", "size": %s, "run": %s, "stored": %s, "db_bytes": %s, "wall_s": %s, "user_s": %s, "sys_s": %s, "rss_kib": %s, "rc": %s, "poll": %s}\n' \
-            "$size" "$run" "$stored" "$db_bytes" "$T_WALL" "$T_USER" "$T_SYS" "$T_RSS" "$T_RC" "$summary" >>"$RESULTS"
-        log "size $size run $run: rc $T_RC, wall ${T_WALL}s, cpu $(awk "BEGIN{print $T_USER+$T_SYS}")s, rss $((T_RSS / 1024)) MiB: $(python3 "$BENCH/assign_report.py" brief "$summary")"
+        # What a reader's first look costs at this size (issue 15): the
+        # newest 50 stories, and a server's start-up.
+        stories_s=null serve_s=null
+        if ((poll_rc == 0)); then
+            timed "$rd/stories.json" "$BIN" -c "$rd/feeds.toml" stories --json --limit 50
+            if ((T_RC == 0)) && [[ $(wc -l <"$rd/stories.json") -gt 0 ]]; then stories_s=$T_WALL; fi
+            serve_s=$(serve_startup "$rd")
+        fi
+        printf '{"kind": "run", "size": %s, "run": %s, "stored": %s, "db_bytes": %s, "wall_s": %s, "user_s": %s, "sys_s": %s, "rss_kib": %s, "rc": %s, "stories_s": %s, "serve_start_s": %s, "poll": %s}\n' \
+            "$size" "$run" "$stored" "$db_bytes" "$poll_wall" "$poll_user" "$poll_sys" "$poll_rss" "$poll_rc" "$stories_s" "$serve_s" "$summary" >>"$RESULTS"
+        log "size $size run $run: rc $poll_rc, wall ${poll_wall}s, cpu $(awk "BEGIN{print $poll_user+$poll_sys}")s, rss $((poll_rss / 1024)) MiB: $(python3 "$BENCH/assign_report.py" brief "$summary"); stories --limit 50 ${stories_s}s, serve start-up ${serve_s}s"
         [[ ${ASSIGN_KEEP:-0} == 1 ]] || rm -rf "$rd"
         rm -f "$rd/polyfeed.db" "$rd/polyfeed.db-wal" "$rd/polyfeed.db-shm" 2>/dev/null || true
     done

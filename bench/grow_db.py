@@ -26,10 +26,10 @@ each other or anything new by identity and every table stays consistent:
   entry_keys, and in entry_features the guid, url_key, id_keys, alternates
   and pattern_ids (the farm's URLs have no query and no trailing slash, so
   the suffixed URL still folds to the suffixed url_key); story ids too.
-  entry_features is read in both stored forms: the binary one (format byte
-  1, then postcard; rewritten by ``features_blob``, the sketch and content
-  features copied byte for byte) and the JSON of earlier versions; any
-  other format stops the run.
+  entry_features is read in all its stored forms: the binary ones (format
+  byte 1 or 2, then postcard; rewritten by ``features_blob``, the sketch and
+  content features copied byte for byte) and the JSON of earlier versions;
+  any other format stops the run.
 - dates, RFC 3339 ``YYYY-MM-DDTHH:MM:SSZ`` as polyfeed stores them: entries
   published_at, updated_at, first_seen_at, last_seen_at; the ``published``
   field of entry_features (what ``dedup::decide`` compares); the
@@ -135,8 +135,9 @@ def raw_expr(col, k):
 # versions stored JSON text, handled in SQL below. The fields a copy changes
 # all come before the sketch and the content features, which are copied
 # byte for byte: lang, published, source_id, group, host, guid, url_key,
-# id_keys, pattern_ids, alternates.
-FEATURES_FORMAT = 1
+# id_keys, pattern_ids, alternates. Format 2 (FORMAT_PACKED) is format 1
+# with the sketch and content packed smaller: the same fields before them.
+FEATURES_FORMATS = (1, 2)
 
 
 def varint(buf, i):
@@ -179,10 +180,10 @@ def shift_rfc3339(text, seconds):
 def features_blob(blob, seconds, sfx):
     """A copy's binary features: `published` moved back, identities suffixed."""
     buf = bytes(blob)
-    if not buf or buf[0] != FEATURES_FORMAT:
+    if not buf or buf[0] not in FEATURES_FORMATS:
         raise ValueError(f"entry_features in an unknown format (first byte {buf[:1].hex()}): update grow_db.py")
     sfx = sfx.encode()
-    out = bytearray([FEATURES_FORMAT])
+    out = bytearray(buf[:1])
     i = 1
 
     def option(transform):

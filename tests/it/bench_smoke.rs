@@ -318,3 +318,75 @@ fn a_story_list_longer_than_one_batch_is_one_array() {
     assert_eq!(headers, all.len(), "one header line per story");
     assert_eq!(stories(&["--json", "--tag", "no-such-tag"]).trim(), "[]");
 }
+
+/// `bench/grow_db.py` (the 100k and 1M databases of `bench/assign_scale.sh`)
+/// reads what this polyfeed stores: a polled farm grown to three copies
+/// holds three times its entries, every copy's features decode (in the
+/// format stored), moved back in time and with their identities suffixed,
+/// and polyfeed lists every entry of the grown database in a story.
+#[test]
+fn a_grown_database_holds_decodable_copies_of_every_entry() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let farm = tmp.path().join("farm");
+    let farm_arg = farm.to_str().expect("UTF-8 temp path");
+    gen_farm(&[farm_arg, "--feeds", "20", "--entries", "5", "--seed", "1"]);
+    let server = FarmServer::start(&farm);
+    let config = write_config(tmp.path(), &farm, &server);
+    assert_eq!(poll(&config).new, FEEDS as u64 * ENTRIES);
+
+    let grown = tmp.path().join("grown.db");
+    let base_db = tmp.path().join("polyfeed.db");
+    let total = 3 * FEEDS as u64 * ENTRIES;
+    bench_script(
+        "grow_db.py",
+        &[base_db.to_str().expect("UTF-8"), grown.to_str().expect("UTF-8"), "--entries", &total.to_string()],
+    );
+
+    let db = rusqlite::Connection::open(&grown).expect("open the grown database");
+    let rows: Vec<(String, Vec<u8>)> = db
+        .prepare("SELECT e.key, f.features FROM entries e JOIN entry_features f ON f.entry_id = e.id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len() as u64, total, "three copies of every entry, each with its features");
+    let mut originals = std::collections::HashMap::new();
+    for (key, stored) in &rows {
+        let f = polyfeed::dedup::Features::decode(stored).unwrap_or_else(|| panic!("{key}: features do not decode"));
+        if !key.contains("~c") {
+            originals.insert(key.clone(), f);
+        }
+    }
+    assert_eq!(originals.len() as u64, FEEDS as u64 * ENTRIES);
+    for (key, stored) in &rows {
+        let Some((base_key, copy)) = key.rsplit_once("~c") else { continue };
+        let f = polyfeed::dedup::Features::decode(stored).expect("decoded above");
+        let original = &originals[base_key];
+        assert!(f.published < original.published, "{key}: copy {copy} is older than its original");
+        let suffix = format!("~c{copy}");
+        assert!(f.guid.as_deref().is_some_and(|g| g.ends_with(&suffix)), "{key}: guid {:?}", f.guid);
+        assert_eq!(f.content, original.content, "{key}: the text's features are the original's");
+    }
+    drop(db);
+
+    // polyfeed itself reads the grown database: every entry is in a story.
+    for stale in ["polyfeed.db-wal", "polyfeed.db-shm"] {
+        let _ = std::fs::remove_file(tmp.path().join(stale));
+    }
+    std::fs::copy(&grown, &base_db).expect("the grown database in place");
+    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .arg("--config")
+        .arg(&config)
+        .args(["stories", "--json", "--limit", "100000"])
+        .env_remove("POLYFEED_CONFIG")
+        .output()
+        .expect("run polyfeed stories");
+    assert!(out.status.success(), "stories on the grown database: {}", String::from_utf8_lossy(&out.stderr));
+    let stories: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("one JSON array");
+    let listed: usize = stories
+        .iter()
+        .map(|s| s["versions"].as_array().map_or(0, Vec::len) + s["duplicates"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(listed as u64, total, "every entry of the grown database listed once");
+}
