@@ -137,6 +137,17 @@ const AHEAD: usize = 16;
 /// is left in any case).
 const FEED_BATCH: usize = 8;
 
+/// Batches fed and not yet taken up by the scoring thread, at most. With
+/// shared scoring the deciding thread does not wait for the scoring
+/// thread, so while that thread gets no core the fed entries, each
+/// holding its features, could pile up in the queue without bound. Past
+/// this, feeding waits for the thread, which then only drains the queue
+/// (it skips entries already claimed). Twice what the deciding thread
+/// keeps fed ([`AHEAD`]), so a thread keeping pace never blocks it. (Two
+/// CPU hogs beside a 10,000-feed cold poll did not make the queue grow
+/// measurably: the same peak, 162 MiB, with and without the bound.)
+const QUEUED_BATCHES: usize = 2 * AHEAD / FEED_BATCH;
+
 /// How long the deciding thread spins for the scores of an entry the
 /// scoring thread is working on before it sleeps: about the time one
 /// entry's scoring takes. Sleeping and waking for each entry cost more
@@ -172,7 +183,7 @@ type Fed = (usize, i64, Option<Arc<Features>>);
 /// versions: a story holds one version per language, and most candidates
 /// of a cold poll are already in a story with the new entry's language.
 struct Ahead {
-    entries: Option<mpsc::Sender<Vec<Fed>>>,
+    entries: Option<mpsc::SyncSender<Vec<Fed>>>,
     /// Fed, not yet handed over.
     batch: Vec<Fed>,
     placed: Option<mpsc::Sender<(i64, String, Vec<String>)>>,
@@ -188,7 +199,11 @@ impl Ahead {
     /// The thread, or (`Scoring::Inline`) no thread: every entry is scored
     /// when decided.
     fn start<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, scoring: Scoring) -> Ahead {
-        let (entries, input) = mpsc::channel();
+        let (entries, input) = mpsc::sync_channel(QUEUED_BATCHES);
+        // Unbounded, but it holds no more than the entries decided since
+        // the thread last took a batch: the bound on `entries` bounds it.
+        // (Bounded, a full `placed` would block the deciding thread while
+        // the scoring thread waits for a batch: a deadlock.)
         let (placed, placements) = mpsc::channel();
         let (output, from) = mpsc::channel();
         let claims = (scoring == Scoring::Shared).then(|| Arc::new(AtomicUsize::new(0)));

@@ -149,6 +149,25 @@ fn write_config(dir: &Path, farm: &Path, server: &FarmServer) -> PathBuf {
     path
 }
 
+/// A farm of `feeds` x `entries` (seed `seed`) in `dir`, served on
+/// loopback, and a config polling it.
+fn served_farm(dir: &Path, feeds: usize, entries: u64, seed: u64) -> (FarmServer, PathBuf) {
+    let farm = dir.join("farm");
+    let farm_arg = farm.to_str().expect("UTF-8 temp path");
+    gen_farm(&[
+        farm_arg,
+        "--feeds",
+        &feeds.to_string(),
+        "--entries",
+        &entries.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]);
+    let server = FarmServer::start(&farm);
+    let config = write_config(dir, &farm, &server);
+    (server, config)
+}
+
 /// What one `poll --all --json` did.
 #[derive(Debug, PartialEq, Eq)]
 struct Polled {
@@ -284,11 +303,7 @@ fn real_text_farm_keeps_its_truth_and_scores_its_stories() {
 #[test]
 fn a_story_list_longer_than_one_batch_is_one_array() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let farm = tmp.path().join("farm");
-    let farm_arg = farm.to_str().expect("UTF-8 temp path");
-    gen_farm(&[farm_arg, "--feeds", "20", "--entries", "40", "--seed", "3"]);
-    let server = FarmServer::start(&farm);
-    let config = write_config(tmp.path(), &farm, &server);
+    let (_server, config) = served_farm(tmp.path(), 20, 40, 3);
     assert_eq!(poll(&config).new, 800);
     let stories = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
@@ -327,11 +342,7 @@ fn a_story_list_longer_than_one_batch_is_one_array() {
 #[test]
 fn a_grown_database_holds_decodable_copies_of_every_entry() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let farm = tmp.path().join("farm");
-    let farm_arg = farm.to_str().expect("UTF-8 temp path");
-    gen_farm(&[farm_arg, "--feeds", "20", "--entries", "5", "--seed", "1"]);
-    let server = FarmServer::start(&farm);
-    let config = write_config(tmp.path(), &farm, &server);
+    let (_server, config) = served_farm(tmp.path(), FEEDS, ENTRIES, 1);
     assert_eq!(poll(&config).new, FEEDS as u64 * ENTRIES);
 
     let grown = tmp.path().join("grown.db");
