@@ -128,11 +128,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# serve_startup DIR: seconds from the exec of `polyfeed serve` on DIR's
-# database until its first 200 answer to GET /all.atom ("null" if none
-# within STEP_TIMEOUT); the server is stopped after.
+# serve_startup DIR: sets SERVE_S to the seconds from the exec of
+# `polyfeed serve` on DIR's database until its first 200 answer to GET
+# /all.atom ("null" if none within STEP_TIMEOUT); the server is stopped
+# after. Not in a subshell: SERVE_PID must be the main shell's, for cleanup.
 serve_startup() {
-    local dir=$1 port start code elapsed=null
+    local dir=$1 port start code
+    SERVE_S=null
     port=$(free_port)
     start=$(date +%s%N)
     "$BIN" -c "$dir/feeds.toml" -q serve --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
@@ -140,7 +142,7 @@ serve_startup() {
     while kill -0 "$SERVE_PID" 2>/dev/null; do
         code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$port/all.atom" || true)
         if [[ $code == 200 ]]; then
-            elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+            SERVE_S=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
             break
         fi
         (($(date +%s%N) - start < STEP_TIMEOUT * 1000000000)) || break
@@ -149,7 +151,6 @@ serve_startup() {
     kill -TERM "$SERVE_PID" 2>/dev/null || true
     wait "$SERVE_PID" 2>/dev/null || true
     SERVE_PID=""
-    echo "$elapsed"
 }
 
 feeds_toml() { # OUT URLS_FILE PREFIX [URLS_FILE PREFIX ...]: the settings of issue 5's measurement
@@ -268,8 +269,11 @@ for size in $SIZES; do
         stories_s=null serve_s=null
         if ((poll_rc == 0)); then
             timed "$rd/stories.json" "$BIN" -c "$rd/feeds.toml" stories --json --limit 50
-            if ((T_RC == 0)) && [[ $(wc -l <"$rd/stories.json") -gt 0 ]]; then stories_s=$T_WALL; fi
-            serve_s=$(serve_startup "$rd")
+            # Counted only when it listed stories (an empty list is quick).
+            listed=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$rd/stories.json" 2>/dev/null || echo 0)
+            if ((T_RC == 0 && listed > 0)); then stories_s=$T_WALL; fi
+            serve_startup "$rd"
+            serve_s=$SERVE_S
         fi
         printf '{"kind": "run", "size": %s, "run": %s, "stored": %s, "db_bytes": %s, "wall_s": %s, "user_s": %s, "sys_s": %s, "rss_kib": %s, "rc": %s, "stories_s": %s, "serve_start_s": %s, "poll": %s}\n' \
             "$size" "$run" "$stored" "$db_bytes" "$poll_wall" "$poll_user" "$poll_sys" "$poll_rss" "$poll_rc" "$stories_s" "$serve_s" "$summary" >>"$RESULTS"

@@ -337,7 +337,7 @@ def targets15(polls):
     """Issue 15's targets, on each farm measured; the rows at 1M stored come from the
     last run of bench/assign_scale.sh (read when the tables are rendered), and the CI
     row from a fresh-clone `.ci/run`, which no benchmark measures."""
-    k = {(r["n"], r["farm"], r["phase"], r["tool"]): r for r in polls}
+    k = {(r["n"], farm_of(r), r["phase"], r["tool"]): r for r in polls}
     out = []
 
     def add(name, measured, met):

@@ -67,7 +67,8 @@ pub(crate) enum Scoring {
     Ahead,
     /// The scoring thread, and the deciding thread for each entry the
     /// scoring thread has not begun when it comes to be decided: the
-    /// deciding thread waits only for an entry being scored (the one used).
+    /// deciding thread waits only for an entry being scored (the one used),
+    /// and to hand over more while [`QUEUED_BATCHES`] batches wait.
     Shared,
 }
 
@@ -141,8 +142,8 @@ const FEED_BATCH: usize = 8;
 /// shared scoring the deciding thread does not wait for the scoring
 /// thread, so while that thread gets no core the fed entries, each
 /// holding its features, could pile up in the queue without bound. Past
-/// this, feeding waits for the thread, which then only drains the queue
-/// (it skips entries already claimed). Twice what the deciding thread
+/// this, feeding waits for the thread to take a batch (it skips the
+/// entries the deciding thread claimed meanwhile, and scores the rest). Twice what the deciding thread
 /// keeps fed ([`AHEAD`]), so a thread keeping pace never blocks it. (Two
 /// CPU hogs beside a 10,000-feed cold poll did not make the queue grow
 /// measurably: the same peak, 162 MiB, with and without the bound.)
@@ -825,13 +826,15 @@ mod tests {
 
     /// Shared scoring: each entry comes back scored by whichever thread
     /// claimed it, to the entry it is taken for, across batches and the
-    /// part batch at the end; what the scoring thread claimed holds the
-    /// pairs it scored (here, same-language pairs: every entry before it).
+    /// part batch at the end, also past the queue's bound; what the
+    /// scoring thread claimed holds the pairs it scored (here,
+    /// same-language pairs: every entry before it).
     #[test]
     fn shared_scoring_hands_each_entry_back_scored_by_the_thread_that_claimed_it() {
         use crate::stories::memory::Memory;
         let at: DateTime<Utc> = "2026-12-06T09:00:00Z".parse().unwrap();
-        let n = 3 * FEED_BATCH + 3;
+        // More than the queue holds: feeding them all waits for the thread.
+        let n = (QUEUED_BATCHES + 2) * FEED_BATCH + 3;
         let mut m = Memory::default();
         for id in 1..=n as i64 {
             let f = Features { lang: Some("fi".into()), published: at, source_id: id, ..Features::default() };
