@@ -73,7 +73,7 @@ impl Store {
             match upsert(&tx, source_id, &n.entry, &n.raw, now)? {
                 Upsert::New(id) => {
                     stats.new += 1;
-                    features::store(&tx, cache, id, &n.features, &n.stored_features)?;
+                    features::store_encoded(&tx, cache, id, &n.features, &n.stored_features)?;
                 }
                 Upsert::Updated(id) => {
                     stats.updated += 1;
@@ -81,8 +81,7 @@ impl Store {
                     let mut f = n.features.clone();
                     let links = features::page_links(&tx, id)?;
                     crate::stories::add_links(&mut f, links.iter().map(String::as_str));
-                    let encoded = f.encode();
-                    features::store(&tx, cache, id, &f, &encoded)?;
+                    features::store(&tx, cache, id, f)?;
                     // A changed entry may carry new strong evidence (a late hreflang link).
                     features::queue_recheck(&tx, id)?;
                 }

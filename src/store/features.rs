@@ -27,9 +27,17 @@ pub(super) fn load(tx: &Db, cache: &mut FeatureCache, id: i64) -> Result<Option<
     Ok(Some(cache.put(id, f)))
 }
 
-/// Stores an entry's features (`encoded`: `Features::encode`) and identity keys
-/// (new or changed entry).
-pub(super) fn store(
+/// Stores an entry's features and identity keys (new or changed entry),
+/// encoding them here.
+pub(super) fn store(tx: &Db, cache: &mut FeatureCache, id: i64, mut f: Features) -> Result<(), StoreError> {
+    let encoded = f.encode();
+    store_encoded(tx, cache, id, &f, &encoded)
+}
+
+/// [`store`] with the features already encoded (`encoded`:
+/// `Features::encode` of `f`), as a fetch's `cpu` thread does before it
+/// takes the store.
+pub(super) fn store_encoded(
     tx: &Db,
     cache: &mut FeatureCache,
     id: i64,

@@ -87,8 +87,7 @@ impl Store {
             let Some(f) = features::load(&tx, &mut self.features, r.entry_id)? else { continue };
             let mut f = (*f).clone();
             if add_links(&mut f, r.links.iter().map(|(_, h)| h.as_str())) {
-                let encoded = f.encode();
-                features::store(&tx, &mut self.features, r.entry_id, &f, &encoded)?;
+                features::store(&tx, &mut self.features, r.entry_id, f)?;
                 features::queue_recheck(&tx, r.entry_id)?;
                 gained += 1;
             }

@@ -119,9 +119,8 @@ impl StoryData for DbStories<'_> {
         features::load(self.tx, self.cache, entry)
     }
 
-    fn store_features(&mut self, entry: i64, mut f: Features) -> Result<(), StoreError> {
-        let encoded = f.encode();
-        features::store(self.tx, self.cache, entry, &f, &encoded)
+    fn store_features(&mut self, entry: i64, f: Features) -> Result<(), StoreError> {
+        features::store(self.tx, self.cache, entry, f)
     }
 
     fn entry(&mut self, entry: i64) -> Result<Option<Entry>, StoreError> {

@@ -143,11 +143,13 @@ const FEED_BATCH: usize = 8;
 /// thread, so while that thread gets no core the fed entries, each
 /// holding its features, could pile up in the queue without bound. Past
 /// this, feeding waits for the thread to take a batch (it skips the
-/// entries the deciding thread claimed meanwhile, and scores the rest). Twice what the deciding thread
-/// keeps fed ([`AHEAD`]), so a thread keeping pace never blocks it. (Two
-/// CPU hogs beside a 10,000-feed cold poll did not make the queue grow
-/// measurably: the same peak, 162 MiB, with and without the bound.)
-const QUEUED_BATCHES: usize = 2 * AHEAD / FEED_BATCH;
+/// entries the deciding thread claimed meanwhile, and scores the rest).
+/// Large (512 entries, a few MiB of features), so that it only bites when
+/// the thread is far behind, not while it scores one entry with many
+/// candidates: with a bound of 4 batches a cold poll's assignment looked
+/// 15 % slower (three alternated pairs; not confirmed by assignment
+/// alone; BENCHMARKS.md, session 17).
+const QUEUED_BATCHES: usize = 64;
 
 /// How long the deciding thread spins for the scores of an entry the
 /// scoring thread is working on before it sleeps: about the time one

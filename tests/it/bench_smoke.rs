@@ -168,6 +168,21 @@ fn served_farm(dir: &Path, feeds: usize, entries: u64, seed: u64) -> (FarmServer
     (server, config)
 }
 
+/// `polyfeed stories ARGS` on this config: its standard output, after
+/// checking that it succeeded.
+fn stories(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
+        .arg("--config")
+        .arg(config)
+        .arg("stories")
+        .args(args)
+        .env_remove("POLYFEED_CONFIG")
+        .output()
+        .expect("run polyfeed stories");
+    assert!(out.status.success(), "stories {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
 /// What one `poll --all --json` did.
 #[derive(Debug, PartialEq, Eq)]
 struct Polled {
@@ -276,16 +291,9 @@ fn real_text_farm_keeps_its_truth_and_scores_its_stories() {
     let cold = poll_with(&config_path, lexicon.to_str().expect("UTF-8 path"));
     assert_eq!(cold, Polled { ok: 6, not_modified: 0, failed: 0, new: 24 }, "cold poll of the real-text farm");
 
-    let stories = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-        .arg("--config")
-        .arg(&config_path)
-        .args(["stories", "--json", "--limit", "1000"])
-        .env_remove("POLYFEED_CONFIG")
-        .output()
-        .expect("run polyfeed stories");
-    assert!(stories.status.success(), "stories --json: {}", String::from_utf8_lossy(&stories.stderr));
+    let listed = stories(&config_path, &["--json", "--limit", "1000"]);
     let stories_path = tmp.path().join("stories.json");
-    std::fs::write(&stories_path, &stories.stdout).expect("write stories");
+    std::fs::write(&stories_path, listed).expect("write stories");
     let score: serde_json::Value =
         serde_json::from_str(&bench_script("score_farm.py", &[farm_arg, stories_path.to_str().expect("UTF-8")]))
             .expect("score_farm.py prints JSON");
@@ -305,18 +313,7 @@ fn a_story_list_longer_than_one_batch_is_one_array() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let (_server, config) = served_farm(tmp.path(), 20, 40, 3);
     assert_eq!(poll(&config).new, 800);
-    let stories = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-            .arg("--config")
-            .arg(&config)
-            .arg("stories")
-            .args(args)
-            .env_remove("POLYFEED_CONFIG")
-            .output()
-            .expect("run polyfeed stories");
-        assert!(out.status.success(), "stories {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("UTF-8")
-    };
+    let stories = |args: &[&str]| stories(&config, args);
     let all: Vec<serde_json::Value> =
         serde_json::from_str(&stories(&["--json", "--limit", "100000"])).expect("one JSON array");
     assert!(all.len() > 512, "stories of three batches of 256: {}", all.len());
@@ -386,15 +383,8 @@ fn a_grown_database_holds_decodable_copies_of_every_entry() {
         let _ = std::fs::remove_file(tmp.path().join(stale));
     }
     std::fs::copy(&grown, &base_db).expect("the grown database in place");
-    let out = Command::new(env!("CARGO_BIN_EXE_polyfeed"))
-        .arg("--config")
-        .arg(&config)
-        .args(["stories", "--json", "--limit", "100000"])
-        .env_remove("POLYFEED_CONFIG")
-        .output()
-        .expect("run polyfeed stories");
-    assert!(out.status.success(), "stories on the grown database: {}", String::from_utf8_lossy(&out.stderr));
-    let stories: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("one JSON array");
+    let stories: Vec<serde_json::Value> =
+        serde_json::from_str(&stories(&config, &["--json", "--limit", "100000"])).expect("one JSON array");
     let listed: usize = stories
         .iter()
         .map(|s| s["versions"].as_array().map_or(0, Vec::len) + s["duplicates"].as_array().map_or(0, Vec::len))
