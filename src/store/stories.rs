@@ -7,16 +7,15 @@
 //! several rows orders them, so that both engines hand the rules the same
 //! rows in the same order.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::db::{Context, Db, Value, p};
+use super::db::{Context, Db, DbError, Value, p};
 use super::{Store, StoreError, features, parse_ts, ts};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 use crate::stories::{
-    self, AssignStats, EntryIdentity, Event, FeatureCache, Join, MemberRole, Pending, PendingSource, Placed,
-    ReconcileStats, Role, SourceEntry, StoryAge, StoryData, StoryRules,
+    self, AssignStats, EntryIdentity, Event, FeatureCache, Join, MemberRole, Placed, ReconcileStats, Role, SourceEntry,
+    StoryAge, StoryData, StoryRules, Waiting,
 };
 use chrono::{DateTime, Utc};
 
@@ -89,30 +88,18 @@ fn time(s: &str) -> DateTime<Utc> {
 impl StoryData for DbStories<'_> {
     type Error = StoreError;
 
-    fn unassigned(&mut self) -> Result<Vec<Pending>, StoreError> {
-        // One copy of each source's key and group, shared by its entries.
-        let mut shared: HashMap<i64, Arc<PendingSource>> = HashMap::new();
+    fn unassigned(&mut self) -> Result<Waiting, StoreError> {
+        let mut waiting = Waiting::default();
         self.tx
             .query_map(UNASSIGNED, &[], |r| {
-                let source_id: i64 = r.get(1)?;
-                let source = match shared.get(&source_id) {
-                    Some(s) => s.clone(),
-                    None => {
-                        let s = Arc::new(PendingSource { key: r.get(2)?, group: r.get(3)? });
-                        shared.insert(source_id, s.clone());
-                        s
-                    }
-                };
-                Ok(Pending {
-                    id: r.get(0)?,
-                    source_id,
-                    source,
-                    published: time(&r.get::<String>(4)?),
-                    dated: r.get::<i64>(6)? != 0,
-                    entry_key: r.get::<String>(5)?.into_boxed_str(),
-                })
+                let source = waiting.source(r.get(1)?, || Ok::<_, DbError>((r.get(2)?, r.get(3)?)))?;
+                let published = time(&r.get::<String>(4)?);
+                let key = r.get::<String>(5)?;
+                waiting.push(r.get(0)?, source, published, r.get::<i64>(6)? != 0, &key);
+                Ok(())
             })
-            .ctx("cannot find unassigned entries")
+            .ctx("cannot find unassigned entries")?;
+        Ok(waiting)
     }
 
     fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, StoreError> {

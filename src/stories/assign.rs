@@ -17,7 +17,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::reconcile::{
     SplitSet, displace, drop_split_candidates, merge_linked, merge_strong, resolve_merges, resolve_splits,
 };
-use super::{AssignStats, Join, Pending, Role, StoryData, StoryRules};
+use super::{AssignStats, Join, Pending, PendingSource, Role, StoryData, StoryRules, Waiting};
 use crate::dedup::{self, Candidate, Decision, Evidence, Features};
 
 /// Window candidates looked at on each side of the new entry's date.
@@ -79,12 +79,9 @@ pub(crate) fn assign_pending_with<D: StoryData>(
     now: DateTime<Utc>,
     scoring: Scoring,
 ) -> Result<(AssignStats, Compared), D::Error> {
-    let mut todo = data.unassigned()?;
-    // Keys are unique (one entry per source and key): the unstable sort
-    // gives the one order, without the stable sort's scratch copy of half
-    // the list (22 MB for a cold poll of 10,000 feeds).
-    todo.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
-    debug_assert!(todo.windows(2).all(|w| order(&w[0]) < order(&w[1])), "waiting entries with one key");
+    let mut waiting = data.unassigned()?;
+    waiting.sort();
+    let todo = waiting.entries();
     let overrides = Overrides { splits: resolve_splits(data, rules)?, merges: resolve_merges(data, rules)? };
     let mut stats = AssignStats::default();
     let mut compared = Compared::default();
@@ -103,7 +100,7 @@ pub(crate) fn assign_pending_with<D: StoryData>(
             }
             let pre = ahead.take(p.id);
             let Some(Assigned { decision, story, candidates, scored_ahead }) =
-                assign_one(data, rules, &mut window, p, &overrides, &pre, now)?
+                assign_one(data, rules, &mut window, &Turn::of(&waiting, p), &overrides, &pre, now)?
             else {
                 continue;
             };
@@ -121,12 +118,6 @@ pub(crate) fn assign_pending_with<D: StoryData>(
         ahead.finish();
         Ok((stats, compared))
     })
-}
-
-/// The order entries are assigned in: by publication time, then source
-/// and entry key (unique: one entry per source and key).
-fn order(p: &Pending) -> (DateTime<Utc>, &str, &str) {
-    (p.published, &p.source.key, &p.entry_key)
 }
 
 /// Entries fed to the scoring thread ahead of the one being assigned.
@@ -413,26 +404,41 @@ fn release(langs: &mut HashMap<Arc<str>, (Vec<String>, usize)>, story: &Arc<str>
     }
 }
 
+/// The entry being assigned, with its source and key from the waiting
+/// list.
+#[derive(Clone, Copy)]
+struct Turn<'a> {
+    entry: &'a Pending,
+    source: &'a PendingSource,
+    key: &'a str,
+}
+
+impl<'a> Turn<'a> {
+    fn of(waiting: &'a Waiting, entry: &'a Pending) -> Turn<'a> {
+        Turn { entry, source: waiting.source_of(entry), key: waiting.key(entry) }
+    }
+}
+
 /// Assigns one waiting entry; None if its row is gone.
 fn assign_one<D: StoryData>(
     data: &mut D,
     rules: &StoryRules,
     window: &mut Window,
-    p: &Pending,
+    p: &Turn,
     overrides: &Overrides,
     pre: &dedup::Prescored,
     now: DateTime<Utc>,
 ) -> Result<Option<Assigned>, D::Error> {
-    let Pending { id, source_id, source, .. } = p;
+    let (id, source) = (p.entry.id, p.source);
     // Features are stored with the entry; computed here only for rows
     // stored without them (an older version, an interrupted run).
-    if data.features(*id)?.is_none() {
-        let Some(entry) = data.entry(*id)? else { return Ok(None) };
-        let mut f = dedup::features(&entry, *source_id, source.group.as_deref());
+    if data.features(id)?.is_none() {
+        let Some(entry) = data.entry(id)? else { return Ok(None) };
+        let mut f = dedup::features(&entry, source.id, source.group.as_deref());
         f.pattern_ids = rules.pattern_ids(&source.key, entry.url.as_deref(), entry.guid.as_deref());
-        let links = data.page_links(*id)?;
+        let links = data.page_links(id)?;
         super::add_links(&mut f, links.iter().map(String::as_str));
-        data.store_features(*id, f)?;
+        data.store_features(id, f)?;
     }
     assign(data, window, p, overrides, pre, now).map(Some)
 }
@@ -450,14 +456,14 @@ struct Overrides {
 fn assign<D: StoryData>(
     data: &mut D,
     window: &mut Window,
-    p: &Pending,
+    p: &Turn,
     overrides: &Overrides,
     pre: &dedup::Prescored,
     now: DateTime<Utc>,
 ) -> Result<Assigned, D::Error> {
-    let id = p.id;
-    let first_story_id = &crate::story::story_id(&p.source.key, &p.entry_key, p.dated.then_some(p.published));
-    let at = &(p.published, p.source_id, p.entry_key.to_string());
+    let Turn { entry: &Pending { id, published, dated, .. }, source, key } = *p;
+    let first_story_id = &crate::story::story_id(&source.key, key, dated.then_some(published));
+    let at = &(published, source.id, key.to_string());
     let splits = &overrides.splits;
     let Some(new) = data.features(id)? else {
         return Ok(Assigned { decision: Decision::New, story: None, candidates: 0, scored_ahead: 0 });

@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    EntryIdentity, Event, Join, MemberRole, Pending, PendingSource, Placed, Role, SourceEntry, StoryAge, StoryData,
-};
+use super::{EntryIdentity, Event, Join, MemberRole, Placed, Role, SourceEntry, StoryAge, StoryData, Waiting};
 use crate::dedup::{Evidence, Features};
 use crate::model::Entry;
 
@@ -66,20 +64,13 @@ impl Memory {
 impl StoryData for Memory {
     type Error = Infallible;
 
-    fn unassigned(&mut self) -> Result<Vec<Pending>, Infallible> {
-        Ok(self
-            .entries
-            .iter()
-            .filter(|(id, _)| !self.members.contains_key(id))
-            .map(|(id, r)| Pending {
-                id: *id,
-                source_id: r.source_id,
-                source: Arc::new(PendingSource { key: r.source_key.clone(), group: None }),
-                published: r.published,
-                dated: r.dated,
-                entry_key: r.key.as_str().into(),
-            })
-            .collect())
+    fn unassigned(&mut self) -> Result<Waiting, Infallible> {
+        let mut waiting = Waiting::default();
+        for (id, r) in self.entries.iter().filter(|(id, _)| !self.members.contains_key(id)) {
+            let source = waiting.source(r.source_id, || Ok::<_, Infallible>((r.source_key.clone(), None)))?;
+            waiting.push(*id, source, r.published, r.dated, &r.key);
+        }
+        Ok(waiting)
     }
 
     fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, Infallible> {

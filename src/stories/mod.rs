@@ -27,6 +27,7 @@ mod cache;
 mod memory;
 mod reconcile;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -40,32 +41,113 @@ pub use assign::{NEAREST, assign_pending};
 pub use cache::FeatureCache;
 pub use reconcile::{Repair, reconcile, repair_after_purge};
 
-/// An entry without a story yet, as assignment takes it. A cold poll of
-/// 10,000 feeds lists 500,000 of these at once: what the entries of one
-/// source share is held once ([`PendingSource`]).
-#[derive(Debug, Clone, PartialEq)]
+/// The entries without a story yet, as assignment takes them. A cold poll
+/// of 10,000 feeds lists 500,000 at once, so they are held compactly: 32
+/// bytes per entry ([`Pending`]), every entry key in one buffer, what the
+/// entries of one source share once ([`PendingSource`]). An entry with its
+/// own source handle and key allocation took about twice that (issue 15).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Waiting {
+    entries: Vec<Pending>,
+    sources: Vec<PendingSource>,
+    /// Index in `sources` of each source row id added.
+    source_at: HashMap<i64, u32>,
+    /// Every entry's key, one after another, in the order added.
+    keys: String,
+    /// Where each entry's key ends in `keys`, in the order added.
+    ends: Vec<usize>,
+}
+
+/// An entry without a story yet: its key and source are in its
+/// [`Waiting`] list.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pending {
     /// Entry row id.
     pub id: i64,
-    /// Its source's row id.
-    pub source_id: i64,
-    /// Its source's key and group, shared by the source's entries.
-    pub source: Arc<PendingSource>,
     /// Its publication time as stored.
     pub published: DateTime<Utc>,
     /// Whether its feed gave that time (else it is when it was first seen).
     pub dated: bool,
-    /// Its key within the source.
-    pub entry_key: Box<str>,
+    /// Its source's index in the list's sources.
+    source: u32,
+    /// The order it was added in (where its key is).
+    row: u32,
 }
 
 /// The source of [`Pending`] entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingSource {
+    /// The source's row id.
+    pub id: i64,
     /// The source's key (the configured URL).
     pub key: String,
     /// Its publisher group.
     pub group: Option<String>,
+}
+
+impl Waiting {
+    /// The index of the source with row id `id`, added with what
+    /// `describe` gives (its key and group) the first time it is met.
+    pub fn source<E>(
+        &mut self,
+        id: i64,
+        describe: impl FnOnce() -> Result<(String, Option<String>), E>,
+    ) -> Result<u32, E> {
+        if let Some(at) = self.source_at.get(&id) {
+            return Ok(*at);
+        }
+        let (key, group) = describe()?;
+        // Sources are rows of one table, far fewer than 2^32.
+        let at = self.sources.len() as u32;
+        self.sources.push(PendingSource { id, key, group });
+        self.source_at.insert(id, at);
+        Ok(at)
+    }
+
+    /// Adds entry `id` of the source at `source` (from [`Waiting::source`]).
+    pub fn push(&mut self, id: i64, source: u32, published: DateTime<Utc>, dated: bool, key: &str) {
+        // Each entry takes 32 bytes here and more in the store: 2^32 of
+        // them would not fit in memory.
+        let row = self.entries.len() as u32;
+        self.keys.push_str(key);
+        self.ends.push(self.keys.len());
+        self.entries.push(Pending { id, published, dated, source, row });
+    }
+
+    /// Puts the entries in the order they are assigned in: by publication
+    /// time, then source key and entry key (unique: one entry per source
+    /// and key).
+    pub fn sort(&mut self) {
+        let Waiting { entries, sources, keys, ends, .. } = self;
+        let order = |p: &Pending| (p.published, sources[p.source as usize].key.as_str(), key_at(keys, ends, p.row));
+        // Keys are unique: the unstable sort gives the one order, without
+        // the stable sort's scratch copy of half the list.
+        entries.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
+        debug_assert!(entries.windows(2).all(|w| order(&w[0]) < order(&w[1])), "waiting entries with one key");
+    }
+
+    /// The entries, in the order added or, after [`Waiting::sort`], in
+    /// assignment order.
+    pub fn entries(&self) -> &[Pending] {
+        &self.entries
+    }
+
+    /// The key of entry `p` within its source.
+    pub fn key(&self, p: &Pending) -> &str {
+        key_at(&self.keys, &self.ends, p.row)
+    }
+
+    /// The source of entry `p`.
+    pub fn source_of(&self, p: &Pending) -> &PendingSource {
+        &self.sources[p.source as usize]
+    }
+}
+
+/// The key of the entry added as `row`: from the end of the one before.
+fn key_at<'a>(keys: &'a str, ends: &[usize], row: u32) -> &'a str {
+    let row = row as usize;
+    let start = if row == 0 { 0 } else { ends[row - 1] };
+    &keys[start..ends[row]]
 }
 
 /// An assigned entry in the window of publication times around a batch.
@@ -179,7 +261,7 @@ pub trait StoryData {
 
     /// Every entry without a story (new in this cycle, or left by an
     /// interrupted run), in any order.
-    fn unassigned(&mut self) -> Result<Vec<Pending>, Self::Error>;
+    fn unassigned(&mut self) -> Result<Waiting, Self::Error>;
     /// An entry's stored features (none: not stored or unreadable).
     fn features(&mut self, entry: i64) -> Result<Option<Arc<Features>>, Self::Error>;
     /// Stores an entry's features and replaces its identity keys with
@@ -365,4 +447,57 @@ pub fn add_links<'a>(f: &mut Features, hrefs: impl Iterator<Item = &'a str>) -> 
     }
     f.alternates.sort();
     f.alternates.len() != before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+
+    /// The compact list gives back each entry's own key and source after
+    /// sorting, in assignment order: time, then source key, then entry key
+    /// (empty keys and keys of one source that prefix each other too).
+    #[test]
+    fn the_waiting_list_sorts_and_keeps_each_entrys_key_and_source() {
+        let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let (early, late) = (at("2026-12-06T09:00:00Z"), at("2026-12-06T10:00:00Z"));
+        let mut w = Waiting::default();
+        let mut described = 0;
+        let mut add = |w: &mut Waiting, id, source: i64, source_key: &str, published, key: &str| {
+            let s = w
+                .source(source, || {
+                    described += 1;
+                    Ok::<_, Infallible>((source_key.to_string(), Some(format!("g{source}"))))
+                })
+                .unwrap();
+            w.push(id, s, published, id % 2 == 0, key);
+        };
+        add(&mut w, 1, 7, "https://b.example/sv.xml", early, "post-10");
+        add(&mut w, 2, 3, "https://a.example/fi.xml", late, "");
+        add(&mut w, 3, 7, "https://b.example/sv.xml", early, "post-1");
+        add(&mut w, 4, 3, "https://a.example/fi.xml", early, "post-2");
+        add(&mut w, 5, 7, "https://b.example/sv.xml", early, "post");
+        assert_eq!(described, 2, "each source described once");
+        w.sort();
+        let got: Vec<(i64, &str, &str, Option<&str>, bool)> = w
+            .entries()
+            .iter()
+            .map(|p| {
+                let s = w.source_of(p);
+                (p.id, s.key.as_str(), w.key(p), s.group.as_deref(), p.dated)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (4, "https://a.example/fi.xml", "post-2", Some("g3"), true),
+                (5, "https://b.example/sv.xml", "post", Some("g7"), false),
+                (3, "https://b.example/sv.xml", "post-1", Some("g7"), false),
+                (1, "https://b.example/sv.xml", "post-10", Some("g7"), false),
+                (2, "https://a.example/fi.xml", "", Some("g3"), true),
+            ]
+        );
+        assert_eq!(w.source_of(&w.entries()[0]).id, 3);
+        assert_eq!(w.entries()[4].published, late);
+    }
 }
