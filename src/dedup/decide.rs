@@ -63,8 +63,9 @@ pub struct Evidence {
 pub struct Candidate {
     /// Its row id.
     pub entry_id: i64,
-    /// Its story.
-    pub story_id: String,
+    /// Its story (shared: the candidates of one story, and the window
+    /// they come from, hold one copy).
+    pub story_id: std::sync::Arc<str>,
     /// Languages its story already has (primary subtags).
     pub story_langs: std::sync::Arc<[String]>,
     /// Its features.
@@ -311,7 +312,7 @@ pub fn decide_prescored(new: &Features, candidates: &[Candidate], content_thresh
         }
     }
     if let Some((c, evidence)) = best_dup {
-        return Decision::Duplicate { story_id: c.story_id.clone(), of_entry: c.entry_id, evidence };
+        return Decision::Duplicate { story_id: c.story_id.to_string(), of_entry: c.entry_id, evidence };
     }
     let Some(lang) = new.lang.as_ref() else { return Decision::New };
     let not_ids = shared_not_post_ids(new, candidates);
@@ -337,7 +338,7 @@ pub fn decide_prescored(new: &Features, candidates: &[Candidate], content_thresh
     if let Some((e, c)) = displacement(new, candidates, &not_ids, lang, best_score, content_threshold, pre) {
         let evidence = version_scored(new, &e.features, &not_ids, true, 0.0, None);
         return Decision::Version {
-            story_id: e.story_id.clone(),
+            story_id: e.story_id.to_string(),
             matched: e.entry_id,
             evidence,
             links: Vec::new(),
@@ -349,8 +350,8 @@ pub fn decide_prescored(new: &Features, candidates: &[Candidate], content_thresh
     let mut langs: Vec<&str> = best.story_langs.iter().map(String::as_str).chain([lang.as_str()]).collect();
     let mut links: Vec<Link> = Vec::new();
     for (c, ev) in &over[1..] {
-        let story = c.story_id.as_str();
-        if story == best.story_id || links.iter().any(|l| l.story_id == story) {
+        let story = &*c.story_id;
+        if story == &*best.story_id || links.iter().any(|l| l.story_id == story) {
             continue; // a story links once, by its best match
         }
         if under.contains(&story) {
@@ -365,7 +366,7 @@ pub fn decide_prescored(new: &Features, candidates: &[Candidate], content_thresh
         langs.extend(c.story_langs.iter().map(String::as_str));
         links.push(Link { story_id: story.to_string(), entry: c.entry_id, score: ev.score });
     }
-    Decision::Version { story_id: best.story_id.clone(), matched: best.entry_id, evidence, links, displaces: None }
+    Decision::Version { story_id: best.story_id.to_string(), matched: best.entry_id, evidence, links, displaces: None }
 }
 
 /// A story of two versions that holds one in the new entry's language,
@@ -419,7 +420,7 @@ fn displacement<'a>(
 /// two posts that a new entry matches each on its own side share little.
 fn stories_resemble(candidates: &[Candidate], a: &str, b: &str, not_ids: &[&str], floor: f64) -> bool {
     let of = |s: &str| -> Vec<&Candidate> {
-        candidates.iter().filter(|c| c.story_id == s && c.features.lang.is_some()).collect()
+        candidates.iter().filter(|c| &*c.story_id == s && c.features.lang.is_some()).collect()
     };
     let (xs, ys) = (of(a), of(b));
     xs.iter().any(|x| {

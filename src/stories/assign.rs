@@ -112,7 +112,8 @@ pub(crate) fn assign_pending_with<D: StoryData>(
                 Decision::Duplicate { .. } => stats.duplicates += 1,
             }
             if let Some(story) = story {
-                ahead.placed(p.id, &story, window.langs.get(&story).map_or(&[], |l| &l[..]));
+                let langs = window.langs.get(story.as_str()).cloned().unwrap_or_default();
+                ahead.placed(p.id, window.shared(&story), langs);
             }
         }
         ahead.finish();
@@ -154,6 +155,10 @@ const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 /// (the [`NEAREST`] assigned entries before it).
 const BEHIND: usize = NEAREST;
 
+/// Where an entry went, as the scoring thread is told: its id, its story
+/// and that story's version languages (the window's copies).
+type Placement = (i64, Arc<str>, Arc<[String]>);
+
 /// One entry handed to the scoring thread: its place in the order fed,
 /// stored id, and features (if stored).
 type Fed = (usize, i64, Option<Arc<Features>>);
@@ -180,7 +185,7 @@ struct Ahead {
     entries: Option<mpsc::SyncSender<Vec<Fed>>>,
     /// Fed, not yet handed over.
     batch: Vec<Fed>,
-    placed: Option<mpsc::Sender<(i64, String, Vec<String>)>>,
+    placed: Option<mpsc::Sender<Placement>>,
     from: mpsc::Receiver<(i64, dedup::Prescored)>,
     /// [`Scoring::Shared`]: the place of the first unclaimed entry.
     claims: Option<Arc<AtomicUsize>>,
@@ -269,10 +274,11 @@ impl Ahead {
         }
     }
 
-    /// Says that entry `id` is now in `story`, whose versions are in `langs`.
-    fn placed(&mut self, id: i64, story: &str, langs: &[String]) {
+    /// Says that entry `id` is now in `story`, whose versions are in `langs`
+    /// (the window's copies).
+    fn placed(&mut self, id: i64, story: Arc<str>, langs: Arc<[String]>) {
         if let Some(to) = &self.placed
-            && to.send((id, story.to_string(), langs.to_vec())).is_err()
+            && to.send((id, story, langs)).is_err()
         {
             self.placed = None;
         }
@@ -341,18 +347,17 @@ impl Ahead {
 /// thread claimed first.
 fn score_ahead(
     input: mpsc::Receiver<Vec<Fed>>,
-    placements: mpsc::Receiver<(i64, String, Vec<String>)>,
+    placements: mpsc::Receiver<Placement>,
     output: mpsc::Sender<(i64, dedup::Prescored)>,
     claims: Option<&AtomicUsize>,
 ) {
     // The entries behind, with their stories where told.
     let mut behind: VecDeque<(i64, Arc<Features>, Option<Arc<str>>)> = VecDeque::with_capacity(BEHIND + 1);
     // Versions of the stories told, as last told.
-    let mut langs: HashMap<Arc<str>, (Vec<String>, usize)> = HashMap::new();
+    let mut langs: HashMap<Arc<str>, (Arc<[String]>, usize)> = HashMap::new();
     for (place, id, f) in input.into_iter().flatten() {
         for (entry, story, story_langs) in placements.try_iter() {
             let Some(slot) = behind.iter_mut().find(|b| b.0 == entry) else { continue };
-            let story: Arc<str> = story.into();
             let (held, users) = langs.entry(story.clone()).or_default();
             *held = story_langs;
             *users += 1;
@@ -395,7 +400,7 @@ fn score_ahead(
 }
 
 /// One entry behind no longer refers to `story`.
-fn release(langs: &mut HashMap<Arc<str>, (Vec<String>, usize)>, story: &Arc<str>) {
+fn release(langs: &mut HashMap<Arc<str>, (Arc<[String]>, usize)>, story: &Arc<str>) {
     if let Some((_, users)) = langs.get_mut(story) {
         *users -= 1;
         if *users == 0 {
@@ -493,7 +498,7 @@ fn assign<D: StoryData>(
             break;
         }
         let taken = story_id.clone();
-        candidates.retain(|x| x.story_id != taken);
+        candidates.retain(|x| *x.story_id != *taken);
         decision = dedup::decide_prescored(&new, &candidates, dedup::CONTENT_THRESHOLD, pre);
     }
     let lang = new.lang.as_deref();
@@ -586,7 +591,10 @@ type NearKey = (DateTime<Utc>, i64, String);
 /// An assigned entry in the window: (source row id, entry key, entry id,
 /// story), in this order so that entries published at one time sort by
 /// (source, key).
-type Slot = (i64, String, i64, String);
+type Slot = (i64, String, i64, Arc<str>);
+
+/// Where a story's entry sits in the window: (publication time, entry id).
+type Member = (DateTime<Utc>, i64);
 
 /// The assigned entries published within the dedup window of a batch of
 /// unassigned ones, with their stories' version languages: the candidates
@@ -594,7 +602,10 @@ type Slot = (i64, String, i64, String);
 /// assignment run, kept up to date as entries join stories, read again
 /// when a merge changes stories of entries already in it; its start slides
 /// along the batch (`slide`), so it holds the entries of about two dedup
-/// windows, not all those a cold poll assigns.
+/// windows, not all those a cold poll assigns. Each story id is held once
+/// ([`Window::shared`]): its entries' slots, its languages, the candidates
+/// taken from it and the scoring thread's placements share that copy, so
+/// that a candidate costs no allocation of its own (about 100 an entry).
 struct Window {
     /// First and last publication time covered.
     from: DateTime<Utc>,
@@ -603,13 +614,13 @@ struct Window {
     by_date: BTreeMap<DateTime<Utc>, Vec<Slot>>,
     /// Version languages of the stories met (also of key matches outside
     /// the window, looked up on demand).
-    langs: HashMap<String, Arc<[String]>>,
+    langs: HashMap<Arc<str>, Arc<[String]>>,
     /// Publisher group of each source met that has one.
     groups: HashMap<i64, String>,
     /// Where each story's entries sit in `by_date`: (publication time,
     /// entry id). A merge touches a few stories; their entries are found
     /// here instead of by a scan of the whole window.
-    members: HashMap<String, Vec<(DateTime<Utc>, i64)>>,
+    members: HashMap<Arc<str>, Vec<Member>>,
 }
 
 impl Window {
@@ -636,8 +647,9 @@ impl Window {
             if let Some(g) = p.group {
                 self.groups.insert(p.source_id, g);
             }
-            self.members.entry(p.story.clone()).or_default().push((p.published, p.id));
-            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, p.story));
+            let story = self.shared(&p.story);
+            self.members.entry(story.clone()).or_default().push((p.published, p.id));
+            self.by_date.entry(p.published).or_default().push((p.source_id, p.key, p.id, story));
         }
         for group in self.by_date.values_mut() {
             group.sort_unstable();
@@ -646,8 +658,18 @@ impl Window {
         for (story, lang) in data.version_langs_between(self.from, self.to)? {
             langs.entry(story).or_default().push(lang);
         }
-        self.langs.extend(langs.into_iter().map(|(story, langs)| (story, langs.into())));
+        let langs: Vec<_> = langs.into_iter().map(|(story, langs)| (self.shared(&story), langs.into())).collect();
+        self.langs.extend(langs);
         Ok(())
+    }
+
+    /// The window's copy of story id `story`, shared by its entries, its
+    /// languages and the candidates taken from it (a new copy for a story
+    /// the window does not hold).
+    fn shared(&self, story: &str) -> Arc<str> {
+        let held = self.members.get_key_value(story).map(|(k, _)| k);
+        let held = held.or_else(|| self.langs.get_key_value(story).map(|(k, _)| k));
+        held.map_or_else(|| story.into(), Arc::clone)
     }
 
     /// Moves the start of the window to the dedup window before `at`:
@@ -686,28 +708,32 @@ impl Window {
     /// languages of those stories again.
     fn restory<D: StoryData>(&mut self, data: &mut D, touched: &BTreeSet<String>) -> Result<(), D::Error> {
         let mut now_in = touched.clone();
-        let moved: Vec<(String, (DateTime<Utc>, i64))> = touched
+        let moved: Vec<(Arc<str>, Member)> = touched
             .iter()
-            .filter_map(|story| self.members.remove(story).map(|m| (story, m)))
+            .filter_map(|story| self.members.remove_entry(story.as_str()))
             .flat_map(|(story, m)| m.into_iter().map(move |at| (story.clone(), at)))
             .collect();
         for (was, (at, id)) in moved {
-            let slot = self.by_date.get_mut(&at).and_then(|g| g.iter_mut().find(|s| s.2 == id));
-            let story = match (slot, data.story_of(id)?) {
-                (Some(slot), Some(story)) => {
-                    now_in.insert(story.clone());
-                    slot.3.clone_from(&story);
-                    story
+            let in_window = self.by_date.get(&at).is_some_and(|g| g.iter().any(|s| s.2 == id));
+            let story = match data.story_of(id)? {
+                Some(story) if in_window => {
+                    let shared = self.shared(&story);
+                    now_in.insert(story);
+                    shared
                 }
                 _ => was,
             };
+            if let Some(slot) = self.by_date.get_mut(&at).and_then(|g| g.iter_mut().find(|s| s.2 == id)) {
+                slot.3 = story.clone();
+            }
             self.members.entry(story).or_default().push((at, id));
         }
         for story in now_in {
             let langs = data.story_langs(&story)?;
             if langs.is_empty() {
-                self.langs.remove(&story);
+                self.langs.remove(story.as_str());
             } else {
+                let story = self.shared(&story);
                 self.langs.insert(story, langs.into());
             }
         }
@@ -727,12 +753,13 @@ impl Window {
         if let Some(g) = publisher {
             self.groups.entry(source).or_insert_with(|| g.to_string());
         }
-        self.members.entry(story.to_string()).or_default().push((at, id));
+        let story = self.shared(story);
+        self.members.entry(story.clone()).or_default().push((at, id));
         let group = self.by_date.entry(at).or_default();
-        let row = (source, key, id, story.to_string());
+        let row = (source, key, id, story.clone());
         let i = group.partition_point(|r| *r < row);
         group.insert(i, row);
-        let langs = self.langs.entry(story.to_string()).or_default();
+        let langs = self.langs.entry(story).or_default();
         if let Some(l) = lang.filter(|_| role == Role::Version)
             && !langs.iter().any(|x| x == l)
         {
@@ -753,7 +780,7 @@ impl Window {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         publisher: Option<&str>,
-        out: &mut Vec<(i64, String)>,
+        out: &mut Vec<(i64, Arc<str>)>,
     ) {
         use std::ops::Bound::{Excluded, Included};
         let before = self.by_date.range((Included(from), Included(at))).rev();
@@ -789,10 +816,11 @@ fn candidates<D: StoryData>(
     id: i64,
     new: &Features,
 ) -> Result<Vec<Candidate>, D::Error> {
-    let mut found: Vec<(i64, String)> = Vec::new();
+    let mut keyed: Vec<(i64, String)> = Vec::new();
     for k in new.lookups() {
-        data.assigned_with_key(&k, PER_KEY, &mut found)?;
+        data.assigned_with_key(&k, PER_KEY, &mut keyed)?;
     }
+    let mut found: Vec<(i64, Arc<str>)> = keyed.into_iter().map(|(c, s)| (c, window.shared(&s))).collect();
     let span = chrono::Duration::days(dedup::WINDOW_DAYS);
     // Compared to the second, as stored.
     let at = new.published.trunc_subsecs(0);
@@ -800,7 +828,7 @@ fn candidates<D: StoryData>(
     found.sort_unstable();
     found.dedup();
     found.retain(|(c, _)| *c != id);
-    let missing: Vec<&str> = found.iter().map(|(_, s)| s.as_str()).filter(|s| !window.langs.contains_key(*s)).collect();
+    let missing: Vec<&str> = found.iter().map(|(_, s)| &**s).filter(|s| !window.langs.contains_key(*s)).collect();
     if !missing.is_empty() {
         let mut ids = missing;
         ids.sort_unstable();
@@ -815,7 +843,7 @@ fn candidates<D: StoryData>(
         }
         for (_, s) in &found {
             if !window.langs.contains_key(s) {
-                window.langs.insert(s.clone(), more.remove(s).map(Into::into).unwrap_or_default());
+                window.langs.insert(s.clone(), more.remove(&**s).map(Into::into).unwrap_or_default());
             }
         }
     }
@@ -890,7 +918,7 @@ mod tests {
     fn a_crowded_second_gives_the_publishers_own_entries_first() {
         let at: DateTime<Utc> = "2026-12-06T09:02:22Z".parse().unwrap();
         let mut rows: Vec<Slot> =
-            (0..NEAREST as i64 + 10).map(|i| (i, format!("k{i}"), 100 + i, format!("s{i}"))).collect();
+            (0..NEAREST as i64 + 10).map(|i| (i, format!("k{i}"), 100 + i, format!("s{i}").into())).collect();
         rows.push((500, "fi-post".into(), 900, "porvoo-story".into()));
         rows.sort_unstable();
         let window = Window {
@@ -908,12 +936,41 @@ mod tests {
         };
         let own = near(Some("porvoo"));
         assert_eq!(own.len(), NEAREST);
-        assert_eq!(own[0], (900, "porvoo-story".to_string()), "the publisher's entry first");
-        assert_eq!(own[1], (100, "s0".to_string()), "then by (source, key)");
+        assert_eq!(own[0], (900, "porvoo-story".into()), "the publisher's entry first");
+        assert_eq!(own[1], (100, "s0".into()), "then by (source, key)");
         let other = near(Some("elsewhere"));
         assert_eq!(other.len(), NEAREST);
         assert!(!other.iter().any(|c| c.0 == 900), "a crowd of lower sources fills the room");
         assert_eq!(near(None), other, "no group: (source, key) order");
+    }
+
+    /// A story's id is held once: its entries' slots, its languages and the
+    /// candidates taken from the window share one copy.
+    #[test]
+    fn the_window_holds_one_copy_of_each_story_id() {
+        let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let day = chrono::Duration::days(1);
+        let mut window = Window {
+            from: t0 - day * 7,
+            to: t0 + day * 7,
+            by_date: BTreeMap::new(),
+            langs: HashMap::new(),
+            groups: HashMap::new(),
+            members: HashMap::new(),
+        };
+        window.add((t0, 1, "fi-post".into()), 1, "porvoo", Role::Version, Some("fi"), None);
+        window.add((t0 + day, 2, "sv-post".into()), 2, &String::from("porvoo"), Role::Version, Some("sv"), None);
+        window.add((t0, 3, "other".into()), 3, "elsewhere", Role::Version, Some("fi"), None);
+        let held = window.members.get_key_value("porvoo").expect("a member").0.clone();
+        assert!(Arc::ptr_eq(window.langs.get_key_value("porvoo").unwrap().0, &held), "its languages");
+        assert!(Arc::ptr_eq(&window.shared("porvoo"), &held));
+        let mut near = Vec::new();
+        window.nearest(t0, window.from, window.to, None, &mut near);
+        let porvoo: Vec<&Arc<str>> = near.iter().filter(|(id, _)| *id != 3).map(|(_, s)| s).collect();
+        assert_eq!(porvoo.len(), 2);
+        assert!(porvoo.iter().all(|s| Arc::ptr_eq(s, &held)), "its candidates");
+        assert_eq!(window.langs["porvoo"][..], ["fi", "sv"]);
+        assert!(!Arc::ptr_eq(&window.shared("elsewhere"), &held));
     }
 
     /// Entries older than the dedup window before the entry being assigned
@@ -944,7 +1001,7 @@ mod tests {
         assert_eq!(window.from, t0 + day * 2);
         let mut near = Vec::new();
         window.nearest(t0 + day * 9, window.from, window.to, None, &mut near);
-        assert_eq!(near, vec![(3, "mid".to_string()), (4, "long".to_string())]);
+        assert_eq!(near, vec![(3, "mid".into()), (4, "long".into())]);
         assert!(!window.langs.contains_key("old") && !window.members.contains_key("old"), "its only entry left");
         assert_eq!(window.langs["long"][..], ["sv", "en"], "a story with an entry still inside keeps every language");
         assert_eq!(window.members["long"], [(t0 + day * 10, 4)]);

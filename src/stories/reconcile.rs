@@ -12,6 +12,7 @@
 //! merged into one story again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -86,7 +87,7 @@ pub(super) fn drop_split_candidates<D: StoryData>(
     if mine.is_empty() {
         return Ok(candidates);
     }
-    let mut allowed: BTreeMap<String, bool> = BTreeMap::new();
+    let mut allowed: BTreeMap<Arc<str>, bool> = BTreeMap::new();
     for c in &candidates {
         if allowed.contains_key(&c.story_id) {
             continue;

@@ -63,7 +63,7 @@ fn assignment_cost_by_pool_size() {
     let stored: Vec<Candidate> = (0..max as u64)
         .map(|i| Candidate {
             entry_id: i as i64,
-            story_id: i.to_string(),
+            story_id: i.to_string().into(),
             story_langs: Default::default(),
             features: std::sync::Arc::new(entry(&lex, i)),
         })

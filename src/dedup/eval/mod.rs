@@ -67,7 +67,7 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
             let root = *gone.iter().min().expect("a displaced part has members");
             for &m in &gone {
                 story[m] = root;
-                candidates[m].story_id = root.to_string();
+                candidates[m].story_id = root.to_string().into();
             }
             members[s] = stay;
             members[root] = gone;
@@ -89,7 +89,7 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
         story.push(s);
         candidates.push(Candidate {
             entry_id: i as i64,
-            story_id: s.to_string(),
+            story_id: s.to_string().into(),
             story_langs: Default::default(),
             features: std::sync::Arc::new(f.clone()),
         });
@@ -101,7 +101,7 @@ pub fn assign_with(entries: &[Features], content_threshold: f64) -> (Vec<usize>,
                 let (keep, gone) = (s.min(other), s.max(other));
                 for m in std::mem::take(&mut members[gone]) {
                     story[m] = keep;
-                    candidates[m].story_id = keep.to_string();
+                    candidates[m].story_id = keep.to_string().into();
                     members[keep].push(m);
                 }
                 s = keep;
