@@ -912,6 +912,18 @@ mod tests {
         });
     }
 
+    /// A window over `from..=to` holding nothing yet.
+    fn empty_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Window {
+        Window {
+            from,
+            to,
+            by_date: BTreeMap::new(),
+            langs: HashMap::new(),
+            groups: HashMap::new(),
+            members: HashMap::new(),
+        }
+    }
+
     /// Undated entries of one poll share its time: when more of them than
     /// fit are candidates, the new entry's publisher comes first.
     #[test]
@@ -950,14 +962,7 @@ mod tests {
     fn the_window_holds_one_copy_of_each_story_id() {
         let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let day = chrono::Duration::days(1);
-        let mut window = Window {
-            from: t0 - day * 7,
-            to: t0 + day * 7,
-            by_date: BTreeMap::new(),
-            langs: HashMap::new(),
-            groups: HashMap::new(),
-            members: HashMap::new(),
-        };
+        let mut window = empty_window(t0 - day * 7, t0 + day * 7);
         window.add((t0, 1, "fi-post".into()), 1, "porvoo", Role::Version, Some("fi"), None);
         window.add((t0 + day, 2, "sv-post".into()), 2, &String::from("porvoo"), Role::Version, Some("sv"), None);
         window.add((t0, 3, "other".into()), 3, "elsewhere", Role::Version, Some("fi"), None);
@@ -980,14 +985,7 @@ mod tests {
     fn the_window_slides_with_the_batch() {
         let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let day = chrono::Duration::days(1);
-        let mut window = Window {
-            from: t0 - day * 7,
-            to: t0 + day * 30,
-            by_date: BTreeMap::new(),
-            langs: HashMap::new(),
-            groups: HashMap::new(),
-            members: HashMap::new(),
-        };
+        let mut window = empty_window(t0 - day * 7, t0 + day * 30);
         for (at, source, id, story, lang) in [
             (t0, 1, 1, "old", "fi"),
             (t0, 2, 2, "long", "sv"),
