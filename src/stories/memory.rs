@@ -317,7 +317,11 @@ mod tests {
     ) -> String {
         let url = format!("https://{site}/{lang}/{n}");
         let source_key = format!("https://{site}/{lang}.xml");
-        let source_id = if lang == "fi" { 1 } else { 2 };
+        // One id per source key, as a store gives (fi.xml of the first
+        // site is 1).
+        let langs = ["fi", "sv", "en", "da", "de", "fr"];
+        let l = langs.iter().position(|x| *x == lang).unwrap_or(langs.len()) as i64;
+        let source_id = 1 + l + 10 * i64::from(site != "city.example");
         m.entries.insert(
             id,
             Row { source_id, source_key, key: url.clone(), published, dated: true, url: Some(url.clone()) },

@@ -42,10 +42,11 @@ pub use cache::FeatureCache;
 pub use reconcile::{Repair, reconcile, repair_after_purge};
 
 /// The entries without a story yet, as assignment takes them. A cold poll
-/// of 10,000 feeds lists 500,000 at once, so they are held compactly: 32
-/// bytes per entry ([`Pending`]), every entry key in one buffer, what the
-/// entries of one source share once ([`PendingSource`]). An entry with its
-/// own source handle and key allocation took about twice that (issue 15).
+/// of 10,000 feeds lists 500,000 at once, so they are held compactly: 40
+/// bytes per entry (a 32-byte [`Pending`] and where its key ends) and its
+/// key's bytes in one buffer, what the entries of one source share once
+/// ([`PendingSource`]). An entry with its own source handle and key
+/// allocation took about twice that (issue 15).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Waiting {
     entries: Vec<Pending>,
@@ -98,7 +99,7 @@ impl Waiting {
         }
         let (key, group) = describe()?;
         // Sources are rows of one table, far fewer than 2^32.
-        let at = self.sources.len() as u32;
+        let at = u32::try_from(self.sources.len()).expect("fewer than 2^32 sources");
         self.sources.push(PendingSource { id, key, group });
         self.source_at.insert(id, at);
         Ok(at)
@@ -106,9 +107,10 @@ impl Waiting {
 
     /// Adds entry `id` of the source at `source` (from [`Waiting::source`]).
     pub fn push(&mut self, id: i64, source: u32, published: DateTime<Utc>, dated: bool, key: &str) {
-        // Each entry takes 32 bytes here and more in the store: 2^32 of
-        // them would not fit in memory.
-        let row = self.entries.len() as u32;
+        // Each entry takes 40 bytes here and more in the store: 2^32 of
+        // them (over 160 GiB) would not fit in memory. Were it otherwise,
+        // stopping is better than a row that wraps to another entry's key.
+        let row = u32::try_from(self.entries.len()).expect("fewer than 2^32 waiting entries");
         self.keys.push_str(key);
         self.ends.push(self.keys.len());
         self.entries.push(Pending { id, published, dated, source, row });
@@ -473,9 +475,9 @@ mod tests {
             w.push(id, s, published, id % 2 == 0, key);
         };
         add(&mut w, 1, 7, "https://b.example/sv.xml", early, "post-10");
-        add(&mut w, 2, 3, "https://a.example/fi.xml", late, "");
+        add(&mut w, 2, 9, "https://a.example/fi.xml", late, "");
         add(&mut w, 3, 7, "https://b.example/sv.xml", early, "post-1");
-        add(&mut w, 4, 3, "https://a.example/fi.xml", early, "post-2");
+        add(&mut w, 4, 9, "https://a.example/fi.xml", early, "post-2");
         add(&mut w, 5, 7, "https://b.example/sv.xml", early, "post");
         assert_eq!(described, 2, "each source described once");
         w.sort();
@@ -490,14 +492,14 @@ mod tests {
         assert_eq!(
             got,
             [
-                (4, "https://a.example/fi.xml", "post-2", Some("g3"), true),
+                (4, "https://a.example/fi.xml", "post-2", Some("g9"), true),
                 (5, "https://b.example/sv.xml", "post", Some("g7"), false),
                 (3, "https://b.example/sv.xml", "post-1", Some("g7"), false),
                 (1, "https://b.example/sv.xml", "post-10", Some("g7"), false),
-                (2, "https://a.example/fi.xml", "", Some("g3"), true),
+                (2, "https://a.example/fi.xml", "", Some("g9"), true),
             ]
         );
-        assert_eq!(w.source_of(&w.entries()[0]).id, 3);
+        assert_eq!(w.source_of(&w.entries()[0]).id, 9, "by source key, not row id");
         assert_eq!(w.entries()[4].published, late);
     }
 }
