@@ -3,6 +3,7 @@
 
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
+    polyfeed::pipeline::set_memory_release(release_free_memory);
     polyfeed::cli::main()
 }
 
@@ -32,3 +33,20 @@ fn limit_malloc_arenas() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
+
+/// Gives the free pages of every glibc arena back to the system: called by
+/// a cycle before story assignment, whose thread allocates in one arena
+/// while the others keep what the fetch phase freed in them (BENCHMARKS.md,
+/// session 18).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release_free_memory() {
+    // SAFETY: malloc_trim takes each arena's lock itself and only returns
+    // free pages to the system; no allocation is moved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}

@@ -4,7 +4,7 @@
 //! recorded on it and never stops the others.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +26,22 @@ const ASSIGN_PATIENCE_LEASES: u32 = 5;
 
 /// How many recent entries the adaptive interval looks at.
 const RECENT_FOR_ADAPTIVE: usize = 10;
+
+/// What gives freed memory back to the system between a cycle's fetch
+/// phase and its story assignment, if the binary set one
+/// ([`set_memory_release`]).
+static MEMORY_RELEASE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what a cycle calls between its fetch phase and story assignment to
+/// give freed memory back to the system (the binary: glibc's
+/// `malloc_trim`; the library has no `unsafe`). Assignment's thread
+/// allocates in one of the allocator's arenas; what the fetch phase freed
+/// in the others would otherwise stay part of the process's memory through
+/// assignment, its peak (BENCHMARKS.md, session 18). Set once; later calls
+/// change nothing.
+pub fn set_memory_release(release: fn()) {
+    let _ = MEMORY_RELEASE.set(release);
+}
 
 /// Options of one cycle.
 #[derive(Clone, Default)]
@@ -292,6 +308,9 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     } else if summary.new_entries() > 0 || lock(&store).has_unassigned()? {
         if let Some(p) = &opts.progress {
             p.assigning();
+        }
+        if let Some(release) = MEMORY_RELEASE.get() {
+            release();
         }
         let (s, r) = (store.clone(), rules.clone());
         summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
