@@ -309,11 +309,15 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
         if let Some(p) = &opts.progress {
             p.assigning();
         }
-        if let Some(release) = MEMORY_RELEASE.get() {
-            release();
-        }
         let (s, r) = (store.clone(), rules.clone());
-        summary.stories = blocking(move || lock(&s).assign_stories(&r)).await??;
+        summary.stories = blocking(move || {
+            // Off the async threads: it takes every arena's lock in turn.
+            if let Some(release) = MEMORY_RELEASE.get() {
+                release();
+            }
+            lock(&s).assign_stories(&r)
+        })
+        .await??;
         let st = &summary.stories;
         debug!(
             new_stories = st.new_stories,
