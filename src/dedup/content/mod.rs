@@ -177,6 +177,39 @@ fn similarity(
     // ones keep it, since it is most of what tells short texts apart.
     let comparable = structure_comparable(a, b);
     let cut = a.chars.min(b.chars) >= LONG_TEXT;
+    // Two texts full of figures and names that share almost none of either
+    // are about different things, however alike their vocabulary (two
+    // companies' annual reports of one year).
+    let disjoint = disjoint_facts(a, b, nums, names);
+    let both_read = a.lexicon.is_some() && b.lexicon.is_some();
+    let cos = if both_read { a.concepts.cosine(&b.concepts) } else { 0.0 };
+    // A weighted mean of the signals both texts can give: numbers only when
+    // both have some (help pages have none; releases are full of them).
+    let mean = |align: f64| {
+        let (mut sum, mut weight) = (W_COSINE * cos + W_ALIGN * align + W_NAMES * names, W_COSINE + W_ALIGN + W_NAMES);
+        if !a.numbers.is_empty() && !b.numbers.is_empty() {
+            sum += W_NUMBERS * nums;
+            weight += W_NUMBERS;
+        }
+        sum / weight
+    };
+    if both_read && comparable {
+        // The score grows with the shape and the alignment, which are at
+        // most what the paragraph counts allow (`vector::most`; figures
+        // may vouch for the shape): where even that score cannot reach,
+        // neither needs working out. Worked out in the order of the score
+        // itself, so that rounding cannot take the bound below it.
+        let shape_most = vector::most(a.paragraph_chars.len(), b.paragraph_chars.len(), cut);
+        let shape_most = if shared_facts(a, b) && nums >= MOST { shape_most.max(nums) } else { shape_most };
+        let align_most = vector::most(a.paragraph_concepts.len(), b.paragraph_concepts.len(), cut);
+        let mut damp_most = (0.6 + 0.4 * len) * shape_most * years;
+        if disjoint {
+            damp_most *= DISJOINT_FACTS;
+        }
+        if !reaches(mean(align_most) * damp_most) {
+            return mean(align_most) * damp_most;
+        }
+    }
     let mut shape = if comparable { vector::shape(&a.paragraph_chars, &b.paragraph_chars, cut) } else { 1.0 };
     if comparable {
         note("paragraph shape", shape);
@@ -192,27 +225,14 @@ fn similarity(
         note("shared figures vouch for the shape", nums);
     }
     let mut damp = (0.6 + 0.4 * len) * shape * years;
-    // Two texts full of figures and names that share almost none of either
-    // are about different things, however alike their vocabulary (two
-    // companies' annual reports of one year).
-    if disjoint_facts(a, b, nums, names) {
+    if disjoint {
         damp *= DISJOINT_FACTS;
         note("no shared figures or names", DISJOINT_FACTS);
     }
-    if a.lexicon.is_none() || b.lexicon.is_none() {
+    if !both_read {
         return FALLBACK_SCALE * (0.55 * nums + 0.45 * names) * damp;
     }
-    let cos = a.concepts.cosine(&b.concepts);
-    // A weighted mean of the signals both texts can give: numbers only when
-    // both have some (help pages have none; releases are full of them).
-    let score = |align: f64| {
-        let (mut sum, mut weight) = (W_COSINE * cos + W_ALIGN * align + W_NAMES * names, W_COSINE + W_ALIGN + W_NAMES);
-        if !a.numbers.is_empty() && !b.numbers.is_empty() {
-            sum += W_NUMBERS * nums;
-            weight += W_NUMBERS;
-        }
-        sum / weight * damp
-    };
+    let score = |align: f64| mean(align) * damp;
     if comparable && !reaches(score(1.0)) {
         // The score grows with the alignment, which is at most 1.
         return score(1.0);

@@ -373,6 +373,18 @@ pub fn shape(a: &[u32], b: &[u32], cut: bool) -> f64 {
     })
 }
 
+/// The most [`monotone`] can give two sequences of `n` and `m` items (each
+/// pair scores at most 1): all of the shorter matched, divided by the
+/// larger count; 1 with `cut` (what a text cut short compared may be all
+/// of it). A bound on [`shape`] and [`align`] that needs no pair scored.
+pub fn most(n: usize, m: usize, cut: bool) -> f64 {
+    match (n.min(m), n.max(m)) {
+        (0, _) => 0.0,
+        _ if cut => 1.0,
+        (few, many) => few as f64 / many as f64,
+    }
+}
+
 /// Least share of the longer text that a text cut short must cover.
 const PREFIX_MIN: f64 = 0.7;
 
@@ -533,5 +545,31 @@ mod tests {
         // Another text is not helped: order still counts.
         let reversed: Vec<SparseVec> = p[..8].iter().rev().cloned().collect();
         assert!(al(&reversed, &p, 0.2, true) < 0.2);
+    }
+
+    #[test]
+    fn no_shape_or_alignment_exceeds_what_the_counts_allow() {
+        let mut next = crate::dedup::test_numbers(11);
+        let mut reached = 0;
+        for round in 0..300 {
+            let (n, m) = (next(9), next(9));
+            // Alike lengths and concepts, so that many pairs match.
+            let lens = |k: usize, next: &mut dyn FnMut(u64) -> u64| -> Vec<u32> {
+                (0..k).map(|_| 100 + next(20) as u32).collect()
+            };
+            let (la, lb) = (lens(n as usize, &mut next), lens(m as usize, &mut next));
+            let para = |k: usize, next: &mut dyn FnMut(u64) -> u64| -> Vec<SparseVec> {
+                (0..k).map(|_| v(&[(next(3) as u32, 1.0), (next(3) as u32 + 3, 1.0)])).collect()
+            };
+            let (pa, pb) = (para(n as usize, &mut next), para(m as usize, &mut next));
+            let cut = round % 2 == 1;
+            let most = most(n as usize, m as usize, cut);
+            for got in [shape(&la, &lb, cut), al(&pa, &pb, 0.2, cut)] {
+                assert!(got <= most, "{got} over {most} ({n} and {m} items, cut {cut})");
+                reached += usize::from(got == most && most > 0.0 && most < 1.0);
+            }
+        }
+        // The bound is tight: some matchings reach it.
+        assert!(reached > 0);
     }
 }
