@@ -41,13 +41,22 @@ pub struct Concepts {
 const MEMO_MAX: usize = 50_000;
 
 /// How one word reads: its concepts, in the order lookup found them (the
-/// word itself, as a literal, when unknown), and whether the lexicon knew
-/// it; or that it is a function word of the language (no concepts, not
-/// counted), remembered like the rest.
+/// word itself, as a literal, when unknown), each with its share of the
+/// word and the concept's weight ([`Lexicon::weight`], looked up once per
+/// word read rather than once per concept of every paragraph), and whether
+/// the lexicon knew it; or that it is a function word of the language (no
+/// concepts, not counted), remembered like the rest.
 struct Reading {
-    concepts: Box<[(u32, f64)]>,
+    concepts: Box<[(u32, f64, f32)]>,
     known: bool,
     stop: bool,
+}
+
+/// A concept's count in a text or paragraph, and its weight.
+#[derive(Clone, Copy)]
+struct Tally {
+    count: f64,
+    weight: f32,
 }
 
 /// Readings of words already looked up on this thread, per lexicon instance
@@ -98,12 +107,12 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
     let en = stemmer("en").expect("English stemmer");
     let r = Reader::new(lex, lang, en);
     let (mut known, mut total) = (0usize, 0usize);
-    let mut doc: HashMap<u32, f64> = HashMap::default();
+    let mut doc: HashMap<u32, Tally> = HashMap::default();
     let mut paras = Vec::new();
     // One map for every paragraph, emptied between them (its capacity
     // kept): each concept is added to `doc` once per paragraph, so the
     // order the map gives them in changes no sum.
-    let mut counts: HashMap<u32, f64> = HashMap::default();
+    let mut counts: HashMap<u32, Tally> = HashMap::default();
     MEMO.with_borrow_mut(|memo| {
         let table = memo.table(lex.serial(), lang);
         for (i, text) in std::iter::once(title).chain(paragraphs.iter().copied()).enumerate() {
@@ -115,30 +124,39 @@ pub fn concepts(lex: &Lexicon, lang: &str, title: &str, paragraphs: &[&str]) -> 
                 }
             }
             let times = if i == 0 { 2.0 } else { 1.0 };
-            for (c, v) in &counts {
-                *doc.entry(*c).or_default() += v * times;
+            for (c, t) in &counts {
+                doc.entry(*c).or_insert(Tally { count: 0.0, weight: t.weight }).count += t.count * times;
             }
             if i < MAX_PARAGRAPHS {
-                r.weigh(&mut counts);
-                paras.push(SparseVec::from_weights(&counts, PARA_KEEP));
+                paras.push(SparseVec::from_pairs(weighed(&counts), PARA_KEEP));
             }
         }
     });
     let coverage = known as f64 / total.max(1) as f64;
-    r.weigh(&mut doc);
-    Concepts { doc: SparseVec::from_weights(&doc, DOC_KEEP), paragraphs: paras, coverage }
+    Concepts { doc: SparseVec::from_pairs(weighed(&doc), DOC_KEEP), paragraphs: paras, coverage }
 }
 
 /// Adds a reading's concepts to `out`, in order; whether the word was
 /// known, None for a function word.
-fn apply(r: &Reading, out: &mut HashMap<u32, f64>) -> Option<bool> {
+fn apply(r: &Reading, out: &mut HashMap<u32, Tally>) -> Option<bool> {
     if r.stop {
         return None;
     }
-    for &(c, v) in &r.concepts {
-        *out.entry(c).or_default() += v;
+    for &(c, v, weight) in &r.concepts {
+        out.entry(c).or_insert(Tally { count: 0.0, weight }).count += v;
     }
     Some(r.known)
+}
+
+/// Counts as weights: repetition damped (`1 + ln tf`, so that one
+/// frequent name does not make two posts on one topic look like
+/// translations), times the concept's weight (general concepts weigh
+/// less). The weights do not depend on the map's order.
+fn weighed(counts: &HashMap<u32, Tally>) -> impl Iterator<Item = (u32, f64)> + '_ {
+    counts.iter().map(|(c, t)| {
+        let damped = if t.count > 1.0 { 1.0 + t.count.ln() } else { t.count };
+        (*c, damped * f64::from(t.weight))
+    })
 }
 
 /// One word as read: the word, the lookup step that found it, its concepts.
@@ -159,7 +177,7 @@ pub fn trace(lex: &Lexicon, lang: &str, text: &str) -> Vec<Traced> {
             let step = r.step(&w);
             let mut m = HashMap::default();
             r.add(&w, &mut m);
-            let mut v: Vec<(u32, f64)> = m.into_iter().collect();
+            let mut v: Vec<(u32, f64)> = m.into_iter().map(|(c, t)| (c, t.count)).collect();
             v.sort_by(|a, b| b.1.total_cmp(&a.1));
             (w, step, v)
         })
@@ -180,7 +198,7 @@ impl<'a> Reader<'a> {
 
     /// Adds the concepts of one word; whether the lexicon knew it, None
     /// for a function word.
-    fn add(&self, word: &str, out: &mut HashMap<u32, f64>) -> Option<bool> {
+    fn add(&self, word: &str, out: &mut HashMap<u32, Tally>) -> Option<bool> {
         MEMO.with_borrow_mut(|memo| {
             let at = memo.table(self.lex.serial(), self.lang);
             self.add_in(&mut memo.tables[at].1, &mut memo.words, word, out)
@@ -193,7 +211,7 @@ impl<'a> Reader<'a> {
         table: &mut HashMap<Box<str>, Reading>,
         words: &mut usize,
         word: &str,
-        out: &mut HashMap<u32, f64>,
+        out: &mut HashMap<u32, Tally>,
     ) -> Option<bool> {
         if let Some(r) = table.get(word) {
             return apply(r, out);
@@ -211,12 +229,13 @@ impl<'a> Reader<'a> {
 
     /// Reads one word: its concepts, or the word itself when unknown.
     fn read(&self, word: &str) -> Reading {
+        let weighed = |found: Vec<(u32, f64)>| found.into_iter().map(|(c, v)| (c, v, self.lex.weight(c))).collect();
         if self.table
             && let Some(found) = self.lookup(word, true)
         {
-            return Reading { concepts: found.into_boxed_slice(), known: true, stop: false };
+            return Reading { concepts: weighed(found), known: true, stop: false };
         }
-        Reading { concepts: Box::new([(self.literal(word), 1.0)]), known: false, stop: false }
+        Reading { concepts: weighed(vec![(self.literal(word), 1.0)]), known: false, stop: false }
     }
 
     /// Which lookup step knows the word.
@@ -261,17 +280,6 @@ impl<'a> Reader<'a> {
             }
         }
         Some(found)
-    }
-
-    /// Turns counts into weights, in place: repetition damped (`1 + ln
-    /// tf`, so that one frequent name does not make two posts on one topic
-    /// look like translations), times the concept's weight (general
-    /// concepts weigh less). The weights do not depend on the map's order.
-    fn weigh(&self, counts: &mut HashMap<u32, f64>) {
-        for (c, v) in counts.iter_mut() {
-            let damped = if *v > 1.0 { 1.0 + v.ln() } else { *v };
-            *v = damped * f64::from(self.lex.weight(*c));
-        }
     }
 }
 

@@ -38,22 +38,34 @@ impl<'de> Deserialize<'de> for SparseVec {
 impl SparseVec {
     /// The strongest `keep` components of `weights`, scaled to unit length.
     pub fn from_weights<S: BuildHasher>(weights: &HashMap<u32, f64, S>, keep: usize) -> SparseVec {
-        let mut top: Vec<(u32, f64)> = weights.iter().filter(|(_, v)| **v > 0.0).map(|(c, v)| (*c, *v)).collect();
-        // Strongest first, ties by concept: a total order (concepts are
-        // unique), so selecting the top `keep` before sorting them gives
-        // the same components, summed in the same order, as sorting all.
-        let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if top.len() > keep && keep > 0 {
-            top.select_nth_unstable_by(keep - 1, order);
-        }
-        top.truncate(keep);
-        // A total order: unstable sorting gives the stable result.
-        top.sort_unstable_by(order);
-        let norm = top.iter().map(|p| p.1 * p.1).sum::<f64>().sqrt();
-        let mut out: Vec<(u32, u16)> =
-            top.into_iter().map(|(c, v)| (c, (v / norm * SCALE).round() as u16)).filter(|p| p.1 > 0).collect();
-        out.sort_unstable_by_key(|p| p.0);
-        SparseVec(out)
+        SparseVec::from_pairs(weights.iter().map(|(c, v)| (*c, *v)), keep)
+    }
+
+    /// [`SparseVec::from_weights`] of (concept, weight) pairs, concepts
+    /// distinct, in any order.
+    pub fn from_pairs(weights: impl Iterator<Item = (u32, f64)>, keep: usize) -> SparseVec {
+        TOP.with_borrow_mut(|top| {
+            top.clear();
+            top.extend(weights.filter(|(_, v)| *v > 0.0));
+            // Strongest first, ties by concept: a total order (concepts are
+            // unique), so selecting the top `keep` before sorting them gives
+            // the same components, summed in the same order, as sorting all.
+            let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+            if top.len() > keep && keep > 0 {
+                top.select_nth_unstable_by(keep - 1, order);
+            }
+            top.truncate(keep);
+            // A total order: unstable sorting gives the stable result.
+            top.sort_unstable_by(order);
+            let norm = top.iter().map(|p| p.1 * p.1).sum::<f64>().sqrt();
+            let mut out: Vec<(u32, u16)> = Vec::with_capacity(top.len());
+            out.extend(top.iter().map(|&(c, v)| (c, (v / norm * SCALE).round() as u16)).filter(|p| p.1 > 0));
+            out.sort_unstable_by_key(|p| p.0);
+            if top.capacity() > KEPT_TOP {
+                *top = Vec::new(); // one text of very many concepts does not keep its buffer
+            }
+            SparseVec(out)
+        })
     }
 
     /// The components: concept id and weight (unit length overall).
@@ -334,6 +346,12 @@ fn cosine_of(dot: u64) -> f64 {
 }
 
 thread_local! {
+    /// The components [`SparseVec::from_pairs`] chooses from, kept on each
+    /// thread between calls (up to [`KEPT_TOP`]): a text's features make
+    /// one vector per paragraph, and collecting each into a new buffer
+    /// grew it several times over, each growth a trip to the allocator,
+    /// whose locks the `cpu` threads of a cold poll queue for.
+    static TOP: RefCell<Vec<(u32, f64)>> = const { RefCell::new(Vec::new()) };
     /// One pair's paragraph dot products (at most 60 x 60 paragraphs), and
     /// the two rows of [`monotone`]'s matching (as long as a text has
     /// paragraphs; rows longer than [`KEPT_ROW`] are not kept): kept on
@@ -410,6 +428,9 @@ fn monotone(n: usize, m: usize, cut: bool, pair: impl Fn(usize, usize) -> Option
         best
     })
 }
+
+/// Most components [`SparseVec::from_pairs`] keeps room for between calls.
+const KEPT_TOP: usize = 4096;
 
 /// Longest matching row kept between pairs (a text's paragraphs are not
 /// bounded; paragraph vectors are, at 60).
