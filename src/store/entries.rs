@@ -340,13 +340,19 @@ fn insert(tx: &Db, source_id: i64, e: &Entry, raw: &str, now: DateTime<Utc>) -> 
         .ctx("cannot insert entry")?;
     // Waits for its story (see `Store::has_unassigned`).
     tx.execute("INSERT INTO story_pending (entry_id) VALUES (?1)", p![id]).ctx("cannot insert entry")?;
-    replace_children(tx, id, e)?;
+    // A new row has no children to replace: the schema's foreign keys keep
+    // none of an entry that is gone, whose id the new one may have taken.
+    insert_children(tx, id, e)?;
     Ok(id)
 }
 
 fn replace_children(tx: &Db, id: i64, e: &Entry) -> Result<(), StoreError> {
     tx.execute("DELETE FROM entry_links WHERE entry_id = ?1", p![id]).ctx("cannot replace links")?;
     tx.execute("DELETE FROM entry_categories WHERE entry_id = ?1", p![id]).ctx("cannot replace categories")?;
+    insert_children(tx, id, e)
+}
+
+fn insert_children(tx: &Db, id: i64, e: &Entry) -> Result<(), StoreError> {
     for l in &e.links {
         tx.execute(
             "INSERT INTO entry_links (entry_id, href, rel, hreflang, mime, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
