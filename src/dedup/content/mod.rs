@@ -145,10 +145,12 @@ pub fn content_similarity(a: &ContentFeatures, b: &ContentFeatures) -> (f64, Vec
 }
 
 /// [`content_similarity`] without its parts, exact where `reaches` holds
-/// for it; else some lower score where it does not hold either. `reaches`
-/// must not decrease as the score grows (a threshold on a score made from
-/// this one by multiplications). The paragraph alignment, most of the
-/// cost, is skipped where even a perfect one could not reach.
+/// for it; else a bound on it (at or above it) where `reaches` does not
+/// hold either. `reaches` must not decrease as the score grows (a
+/// threshold on a score made from this one by multiplications). The
+/// paragraph shape and alignment, most of the cost, are skipped where even
+/// the most the paragraph counts allow could not reach, and the alignment
+/// where a perfect one could not.
 pub fn content_score(a: &ContentFeatures, b: &ContentFeatures, reaches: impl Fn(f64) -> bool) -> f64 {
     similarity(a, b, &mut |_, _| {}, &reaches)
 }
