@@ -21,8 +21,9 @@
 //! Pure modules (`model`, `lang`, `markup`, `parse`, `normalise`, `schedule`)
 //! do no IO and read no clock.
 
-// The library has no `unsafe` at all; the binary's two allocator calls
-// (mallopt, malloc_trim) are in main.rs.
+// The library has no `unsafe` at all; the binary's allocator choice and
+// calls (jemalloc's options and mallctl; glibc's mallopt, malloc_trim) are
+// in main.rs.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -43,6 +43,30 @@ pub fn set_memory_release(release: fn()) {
     let _ = MEMORY_RELEASE.set(release);
 }
 
+/// What the binary calls, once per process, when a cycle first has a
+/// feed's body to read ([`set_bulk_work`]).
+static BULK_WORK: OnceLock<fn()> = OnceLock::new();
+
+/// Whether [`BULK_WORK`] was called.
+static BULK_WORK_BEGUN: std::sync::Once = std::sync::Once::new();
+
+/// Sets what a cycle calls, once per process, when it first has a feed's
+/// body to read (the binary: its allocator keeps freed memory for reuse
+/// from then on, since reading, features and storing allocate and free
+/// much; until then it gives freed memory back at once, so that a poll of
+/// unchanged feeds keeps a small footprint). Set once; later calls change
+/// nothing.
+pub fn set_bulk_work(begin: fn()) {
+    let _ = BULK_WORK.set(begin);
+}
+
+/// Calls what [`set_bulk_work`] set, the first time only.
+fn bulk_work_begins() {
+    if let Some(begin) = BULK_WORK.get() {
+        BULK_WORK_BEGUN.call_once(begin);
+    }
+}
+
 /// Options of one cycle.
 #[derive(Clone, Default)]
 pub struct PollOptions {
@@ -507,6 +531,7 @@ impl Job {
                 rec.outcome = Outcome::NotModified;
             }
             Ok(Fetched::Body(body, meta)) => {
+                bulk_work_begins();
                 self.apply_meta(&mut rec, &mut due, &meta, false);
                 match parse::parse(&body, meta.content_type.as_deref(), Some(&meta.final_url)) {
                     Ok(mut parsed) => {
