@@ -42,9 +42,11 @@ fn main() -> std::process::ExitCode {
     polyfeed::cli::main()
 }
 
-/// From the first feed a cycle reads: jemalloc keeps freed pages for
-/// reuse for about ten seconds (its default) instead of giving them back
-/// at once. Reading, features and storing allocate and free much; giving
+/// From the first feed a cycle reads: jemalloc's arenas keep freed pages
+/// for reuse for about ten seconds (its default) instead of giving them
+/// back at once; the arena of large allocations still gives them back at
+/// once. Commands that read no feed (`publish`, `stories`, `serve` that
+/// does not poll) keep giving pages back at once. Reading, features and storing allocate and free much; giving
 /// every freed page back cost a cold poll of 1,000 feeds 50 % more system
 /// time, and one of 10,000 4 % more wall time (BENCHMARKS.md, session 19).
 /// Not when the user set jemalloc's options.
@@ -70,13 +72,16 @@ fn keep_freed_memory() {
         }
     };
     set(c"arenas.dirty_decay_ms");
+    // The automatic arenas only (`opt.narenas`, not `arenas.narenas`,
+    // which counts the arena of large allocations too: that one keeps
+    // giving its pages back at once).
     let mut arenas: libc::c_uint = 0;
     let mut len = std::mem::size_of::<libc::c_uint>();
     // SAFETY: reads one `unsigned` through jemalloc's control interface,
     // into a variable of that size.
     let read = unsafe {
         tikv_jemalloc_sys::mallctl(
-            c"arenas.narenas".as_ptr(),
+            c"opt.narenas".as_ptr(),
             (&raw mut arenas).cast(),
             &raw mut len,
             std::ptr::null_mut(),
