@@ -481,7 +481,7 @@ mod tests {
                     (id, 1.0 + next(7) as f64)
                 })
                 .collect();
-            SparseVec::from_weights(&weights, 200)
+            SparseVec::from_pairs(weights.into_iter(), 200)
         }
         let len = next(250);
         let doc = vector(next, len);
@@ -496,7 +496,7 @@ mod tests {
                         p.insert(ids[next(ids.len() as u64) as usize], 1.0 + next(7) as f64);
                     }
                 }
-                SparseVec::from_weights(&p, 32)
+                SparseVec::from_pairs(p.into_iter(), 32)
             })
             .collect();
         let mut sketch: Vec<u64> =

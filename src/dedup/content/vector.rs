@@ -3,9 +3,7 @@
 //! order-aware alignment of two documents' paragraphs. Pure.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -36,13 +34,8 @@ impl<'de> Deserialize<'de> for SparseVec {
 }
 
 impl SparseVec {
-    /// The strongest `keep` components of `weights`, scaled to unit length.
-    pub fn from_weights<S: BuildHasher>(weights: &HashMap<u32, f64, S>, keep: usize) -> SparseVec {
-        SparseVec::from_pairs(weights.iter().map(|(c, v)| (*c, *v)), keep)
-    }
-
-    /// [`SparseVec::from_weights`] of (concept, weight) pairs, concepts
-    /// distinct, in any order.
+    /// The strongest `keep` of (concept, weight) pairs (concepts distinct,
+    /// in any order), scaled to unit length.
     pub fn from_pairs(weights: impl Iterator<Item = (u32, f64)>, keep: usize) -> SparseVec {
         TOP.with_borrow_mut(|top| {
             top.clear();
@@ -252,7 +245,7 @@ impl Paragraphs {
 /// dictionary is itself a vector: the document's components with their
 /// weights, and among them, in id order, the paragraphs' other concepts at
 /// weight 0 (a document's vector has no zero weight:
-/// [`SparseVec::from_weights`] drops them).
+/// [`SparseVec::from_pairs`] drops them).
 /// `None` when the vectors do not have that shape (ids out of order, a
 /// zero weight in the document's vector): they are stored as they are.
 pub(crate) fn pack_concepts(doc: &SparseVec, paragraphs: &Paragraphs) -> Option<(SparseVec, Paragraphs)> {
@@ -469,10 +462,12 @@ fn matching<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn v(items: &[(u32, f64)]) -> SparseVec {
-        SparseVec::from_weights(&items.iter().copied().collect::<HashMap<u32, f64>>(), 50)
+        SparseVec::from_pairs(items.iter().copied().collect::<HashMap<u32, f64>>().into_iter(), 50)
     }
 
     fn al(a: &[SparseVec], b: &[SparseVec], floor: f64, cut: bool) -> f64 {
