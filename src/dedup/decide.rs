@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::content::{content_score, content_similarity};
-use super::features::{Features, sketch_containment, sketch_similarity};
+use super::features::{Features, sketch_containment_from, sketch_similarity_from};
 
 /// Cross-language content score needed to join a story without structural
 /// evidence (explicit links, shared ids). Chosen on one half of each
@@ -146,7 +146,7 @@ pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
     if days > 3 {
         return None;
     }
-    let sim = sketch_similarity(&new.sketch, &old.sketch);
+    let sim = sketch_similarity_from(&new.sketch, &old.sketch, DUPLICATE_THRESHOLD);
     if sim >= DUPLICATE_THRESHOLD {
         return Some(Evidence { score: sim, signals: vec![sig("near-identical text (3-gram Jaccard)", sim)] });
     }
@@ -156,7 +156,7 @@ pub fn duplicate_evidence(new: &Features, old: &Features) -> Option<Evidence> {
         // one) are posts of their own.
         return None;
     }
-    let (contained, sample) = sketch_containment(&new.sketch, &old.sketch);
+    let (contained, sample) = sketch_containment_from(&new.sketch, &old.sketch, CONTAINMENT_THRESHOLD);
     (sample >= CONTAINMENT_SAMPLE && contained >= CONTAINMENT_THRESHOLD && numbers_contained(new, old)).then(|| {
         Evidence { score: contained, signals: vec![sig("text contained in the other (3-gram containment)", contained)] }
     })
@@ -561,6 +561,7 @@ fn better(ev: &Evidence, c: &Candidate, current: Option<&(&Candidate, Evidence)>
 
 #[cfg(test)]
 mod tests {
+    use super::super::features::{sketch_containment, sketch_similarity};
     use super::*;
     use std::sync::Arc;
 

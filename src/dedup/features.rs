@@ -380,6 +380,22 @@ pub(crate) fn sketch(text: &str) -> Vec<u64> {
 
 /// Estimated Jaccard similarity of the 3-gram sets behind two sketches.
 pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
+    sketch_similarity_from(a, b, 0.0)
+}
+
+/// Misses (hashes of the union found on one side only) after which a
+/// merge of `n` steps cannot reach a share of `floor` shared ones: a
+/// hash more than the arithmetic allows, so that rounding never stops a
+/// merge that reaches it.
+fn most_misses(n: usize, floor: f64) -> usize {
+    if floor <= 0.0 { usize::MAX } else { (n as f64 * (1.0 - floor)).max(0.0) as usize + 1 }
+}
+
+/// [`sketch_similarity`], exact where it is at least `floor`; below it,
+/// some value below `floor`: the merge stops once so many hashes missed
+/// that the rest cannot bring it to `floor` (most pairs compared share
+/// almost nothing, and stop after a fifth of the merge or less).
+pub fn sketch_similarity_from(a: &[u64], b: &[u64], floor: f64) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
@@ -396,6 +412,9 @@ pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
     // Both strictly ascending: merge the smallest `keep` of the union,
     // counting those in both (the same counts as sorting the union). The
     // steps advance by arithmetic, not branches (see `SparseVec::cosine`).
+    // The estimate is `both / union` with `union` at most `keep`: each
+    // miss lowers the most it can end at by `1 / keep`.
+    let most = most_misses(keep, floor);
     let (mut i, mut j, mut union, mut both) = (0, 0, 0usize, 0usize);
     while union < keep && i < a.len() && j < b.len() {
         let (x, y) = (a[i], b[j]);
@@ -403,14 +422,27 @@ pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
         i += usize::from(x <= y);
         j += usize::from(x >= y);
         union += 1;
+        if union - both > most {
+            return 0.0;
+        }
     }
     // One side is used up: the rest of the other is in the union only.
     union += (keep - union).min(a.len() - i + b.len() - j);
     both as f64 / union as f64
 }
 
+/// [`sketch_containment_from`] with no floor: exact (the tests compare the
+/// two).
+#[cfg(test)]
+pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
+    sketch_containment_from(a, b, 0.0)
+}
+
 /// Estimated containment of the smaller 3-gram set behind two sketches in
-/// the larger one, with the number of sampled 3-grams it rests on.
+/// the larger one, with the number of sampled 3-grams it rests on; the
+/// share is exact where it is at least `floor`, and below it some share
+/// below `floor` (the merge stops once too many of the smaller sample's
+/// hashes missed). The sample size is always exact.
 ///
 /// Both sketches hold every hash of their set up to their largest (all of
 /// them when a sketch is not full), so below the smaller of the two limits
@@ -418,7 +450,7 @@ pub fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
 /// and the share of the smaller sample found in the other estimates
 /// containment. Robust to page chrome that only one side has, where
 /// Jaccard falls with every added line.
-pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
+pub fn sketch_containment_from(a: &[u64], b: &[u64], floor: f64) -> (f64, usize) {
     if !(a.is_sorted_by(|x, y| x < y) && b.is_sorted_by(|x, y| x < y)) {
         return (0.0, 0);
     }
@@ -431,12 +463,17 @@ pub fn sketch_containment(a: &[u64], b: &[u64]) -> (f64, usize) {
         return (0.0, 0);
     }
     // Both strictly ascending: one merge pass counts the shared hashes.
+    let most = most_misses(small.len(), floor);
     let (mut i, mut j, mut both) = (0, 0, 0usize);
     while i < small.len() && j < large.len() {
         let (x, y) = (small[i], large[j]);
         both += usize::from(x == y);
         i += usize::from(x <= y);
         j += usize::from(x >= y);
+        // The smaller sample's hashes passed, less those found.
+        if i - both > most {
+            return (0.0, small.len());
+        }
     }
     (both as f64 / small.len() as f64, small.len())
 }
@@ -629,6 +666,47 @@ mod tests {
 
     /// The merges count what sorting and searching the sets would count,
     /// for sketches of every length up to full, sharing few or many hashes.
+    #[test]
+    fn sketch_estimates_with_a_floor_are_exact_at_or_above_it_and_below_it_otherwise() {
+        let mut next = crate::dedup::test_numbers(11);
+        let (mut stopped, mut reached) = (0, 0);
+        for round in 0..3000 {
+            // A sketch, and another made from it with some hashes dropped
+            // and others added: from near copies to unrelated texts.
+            let range = [1_000, 100_000][round % 2];
+            let len = next(SKETCH as u64 + 40) as usize;
+            let mut a: Vec<u64> = (0..len).map(|_| next(range)).collect();
+            let mut b: Vec<u64> = a.iter().copied().filter(|_| next(100) >= (round % 60) as u64).collect();
+            b.extend((0..next(1 + (round % 50) as u64)).map(|_| next(range)));
+            for s in [&mut a, &mut b] {
+                s.sort_unstable();
+                s.dedup();
+                s.truncate(SKETCH);
+            }
+            for floor in [0.3, 0.5, 0.7, 0.85, 0.9] {
+                let exact = sketch_similarity(&a, &b);
+                let from = sketch_similarity_from(&a, &b, floor);
+                if exact >= floor {
+                    reached += 1;
+                    assert_eq!(from.to_bits(), exact.to_bits(), "round {round}, floor {floor}");
+                } else {
+                    stopped += usize::from(from != exact);
+                    assert!(from < floor, "round {round}, floor {floor}: {from} for {exact}");
+                }
+                let (contained, sample) = sketch_containment(&a, &b);
+                let (from, from_sample) = sketch_containment_from(&a, &b, floor);
+                assert_eq!(from_sample, sample, "round {round}");
+                if contained >= floor {
+                    assert_eq!(from.to_bits(), contained.to_bits(), "round {round}, floor {floor}");
+                } else {
+                    assert!(from < floor, "round {round}, floor {floor}: {from} for {contained}");
+                }
+            }
+        }
+        // Both sides of every floor were met, and merges did stop early.
+        assert!(reached > 1000 && stopped > 1000, "{reached} reached, {stopped} stopped");
+    }
+
     #[test]
     fn sketch_merges_count_as_the_sets_do() {
         let mut next = crate::dedup::test_numbers(5);
