@@ -1,5 +1,5 @@
 //! The threads that do a cycle's CPU work on each fetched source (parsing,
-//! normalising, features, storing): one per core and one more, started
+//! normalising, features; a writer thread stores): one per core and one more, started
 //! once and kept for the process's life. Few and lasting, so that what a
 //! thread keeps warm, its memo of word readings (`dedup::content::concepts`),
 //! is built a few times per process: on tokio's blocking pool the work

@@ -17,7 +17,7 @@ use crate::fetch::{FetchError, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::hosts::{HostGate, Hosts, LeaseKeeper, lease_end};
 use crate::model::RawEntry;
 use crate::schedule::{self, DueInputs};
-use crate::store::{ClaimRequest, Claimed, FetchRecord, Outcome, SaveStats, Store, StoreError};
+use crate::store::{ClaimRequest, Claimed, FetchRecord, FetchToSave, Outcome, SaveStats, Store, StoreError};
 use crate::stories::StoryRules;
 use crate::{normalise, parse};
 
@@ -259,10 +259,14 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let shared = Arc::new(config.clone());
     let by_key: HashMap<&str, &SourceConfig> = config.sources.iter().map(|s| (s.key.as_str(), s)).collect();
     let global = Arc::new(Semaphore::new(config.fetch.concurrency));
-    // One per core, and one more that can be storing while the others parse
-    // (as many as `cpu` has threads).
+    // As many as `cpu` has threads: one per core, and one more, which
+    // keeps both cores busy while the writer thread takes a share of one.
     let cpu = Arc::new(Semaphore::new(crate::cpu::threads()));
-    let light = Arc::new(Light::default());
+    let writer = Arc::new(Writer::default());
+    // Parsed fetches waiting for the writer, at most: a `cpu` thread goes
+    // on to the next feed instead of waiting for the store, and no more
+    // than this many fetches' entries are held while the store is behind.
+    let unsaved = Arc::new(Semaphore::new(2 * crate::cpu::threads()));
 
     let mut tasks = tokio::task::JoinSet::new();
     for c in claimed {
@@ -281,7 +285,8 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
             store: store.clone(),
             metrics: opts.metrics.clone(),
             cpu: cpu.clone(),
-            light: light.clone(),
+            unsaved: unsaved.clone(),
+            writer: writer.clone(),
         };
         let global = global.clone();
         tasks.spawn(
@@ -424,10 +429,12 @@ struct Job {
     fetcher: Fetcher,
     store: SharedStore,
     metrics: Option<Arc<crate::observe::Registry>>,
-    /// Permits to parse, normalise and store (CPU work).
+    /// Permits to parse and normalise (CPU work).
     cpu: Arc<Semaphore>,
-    /// Where fetches with nothing to parse are recorded, in groups.
-    light: Arc<Light>,
+    /// Permits to hold a parsed fetch until it is recorded.
+    unsaved: Arc<Semaphore>,
+    /// Where fetches are recorded, in groups.
+    writer: Arc<Writer>,
 }
 
 impl Job {
@@ -446,15 +453,31 @@ impl Job {
         let name = self.src.name.clone();
         let metrics = self.metrics.clone();
         // Many fetches wait on the network at once; only a few sources are
-        // parsed and stored at once: more would hold more feeds in memory
-        // and wait on the store's lock, not finish sooner.
+        // parsed at once (more would hold more feeds in memory, not finish
+        // sooner), and a few more parsed ones wait for the writer. A `cpu`
+        // thread never waits for the store: it goes on to the next feed.
+        let span = tracing::Span::current();
         let report = if matches!(fetched, Ok(Fetched::Body(..))) {
-            let cpu = self.cpu.clone();
-            let _cpu = cpu.acquire().await;
-            crate::cpu::run(move || self.process(fetched, started_at, duration_ms)).await
+            let unsaved = self.unsaved.clone();
+            let _unsaved = unsaved.acquire().await;
+            let prepared = {
+                let cpu = self.cpu.clone();
+                let _cpu = cpu.acquire().await;
+                crate::cpu::run(move || {
+                    let p = self.prepare(fetched, started_at, duration_ms);
+                    (self, p)
+                })
+                .await
+            };
+            match prepared {
+                Ok((job, p)) => job.writer.clone().record(Work::Prepared(Box::new((job, p))), span).await,
+                Err(e) => Err(e),
+            }
         } else {
-            let span = tracing::Span::current();
-            self.light.clone().record(Done { span, job: self, fetched, started_at, duration_ms }).await
+            self.writer
+                .clone()
+                .record(Work::Fetched(Box::new(Done { job: self, fetched, started_at, duration_ms })), span)
+                .await
         };
         let report = report.unwrap_or_else(|e| SourceReport {
             url: url.clone(),
@@ -473,28 +496,9 @@ impl Job {
         report
     }
 
-    fn process(
-        self,
-        fetched: Result<Fetched, FetchError>,
-        started_at: DateTime<Utc>,
-        duration_ms: u64,
-    ) -> SourceReport {
-        let recent = |id| lock(&self.store).recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
-        let (rec, entries, now) = self.prepare(fetched, started_at, duration_ms, recent);
-        let mut store = lock(&self.store);
-        let saved = store.save_fetch(self.claimed.id, &rec, &entries, now);
-        self.report(rec, saved, &mut store)
-    }
-
-    /// What a fetch brought: its record, with the next due time (from the
-    /// source's `recent` publication times too), and its entries.
-    fn prepare(
-        &self,
-        fetched: Result<Fetched, FetchError>,
-        started_at: DateTime<Utc>,
-        duration_ms: u64,
-        recent: impl FnOnce(i64) -> Vec<DateTime<Utc>>,
-    ) -> (FetchRecord, Vec<crate::store::NewEntry>, DateTime<Utc>) {
+    /// What a fetch brought: its record (without its next due time, which
+    /// [`Job::finish`] works out), its entries, and what the due time needs.
+    fn prepare(&self, fetched: Result<Fetched, FetchError>, started_at: DateTime<Utc>, duration_ms: u64) -> Prepared {
         let now = crate::clock::now();
         let mut rec = FetchRecord {
             started_at,
@@ -593,25 +597,51 @@ impl Job {
                 due.last_gap = self.claimed.last_fetch_at.and_then(|prev| (started_at - prev).to_std().ok());
             }
         }
-        due.ttl_minutes = hints.ttl_minutes;
-        due.update_every = hints.schedule.update_every_secs;
-        due.skip_hours = &hints.schedule.skip_hours;
-        due.skip_days = &hints.schedule.skip_days;
+        let due = Due {
+            errors: due.errors,
+            last_gap: due.last_gap,
+            retry_after: due.retry_after,
+            max_age: due.max_age,
+            expires_in: due.expires_in,
+            has_validators: due.has_validators,
+        };
+        Prepared { rec, entries, now, due, hints }
+    }
+
+    /// The fetch's next due time, from what [`Job::prepare`] found and the
+    /// source's `recent` publication times (read from the store).
+    fn finish(&self, p: Prepared, recent: impl FnOnce(i64) -> Vec<DateTime<Utc>>) -> Ready {
+        let Prepared { mut rec, entries, now, due, hints } = p;
         let mut recent: Vec<DateTime<Utc>> = recent(self.claimed.id);
         recent.extend(entries.iter().filter(|n| n.entry.date_given).map(|n| n.entry.published));
         recent.sort_unstable_by(|a, b| b.cmp(a));
         recent.dedup();
         recent.truncate(RECENT_FOR_ADAPTIVE);
-        due.recent = &recent;
-        if let Some(f) = rec.feed.as_mut() {
-            f.hints = hints.clone();
-        }
+        let due = DueInputs {
+            key: &self.src.key,
+            interval: self.src.interval,
+            min_interval: self.config.min_interval,
+            errors: due.errors,
+            last_gap: due.last_gap,
+            retry_after: due.retry_after,
+            max_age: due.max_age,
+            expires_in: due.expires_in,
+            ttl_minutes: hints.ttl_minutes,
+            has_validators: due.has_validators,
+            update_every: hints.schedule.update_every_secs,
+            skip_hours: &hints.schedule.skip_hours,
+            skip_days: &hints.schedule.skip_days,
+            recent: &recent,
+        };
         rec.next_due = if rec.gone {
             (now + chrono::Duration::days(3650), "410 Gone: no longer polled; remove it from feeds.toml".into())
         } else {
             schedule::next_due(now, &due)
         };
-        (rec, entries, now)
+        if let Some(f) = rec.feed.as_mut() {
+            f.hints = hints;
+        }
+        Ready { rec, entries, now }
     }
 
     /// The report of a fetch recorded (`saved`), or not: then the source's
@@ -681,49 +711,90 @@ impl Job {
     }
 }
 
-/// A fetch done, waiting to be recorded.
+/// A fetch done, its body not parsed (a 304, a failure): the writer
+/// works out its record.
 struct Done {
-    /// The source's span, entered where the fetch is recorded.
-    span: tracing::Span,
     job: Job,
     fetched: Result<Fetched, FetchError>,
     started_at: DateTime<Utc>,
     duration_ms: u64,
 }
 
-/// A fetch waiting to be recorded, and where its report goes.
-type Queued = (Done, tokio::sync::oneshot::Sender<SourceReport>);
+/// What [`Job::prepare`] made of a fetch: its record, its entries, and
+/// what its next due time needs besides the source's recent publications
+/// (read where the fetch is recorded, under the store's lock).
+struct Prepared {
+    rec: FetchRecord,
+    entries: Vec<crate::store::NewEntry>,
+    now: DateTime<Utc>,
+    due: Due,
+    hints: crate::store::FeedHints,
+}
 
-/// Records the fetches that brought nothing to parse (a 304, a failure) in
-/// groups: the first one queued starts a writer on the `cpu` pool, which
-/// records all that were queued meanwhile in one transaction, then the next
-/// group, until none is left. Each commit writes every page it changed to
-/// the log: one transaction per fetch wrote the same few pages 1,000 times
-/// in a poll of 1,000 unchanged feeds.
+/// The fields of [`DueInputs`] that a fetch sets.
+struct Due {
+    errors: u32,
+    last_gap: Option<std::time::Duration>,
+    retry_after: Option<u64>,
+    max_age: Option<u64>,
+    expires_in: Option<u64>,
+    has_validators: bool,
+}
+
+/// A fetch ready to store: its record, with its next due time, and its
+/// entries.
+struct Ready {
+    rec: FetchRecord,
+    entries: Vec<crate::store::NewEntry>,
+    now: DateTime<Utc>,
+}
+
+/// What waits for the writer.
+enum Work {
+    /// A fetch with no body to parse.
+    Fetched(Box<Done>),
+    /// A fetch whose body a `cpu` thread parsed and normalised.
+    Prepared(Box<(Job, Prepared)>),
+}
+
+/// A fetch waiting to be recorded: the source's span (entered where it is
+/// recorded), and where its report goes.
+type Queued = (Work, tracing::Span, tokio::sync::oneshot::Sender<SourceReport>);
+
+/// Records fetches in groups: the first one queued starts a writer thread,
+/// which records all that were queued meanwhile in one
+/// transaction, then the next group, until none is left. Each commit
+/// writes every page it changed to the log: one transaction per fetch
+/// wrote the same few pages 1,000 times in a poll of 1,000 unchanged
+/// feeds. And the threads that parse never wait for the store's lock: in
+/// a cold poll they kept 1.5 of 2 cores busy while each, in turn, waited
+/// for another to store its entries.
 #[derive(Default)]
-struct Light {
+struct Writer {
     /// The fetches waiting; whether a writer runs.
     queue: Mutex<(Vec<Queued>, bool)>,
 }
 
-impl Light {
-    /// Queues `done` and waits for its report.
-    async fn record(self: Arc<Self>, done: Done) -> Result<SourceReport, String> {
+impl Writer {
+    /// Queues `work` and waits for its report.
+    async fn record(self: Arc<Self>, work: Work, span: tracing::Span) -> Result<SourceReport, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let start = {
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.0.push((done, tx));
+            queue.0.push((work, span, tx));
             !std::mem::replace(&mut queue.1, true)
         };
         if start {
-            let light = self.clone();
+            let writer = self.clone();
             tokio::spawn(async move {
-                let writer = light.clone();
-                if let Err(e) = crate::cpu::run(move || writer.write()).await {
+                let w = writer.clone();
+                // Its own thread, not the `cpu` pool's: it never waits
+                // behind the parsing it frees.
+                if let Err(e) = tokio::task::spawn_blocking(move || w.write()).await {
                     // No writer: the queued fetches fail (their senders
                     // dropped) rather than wait for ever.
                     tracing::error!(error = %e, "cannot record fetches");
-                    let mut queue = light.queue.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut queue = writer.queue.lock().unwrap_or_else(|p| p.into_inner());
                     queue.0.clear();
                     queue.1 = false;
                 }
@@ -752,35 +823,57 @@ impl Light {
     }
 }
 
-/// Records a group of fetches without entries in one transaction, or, when
-/// that fails, each on its own (so that each fails on its own).
+/// Records a group of fetches in one transaction, or, when that fails,
+/// each on its own (so that each fails on its own).
 fn write_group(group: Vec<Queued>) {
-    let Some(store) = group.first().map(|(done, _)| done.job.store.clone()) else { return };
+    let Some(store) = group.first().map(|(work, ..)| match work {
+        Work::Fetched(d) => d.job.store.clone(),
+        Work::Prepared(both) => both.0.store.clone(),
+    }) else {
+        return;
+    };
     let mut store = lock(&store);
-    let prepared: Vec<_> = group
+    let ready: Vec<(Job, Ready, tracing::Span, _)> = group
         .into_iter()
-        .map(|(d, tx)| {
-            let _entered = d.span.enter();
-            let recent = |id| store.recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default();
-            let (rec, _, now) = d.job.prepare(d.fetched, d.started_at, d.duration_ms, recent);
-            (d.span.clone(), d.job, rec, now, tx)
+        .map(|(work, span, tx)| {
+            let _entered = span.enter();
+            let (job, p) = match work {
+                Work::Prepared(both) => *both,
+                Work::Fetched(d) => {
+                    let p = d.job.prepare(d.fetched, d.started_at, d.duration_ms);
+                    (d.job, p)
+                }
+            };
+            let ready = job.finish(p, |id| store.recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default());
+            drop(_entered);
+            (job, ready, span, tx)
         })
         .collect();
     let together = {
-        let records: Vec<(i64, &FetchRecord)> =
-            prepared.iter().map(|(_, job, rec, ..)| (job.claimed.id, rec)).collect();
-        store.save_fetches(&records)
+        let saves: Vec<FetchToSave<'_>> = ready
+            .iter()
+            .map(|(job, r, ..)| FetchToSave {
+                source_id: job.claimed.id,
+                fetch: &r.rec,
+                entries: &r.entries,
+                now: r.now,
+            })
+            .collect();
+        store.save_fetches(&saves)
     };
     if let Err(e) = &together {
-        debug!(error = %e, fetches = prepared.len(), "cannot record the group at once: one at a time");
+        debug!(error = %e, fetches = ready.len(), "cannot record the group at once: one at a time");
     }
-    for (span, job, rec, now, tx) in prepared {
+    let mut together = together.ok().map(Vec::into_iter);
+    for (job, r, span, tx) in ready {
         let _entered = span.enter();
-        let saved = match together {
-            Ok(()) => Ok(SaveStats::default()),
-            Err(_) => store.save_fetch(job.claimed.id, &rec, &[], now),
+        let saved = match together.as_mut().and_then(Iterator::next) {
+            Some(stats) => Ok(stats),
+            None => store.save_fetch(job.claimed.id, &r.rec, &r.entries, r.now),
         };
-        let _ = tx.send(job.report(rec, saved, &mut store));
+        // The entries are freed here, before the report goes.
+        drop(r.entries);
+        let _ = tx.send(job.report(r.rec, saved, &mut store));
     }
 }
 

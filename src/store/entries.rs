@@ -25,11 +25,12 @@ pub struct NewEntry {
     pub entry: Entry,
     /// JSON of the raw fields it was normalised from.
     pub raw: String,
-    /// Its dedup features.
-    pub features: crate::dedup::Features,
-    /// The features as stored ([`crate::dedup::Features::encode`]), worked
-    /// out beforehand: the fetch's `cpu` thread encodes them before it
-    /// takes the store, which one thread at a time holds.
+    /// Its features' identity keys ([`crate::dedup::Features::keys`]).
+    pub keys: Vec<String>,
+    /// Its dedup features as stored ([`crate::dedup::Features::encode`]),
+    /// worked out beforehand: the fetch's `cpu` thread encodes them before
+    /// the writer stores them. Only the encoded form is kept: a parsed
+    /// fetch waiting for the writer holds a third less.
     pub stored_features: Vec<u8>,
 }
 
@@ -37,7 +38,13 @@ impl NewEntry {
     /// An entry to store, its features encoded.
     pub fn new(entry: Entry, raw: String, mut features: crate::dedup::Features) -> NewEntry {
         let stored_features = features.encode();
-        NewEntry { entry, raw, features, stored_features }
+        NewEntry { entry, raw, keys: features.keys(), stored_features }
+    }
+
+    /// Its features, read back from their stored form.
+    pub fn features(&self) -> Result<crate::dedup::Features, StoreError> {
+        crate::dedup::Features::decode(&self.stored_features)
+            .ok_or_else(|| StoreError::Corrupt("the features of an entry to store".into()))
     }
 }
 
@@ -54,6 +61,20 @@ pub struct EntryRow {
     pub first_seen_at: String,
 }
 
+/// One fetch to record, with the entries it brought (none for a 304 or
+/// a failure): an item of [`Store::save_fetches`].
+#[derive(Debug, Clone, Copy)]
+pub struct FetchToSave<'a> {
+    /// The source's row id.
+    pub source_id: i64,
+    /// What the fetch did.
+    pub fetch: &'a FetchRecord,
+    /// Its entries, normalised.
+    pub entries: &'a [NewEntry],
+    /// When it was processed (first and last seen times).
+    pub now: DateTime<Utc>,
+}
+
 impl Store {
     /// Records one fetch and upserts its entries, in one transaction: either
     /// all of it is stored or nothing is. New entries get their story in
@@ -67,48 +88,32 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<SaveStats, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start saving")?;
-        let cache = &mut self.features;
-        let mut stats = SaveStats::default();
-        for n in entries {
-            match upsert(&tx, source_id, &n.entry, &n.raw, now)? {
-                Upsert::New(id) => {
-                    stats.new += 1;
-                    features::store_encoded(&tx, cache, id, &n.features, &n.stored_features)?;
-                }
-                Upsert::Updated(id) => {
-                    stats.updated += 1;
-                    // An updated entry keeps what its page said.
-                    let mut f = n.features.clone();
-                    let links = features::page_links(&tx, id)?;
-                    crate::stories::add_links(&mut f, links.iter().map(String::as_str));
-                    features::store(&tx, cache, id, f)?;
-                    // A changed entry may carry new strong evidence (a late hreflang link).
-                    features::queue_recheck(&tx, id)?;
-                }
-                Upsert::Same => {}
-            }
-        }
-        record(&tx, source_id, fetch, stats.new, stats.updated)?;
+        let stats = save_in(&tx, &mut self.features, FetchToSave { source_id, fetch, entries, now })?;
         tx.commit().ctx("cannot commit entries")?;
         Ok(stats)
     }
 
-    /// Records fetches that brought no entries (a 304, a failure) in one
-    /// transaction: all of them or, on an error, none (the caller can then
-    /// record them one at a time). Each commit writes every page it
-    /// changed to the log: a poll of 1,000 unchanged feeds wrote 1,000
-    /// times the same few pages.
-    /// Several source rows: on PostgreSQL under the sources lock, in id
-    /// order, as every write to several of them.
-    pub fn save_fetches(&mut self, fetches: &[(i64, &FetchRecord)]) -> Result<(), StoreError> {
+    /// Records several fetches and their entries in one transaction: all
+    /// of them or, on an error, none (the caller can then record them one
+    /// at a time, so that each fails on its own). Each commit writes every
+    /// page it changed to the log: a poll of 1,000 unchanged feeds wrote
+    /// 1,000 times the same few pages, and a cold poll as many times the
+    /// pages of the indexes its entries share. Several source rows: on
+    /// PostgreSQL under the sources lock, in id order, as every write to
+    /// several of them. The stats come back in the order of `fetches`.
+    pub fn save_fetches(&mut self, fetches: &[FetchToSave<'_>]) -> Result<Vec<SaveStats>, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start saving")?;
-        super::sources::lock_sources(&tx)?;
-        let mut fetches = fetches.to_vec();
-        fetches.sort_by_key(|(source_id, _)| *source_id);
-        for (source_id, fetch) in fetches {
-            record(&tx, source_id, fetch, 0, 0)?;
+        if fetches.len() > 1 {
+            super::sources::lock_sources(&tx)?;
         }
-        tx.commit().ctx("cannot commit fetches")
+        let mut order: Vec<usize> = (0..fetches.len()).collect();
+        order.sort_by_key(|&i| fetches[i].source_id);
+        let mut stats = vec![SaveStats::default(); fetches.len()];
+        for i in order {
+            stats[i] = save_in(&tx, &mut self.features, fetches[i])?;
+        }
+        tx.commit().ctx("cannot commit fetches")?;
+        Ok(stats)
     }
 
     /// All entries of a source, newest first.
@@ -125,6 +130,32 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Records one fetch and upserts its entries inside `tx`.
+fn save_in(tx: &Db, cache: &mut crate::stories::FeatureCache, save: FetchToSave<'_>) -> Result<SaveStats, StoreError> {
+    let mut stats = SaveStats::default();
+    for n in save.entries {
+        match upsert(tx, save.source_id, &n.entry, &n.raw, save.now)? {
+            Upsert::New(id) => {
+                stats.new += 1;
+                features::store_encoded(tx, cache, id, &n.keys, &n.stored_features)?;
+            }
+            Upsert::Updated(id) => {
+                stats.updated += 1;
+                // An updated entry keeps what its page said.
+                let mut f = n.features()?;
+                let links = features::page_links(tx, id)?;
+                crate::stories::add_links(&mut f, links.iter().map(String::as_str));
+                features::store(tx, cache, id, f)?;
+                // A changed entry may carry new strong evidence (a late hreflang link).
+                features::queue_recheck(tx, id)?;
+            }
+            Upsert::Same => {}
+        }
+    }
+    record(tx, save.source_id, save.fetch, stats.new, stats.updated)?;
+    Ok(stats)
 }
 
 /// One entry by id, on any connection or transaction.

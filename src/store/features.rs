@@ -31,17 +31,17 @@ pub(super) fn load(tx: &Db, cache: &mut FeatureCache, id: i64) -> Result<Option<
 /// encoding them here.
 pub(super) fn store(tx: &Db, cache: &mut FeatureCache, id: i64, mut f: Features) -> Result<(), StoreError> {
     let encoded = f.encode();
-    store_encoded(tx, cache, id, &f, &encoded)
+    store_encoded(tx, cache, id, &f.keys(), &encoded)
 }
 
 /// [`store`] with the features already encoded (`encoded`:
-/// `Features::encode` of `f`), as a fetch's `cpu` thread does before it
-/// takes the store.
+/// `Features::encode` of features whose identity keys are `keys`), as a
+/// fetch's `cpu` thread encodes them before the writer stores them.
 pub(super) fn store_encoded(
     tx: &Db,
     cache: &mut FeatureCache,
     id: i64,
-    f: &Features,
+    keys: &[String],
     encoded: &[u8],
 ) -> Result<(), StoreError> {
     tx.execute(
@@ -51,7 +51,7 @@ pub(super) fn store_encoded(
     )
     .ctx("cannot store features")?;
     tx.execute("DELETE FROM entry_keys WHERE entry_id = ?1", p![id]).ctx("cannot store keys")?;
-    for k in f.keys() {
+    for k in keys {
         tx.execute("INSERT INTO entry_keys (key, entry_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", p![k, id])
             .ctx("cannot store keys")?;
     }

@@ -49,7 +49,7 @@ pub use copy::{
 };
 pub use db::DbError;
 
-pub use entries::{EntryRow, NewEntry, SaveStats};
+pub use entries::{EntryRow, FetchToSave, NewEntry, SaveStats};
 pub use explain::{FetchLine, LogLine, Member, StoryEvent};
 pub use leases::{Claim, ClaimRequest, NodeRow};
 pub use notify::ChangeListener;

@@ -774,3 +774,43 @@ fn waiting_entries_are_read_without_a_scan_of_all_entries() {
     assert!(plan.iter().any(|step| step.starts_with("SCAN sp")), "{plan:?}");
     assert!(plan.iter().all(|step| !step.starts_with("SCAN e")), "{plan:?}");
 }
+
+#[test]
+fn fetches_saved_together_are_all_stored_or_none() {
+    on_every_engine(|database| {
+        let (mut store, claimed) = claimed_store(database);
+        let batch = |c: &super::Claimed, from: u32| -> Vec<NewEntry> {
+            let lang = c.key.rsplit('/').next().unwrap().trim_end_matches(".xml").to_string();
+            (from..from + 3)
+                .map(|n| new_entry(entry(&lang, n, &format!("{lang} {n}"), t0() + Duration::hours(i64::from(n))), c.id))
+                .collect()
+        };
+        let (a, b) = (&claimed[0], &claimed[1]);
+        let (fa, fb) = (fetch(&a.url, t0(), Outcome::Ok), fetch(&b.url, t0(), Outcome::Ok));
+        let (ea, eb) = (batch(a, 1), batch(b, 1));
+        // The second source's fetch first: stats come back in the order given.
+        let stats = store
+            .save_fetches(&[
+                FetchToSave { source_id: b.id, fetch: &fb, entries: &eb[..2], now: t0() },
+                FetchToSave { source_id: a.id, fetch: &fa, entries: &ea, now: t0() },
+            ])
+            .unwrap();
+        assert_eq!(stats.iter().map(|s| s.new).collect::<Vec<_>>(), [2, 3]);
+        let count = |s: &Store, id| s.entries_of(id).unwrap().len();
+        assert_eq!((count(&store, a.id), count(&store, b.id)), (3, 2));
+        // One bad fetch in a group (an entry of a source that does not
+        // exist): nothing of the group is stored, and the store goes on.
+        let later = t0() + Duration::hours(1);
+        let (ea2, eb2) = (batch(a, 10), batch(b, 10));
+        let missing = a.id.max(b.id) + 1000;
+        let failed = store.save_fetches(&[
+            FetchToSave { source_id: a.id, fetch: &fa, entries: &ea2, now: later },
+            FetchToSave { source_id: missing, fetch: &fb, entries: &eb2, now: later },
+        ]);
+        assert!(failed.is_err(), "a fetch of a missing source is refused");
+        assert_eq!((count(&store, a.id), count(&store, b.id)), (3, 2), "nothing of the failed group is stored");
+        let again = store.save_fetch(a.id, &fa, &ea2, later).unwrap();
+        assert_eq!(again.new, 3);
+        format!("{stats:?} {again:?}")
+    });
+}
