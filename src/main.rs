@@ -130,10 +130,11 @@ fn limit_malloc_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
 
-/// Gives the free pages of every glibc arena back to the system: called by
-/// a cycle before story assignment, whose thread allocates in one arena
-/// while the others keep what the fetch phase freed in them (BENCHMARKS.md,
-/// session 18).
+/// Gives the free pages of every glibc arena, and the freed pages jemalloc
+/// keeps for reuse, back to the system: called by a cycle before story
+/// assignment, whose thread allocates in one arena while the others keep
+/// what the fetch phase freed in them (BENCHMARKS.md, session 18), and
+/// before the publish after it.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn release_free_memory() {
@@ -141,6 +142,15 @@ fn release_free_memory() {
     // free pages to the system; no allocation is moved.
     unsafe {
         libc::malloc_trim(0);
+    }
+    // Every arena's unused dirty pages: `arena.<i>.purge` with `i` =
+    // `MALLCTL_ARENAS_ALL` (4096 in jemalloc's header; the crate does not
+    // export it).
+    // SAFETY: a jemalloc control call that takes and gives no value; it
+    // only returns unused pages to the system.
+    unsafe {
+        let none = std::ptr::null_mut();
+        tikv_jemalloc_sys::mallctl(c"arena.4096.purge".as_ptr(), none, std::ptr::null_mut(), none, 0);
     }
 }
 

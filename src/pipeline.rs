@@ -32,9 +32,10 @@ const RECENT_FOR_ADAPTIVE: usize = 10;
 /// ([`set_memory_release`]).
 static MEMORY_RELEASE: OnceLock<fn()> = OnceLock::new();
 
-/// Sets what a cycle calls between its fetch phase and story assignment to
-/// give freed memory back to the system (the binary: glibc's
-/// `malloc_trim`; the library has no `unsafe`). Assignment's thread
+/// Sets what a cycle calls between its fetch phase and story assignment,
+/// and before the publish after a cycle that changed something, to give
+/// freed memory back to the system (the binary: glibc's `malloc_trim` and
+/// jemalloc's purge; the library has no `unsafe`). Assignment's thread
 /// allocates in one of the allocator's arenas; what the fetch phase freed
 /// in the others would otherwise stay part of the process's memory through
 /// assignment, its peak (BENCHMARKS.md, session 18). Set once; later calls
@@ -1031,6 +1032,12 @@ pub fn publish_after_poll(
 ) -> Result<Option<PublishReport>, PublishError> {
     let changed = summary.new_entries() + summary.updated_entries() > 0 || summary.restructured();
     if changed || !config.output_dir.join("index.html").exists() {
+        // What the cycle freed goes back before the publish allocates its
+        // own: the cycle's freed pages and the publish's made the peak of
+        // a cold poll.
+        if changed && let Some(release) = MEMORY_RELEASE.get() {
+            release();
+        }
         return publish(store, config).map(Some);
     }
     if summary.sources.is_empty() {
