@@ -139,7 +139,7 @@ fn save_in(tx: &Db, cache: &mut crate::stories::FeatureCache, save: FetchToSave<
         match upsert(tx, save.source_id, &n.entry, &n.raw, save.now)? {
             Upsert::New(id) => {
                 stats.new += 1;
-                features::store_encoded(tx, cache, id, &n.keys, &n.stored_features)?;
+                features::store_encoded(tx, cache, id, &n.keys, &n.stored_features, true)?;
             }
             Upsert::Updated(id) => {
                 stats.updated += 1;

@@ -31,18 +31,22 @@ pub(super) fn load(tx: &Db, cache: &mut FeatureCache, id: i64) -> Result<Option<
 /// encoding them here.
 pub(super) fn store(tx: &Db, cache: &mut FeatureCache, id: i64, mut f: Features) -> Result<(), StoreError> {
     let encoded = f.encode();
-    store_encoded(tx, cache, id, &f.keys(), &encoded)
+    store_encoded(tx, cache, id, &f.keys(), &encoded, false)
 }
 
 /// [`store`] with the features already encoded (`encoded`:
 /// `Features::encode` of features whose identity keys are `keys`), as a
 /// fetch's `cpu` thread encodes them before the writer stores them.
+/// `fresh`: the entry's row was made in this transaction, so no keys of it
+/// are stored yet (a purge deletes an entry's keys with it, so none are
+/// left for a new row that takes a deleted one's id).
 pub(super) fn store_encoded(
     tx: &Db,
     cache: &mut FeatureCache,
     id: i64,
     keys: &[String],
     encoded: &[u8],
+    fresh: bool,
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO entry_features (entry_id, features) VALUES (?1, ?2)
@@ -50,7 +54,9 @@ pub(super) fn store_encoded(
         p![id, encoded],
     )
     .ctx("cannot store features")?;
-    tx.execute("DELETE FROM entry_keys WHERE entry_id = ?1", p![id]).ctx("cannot store keys")?;
+    if !fresh {
+        tx.execute("DELETE FROM entry_keys WHERE entry_id = ?1", p![id]).ctx("cannot store keys")?;
+    }
     for k in keys {
         tx.execute("INSERT INTO entry_keys (key, entry_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", p![k, id])
             .ctx("cannot store keys")?;
