@@ -1,7 +1,9 @@
 //! One poll cycle, top to bottom: sync sources from the config, claim the
-//! due ones, fetch them concurrently (bounded globally and per host), then
-//! parse, normalise and store each in one transaction. A source's failure is
-//! recorded on it and never stops the others.
+//! due ones, fetch them concurrently (bounded globally and per host), parse
+//! and normalise each on a `cpu` thread, and store them in groups (a writer
+//! thread, one transaction per group); then entry pages, story assignment
+//! and reconciliation. A source's failure is recorded on it and never stops
+//! the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,14 +30,14 @@ const ASSIGN_PATIENCE_LEASES: u32 = 5;
 const RECENT_FOR_ADAPTIVE: usize = 10;
 
 /// What gives freed memory back to the system between a cycle's fetch
-/// phase and its story assignment, if the binary set one
-/// ([`set_memory_release`]).
+/// phase and its story assignment, and at the end of a cycle that stored
+/// entries, if the binary set one ([`set_memory_release`]).
 static MEMORY_RELEASE: OnceLock<fn()> = OnceLock::new();
 
 /// Sets what a cycle calls between its fetch phase and story assignment,
-/// and before the publish after a cycle that changed something, to give
-/// freed memory back to the system (the binary: glibc's `malloc_trim` and
-/// jemalloc's purge; the library has no `unsafe`). Assignment's thread
+/// and at its end when it stored entries (before the publish after it), to
+/// give freed memory back to the system (the binary: glibc's `malloc_trim`
+/// and jemalloc's purge; the library has no `unsafe`). Assignment's thread
 /// allocates in one of the allocator's arenas; what the fetch phase freed
 /// in the others would otherwise stay part of the process's memory through
 /// assignment, its peak (BENCHMARKS.md, session 18). Set once; later calls
@@ -362,6 +364,14 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let s = store.clone();
     summary.reevaluated = blocking(move || lock(&s).reconcile_stories(&rules)).await??;
     summary.phases.reconcile = phase.elapsed().as_secs_f64();
+    // What the cycle freed goes back before the publish after it allocates
+    // its own (off the async threads, without the store): the cycle's freed
+    // pages and the publish's made the peak of a cold poll.
+    if summary.new_entries() + summary.updated_entries() > 0
+        && let Some(release) = MEMORY_RELEASE.get().copied()
+    {
+        blocking(release).await?;
+    }
     for w in &summary.reevaluated.warnings {
         warn!("{w}");
     }
@@ -767,9 +777,9 @@ type Queued = (Work, tracing::Span, tokio::sync::oneshot::Sender<SourceReport>);
 /// transaction, then the next group, until none is left. Each commit
 /// writes every page it changed to the log: one transaction per fetch
 /// wrote the same few pages 1,000 times in a poll of 1,000 unchanged
-/// feeds. And the threads that parse never wait for the store's lock: in
-/// a cold poll they kept 1.5 of 2 cores busy while each, in turn, waited
-/// for another to store its entries.
+/// feeds. And the threads that parse never wait for the store: when each
+/// stored its own fetch, the fetch phase of a cold poll of 1,000 feeds kept
+/// 1.55 of 2 cores busy; with the writer, 1.75 (BENCHMARKS.md, session 20).
 #[derive(Default)]
 struct Writer {
     /// The fetches waiting; whether a writer runs.
@@ -834,23 +844,33 @@ fn write_group(group: Vec<Queued>) {
         return;
     };
     let mut store = lock(&store);
-    let ready: Vec<(Job, Ready, tracing::Span, _)> = group
-        .into_iter()
-        .map(|(work, span, tx)| {
+    // A panic fails the fetch it came from (its report's sender dropped:
+    // the fetch is reported failed), not the rest of the group.
+    let guarded = |span: &tracing::Span, f: &mut dyn FnMut()| {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
             let _entered = span.enter();
-            let (job, p) = match work {
-                Work::Prepared(both) => *both,
-                Work::Fetched(d) => {
+            tracing::error!(panic = crate::cpu::panic_message(panic.as_ref()), "recording the fetch panicked");
+        }
+    };
+    let mut ready: Vec<(Job, Ready, tracing::Span, _)> = Vec::with_capacity(group.len());
+    for (work, span, tx) in group {
+        let (mut work, mut tx) = (Some(work), Some(tx));
+        guarded(&span, &mut || {
+            let _entered = span.enter();
+            let (job, p) = match work.take() {
+                Some(Work::Prepared(both)) => *both,
+                Some(Work::Fetched(d)) => {
                     let p = d.job.prepare(d.fetched, d.started_at, d.duration_ms);
                     (d.job, p)
                 }
+                None => return,
             };
-            let ready = job.finish(p, |id| store.recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default());
-            drop(_entered);
-            (job, ready, span, tx)
-        })
-        .collect();
-    let together = {
+            let r = job.finish(p, |id| store.recent_published(id, RECENT_FOR_ADAPTIVE).unwrap_or_default());
+            ready.push((job, r, span.clone(), tx.take()));
+        });
+    }
+    let mut together = None;
+    guarded(&tracing::Span::current(), &mut || {
         let saves: Vec<FetchToSave<'_>> = ready
             .iter()
             .map(|(job, r, ..)| FetchToSave {
@@ -860,21 +880,33 @@ fn write_group(group: Vec<Queued>) {
                 now: r.now,
             })
             .collect();
-        store.save_fetches(&saves)
+        together = Some(store.save_fetches(&saves));
+    });
+    let mut together = match together {
+        Some(Ok(stats)) => Some(stats.into_iter()),
+        Some(Err(e)) => {
+            debug!(error = %e, fetches = ready.len(), "cannot record the group at once: one at a time");
+            None
+        }
+        None => None,
     };
-    if let Err(e) = &together {
-        debug!(error = %e, fetches = ready.len(), "cannot record the group at once: one at a time");
-    }
-    let mut together = together.ok().map(Vec::into_iter);
     for (job, r, span, tx) in ready {
-        let _entered = span.enter();
-        let saved = match together.as_mut().and_then(Iterator::next) {
-            Some(stats) => Ok(stats),
-            None => store.save_fetch(job.claimed.id, &r.rec, &r.entries, r.now),
-        };
-        // The entries are freed here, before the report goes.
-        drop(r.entries);
-        let _ = tx.send(job.report(r.rec, saved, &mut store));
+        let stats = together.as_mut().and_then(Iterator::next);
+        let mut item = Some((job, r, tx));
+        guarded(&span, &mut || {
+            let Some((job, r, tx)) = item.take() else { return };
+            let _entered = span.enter();
+            let saved = match stats {
+                Some(stats) => Ok(stats),
+                None => store.save_fetch(job.claimed.id, &r.rec, &r.entries, r.now),
+            };
+            // The entries are freed here, before the report goes.
+            drop(r.entries);
+            let report = job.report(r.rec, saved, &mut store);
+            if let Some(tx) = tx {
+                let _ = tx.send(report);
+            }
+        });
     }
 }
 
@@ -1032,12 +1064,6 @@ pub fn publish_after_poll(
 ) -> Result<Option<PublishReport>, PublishError> {
     let changed = summary.new_entries() + summary.updated_entries() > 0 || summary.restructured();
     if changed || !config.output_dir.join("index.html").exists() {
-        // What the cycle freed goes back before the publish allocates its
-        // own: the cycle's freed pages and the publish's made the peak of
-        // a cold poll.
-        if changed && let Some(release) = MEMORY_RELEASE.get() {
-            release();
-        }
         return publish(store, config).map(Some);
     }
     if summary.sources.is_empty() {

@@ -664,8 +664,8 @@ mod tests {
         assert_eq!(fold_url("https://www.Example.org/a/b/").as_deref(), Some("example.org/a/b"));
     }
 
-    /// The merges count what sorting and searching the sets would count,
-    /// for sketches of every length up to full, sharing few or many hashes.
+    /// A floor changes no estimate that reaches it, and leaves every other
+    /// one below it.
     #[test]
     fn sketch_estimates_with_a_floor_are_exact_at_or_above_it_and_below_it_otherwise() {
         let mut next = crate::dedup::test_numbers(11);
@@ -707,6 +707,8 @@ mod tests {
         assert!(reached > 1000 && stopped > 1000, "{reached} reached, {stopped} stopped");
     }
 
+    /// The merges count what sorting and searching the sets would count,
+    /// for sketches of every length up to full, sharing few or many hashes.
     #[test]
     fn sketch_merges_count_as_the_sets_do() {
         let mut next = crate::dedup::test_numbers(5);

@@ -98,19 +98,26 @@ impl Store {
     /// at a time, so that each fails on its own). Each commit writes every
     /// page it changed to the log: a poll of 1,000 unchanged feeds wrote
     /// 1,000 times the same few pages, and a cold poll as many times the
-    /// pages of the indexes its entries share. Several source rows: on
-    /// PostgreSQL under the sources lock, in id order, as every write to
-    /// several of them. The stats come back in the order of `fetches`.
+    /// pages of the indexes its entries share. The entries first (each
+    /// node writes only its claimed sources' entries), then the source rows:
+    /// several of them on PostgreSQL under the sources lock, in id order,
+    /// as every write to several of them, so that other nodes' claims wait
+    /// for the rows and the commit, not for the entries. The stats come
+    /// back in the order of `fetches`.
     pub fn save_fetches(&mut self, fetches: &[FetchToSave<'_>]) -> Result<Vec<SaveStats>, StoreError> {
         let tx = self.db.transaction(true).ctx("cannot start saving")?;
-        if fetches.len() > 1 {
-            super::sources::lock_sources(&tx)?;
-        }
         let mut order: Vec<usize> = (0..fetches.len()).collect();
         order.sort_by_key(|&i| fetches[i].source_id);
         let mut stats = vec![SaveStats::default(); fetches.len()];
-        for i in order {
-            stats[i] = save_in(&tx, &mut self.features, fetches[i])?;
+        for &i in &order {
+            stats[i] = save_entries(&tx, &mut self.features, fetches[i])?;
+        }
+        if fetches.len() > 1 {
+            super::sources::lock_sources(&tx)?;
+        }
+        for &i in &order {
+            let f = fetches[i];
+            record(&tx, f.source_id, f.fetch, stats[i].new, stats[i].updated)?;
         }
         tx.commit().ctx("cannot commit fetches")?;
         Ok(stats)
@@ -134,6 +141,17 @@ impl Store {
 
 /// Records one fetch and upserts its entries inside `tx`.
 fn save_in(tx: &Db, cache: &mut crate::stories::FeatureCache, save: FetchToSave<'_>) -> Result<SaveStats, StoreError> {
+    let stats = save_entries(tx, cache, save)?;
+    record(tx, save.source_id, save.fetch, stats.new, stats.updated)?;
+    Ok(stats)
+}
+
+/// Upserts one fetch's entries inside `tx` (its record left to the caller).
+fn save_entries(
+    tx: &Db,
+    cache: &mut crate::stories::FeatureCache,
+    save: FetchToSave<'_>,
+) -> Result<SaveStats, StoreError> {
     let mut stats = SaveStats::default();
     for n in save.entries {
         match upsert(tx, save.source_id, &n.entry, &n.raw, save.now)? {
@@ -154,7 +172,6 @@ fn save_in(tx: &Db, cache: &mut crate::stories::FeatureCache, save: FetchToSave<
             Upsert::Same => {}
         }
     }
-    record(tx, save.source_id, save.fetch, stats.new, stats.updated)?;
     Ok(stats)
 }
 

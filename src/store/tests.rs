@@ -797,9 +797,12 @@ fn fetches_saved_together_are_all_stored_or_none() {
             .unwrap();
         assert_eq!(stats.iter().map(|s| s.new).collect::<Vec<_>>(), [2, 3]);
         let count = |s: &Store, id| s.entries_of(id).unwrap().len();
+        let fetches = |s: &Store, id| s.recent_fetches(id, 100).unwrap().len();
         assert_eq!((count(&store, a.id), count(&store, b.id)), (3, 2));
+        assert_eq!((fetches(&store, a.id), fetches(&store, b.id)), (1, 1));
         // One bad fetch in a group (an entry of a source that does not
-        // exist): nothing of the group is stored, and the store goes on.
+        // exist): nothing of the group is stored (the other fetch's entries
+        // and record), and the store goes on.
         let later = t0() + Duration::hours(1);
         let (ea2, eb2) = (batch(a, 10), batch(b, 10));
         let missing = a.id.max(b.id) + 1000;
@@ -808,9 +811,11 @@ fn fetches_saved_together_are_all_stored_or_none() {
             FetchToSave { source_id: missing, fetch: &fb, entries: &eb2, now: later },
         ]);
         assert!(failed.is_err(), "a fetch of a missing source is refused");
-        assert_eq!((count(&store, a.id), count(&store, b.id)), (3, 2), "nothing of the failed group is stored");
+        assert_eq!(count(&store, a.id), 3, "no entry of the failed group is stored");
+        assert_eq!(fetches(&store, a.id), 1, "no fetch of the failed group is recorded");
         let again = store.save_fetch(a.id, &fa, &ea2, later).unwrap();
         assert_eq!(again.new, 3);
+        assert_eq!((count(&store, a.id), fetches(&store, a.id)), (6, 2));
         format!("{stats:?} {again:?}")
     });
 }
