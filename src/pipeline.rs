@@ -364,13 +364,21 @@ pub async fn poll_with(store: &SharedStore, config: &Config, opts: &PollOptions)
     let s = store.clone();
     summary.reevaluated = blocking(move || lock(&s).reconcile_stories(&rules)).await??;
     summary.phases.reconcile = phase.elapsed().as_secs_f64();
-    // What the cycle freed goes back before the publish after it allocates
-    // its own (off the async threads, without the store): the cycle's freed
-    // pages and the publish's made the peak of a cold poll.
-    if summary.new_entries() + summary.updated_entries() > 0
-        && let Some(release) = MEMORY_RELEASE.get().copied()
-    {
-        blocking(release).await?;
+    // What the cycle freed, and the pages assignment left in SQLite's
+    // cache, go back before the publish after it allocates its own (off
+    // the async threads; the allocator's release without the store): they
+    // and the publish's made the peak of a cold poll.
+    if summary.new_entries() + summary.updated_entries() > 0 {
+        let s = store.clone();
+        blocking(move || {
+            if let Err(e) = lock(&s).shrink_memory() {
+                debug!(error = %e, "cannot shrink the page cache");
+            }
+            if let Some(release) = MEMORY_RELEASE.get() {
+                release();
+            }
+        })
+        .await?;
     }
     for w in &summary.reevaluated.warnings {
         warn!("{w}");

@@ -306,6 +306,18 @@ fn write_version(db: &Db, version: usize) -> Result<(), DbError> {
 }
 
 impl Store {
+    /// Gives back the memory SQLite's caches of this connection hold (its
+    /// pages, `PRAGMA shrink_memory`); what is read next is read from the
+    /// file again. A cycle calls it at its end when it stored entries:
+    /// assignment filled the cache with pages the publish after it does
+    /// not read. Nothing to do on PostgreSQL.
+    pub fn shrink_memory(&self) -> Result<(), StoreError> {
+        match self.db.dialect() {
+            Dialect::Sqlite => self.db.batch("PRAGMA shrink_memory").ctx("cannot shrink the page cache"),
+            Dialect::Postgres => Ok(()),
+        }
+    }
+
     /// True when some entry has no story yet (an interrupted run left it).
     pub fn has_unassigned(&self) -> Result<bool, StoreError> {
         self.db
