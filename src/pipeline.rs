@@ -535,8 +535,9 @@ impl Job {
             feed: None,
             warnings: Vec::new(),
         };
+        // What the fetch tells; the source's key, its hints and its recent
+        // publication times are added by `finish`.
         let mut due = DueInputs {
-            key: &self.src.key,
             interval: self.src.interval,
             min_interval: self.config.min_interval,
             errors: 0,
@@ -616,14 +617,6 @@ impl Job {
                 due.last_gap = self.claimed.last_fetch_at.and_then(|prev| (started_at - prev).to_std().ok());
             }
         }
-        let due = Due {
-            errors: due.errors,
-            last_gap: due.last_gap,
-            retry_after: due.retry_after,
-            max_age: due.max_age,
-            expires_in: due.expires_in,
-            has_validators: due.has_validators,
-        };
         Prepared { rec, entries, now, due, hints }
     }
 
@@ -638,19 +631,12 @@ impl Job {
         recent.truncate(RECENT_FOR_ADAPTIVE);
         let due = DueInputs {
             key: &self.src.key,
-            interval: self.src.interval,
-            min_interval: self.config.min_interval,
-            errors: due.errors,
-            last_gap: due.last_gap,
-            retry_after: due.retry_after,
-            max_age: due.max_age,
-            expires_in: due.expires_in,
             ttl_minutes: hints.ttl_minutes,
-            has_validators: due.has_validators,
             update_every: hints.schedule.update_every_secs,
             skip_hours: &hints.schedule.skip_hours,
             skip_days: &hints.schedule.skip_days,
             recent: &recent,
+            ..due
         };
         rec.next_due = if rec.gone {
             (now + chrono::Duration::days(3650), "410 Gone: no longer polled; remove it from feeds.toml".into())
@@ -746,18 +732,9 @@ struct Prepared {
     rec: FetchRecord,
     entries: Vec<crate::store::NewEntry>,
     now: DateTime<Utc>,
-    due: Due,
+    /// What the fetch told of its next due time (nothing borrowed yet).
+    due: DueInputs<'static>,
     hints: crate::store::FeedHints,
-}
-
-/// The fields of [`DueInputs`] that a fetch sets.
-struct Due {
-    errors: u32,
-    last_gap: Option<std::time::Duration>,
-    retry_after: Option<u64>,
-    max_age: Option<u64>,
-    expires_in: Option<u64>,
-    has_validators: bool,
 }
 
 /// A fetch ready to store: its record, with its next due time, and its

@@ -87,10 +87,8 @@ impl Store {
         entries: &[NewEntry],
         now: DateTime<Utc>,
     ) -> Result<SaveStats, StoreError> {
-        let tx = self.db.transaction(true).ctx("cannot start saving")?;
-        let stats = save_in(&tx, &mut self.features, FetchToSave { source_id, fetch, entries, now })?;
-        tx.commit().ctx("cannot commit entries")?;
-        Ok(stats)
+        let stats = self.save_fetches(&[FetchToSave { source_id, fetch, entries, now }])?;
+        Ok(stats.into_iter().next().unwrap_or_default())
     }
 
     /// Records several fetches and their entries in one transaction: all
@@ -137,13 +135,6 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// Records one fetch and upserts its entries inside `tx`.
-fn save_in(tx: &Db, cache: &mut crate::stories::FeatureCache, save: FetchToSave<'_>) -> Result<SaveStats, StoreError> {
-    let stats = save_entries(tx, cache, save)?;
-    record(tx, save.source_id, save.fetch, stats.new, stats.updated)?;
-    Ok(stats)
 }
 
 /// Upserts one fetch's entries inside `tx` (its record left to the caller).
